@@ -1,0 +1,26 @@
+"""The public Python API, in the style of ``fiftyone.brain``::
+
+    import fiftyone_redundancy.api as fr
+
+    run = fr.compute_wavelet_clusters(dataset, label_field="ground_truth")
+    print(run.summary())
+    session.view = run.groups_view()
+"""
+
+from .bridge.runs import RedundancyRun, delete_run, list_runs, rename_run
+from .bridge.wavelet import compute_wavelet_clusters
+
+
+def load_run(dataset, key):
+    """The stored run ``key`` of ``dataset`` as a :class:`RedundancyRun`."""
+    return RedundancyRun(dataset, key)
+
+
+__all__ = [
+    "RedundancyRun",
+    "compute_wavelet_clusters",
+    "delete_run",
+    "list_runs",
+    "load_run",
+    "rename_run",
+]

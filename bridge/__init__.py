@@ -1,0 +1,1 @@
+"""The one layer that touches FiftyOne: reads views, calls ``core``, writes fields and runs."""

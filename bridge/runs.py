@@ -1,0 +1,213 @@
+"""Stored runs of this plugin: fields on samples plus a FiftyOne run record.
+
+Every analysis writes the DESIGN.md contract for each sample of the analysed view,
+``{key}_status``, ``{key}_group``, ``{key}_representative`` and ``{key}_score``, and
+registers a run whose config carries ``method`` (``redundancy.<analysis>``) and the
+parameters, and whose results carry counts, timings and the panel's projection.
+"""
+
+import time
+
+import fiftyone as fo
+from fiftyone import ViewField as F
+
+from ..core.decisions import REPRESENTATIVE, STATUSES
+
+METHOD_PREFIX = "redundancy."
+FIELD_TYPES = {
+    "status": fo.StringField,
+    "group": fo.IntField,
+    "representative": fo.StringField,
+    "score": fo.FloatField,
+}
+
+
+def run_fields(key):
+    """The sample fields a run under ``key`` owns."""
+    return [f"{key}_{suffix}" for suffix in FIELD_TYPES]
+
+
+def validate_key(samples, key, method):
+    """Check that ``key`` can hold a run of ``method`` without touching anything else."""
+    if not isinstance(key, str) or not key.isidentifier():
+        raise ValueError(f"run key {key!r} must be a Python identifier, e.g. 'wavelet'")
+    dataset = samples._dataset
+    if dataset.has_run(key):
+        existing = dataset.get_run_info(key).config.method
+        if existing != METHOD_PREFIX + method:
+            raise ValueError(
+                f"run key {key!r} already holds a {existing!r} run on dataset "
+                f"{dataset.name!r}; choose another key or delete that run first"
+            )
+        return
+    schema = dataset.get_field_schema()
+    taken = [name for name in run_fields(key) if name in schema]
+    if taken:
+        raise ValueError(
+            f"fields {taken} already exist on dataset {dataset.name!r} but belong to no "
+            f"run of this plugin; choose another key than {key!r}"
+        )
+
+
+def store_run(samples, key, method, parameters, sample_ids, decisions, details):
+    """Write ``decisions`` (index-aligned with ``sample_ids``) as fields and register the run.
+
+    A previous run under ``key`` is replaced: its fields are removed first, so samples
+    outside the new view do not keep stale values.
+    """
+    dataset = samples._dataset
+    started = time.perf_counter()
+    if dataset.has_run(key):
+        delete_run(dataset, key)
+
+    representative_ids = [
+        sample_ids[index] if index >= 0 else None for index in decisions.representative
+    ]
+    columns = {
+        "status": [str(status) for status in decisions.status],
+        "group": [int(group) for group in decisions.group],
+        "representative": representative_ids,
+        "score": [float(score) for score in decisions.score],
+    }
+    for suffix, field_type in FIELD_TYPES.items():
+        field = f"{key}_{suffix}"
+        dataset.add_sample_field(field, field_type)
+        samples.set_values(field, dict(zip(sample_ids, columns[suffix])), key_field="id")
+
+    config = dataset.init_run(method=METHOD_PREFIX + method, **parameters)
+    dataset.register_run(key, config)
+    details["timings"]["write"] = time.perf_counter() - started
+    results = dataset.init_run_results(
+        key, counts=decisions.counts(), n_samples=len(sample_ids), **details
+    )
+    dataset.save_run_results(key, results)
+    return RedundancyRun(dataset, key)
+
+
+def list_runs(dataset, method=None):
+    """Keys of this plugin's runs on ``dataset``, optionally of one ``method``."""
+    keys = []
+    for key in dataset.list_runs():
+        stored = dataset.get_run_info(key).config.method or ""
+        if stored.startswith(METHOD_PREFIX) and (
+            method is None or stored == METHOD_PREFIX + method
+        ):
+            keys.append(key)
+    return keys
+
+
+def delete_run(dataset, key):
+    """Delete the run under ``key`` and the fields it wrote."""
+    _require_run(dataset, key)
+    schema = dataset.get_field_schema()
+    for field in run_fields(key):
+        if field in schema:
+            dataset.delete_sample_field(field)
+    dataset.delete_run(key)
+
+
+def rename_run(dataset, key, new_key):
+    """Rename a run and its fields."""
+    _require_run(dataset, key)
+    if not isinstance(new_key, str) or not new_key.isidentifier():
+        raise ValueError(f"run key {new_key!r} must be a Python identifier")
+    if dataset.has_run(new_key):
+        raise ValueError(f"run key {new_key!r} is already taken on {dataset.name!r}")
+    dataset.rename_sample_fields(dict(zip(run_fields(key), run_fields(new_key))))
+    dataset.rename_run(key, new_key)
+
+
+def _require_run(dataset, key):
+    if key not in list_runs(dataset):
+        raise ValueError(
+            f"dataset {dataset.name!r} has no redundancy run {key!r}; "
+            f"its runs are {list_runs(dataset)}"
+        )
+
+
+class RedundancyRun:
+    """A stored analysis: parameters, counts, timings, and the views it implies."""
+
+    def __init__(self, dataset, key):
+        _require_run(dataset, key)
+        self.dataset = dataset
+        self.key = key
+        info = dataset.get_run_info(key)
+        self.method = info.config.method[len(METHOD_PREFIX) :]
+        self.parameters = {
+            name: value
+            for name, value in info.config.serialize().items()
+            if name not in ("method", "cls", "type")
+        }
+        self.timestamp = info.timestamp
+        self._results = dataset.load_run_results(key, cache=False)
+
+    @property
+    def counts(self):
+        """Samples per status, e.g. ``{"redundant": 12, ...}``."""
+        return dict(self._results.counts)
+
+    @property
+    def timings(self):
+        """Seconds per stage of the analysis."""
+        return dict(self._results.timings)
+
+    @property
+    def details(self):
+        """Everything the run stored beyond counts (timings, selection, projection...)."""
+        return {
+            name: getattr(self._results, name)
+            for name in self._results.attributes()
+            if name not in ("cls",)
+        }
+
+    @property
+    def fields(self):
+        return run_fields(self.key)
+
+    def view(self, statuses=None):
+        """Samples of the run, optionally only those whose status is in ``statuses``."""
+        status_field = f"{self.key}_status"
+        view = self.dataset.exists(status_field)
+        if statuses is not None:
+            statuses = [statuses] if isinstance(statuses, str) else list(statuses)
+            unknown = set(statuses) - set(STATUSES)
+            if unknown:
+                raise ValueError(f"unknown statuses {sorted(unknown)}; use {STATUSES}")
+            view = view.match(F(status_field).is_in(statuses))
+        return view
+
+    def groups_view(self):
+        """Samples in groups, group by group (largest first), each representative first."""
+        group, status = f"{self.key}_group", f"{self.key}_status"
+        return (
+            self.dataset.match(F(group) >= 0)
+            .sort_by([(F(group), 1), ((F(status) == REPRESENTATIVE), -1)])
+        )
+
+    def group_view(self, group):
+        """One group's samples, representative first."""
+        return self.groups_view().match(F(f"{self.key}_group") == int(group))
+
+    def group_sizes(self):
+        """``{group number: size}`` for every group of 2+ samples."""
+        return self.dataset.match(F(f"{self.key}_group") >= 0).count_values(
+            f"{self.key}_group"
+        )
+
+    def summary(self):
+        """A few readable lines: counts per status and the time it took."""
+        total = sum(self.counts.values())
+        lines = [f"run {self.key!r} ({self.method}) on {total} samples:"]
+        for status in STATUSES:
+            count = self.counts.get(status, 0)
+            lines.append(f"  {status:<15}{count:>7}  ({100.0 * count / max(total, 1):5.1f}%)")
+        lines.append(f"  time: {sum(self.timings.values()):.1f} s ({_format_timings(self.timings)})")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<RedundancyRun {self.key!r} method={self.method!r} counts={self.counts}>"
+
+
+def _format_timings(timings):
+    return ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in timings.items())

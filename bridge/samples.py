@@ -1,0 +1,69 @@
+"""Reading what the analyses need (ids, image files, labels) from any FiftyOne view."""
+
+import fiftyone as fo
+import fiftyone.core.utils as fou
+
+from ..core.images import load_images
+
+LABEL_VALUE_FIELDS = (fo.StringField, fo.IntField, fo.BooleanField)
+
+
+def classification_fields(samples):
+    """Names of the fields of ``samples`` that can serve as ``label_field``."""
+    names = []
+    for name, field in samples.get_field_schema().items():
+        if isinstance(field, fo.EmbeddedDocumentField) and issubclass(
+            field.document_type, fo.Classification
+        ):
+            names.append(name)
+        elif isinstance(field, LABEL_VALUE_FIELDS) and not name.startswith("_"):
+            if name not in ("filepath", "id"):
+                names.append(name)
+    return names
+
+
+def read_labels(samples, label_field):
+    """Per-sample label values of ``label_field`` (a ``Classification`` field or a plain
+    string/int/bool field), None where a sample has no label."""
+    if label_field is None:
+        return None
+    field = samples.get_field(label_field)
+    if field is None:
+        raise ValueError(
+            f"label_field {label_field!r} does not exist on dataset "
+            f"{samples._dataset.name!r}; choose one of {classification_fields(samples)} "
+            "or pass label_field=None to treat every sample as one label"
+        )
+    if isinstance(field, fo.EmbeddedDocumentField) and issubclass(
+        field.document_type, fo.Classification
+    ):
+        return samples.values(f"{label_field}.label")
+    if isinstance(field, LABEL_VALUE_FIELDS):
+        return samples.values(label_field)
+    raise ValueError(
+        f"label_field {label_field!r} is a {type(field).__name__}; it must hold one "
+        f"fo.Classification or a string/int per sample, such as {classification_fields(samples)}"
+    )
+
+
+def require_images(samples, minimum=2):
+    """Fail early, with the fix, when a view cannot be analysed."""
+    count = len(samples)
+    if count < minimum:
+        raise ValueError(
+            f"the view has {count} sample(s); an analysis needs at least {minimum}. "
+            "Choose a larger view or the whole dataset"
+        )
+    if samples.media_type != fo.core.media.IMAGE:
+        raise ValueError(
+            f"the view holds {samples.media_type} samples; these analyses need images"
+        )
+
+
+def decode_images(samples, size, color, workers=4, progress=None):
+    """All images of ``samples`` resized to ``size`` as one float32 batch, in view order."""
+    paths = samples.values("filepath")
+    with fou.ProgressBar(total=len(paths), progress=progress) as bar:
+        return load_images(
+            paths, size, color, workers, progress=lambda done, _: bar.set_iteration(done)
+        )

@@ -1,0 +1,92 @@
+"""``compute_wavelet_clusters``: Algorithm 1 on a FiftyOne view."""
+
+import time
+
+from ..core.wavelet_analysis import WaveletParameters, analyze_wavelet_clusters
+from . import runs
+from .samples import decode_images, read_labels, require_images
+
+METHOD = "wavelet_clusters"
+
+
+def compute_wavelet_clusters(
+    samples,
+    label_field=None,
+    key="wavelet",
+    image_size=32,
+    color="rgb",
+    wavelet="db1",
+    level=2,
+    mode="periodization",
+    approximation_only=True,
+    normalization="contrast",
+    tau=1e5,
+    selection="qr",
+    grouping="threshold",
+    threshold=0.12,
+    n_clusters=0.94,
+    random_state=0,
+    num_workers=4,
+    progress=None,
+):
+    """Find redundant and influential images of ``samples`` with wavelet clusters.
+
+    Every image is resized to ``image_size`` (an int for square, or ``(width, height)``)
+    in ``color`` mode ("rgb" or "gray"), normalized (``normalization``: "contrast",
+    "mean" or "none") and transformed with a ``level``-level 2-D DWT of family ``wavelet``
+    (only the coarsest approximation when ``approximation_only``); when there are more
+    images than coefficients, pivoted QR keeps the most independent coefficients with
+    condition number below ``tau``. ``grouping="threshold"`` groups images whose
+    unit-length coefficient vectors are all within ``threshold`` of each other (complete
+    linkage); ``grouping="kmeans"`` is the paper's k-means into ``n_clusters`` clusters (a
+    count, or a fraction of the view's size; the paper used 0.94 for CIFAR-10). In each cluster of 2+ images with one label the image
+    nearest the centre is kept (``representative``) and the rest are ``redundant``;
+    clusters with several labels (``label_field``) are ``influential``.
+
+    Writes ``{key}_status``, ``{key}_group``, ``{key}_representative`` and ``{key}_score``
+    on the samples of the view and stores a run under ``key``; returns a
+    :class:`RedundancyRun`. ``progress`` is FiftyOne's: None/True/False, or a callback
+    made with ``fo.report_progress``.
+    """
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    parameters = WaveletParameters(
+        wavelet=wavelet,
+        level=level,
+        mode=mode,
+        approximation_only=approximation_only,
+        normalization=normalization,
+        tau=tau,
+        selection=selection,
+        grouping=grouping,
+        threshold=threshold,
+        n_clusters=n_clusters,
+        random_state=random_state,
+    )
+    if color not in ("rgb", "gray"):
+        raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
+    runs.validate_key(samples, key, METHOD)
+    require_images(samples)
+
+    started = time.perf_counter()
+    sample_ids = samples.values("id")
+    labels = read_labels(samples, label_field)
+    images = decode_images(samples, size, color, num_workers, progress)
+    decode_seconds = time.perf_counter() - started
+
+    analysis = analyze_wavelet_clusters(images, labels, parameters)
+    details = {
+        "timings": {"decode": decode_seconds, **analysis.timings},
+        "coefficients_shape": list(analysis.coefficients_shape),
+        "kept_columns": [int(column) for column in analysis.selection.kept_columns],
+        "condition_number": analysis.selection.condition_number,
+        "selection_applied": analysis.selection.applied,
+        "sample_ids": sample_ids,
+        "points": analysis.points.round(5).tolist(),
+    }
+    config = {
+        "label_field": label_field,
+        "image_size": list(size),
+        "color": color,
+        **vars(parameters),
+    }
+    return runs.store_run(samples, key, METHOD, config, sample_ids, analysis.decisions, details)

@@ -1,0 +1,1 @@
+"""Algorithms on arrays. Never imports fiftyone, so it runs (and benchmarks) anywhere."""

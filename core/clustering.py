@@ -1,0 +1,77 @@
+"""Grouping of coefficient rows into clusters (Algorithm 1, step 4)."""
+
+import numbers
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+
+def resolve_n_clusters(n_clusters, n_samples):
+    """Turn ``n_clusters`` given as a count (int) or a fraction of ``n_samples`` (float in
+    (0, 1]) into a count between 1 and ``n_samples``."""
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Real):
+        raise ValueError(f"n_clusters must be a count or a fraction, got {n_clusters!r}")
+    if isinstance(n_clusters, numbers.Integral):
+        count = int(n_clusters)
+        if not 1 <= count <= n_samples:
+            raise ValueError(
+                f"n_clusters={count} must be between 1 and the number of samples "
+                f"({n_samples}); pass a fraction such as 0.9 to scale with the view"
+            )
+        return count
+    if not 0 < n_clusters <= 1:
+        raise ValueError(f"a fractional n_clusters must be in (0, 1], got {n_clusters}")
+    return max(1, min(n_samples, int(round(n_clusters * n_samples))))
+
+
+def kmeans_clusters(features, n_clusters, random_state=0):
+    """Cluster label per row by k-means with ``n_clusters`` (count or fraction), k-means++
+    seeding. The paper's procedure: exact, but costly when ``n_clusters`` is close to n."""
+    features = np.asarray(features)
+    count = resolve_n_clusters(n_clusters, len(features))
+    model = KMeans(n_clusters=count, n_init=1, random_state=random_state)
+    return model.fit_predict(features)
+
+
+def unit_rows(features):
+    """Rows scaled to unit length (zero rows stay zero), so distances compare patterns,
+    not overall magnitude, and a threshold means the same on every dataset."""
+    features = np.asarray(features, dtype=np.float64)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
+
+
+def threshold_clusters(features, threshold, max_component=20000):
+    """Cluster label per row: rows whose unit-length vectors lie within ``threshold``
+    (Euclidean; ``threshold**2 / 2`` is one minus their cosine) of every other member.
+
+    Neighbours within ``threshold`` form a sparse graph; each connected component is then
+    cut by complete linkage at ``threshold``, so chains of near neighbours do not merge
+    unrelated images. No n x n matrix is built for the whole set.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial.distance import pdist
+    from sklearn.neighbors import NearestNeighbors
+
+    if threshold <= 0:
+        raise ValueError(f"threshold must be positive, got {threshold}")
+    points = unit_rows(features)
+    graph = NearestNeighbors(radius=threshold).fit(points).radius_neighbors_graph(points)
+    n_components, component = connected_components(graph, directed=False)
+    labels = np.arange(len(points))
+    order = np.argsort(component, kind="stable")
+    sizes = np.bincount(component, minlength=n_components)
+    for members in np.split(order, np.cumsum(sizes)[:-1]):
+        if len(members) < 2:
+            continue
+        if len(members) > max_component:
+            raise ValueError(
+                f"{len(members)} images are chained within threshold={threshold}; "
+                "lower the threshold"
+            )
+        tree = linkage(pdist(points[members]), method="complete")
+        cut = fcluster(tree, t=threshold, criterion="distance")
+        _, first, inverse = np.unique(cut, return_index=True, return_inverse=True)
+        labels[members] = members[first][inverse]  # each cluster named by its first row
+    return labels

@@ -1,0 +1,100 @@
+"""Operator: wavelet-cluster analysis of the target view."""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+from ..bridge.wavelet import compute_wavelet_clusters
+from .forms import label_field_input, label_field_param, progress_reporter, run_key_input
+
+
+class ComputeWaveletClusters(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="compute_wavelet_clusters",
+            label="Redundancy: wavelet clusters",
+            description="Group near-identical images by their wavelet coefficients; mark redundant and influential samples",
+            dynamic=True,
+            allow_immediate_execution=True,
+            allow_delegated_execution=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        inputs.md(
+            f"Analyses **{len(view)}** samples. Each image is resized, normalized and "
+            "described by its wavelet coefficients; groups of near-identical images keep "
+            "one representative.",
+            name="intro",
+        )
+        label_field_input(inputs, ctx, view)
+        run_key_input(inputs, ctx, "wavelet")
+
+        grouping = types.RadioGroup()
+        grouping.add_choice("threshold", label="Distance threshold (fast, default)")
+        grouping.add_choice("kmeans", label="k-means with n clusters (the paper's procedure)")
+        inputs.enum("grouping", grouping.values(), default="threshold", label="Grouping", view=grouping)
+        if ctx.params.get("grouping", "threshold") == "threshold":
+            inputs.float(
+                "threshold",
+                default=0.12,
+                min=0.0,
+                label="Threshold",
+                description="Group images whose normalized coefficients are this close (0.12: near-identical; larger groups looser look-alikes)",
+            )
+        else:
+            inputs.float(
+                "n_clusters",
+                default=0.94,
+                min=0.0,
+                label="Number of clusters",
+                description="A count (e.g. 4700) or a fraction of the view (0.94 as in the paper for CIFAR-10)",
+            )
+
+        inputs.int("image_size", default=32, min=4, label="Image size", description="Images are resized to this square size")
+        color = types.Dropdown()
+        color.add_choice("rgb", label="RGB")
+        color.add_choice("gray", label="Grayscale")
+        inputs.enum("color", color.values(), default="rgb", label="Colour mode", view=color)
+        normalization = types.Dropdown()
+        normalization.add_choice("contrast", label="Brightness and contrast (default)")
+        normalization.add_choice("mean", label="Brightness only")
+        normalization.add_choice("none", label="None (the paper)")
+        inputs.enum("normalization", normalization.values(), default="contrast", label="Per-image normalization", view=normalization)
+        inputs.str("wavelet", default="db1", label="Wavelet", description="A PyWavelets family: db1 (Haar), db2, sym4, coif1, ...")
+        inputs.int("level", default=2, min=1, label="Decomposition level")
+        inputs.bool("approximation_only", default=True, label="Approximation coefficients only", description="Coarse coefficients only: tolerant of small shifts, crops and re-encoding")
+        inputs.float("tau", default=1e5, min=1.0, label="Condition-number bound (tau)", description="Pivoted QR keeps the most independent coefficients under this bound")
+        return types.Property(inputs, view=types.View(label="Find redundant images: wavelet clusters"))
+
+    def execute(self, ctx):
+        params = ctx.params
+        count = params.get("n_clusters", 0.94)
+        n_clusters = int(count) if count >= 1 else float(count)
+        run = compute_wavelet_clusters(
+            ctx.target_view(),
+            label_field=label_field_param(ctx),
+            key=params.get("key", "wavelet"),
+            image_size=int(params.get("image_size", 32)),
+            color=params.get("color", "rgb"),
+            wavelet=params.get("wavelet", "db1"),
+            level=int(params.get("level", 2)),
+            approximation_only=bool(params.get("approximation_only", True)),
+            normalization=params.get("normalization", "contrast"),
+            tau=float(params.get("tau", 1e5)),
+            grouping=params.get("grouping", "threshold"),
+            threshold=float(params.get("threshold", 0.12)),
+            n_clusters=n_clusters,
+            progress=progress_reporter(ctx, "Decoding images"),
+        )
+        if not ctx.delegated:
+            ctx.ops.reload_dataset()
+        return {"key": run.key, "counts": run.counts, "timings": run.timings}
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        outputs.str("key", label="Run key")
+        outputs.obj("counts", label="Samples per status", view=types.JSONView())
+        outputs.obj("timings", label="Seconds per stage", view=types.JSONView())
+        return types.Property(outputs, view=types.View(label="Wavelet clusters done"))
