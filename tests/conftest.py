@@ -1,0 +1,71 @@
+"""Test session setup: a real MongoDB started by FiftyOne in a temporary folder (or the
+server named by FIFTYONE_DATABASE_URI), this repository as the only external plugin, and
+the demo dataset built once from real images written to disk."""
+
+import os
+import sys
+import tempfile
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SCRATCH = tempfile.mkdtemp(prefix="redundancy-tests-")
+_PLUGINS = os.path.join(_SCRATCH, "plugins")
+os.makedirs(_PLUGINS)
+os.symlink(ROOT, os.path.join(_PLUGINS, "fiftyone-redundancy"))
+
+os.environ["FIFTYONE_PLUGINS_DIR"] = _PLUGINS
+os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+os.environ.setdefault("FIFTYONE_DATABASE_VALIDATION", "false")
+os.environ["FIFTYONE_DATABASE_NAME"] = f"redundancy-tests-{uuid.uuid4().hex[:8]}"
+if not os.environ.get("FIFTYONE_DATABASE_URI"):
+    os.environ["FIFTYONE_DATABASE_DIR"] = os.path.join(_SCRATCH, "db")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def scratch_dir():
+    return _SCRATCH
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(scratch_dir):
+    """The full demo dataset (real images with planted truth), built once."""
+    from fiftyone_redundancy.demo_data import load_demo_dataset
+
+    return load_demo_dataset("test-demo", os.path.join(scratch_dir, "demo-images"))
+
+
+@pytest.fixture(scope="session")
+def small_demo_dataset(scratch_dir):
+    """The demo's planted structure over 20 digits per class: for tests that re-run."""
+    from fiftyone_redundancy.demo_data import load_demo_dataset
+
+    return load_demo_dataset(
+        "test-demo-small", os.path.join(scratch_dir, "demo-small-images"), digits_per_class=20
+    )
+
+
+@pytest.fixture
+def small_dataset(small_demo_dataset):
+    """A fresh clone of the small demo dataset that a test may change freely."""
+    dataset = small_demo_dataset.clone()
+    yield dataset
+    dataset.delete()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "fiftyone" not in sys.modules:  # core-only runs never started a database
+        return
+    try:
+        import fiftyone as fo
+
+        for name in fo.list_datasets():
+            if name.startswith("test-demo"):
+                fo.delete_dataset(name)
+        if "FIFTYONE_DATABASE_URI" in os.environ:
+            import fiftyone.core.odm as foo
+
+            foo.get_db_client().drop_database(os.environ["FIFTYONE_DATABASE_NAME"])
+    except Exception as error:  # cleanup must not mask the test result
+        print(f"cleanup failed: {error}", file=sys.stderr)

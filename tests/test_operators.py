@@ -1,0 +1,83 @@
+"""The plugin as FiftyOne sees it: discovery, registry, and headless operator runs."""
+
+import fiftyone.operators as foo
+import fiftyone.plugins as fop
+from fiftyone import ViewField as F
+
+from fiftyone.operators.executor import ExecutionContext
+from fiftyone.operators.registry import OperatorRegistry
+
+import fiftyone_redundancy.api as fr
+
+PLUGIN = "@fiftyone-redundancy/redundancy"
+
+
+def test_plugin_and_its_operators_are_discovered():
+    assert PLUGIN in [plugin.name for plugin in fop.list_plugins()]
+    uris = {operator.uri for operator in foo.list_operators()}
+    assert {f"{PLUGIN}/compute_wavelet_clusters", f"{PLUGIN}/delete_redundancy_run"} <= uris
+
+
+def test_operator_on_a_view_writes_what_the_python_api_writes(small_dataset):
+    view = small_dataset.match(F("source") != "skimage")
+    result = foo.execute_operator(
+        f"{PLUGIN}/compute_wavelet_clusters",
+        ctx=dict(
+            view=view,
+            params={"key": "from_app", "label_field": "ground_truth", "view_target": "CURRENT_VIEW"},
+        ),
+    )
+    assert result.error is None, result.error
+    assert result.result["key"] == "from_app"
+    fr.compute_wavelet_clusters(view, label_field="ground_truth", key="from_python", progress=False)
+
+    assert small_dataset.count("from_app_status") == len(view) < len(small_dataset)
+    for suffix in ("status", "group", "score"):
+        assert view.values(f"from_app_{suffix}") == view.values(f"from_python_{suffix}")
+    assert result.result["counts"] == fr.load_run(small_dataset, "from_python").counts
+    assert fr.load_run(small_dataset, "from_app").parameters["label_field"] == "ground_truth"
+
+
+def test_operator_without_labels_and_with_kmeans(small_dataset):
+    result = foo.execute_operator(
+        f"{PLUGIN}/compute_wavelet_clusters",
+        ctx=dict(
+            dataset=small_dataset,
+            params={"key": "paper", "label_field": "(none)", "grouping": "kmeans",
+                    "n_clusters": 0.9, "view_target": "DATASET"},
+        ),
+    )
+    assert result.error is None, result.error
+    run = fr.load_run(small_dataset, "paper")
+    assert run.parameters["label_field"] is None and run.counts["influential"] == 0
+    assert len(run.group_sizes()) + run.counts["unique"] == round(0.9 * len(small_dataset))
+
+
+def resolve_form(dataset, operator_name, params):
+    operator = OperatorRegistry().get_operator(f"{PLUGIN}/{operator_name}")
+    ctx = ExecutionContext(request_params={"dataset_name": dataset.name, "params": params})
+    return operator.resolve_input(ctx).to_json()["type"]["properties"]
+
+
+def test_operator_form_offers_label_fields_and_flags_bad_keys(small_dataset):
+    properties = resolve_form(small_dataset, "compute_wavelet_clusters", {"key": "bad key"})
+    choices = [choice["value"] for choice in properties["label_field"]["view"]["choices"]]
+    assert choices[0] == "(none)" and "ground_truth" in choices
+    assert properties["label_field"]["default"] == "ground_truth"
+    assert properties["key"]["invalid"] is True
+    assert "threshold" in properties and "n_clusters" not in properties
+
+
+def test_operator_form_asks_for_a_cluster_count_with_kmeans(small_dataset):
+    properties = resolve_form(small_dataset, "compute_wavelet_clusters", {"grouping": "kmeans"})
+    assert "n_clusters" in properties and "threshold" not in properties
+
+
+def test_delete_operator_removes_run_and_fields(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="gone", progress=False)
+    result = foo.execute_operator(
+        f"{PLUGIN}/delete_redundancy_run", ctx=dict(dataset=small_dataset, params={"key": "gone"})
+    )
+    assert result.error is None, result.error
+    assert "gone" not in fr.list_runs(small_dataset)
+    assert "gone_status" not in small_dataset.get_field_schema()
