@@ -81,3 +81,20 @@ def test_delete_operator_removes_run_and_fields(small_dataset):
     assert result.error is None, result.error
     assert "gone" not in fr.list_runs(small_dataset)
     assert "gone_status" not in small_dataset.get_field_schema()
+
+
+def test_delegated_run_equals_the_immediate_run(small_dataset):
+    from fiftyone.operators.delegated import DelegatedOperationService
+
+    uri = f"{PLUGIN}/compute_wavelet_clusters"
+    params = {"key": "queued", "label_field": "ground_truth", "view_target": "DATASET"}
+    queued = foo.execute_operator(uri, ctx=dict(dataset=small_dataset, params=params), request_delegation=True)
+    assert queued.delegated
+    assert "queued" not in fr.list_runs(small_dataset)  # nothing ran yet
+
+    service = DelegatedOperationService()
+    service.execute_queued_operations(operator=uri, dataset_name=small_dataset.name)
+    small_dataset.reload()
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="now", progress=False)
+    assert small_dataset.values("queued_status") == small_dataset.values("now_status")
+    assert small_dataset.values("queued_group") == small_dataset.values("now_group")
