@@ -76,11 +76,12 @@ class WaveletAnalysis:
     timings: dict = field(default_factory=dict)
 
 
-def analyze_wavelet_clusters(images, labels=None, parameters=None):
-    """Run Algorithm 1 on ``images`` (n, h, w[, c]) with optional per-image ``labels``."""
-    parameters = parameters or WaveletParameters()
-    timings = {}
+def wavelet_features(images, parameters, timings=None):
+    """Steps 1-3: normalized images -> wavelet coefficients -> the selected columns.
 
+    Returns ``(features, selection, coefficients_shape)``; ``timings`` (a dict) receives
+    the seconds each step took."""
+    timings = {} if timings is None else timings
     started = time.perf_counter()
     coefficients = wavelet_coefficients(
         normalize_images(images, parameters.normalization),
@@ -93,8 +94,16 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None):
 
     started = time.perf_counter()
     selection = select_columns(coefficients, parameters.tau, parameters.selection)
-    selected = coefficients[:, selection.kept_columns]
+    features = coefficients[:, selection.kept_columns]
     timings["column_selection"] = time.perf_counter() - started
+    return features, selection, coefficients.shape
+
+
+def analyze_wavelet_clusters(images, labels=None, parameters=None):
+    """Run Algorithm 1 on ``images`` (n, h, w[, c]) with optional per-image ``labels``."""
+    parameters = parameters or WaveletParameters()
+    timings = {}
+    selected, selection, coefficients_shape = wavelet_features(images, parameters, timings)
 
     started = time.perf_counter()
     if parameters.grouping == "kmeans":
@@ -114,5 +123,5 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None):
     timings["projection"] = time.perf_counter() - started
 
     return WaveletAnalysis(
-        coefficients.shape, selection, cluster_labels, decisions, points, timings
+        coefficients_shape, selection, cluster_labels, decisions, points, timings
     )
