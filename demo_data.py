@@ -7,7 +7,6 @@ Each sample carries ``ground_truth`` (a Classification), ``source``, and the pla
 an original and its planted copies) and ``planted_transform`` ("original", "jpeg", ...).
 """
 
-import io
 import os
 
 import numpy as np
@@ -143,16 +142,9 @@ def write_demo_images(directory, records):
         path = os.path.join(directory, f"{record['name']}.{extension}")
         image = Image.fromarray(record["pixels"])
         if extension == "jpg":
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, format="JPEG", quality=70)
-            data = buffer.getvalue()
+            image.convert("RGB").save(path, format="JPEG", quality=70)
         else:
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG")
-            data = buffer.getvalue()
-        if not os.path.exists(path) or open(path, "rb").read() != data:
-            with open(path, "wb") as handle:
-                handle.write(data)
+            image.save(path, format="PNG")
         record["filepath"] = path
     return records
 
