@@ -41,25 +41,30 @@ def unit_rows(features):
     return np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
 
 
-def threshold_clusters(features, threshold, max_component=20000):
+def threshold_clusters(features, threshold, device=None, max_component=20000):
     """Cluster label per row: rows whose unit-length vectors lie within ``threshold``
     (Euclidean; ``threshold**2 / 2`` is one minus their cosine) of every other member.
 
-    Neighbours within ``threshold`` form a sparse graph; each connected component is then
-    cut by complete linkage at ``threshold``, so chains of near neighbours do not merge
-    unrelated images. No n x n matrix is built for the whole set.
+    Neighbours within ``threshold`` (``neighbors.radius_pairs``: a k-d tree on the CPU,
+    blocked products on a GPU, the same pairs either way) form a sparse graph; each
+    connected component is then cut by complete linkage at ``threshold``, so chains of
+    near neighbours do not merge unrelated images.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial.distance import pdist
-    from sklearn.neighbors import NearestNeighbors
+
+    from .neighbors import radius_pairs
 
     if threshold <= 0:
         raise ValueError(f"threshold must be positive, got {threshold}")
     points = unit_rows(features)
-    graph = NearestNeighbors(radius=threshold).fit(points).radius_neighbors_graph(points)
+    n = len(points)
+    pairs = radius_pairs(points, threshold, device)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     n_components, component = connected_components(graph, directed=False)
-    labels = np.arange(len(points))
+    labels = np.arange(n)
     order = np.argsort(component, kind="stable")
     sizes = np.bincount(component, minlength=n_components)
     for members in np.split(order, np.cumsum(sizes)[:-1]):
