@@ -2,6 +2,7 @@
 
 import time
 
+from ..core.devices import resolve_device
 from ..core.wavelet_analysis import WaveletParameters, analyze_wavelet_clusters
 from . import runs
 from .samples import decode_images, read_labels, require_images
@@ -21,11 +22,12 @@ def compute_wavelet_clusters(
     approximation_only=True,
     normalization="contrast",
     tau=1e5,
-    selection="qr",
+    selection="gram",
     grouping="threshold",
     threshold=0.12,
     n_clusters=0.94,
     random_state=0,
+    device=None,
     num_workers=4,
     progress=None,
 ):
@@ -36,7 +38,8 @@ def compute_wavelet_clusters(
     "mean" or "none") and transformed with a ``level``-level 2-D DWT of family ``wavelet``
     (only the coarsest approximation when ``approximation_only``); when there are more
     images than coefficients, pivoted QR keeps the most independent coefficients with
-    condition number below ``tau``. ``grouping="threshold"`` groups images whose
+    condition number below ``tau`` (``selection="gram"``, the default, factors the Gram
+    matrix ``W^T W`` with the same pivots and stops early; ``"qr"`` factors ``W`` itself). ``grouping="threshold"`` groups images whose
     unit-length coefficient vectors are all within ``threshold`` of each other (complete
     linkage); ``grouping="kmeans"`` is the paper's k-means into ``n_clusters`` clusters (a
     count, or a fraction of the view's size; the paper used 0.94 for CIFAR-10). In each cluster of 2+ images with one label the image
@@ -44,7 +47,9 @@ def compute_wavelet_clusters(
     clusters with several labels (``label_field``) are ``influential``.
 
     Writes ``{key}_status``, ``{key}_group``, ``{key}_representative`` and ``{key}_score``
-    on the samples of the view and stores a run under ``key``; returns a
+    on the samples of the view and stores a run under ``key``. ``device`` (None, "cpu" or
+    "cuda") picks where wavelets and the neighbour search run: a GPU when there is one;
+    both give the same groups. returns a
     :class:`RedundancyRun`. ``progress`` is FiftyOne's: None/True/False, or a callback
     made with ``fo.report_progress``.
     """
@@ -61,6 +66,7 @@ def compute_wavelet_clusters(
         threshold=threshold,
         n_clusters=n_clusters,
         random_state=random_state,
+        device=device,
     )
     if color not in ("rgb", "gray"):
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
@@ -80,6 +86,7 @@ def compute_wavelet_clusters(
         "kept_columns": [int(column) for column in analysis.selection.kept_columns],
         "condition_number": analysis.selection.condition_number,
         "selection_applied": analysis.selection.applied,
+        "device": resolve_device(device),
         "sample_ids": sample_ids,
         "points": analysis.points.round(5).tolist(),
     }

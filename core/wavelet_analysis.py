@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .clustering import kmeans_clusters, threshold_clusters
-from .images import NORMALIZATIONS, normalize_images
 from .decisions import Decisions, decide
+from .devices import resolve_device
+from .images import NORMALIZATIONS, normalize_images
 from .projection import pca_projection
 from .qr_selection import ColumnSelection, select_columns
 from .wavelets import wavelet_coefficients
@@ -31,11 +32,13 @@ class WaveletParameters:
     approximation_only: bool = True
     normalization: str = "contrast"
     tau: float = 1e5
-    selection: str = "qr"
+    selection: str = "gram"
     grouping: str = "threshold"
     threshold: float = 0.12
     n_clusters: float = 0.94
     random_state: int = 0
+    device: str = None
+    """None picks a CUDA GPU when torch sees one (wavelets, neighbour search), else CPU."""
 
     def __post_init__(self):
         import pywt
@@ -55,6 +58,7 @@ class WaveletParameters:
             raise ValueError(
                 f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"
             )
+        resolve_device(self.device)  # refuses unknown names and a missing GPU
         if self.threshold <= 0:
             raise ValueError(f"threshold must be positive, got {self.threshold}")
         if self.grouping not in ("threshold", "kmeans"):
@@ -89,6 +93,7 @@ def wavelet_features(images, parameters, timings=None):
         parameters.level,
         parameters.mode,
         parameters.approximation_only,
+        parameters.device,
     )
     timings["wavelets"] = time.perf_counter() - started
 
@@ -111,7 +116,7 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None):
             selected, parameters.n_clusters, parameters.random_state
         )
     else:
-        cluster_labels = threshold_clusters(selected, parameters.threshold)
+        cluster_labels = threshold_clusters(selected, parameters.threshold, parameters.device)
     timings["grouping"] = time.perf_counter() - started
 
     started = time.perf_counter()

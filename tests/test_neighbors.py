@@ -6,7 +6,8 @@ from scipy.spatial.distance import pdist, squareform
 
 from fiftyone_redundancy.core import neighbors
 from fiftyone_redundancy.core.clustering import threshold_clusters, unit_rows
-from fiftyone_redundancy.core.neighbors import radius_pairs, resolve_device
+from fiftyone_redundancy.core.devices import resolve_device
+from fiftyone_redundancy.core.neighbors import radius_pairs
 
 
 def clustered_unit_rows(seed=0, n_centres=300, dimension=48):

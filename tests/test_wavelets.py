@@ -7,6 +7,7 @@ from skimage import data
 from skimage.transform import resize
 
 from fiftyone_redundancy.core.images import normalize_images
+from fiftyone_redundancy.core.devices import resolve_device
 from fiftyone_redundancy.core.wavelets import wavelet_coefficients
 
 
@@ -58,3 +59,25 @@ def test_contrast_normalization_makes_exposure_copies_identical():
     normalized = normalize_images(copies, "contrast")
     np.testing.assert_allclose(normalized[0], normalized[1], atol=1e-5)
     assert np.all(normalized[2] == 0)  # a constant image has no pattern
+
+
+@pytest.mark.parametrize("wavelet,level", [("db1", 2), ("db2", 1), ("sym4", 2)])
+def test_torch_transform_equals_pywavelets(wavelet, level):
+    # The GPU path's arithmetic, run on the CPU so it is checked on every machine.
+    from fiftyone_redundancy.core.wavelets import torch_wavedec2
+
+    images = np.random.default_rng(6).random((3, 32, 32, 3))
+    expected = pywt.wavedec2(images, wavelet, mode="periodization", level=level, axes=(1, 2))
+    got = torch_wavedec2(images, wavelet, level, "cpu")
+    np.testing.assert_allclose(got[0], expected[0], atol=1e-12)
+    for expected_bands, got_bands in zip(expected[1:], got[1:]):
+        for expected_band, got_band in zip(expected_bands, got_bands):
+            np.testing.assert_allclose(got_band, expected_band, atol=1e-12)
+
+
+@pytest.mark.skipif(resolve_device(None) != "cuda", reason="no CUDA GPU here")
+def test_gpu_coefficients_equal_cpu_coefficients():
+    images = np.random.default_rng(7).random((64, 32, 32, 3)).astype(np.float32)
+    cpu = wavelet_coefficients(images, "db2", 2, device="cpu")
+    gpu = wavelet_coefficients(images, "db2", 2, device="cuda")
+    np.testing.assert_allclose(gpu, cpu, atol=1e-5)
