@@ -41,18 +41,13 @@ def unit_rows(features):
     return np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
 
 
-def threshold_clusters(features, threshold, device=None, max_component=20000):
+def threshold_clusters(features, threshold, device=None):
     """Cluster label per row: rows whose unit-length vectors lie within ``threshold``
     (Euclidean; ``threshold**2 / 2`` is one minus their cosine) of every other member.
 
     Neighbours within ``threshold`` (``neighbors.radius_pairs``: a k-d tree on the CPU,
-    blocked products on a GPU, the same pairs either way) form a sparse graph; each
-    connected component is then cut by complete linkage at ``threshold``, so chains of
-    near neighbours do not merge unrelated images.
+    blocked products on a GPU, the same pairs either way) are cut by complete linkage.
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
     from scipy.spatial.distance import pdist
 
     from .neighbors import radius_pairs
@@ -60,8 +55,23 @@ def threshold_clusters(features, threshold, device=None, max_component=20000):
     if threshold <= 0:
         raise ValueError(f"threshold must be positive, got {threshold}")
     points = unit_rows(features)
-    n = len(points)
     pairs = radius_pairs(points, threshold, device)
+    return complete_linkage_groups(
+        len(points), pairs, threshold, lambda members: pdist(points[members])
+    )
+
+
+def complete_linkage_groups(n, pairs, threshold, member_distances, max_component=20000):
+    """Cluster label per item (named by its first member) from the ``pairs`` known to be
+    within ``threshold``: each connected component of that sparse graph is cut by complete
+    linkage at ``threshold``, so chains of near neighbours do not merge unrelated items.
+    ``member_distances(members)`` returns the condensed distances within one component.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     n_components, component = connected_components(graph, directed=False)
     labels = np.arange(n)
@@ -73,9 +83,9 @@ def threshold_clusters(features, threshold, device=None, max_component=20000):
         if len(members) > max_component:
             raise ValueError(
                 f"{len(members)} images are chained within threshold={threshold}; "
-                "lower the threshold"
+                "use a stricter threshold"
             )
-        tree = linkage(pdist(points[members]), method="complete")
+        tree = linkage(member_distances(members), method="complete")
         cut = fcluster(tree, t=threshold, criterion="distance")
         _, first, inverse = np.unique(cut, return_index=True, return_inverse=True)
         labels[members] = members[first][inverse]  # each cluster named by its first row

@@ -29,20 +29,18 @@ class Decisions:
         return {status: int(np.count_nonzero(self.status == status)) for status in STATUSES}
 
 
-def decide(cluster_labels, features, labels=None):
+def decide(cluster_labels, centrality, labels=None):
     """Apply the decision rule to a clustering.
 
     Per cluster of 2+ rows: if every member has the same label (or ``labels`` is None), the
-    member nearest the cluster's mean is the ``representative`` and the others are
-    ``redundant`` (pointing at it); if labels differ, every member is ``influential``
-    (look-alikes the model must tell apart). Single-row clusters are ``unique``. Missing
-    labels (None) count as a label of their own.
+    most central member (``centrality(members) -> (position of the kept member, score per
+    member)``) is the ``representative`` and the others are ``redundant`` (pointing at it);
+    if labels differ, every member is ``influential`` (look-alikes the model must tell
+    apart). Single-row clusters are ``unique``. Missing labels (None) count as a label of
+    their own.
     """
     cluster_labels = np.asarray(cluster_labels)
-    features = np.asarray(features, dtype=np.float64)
     n = len(cluster_labels)
-    if features.shape[0] != n:
-        raise ValueError(f"{features.shape[0]} feature rows for {n} cluster labels")
     if labels is not None and len(labels) != n:
         raise ValueError(f"{len(labels)} labels for {n} cluster labels")
 
@@ -59,19 +57,44 @@ def decide(cluster_labels, features, labels=None):
     multi.sort(key=lambda members: (-len(members), members[0]))
 
     for number, members in enumerate(multi):
-        centre = features[members].mean(axis=0)
-        distances = np.linalg.norm(features[members] - centre, axis=1)
-        score[members] = distances
+        kept_position, member_scores = centrality(members)
+        score[members] = member_scores
         group[members] = number
         if labels is not None and len({_label_key(labels[i]) for i in members}) > 1:
             status[members] = INFLUENTIAL
             continue
-        kept = members[int(np.argmin(distances))]
+        kept = members[kept_position]
         status[members] = REDUNDANT
         representative[members] = kept
         status[kept] = REPRESENTATIVE
         representative[kept] = -1
     return Decisions(status, group, representative, score)
+
+
+def nearest_to_mean(features):
+    """Centrality by features: keep the member nearest the cluster's mean; the score is
+    each member's Euclidean distance to that mean."""
+    features = np.asarray(features, dtype=np.float64)
+
+    def centrality(members):
+        distances = np.linalg.norm(features[members] - features[members].mean(axis=0), axis=1)
+        return int(np.argmin(distances)), distances
+
+    return centrality
+
+
+def most_similar_on_average(similarity_within):
+    """Centrality by similarity: keep the member with the highest mean similarity to the
+    others (``similarity_within(members)`` gives their square similarity matrix); the
+    score is each member's mean similarity to the others."""
+
+    def centrality(members):
+        matrix = np.array(similarity_within(members), dtype=np.float64)
+        np.fill_diagonal(matrix, 0)
+        mean_similarity = matrix.sum(axis=1) / (len(members) - 1)
+        return int(np.argmax(mean_similarity)), mean_similarity
+
+    return centrality
 
 
 def _label_key(label):

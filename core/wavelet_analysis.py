@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .clustering import kmeans_clusters, threshold_clusters
-from .decisions import Decisions, decide
+from .decisions import Decisions, decide, nearest_to_mean
 from .devices import resolve_device
 from .images import NORMALIZATIONS, normalize_images
 from .projection import pca_projection
@@ -120,7 +120,7 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None):
     timings["grouping"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    decisions = decide(cluster_labels, selected, labels)
+    decisions = decide(cluster_labels, nearest_to_mean(selected), labels)
     timings["decisions"] = time.perf_counter() - started
 
     started = time.perf_counter()
