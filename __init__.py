@@ -7,7 +7,8 @@ Imports happen inside ``register`` so that ``fiftyone_redundancy.core`` stays im
 
 def register(plugin):
     from .operators.runs import DeleteRedundancyRun
+    from .operators.ssim import ComputeSplitSimilarity, ComputeSSIMClusters
     from .operators.wavelet import ComputeWaveletClusters
 
-    plugin.register(ComputeWaveletClusters)
-    plugin.register(DeleteRedundancyRun)
+    for operator in (ComputeWaveletClusters, ComputeSSIMClusters, ComputeSplitSimilarity, DeleteRedundancyRun):
+        plugin.register(operator)

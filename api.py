@@ -5,9 +5,14 @@
     run = fr.compute_wavelet_clusters(dataset, label_field="ground_truth")
     print(run.summary())
     session.view = run.groups_view()
+
+    ssim = fr.compute_ssim_clusters(dataset, label_field="ground_truth", mode="sparse")
+    split = fr.compute_split_similarity(dataset, train="train", test="test")
+    split.details["share_near_identical"], split.least_similar_view()
 """
 
 from .bridge.runs import RedundancyRun, delete_run, list_runs, rename_run
+from .bridge.ssim import compute_split_similarity, compute_ssim_clusters
 from .bridge.wavelet import compute_wavelet_clusters
 
 
@@ -18,6 +23,8 @@ def load_run(dataset, key):
 
 __all__ = [
     "RedundancyRun",
+    "compute_split_similarity",
+    "compute_ssim_clusters",
     "compute_wavelet_clusters",
     "delete_run",
     "list_runs",

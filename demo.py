@@ -51,7 +51,7 @@ def main(argv=None):
         print(f"  missed: {', '.join(miss)}")
     unplanted = [
         number for number in sorted(sizes)
-        if not {"near_duplicate", "lookalike"} & set(run.group_view(number).values("planted"))
+        if not {"near_duplicate", "lookalike", "leak"} & set(run.group_view(number).values("planted"))
     ]
     print(f"Groups found beyond the planted ones ({len(unplanted)}):")
     for number in unplanted:

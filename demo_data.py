@@ -130,6 +130,28 @@ def demo_images(digits_per_class=None, seed=0):
 
     for name, pixels, label in _outliers(rng):
         records.append(_mark(_record(name, pixels, label, "planted"), "outlier", None, "outlier"))
+
+    # A test split: 10% of the unplanted digits, planted leaks (re-saved copies of training
+    # images) and planted far-away images unlike anything in training.
+    unplanted = [r for r in originals if r["planted"] is None]
+    digits_pool = [r for r in unplanted if r["source"] == "digits"]
+    for index in rng.choice(len(digits_pool), max(1, len(digits_pool) // 10), replace=False):
+        digits_pool[index]["split"] = "test"
+    leak_sources = [r for r in unplanted if r["split"] == "train"]
+    for number, index in enumerate(rng.choice(len(leak_sources), 6, replace=False)):
+        original = leak_sources[index]
+        transform = ("exact", "jpeg")[number % 2]
+        copy = _record(f"{original['name']}__leak_{transform}", original["pixels"].copy(),
+                       original["label"], original["source"])  # fmt: skip
+        copy["jpeg"] = transform == "jpeg"
+        copy["split"] = "test"
+        _mark(original, "leak", group)
+        records.append(_mark(copy, "leak", group, transform))
+        group += 1
+    for name, pixels, label in _far_images(rng):
+        far = _mark(_record(name, pixels, label, "planted"), "far", None, "far")
+        far["split"] = "test"
+        records.append(far)
     return records
 
 
@@ -171,6 +193,7 @@ def load_demo_dataset(name="redundancy-demo", directory=None, digits_per_class=N
                 planted=record["planted"],
                 planted_group=record["planted_group"],
                 planted_transform=record["planted_transform"],
+                tags=[record["split"]],
             )
             for record in records
         ],
@@ -179,7 +202,9 @@ def load_demo_dataset(name="redundancy-demo", directory=None, digits_per_class=N
     dataset.info["planted"] = (
         "planted_group groups an original with its planted copies; planted is "
         "'near_duplicate' (same label: one kept, the rest redundant), 'lookalike' "
-        "(a copy with another label: influential) or 'outlier'"
+        "(a copy with another label: influential), 'outlier', 'leak' (a test-split copy "
+        "of a training image) or 'far' (a test image unlike anything in training); "
+        "the splits are the tags 'train' and 'test'"
     )
     dataset.save()
     return dataset
@@ -187,7 +212,7 @@ def load_demo_dataset(name="redundancy-demo", directory=None, digits_per_class=N
 
 def _record(name, pixels, label, source):
     return dict(name=name, pixels=pixels, label=label, source=source, planted=None,
-                planted_group=None, planted_transform=None)  # fmt: skip
+                planted_group=None, planted_transform=None, split="train")  # fmt: skip
 
 
 def _mark(record, kind, group, transform="original"):
@@ -229,11 +254,11 @@ def score_planted(dataset, key):
     for index, planted_group in enumerate(planted_groups):
         if planted_group is not None:
             members.setdefault(planted_group, []).append(index)
-    score = {"near_duplicate": [0, 0], "lookalike": [0, 0], "misses": []}
+    score = {"near_duplicate": [0, 0], "lookalike": [0, 0], "leak": [0, 0], "misses": []}
     for indices in members.values():
         kind = kinds[indices[0]]
         same_group = len({group[i] for i in indices}) == 1 and group[indices[0]] is not None and group[indices[0]] >= 0
-        if kind == "near_duplicate":
+        if kind in ("near_duplicate", "leak"):
             kept = {representative[i] or ids[i] for i in indices}
             found = same_group and len(kept) == 1 and all(
                 status[i] in ("representative", "redundant") for i in indices
@@ -245,3 +270,14 @@ def score_planted(dataset, key):
         if not found:
             score["misses"].append([names[i] for i in indices])
     return score
+
+
+def _far_images(rng):
+    colour_noise = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    fine_checker = ((np.indices((32, 32)).sum(axis=0) % 2) * 255).astype(np.uint8)
+    speckle = (rng.random((32, 32)) < 0.1).astype(np.uint8) * 255
+    return [
+        ("far_colour_noise", colour_noise, "photo"),
+        ("far_fine_checker", fine_checker, "1"),
+        ("far_speckle", speckle, "face"),
+    ]

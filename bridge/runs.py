@@ -22,12 +22,12 @@ FIELD_TYPES = {
 }
 
 
-def run_fields(key):
-    """The sample fields a run under ``key`` owns."""
-    return [f"{key}_{suffix}" for suffix in FIELD_TYPES]
+def run_fields(key, extra_suffixes=()):
+    """The sample fields a run under ``key`` owns: the contract's, plus any extras."""
+    return [f"{key}_{suffix}" for suffix in (*FIELD_TYPES, *extra_suffixes)]
 
 
-def validate_key(samples, key, method):
+def validate_key(samples, key, method, extra_suffixes=()):
     """Check that ``key`` can hold a run of ``method`` without touching anything else."""
     if not isinstance(key, str) or not key.isidentifier():
         raise ValueError(f"run key {key!r} must be a Python identifier, e.g. 'wavelet'")
@@ -41,7 +41,7 @@ def validate_key(samples, key, method):
             )
         return
     schema = dataset.get_field_schema()
-    taken = [name for name in run_fields(key) if name in schema]
+    taken = [name for name in run_fields(key, extra_suffixes) if name in schema]
     if taken:
         raise ValueError(
             f"fields {taken} already exist on dataset {dataset.name!r} but belong to no "
@@ -49,12 +49,15 @@ def validate_key(samples, key, method):
         )
 
 
-def store_run(samples, key, method, parameters, sample_ids, decisions, details):
+def store_run(samples, key, method, parameters, sample_ids, decisions, details,
+              extra_fields=None):  # fmt: skip
     """Write ``decisions`` (index-aligned with ``sample_ids``) as fields and register the run.
 
-    A previous run under ``key`` is replaced: its fields are removed first, so samples
-    outside the new view do not keep stale values.
+    ``extra_fields`` maps more field suffixes to ``(field type, values)``. A previous run
+    under ``key`` is replaced: its fields are removed first, so samples outside the new
+    view do not keep stale values.
     """
+    extra_fields = extra_fields or {}
     dataset = samples._dataset
     started = time.perf_counter()
     if dataset.has_run(key):
@@ -69,10 +72,15 @@ def store_run(samples, key, method, parameters, sample_ids, decisions, details):
         "representative": representative_ids,
         "score": [float(score) for score in decisions.score],
     }
-    for suffix, field_type in FIELD_TYPES.items():
+    field_types = dict(FIELD_TYPES)
+    for suffix, (field_type, values) in extra_fields.items():
+        field_types[suffix] = field_type
+        columns[suffix] = values
+    for suffix, field_type in field_types.items():
         field = f"{key}_{suffix}"
         dataset.add_sample_field(field, field_type)
         samples.set_values(field, dict(zip(sample_ids, columns[suffix])), key_field="id")
+    details["fields"] = run_fields(key, extra_fields)
 
     config = dataset.init_run(method=METHOD_PREFIX + method, **parameters)
     dataset.register_run(key, config)
@@ -100,7 +108,7 @@ def delete_run(dataset, key):
     """Delete the run under ``key`` and the fields it wrote."""
     _require_run(dataset, key)
     schema = dataset.get_field_schema()
-    for field in run_fields(key):
+    for field in _owned_fields(dataset, key):
         if field in schema:
             dataset.delete_sample_field(field)
     dataset.delete_run(key)
@@ -113,8 +121,18 @@ def rename_run(dataset, key, new_key):
         raise ValueError(f"run key {new_key!r} must be a Python identifier")
     if dataset.has_run(new_key):
         raise ValueError(f"run key {new_key!r} is already taken on {dataset.name!r}")
-    dataset.rename_sample_fields(dict(zip(run_fields(key), run_fields(new_key))))
+    old_fields = _owned_fields(dataset, key)
+    new_fields = [new_key + name[len(key) :] for name in old_fields]
+    dataset.rename_sample_fields(dict(zip(old_fields, new_fields)))
     dataset.rename_run(key, new_key)
+    results = dataset.load_run_results(new_key, cache=False)
+    results.fields = new_fields
+    dataset.save_run_results(new_key, results)
+
+
+def _owned_fields(dataset, key):
+    results = dataset.load_run_results(key, cache=False)
+    return list(getattr(results, "fields", None) or run_fields(key))
 
 
 def _require_run(dataset, key):
@@ -163,7 +181,8 @@ class RedundancyRun:
 
     @property
     def fields(self):
-        return run_fields(self.key)
+        """The sample fields this run wrote."""
+        return list(self._results.fields)
 
     def view(self, statuses=None):
         """Samples of the run, optionally only those whose status is in ``statuses``."""
@@ -188,6 +207,14 @@ class RedundancyRun:
     def group_view(self, group):
         """One group's samples, representative first."""
         return self.groups_view().match(F(f"{self.key}_group") == int(group))
+
+    def least_similar_view(self):
+        """Split-similarity runs: the test samples least similar to all training
+        samples, least similar first."""
+        ids = self.details.get("least_similar_ids")
+        if ids is None:
+            raise ValueError(f"run {self.key!r} is a {self.method} run; only split-similarity runs rank test samples")
+        return self.dataset.select(ids, ordered=True)
 
     def group_sizes(self):
         """``{group number: size}`` for every group of 2+ samples."""

@@ -60,8 +60,15 @@ def require_images(samples, minimum=2):
         )
 
 
+def image_size_tuple(image_size):
+    """``(width, height)`` from an int (square) or a pair."""
+    return (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+
+
 def decode_images(samples, size, color, workers=4, progress=None):
     """All images of ``samples`` resized to ``size`` as one float32 batch, in view order."""
+    if color not in ("rgb", "gray"):
+        raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
     paths = samples.values("filepath")
     with fou.ProgressBar(total=len(paths), progress=progress) as bar:
         return load_images(

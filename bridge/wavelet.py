@@ -5,7 +5,7 @@ import time
 from ..core.devices import resolve_device
 from ..core.wavelet_analysis import WaveletParameters, analyze_wavelet_clusters
 from . import runs
-from .samples import decode_images, read_labels, require_images
+from .samples import decode_images, image_size_tuple, read_labels, require_images
 
 METHOD = "wavelet_clusters"
 
@@ -53,7 +53,7 @@ def compute_wavelet_clusters(
     :class:`RedundancyRun`. ``progress`` is FiftyOne's: None/True/False, or a callback
     made with ``fo.report_progress``.
     """
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    size = image_size_tuple(image_size)
     parameters = WaveletParameters(
         wavelet=wavelet,
         level=level,
@@ -68,8 +68,6 @@ def compute_wavelet_clusters(
         random_state=random_state,
         device=device,
     )
-    if color not in ("rgb", "gray"):
-        raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
     runs.validate_key(samples, key, METHOD)
     require_images(samples)
 

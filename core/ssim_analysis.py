@@ -20,7 +20,7 @@ from .spectral import (
     spectral_clusters,
 )
 from .ssim import SSIMIndex
-from .wavelet_analysis import WaveletParameters, wavelet_features
+from .wavelet_analysis import coarse_coefficients
 
 MODES = ("auto", "dense", "sparse")
 GROUPINGS = ("threshold", "spectral")
@@ -119,11 +119,7 @@ def analyze_ssim(images, labels=None, parameters=None):
     timings = {}
 
     started = time.perf_counter()
-    # Candidates by plain (unnormalized) coarse wavelet coefficients: SSIM compares
-    # luminance and contrast too, so brightness must count in the neighbour search.
-    features, _, _ = wavelet_features(
-        images, WaveletParameters(normalization="none", device=parameters.device)
-    )
+    features = coarse_coefficients(images, parameters.device)
     timings["wavelets"] = time.perf_counter() - started
 
     started = time.perf_counter()

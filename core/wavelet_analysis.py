@@ -104,6 +104,13 @@ def wavelet_features(images, parameters, timings=None):
     return features, selection, coefficients.shape
 
 
+def coarse_coefficients(images, device=None):
+    """Level-2 Haar approximation of the raw images (no normalization, no selection): the
+    features SSIM's candidate search uses, comparable across any two image sets, and
+    keeping brightness, which SSIM counts too."""
+    return wavelet_coefficients(images, "db1", level=2, approximation_only=True, device=device)
+
+
 def analyze_wavelet_clusters(images, labels=None, parameters=None):
     """Run Algorithm 1 on ``images`` (n, h, w[, c]) with optional per-image ``labels``."""
     parameters = parameters or WaveletParameters()

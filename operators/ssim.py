@@ -1,0 +1,151 @@
+"""Operators: SSIM-spectral analysis and train-vs-test similarity of the target view."""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+from ..bridge.ssim import compute_split_similarity, compute_ssim_clusters
+from ..core.ssim_analysis import SSIMParameters, dense_bytes
+from .forms import label_field_input, label_field_param, progress_reporter, run_key_input
+
+
+class ComputeSSIMClusters(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="compute_ssim_clusters",
+            label="Redundancy: SSIM clusters",
+            description="Group structurally similar images by SSIM (spectral or threshold); mark redundant and influential samples",
+            dynamic=True,
+            allow_immediate_execution=True,
+            allow_delegated_execution=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        label_field_input(inputs, ctx, view)
+        run_key_input(inputs, ctx, "ssim")
+
+        mode = types.RadioGroup()
+        mode.add_choice("auto", label="Automatic (dense when it fits the memory budget)")
+        mode.add_choice("dense", label="Dense: SSIM of every pair")
+        mode.add_choice("sparse", label="Sparse: SSIM with each image's nearest wavelet neighbours (50,000+ images)")
+        inputs.enum("mode", mode.values(), default="auto", label="Similarity", view=mode)
+        budget = ctx.params.get("memory_budget_gb", 2.0) or 2.0
+        if ctx.params.get("mode") == "dense" and not SSIMParameters(memory_budget_gb=budget).dense_fits(len(view)):
+            inputs.view(
+                "too_big",
+                types.Warning(
+                    label=f"Dense SSIM on {len(view)} images needs about "
+                    f"{dense_bytes(len(view)) / 2**30:.1f} GiB: choose sparse"
+                ),
+            )
+        if ctx.params.get("mode", "auto") != "dense":
+            inputs.int("n_neighbors", default=10, min=1, label="Neighbours per image (sparse)")
+        inputs.float("memory_budget_gb", default=2.0, min=0.1, label="Memory budget for dense mode (GiB)")
+
+        grouping = types.RadioGroup()
+        grouping.add_choice("threshold", label="Threshold: groups whose SSIM is at least t")
+        grouping.add_choice("spectral", label="Spectral clustering (number of clusters from the eigen-gaps)")
+        inputs.enum("grouping", grouping.values(), default="threshold", label="Grouping", view=grouping)
+        if ctx.params.get("grouping", "threshold") == "threshold":
+            inputs.float("threshold", default=0.9, min=-1.0, max=1.0, label="SSIM threshold")
+        else:
+            inputs.int("n_clusters", label="Number of clusters", description="Leave empty to take it from the Laplacian spectrum")
+            rule = types.Dropdown()
+            rule.add_choice("largest_gap", label="Largest eigen-gap")
+            rule.add_choice("paper", label="Gaps larger than gamma (the paper)")
+            inputs.enum("rule", rule.values(), default="largest_gap", label="Eigen-gap rule", view=rule)
+            inputs.float("gamma", default=0.4, min=0.0, label="Gamma")
+        inputs.int("image_size", default=32, min=11, label="Image size")
+        return types.Property(inputs, view=types.View(label="Find redundant images: SSIM clusters"))
+
+    def execute(self, ctx):
+        params = ctx.params
+        run = compute_ssim_clusters(
+            ctx.target_view(),
+            label_field=label_field_param(ctx),
+            key=params.get("key", "ssim"),
+            image_size=int(params.get("image_size", 32)),
+            mode=params.get("mode", "auto"),
+            grouping=params.get("grouping", "threshold"),
+            threshold=float(params.get("threshold", 0.9)),
+            n_clusters=params.get("n_clusters") or None,
+            rule=params.get("rule", "largest_gap"),
+            gamma=float(params.get("gamma", 0.4)),
+            n_neighbors=int(params.get("n_neighbors", 10)),
+            memory_budget_gb=float(params.get("memory_budget_gb", 2.0)),
+            progress=progress_reporter(ctx, "Decoding images"),
+        )
+        if not ctx.delegated:
+            ctx.ops.reload_dataset()
+        return {"key": run.key, "counts": run.counts, "timings": run.timings}
+
+
+class ComputeSplitSimilarity(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="compute_split_similarity",
+            label="Redundancy: train vs test similarity",
+            description="Find test images with a near-identical training image, and test images far from all training images",
+            dynamic=True,
+            allow_immediate_execution=True,
+            allow_delegated_execution=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        tags = sorted(view.distinct("tags"))
+        source = types.RadioGroup()
+        source.add_choice("tags", label="Sample tags")
+        source.add_choice("field", label="A split field")
+        inputs.enum("split_source", source.values(), default="tags", label="Splits are given by", view=source)
+        if ctx.params.get("split_source", "tags") == "tags":
+            choices = types.DropdownView()
+            for tag in tags:
+                choices.add_choice(tag, label=tag)
+            inputs.enum("train", choices.values(), default="train" if "train" in tags else None, required=True, label="Training tag", view=choices)
+            inputs.enum("test", choices.values(), default="test" if "test" in tags else None, required=True, label="Test tag", view=choices)
+        else:
+            inputs.str("split_field", required=True, label="Split field")
+            inputs.str("train", default="train", required=True, label="Training value")
+            inputs.str("test", default="test", required=True, label="Test value")
+        label_field_input(inputs, ctx, view)
+        inputs.bool("within_class", default=False, label="Compare within each class only")
+        run_key_input(inputs, ctx, "split")
+        inputs.float("threshold", default=0.9, min=-1.0, max=1.0, label="Near-identical SSIM")
+        inputs.int("n_least_similar", default=10, min=1, label="How many least-similar test samples to flag")
+        mode = types.Dropdown()
+        mode.add_choice("auto", label="Automatic")
+        mode.add_choice("exhaustive", label="Every test image against every training image")
+        mode.add_choice("candidates", label="Against each test image's nearest training images (large sets)")
+        inputs.enum("mode", mode.values(), default="auto", label="Comparison", view=mode)
+        return types.Property(inputs, view=types.View(label="Train vs test similarity"))
+
+    def execute(self, ctx):
+        params = ctx.params
+        by_field = params.get("split_source", "tags") == "field"
+        run = compute_split_similarity(
+            ctx.target_view(),
+            train=params["train"],
+            test=params["test"],
+            split_field=params.get("split_field") if by_field else None,
+            label_field=label_field_param(ctx),
+            within_class=bool(params.get("within_class", False)),
+            key=params.get("key", "split"),
+            threshold=float(params.get("threshold", 0.9)),
+            n_least_similar=int(params.get("n_least_similar", 10)),
+            mode=params.get("mode", "auto"),
+            progress=progress_reporter(ctx, "Decoding images"),
+        )
+        if not ctx.delegated:
+            ctx.ops.reload_dataset()
+        details = run.details
+        return {
+            "key": run.key,
+            "counts": run.counts,
+            "share_near_identical": details["share_near_identical"],
+            "least_similar_ids": details["least_similar_ids"],
+        }

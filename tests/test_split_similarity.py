@@ -1,0 +1,42 @@
+"""Train-vs-test similarity on real photographs with planted leaks and far-away images."""
+
+import numpy as np
+import pytest
+from skimage import data
+from skimage.transform import resize
+
+from fiftyone_redundancy.core.split_similarity import split_similarity
+
+
+def photos(size=32):
+    names = ["astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "moon", "brick",
+             "grass", "gravel", "clock", "page", "text", "immunohistochemistry", "retina"]  # fmt: skip
+    images = []
+    for name in names:
+        image = getattr(data, name)()
+        image = np.stack([image] * 3, axis=-1) if image.ndim == 2 else image[..., :3]
+        images.append(resize(image, (size, size), anti_aliasing=True))
+    return np.stack(images)
+
+
+@pytest.mark.parametrize("mode", ["exhaustive", "candidates"])
+def test_leaks_find_their_training_partner_and_far_images_rank_last(mode):
+    rng = np.random.default_rng(0)
+    train = photos()
+    leaks = np.clip(train[[2, 7, 11]] + rng.normal(0, 0.01, (3, 32, 32, 3)), 0, 1)
+    far = rng.random((2, 32, 32, 3))  # noise: like nothing in training
+    test = np.concatenate([leaks, far, photos()[[0]] * 0.5])
+    result = split_similarity(train, test, threshold=0.9, n_least_similar=2, mode=mode, n_neighbors=3)
+    assert list(result.best_match[:3]) == [2, 7, 11]
+    assert result.near_identical.tolist() == [True, True, True, False, False, False]
+    assert sorted(result.least_similar) == [3, 4]
+    assert result.mode == mode
+
+
+def test_within_class_compares_only_same_group():
+    train = photos()
+    test = train[[4]].copy()
+    groups = np.array(["a"] * len(train), dtype=object)
+    groups[4] = "b"
+    result = split_similarity(train, test, train_groups=groups, test_groups=["a"])
+    assert result.best_match[0] != 4 and not result.near_identical[0]

@@ -1,0 +1,141 @@
+"""compute_ssim_clusters and compute_split_similarity on the demo's real image files."""
+
+import fiftyone.operators as foo
+import numpy as np
+import pytest
+from fiftyone import ViewField as F
+
+import fiftyone_redundancy.api as fr
+
+PLUGIN = "@fiftyone-redundancy/redundancy"
+
+
+def partition(view, field):
+    groups = {}
+    for sample_id, group in zip(view.values("id"), view.values(field)):
+        if group is not None and group >= 0:
+            groups.setdefault(group, set()).add(sample_id)
+    return sorted(sorted(members) for members in groups.values())
+
+
+@pytest.fixture(scope="module")
+def ssim_runs(small_demo_dataset):
+    dataset = small_demo_dataset.clone()
+    dense = fr.compute_ssim_clusters(dataset, label_field="ground_truth", key="dense", mode="dense", progress=False)
+    sparse = fr.compute_ssim_clusters(dataset, label_field="ground_truth", key="sparse", mode="sparse", progress=False)
+    yield dataset, dense, sparse
+    dataset.delete()
+
+
+def test_dense_and_sparse_modes_give_the_same_groups(ssim_runs):
+    dataset, dense, sparse = ssim_runs
+    assert dense.details["mode_used"] == "dense" and sparse.details["mode_used"] == "sparse"
+    assert partition(dataset, "dense_group") == partition(dataset, "sparse_group")
+    assert dataset.values("dense_status") == dataset.values("sparse_status")
+
+
+def test_exact_and_reencoded_copies_are_grouped_and_lookalikes_influential(ssim_runs):
+    dataset, dense, _ = ssim_runs
+    for transform in ("exact", "jpeg"):
+        for copy in dataset.match(F("planted_transform") == transform):
+            original = dataset.match(
+                (F("planted_group") == copy.planted_group) & (F("planted_transform") == "original")
+            ).first()
+            assert copy.dense_group >= 0 and copy.dense_group == original.dense_group
+    lookalikes = dataset.match(F("planted") == "lookalike")
+    assert set(lookalikes.values("dense_status")) == {"influential"}
+
+
+def test_ssim_run_stores_its_spectrum_and_scores(ssim_runs):
+    dataset, dense, sparse = ssim_runs
+    spectrum = np.array(dense.details["spectrum"])
+    assert len(spectrum) == len(dataset) and np.all(np.diff(spectrum) >= -1e-9)
+    assert abs(spectrum[0]) < 1e-6  # a Laplacian always has a zero eigenvalue
+    assert len(sparse.details["spectrum"]) == 100
+    redundant = dataset.match(F("dense_status") == "redundant")
+    assert min(redundant.values("dense_score")) >= 0.9  # mean SSIM with the group
+
+
+def test_spectral_grouping_with_a_given_number_of_clusters(small_dataset):
+    view = small_dataset.match(F("source") == "skimage")
+    run = fr.compute_ssim_clusters(view, key="spec", grouping="spectral", n_clusters=len(view) - 3, progress=False)
+    assert run.details["n_clusters_used"] == len(view) - 3
+    assert len(run.group_sizes()) + run.counts["unique"] == len(view) - 3
+
+
+def test_dense_mode_past_the_memory_budget_is_refused_with_the_fix(small_dataset):
+    with pytest.raises(ValueError, match="use mode='sparse'"):
+        fr.compute_ssim_clusters(small_dataset, mode="dense", memory_budget_gb=0.001, progress=False)
+
+
+def test_every_leak_is_found_with_its_training_partner(small_dataset):
+    run = fr.compute_split_similarity(small_dataset, label_field="ground_truth", progress=False)
+    leaks = small_dataset.match_tags("test").match(F("planted") == "leak")
+    assert len(leaks) == 6
+    for leak in leaks:
+        partner = small_dataset.match_tags("train").match(
+            (F("planted") == "leak") & (F("planted_group") == leak.planted_group)
+        ).first()
+        assert leak.split_best_match == partner.id
+        assert leak.split_status == "redundant" and leak.split_representative == partner.id
+        assert small_dataset[partner.id].split_status == "representative"
+    assert run.details["n_near_identical"] >= 6
+    assert run.details["share_near_identical"] == run.details["n_near_identical"] / len(small_dataset.match_tags("test"))
+
+
+def test_far_test_images_rank_least_similar(small_dataset):
+    run = fr.compute_split_similarity(small_dataset, n_least_similar=3, progress=False)
+    least = run.least_similar_view()
+    assert set(least.values("planted")) == {"far"} and len(least) == 3
+    assert set(least.values("split_status")) == {"outlier"}
+    similarities = least.values("split_best_similarity")
+    assert similarities == sorted(similarities)
+
+
+def test_candidate_mode_and_within_class_agree_on_the_leaks(small_dataset):
+    run = fr.compute_split_similarity(
+        small_dataset, label_field="ground_truth", within_class=True, mode="candidates", key="cand", progress=False
+    )
+    assert run.details["mode_used"] == "candidates"
+    leaks = small_dataset.match_tags("test").match(F("planted") == "leak")
+    assert set(leaks.values("cand_status")) == {"redundant"}
+    # within class: every best match carries the test sample's label
+    tests = small_dataset.match_tags("test").exists("cand_best_match")
+    for sample in tests:
+        assert small_dataset[sample.cand_best_match].ground_truth.label == sample.ground_truth.label
+
+
+def test_splits_from_a_field_and_bad_splits(small_dataset):
+    small_dataset.set_values("split", ["test" if "test" in tags else "train" for tags in small_dataset.values("tags")])
+    run = fr.compute_split_similarity(small_dataset, split_field="split", key="byfield", progress=False)
+    assert run.details["n_test"] == len(small_dataset.match_tags("test"))
+    with pytest.raises(ValueError, match="the test split is empty"):
+        fr.compute_split_similarity(small_dataset, test="holdout", progress=False)
+    with pytest.raises(ValueError, match="needs a label_field"):
+        fr.compute_split_similarity(small_dataset, within_class=True, progress=False)
+
+
+def test_deleting_a_split_run_removes_its_extra_fields(small_dataset):
+    fr.compute_split_similarity(small_dataset, key="tmp", progress=False)
+    fr.delete_run(small_dataset, "tmp")
+    assert not [name for name in small_dataset.get_field_schema() if name.startswith("tmp_")]
+
+
+def test_operators_write_what_the_python_api_writes(small_dataset):
+    view = small_dataset.match(F("source") != "skimage")
+    result = foo.execute_operator(
+        f"{PLUGIN}/compute_ssim_clusters",
+        ctx=dict(view=view, params={"key": "op_ssim", "mode": "sparse", "label_field": "ground_truth", "view_target": "CURRENT_VIEW"}),
+    )
+    assert result.error is None, result.error
+    fr.compute_ssim_clusters(view, label_field="ground_truth", key="py_ssim", mode="sparse", progress=False)
+    assert view.values("op_ssim_status") == view.values("py_ssim_status")
+
+    result = foo.execute_operator(
+        f"{PLUGIN}/compute_split_similarity",
+        ctx=dict(dataset=small_dataset, params={"key": "op_split", "train": "train", "test": "test", "view_target": "DATASET"}),
+    )
+    assert result.error is None, result.error
+    fr.compute_split_similarity(small_dataset, key="py_split", progress=False)
+    assert small_dataset.values("op_split_best_match") == small_dataset.values("py_split_best_match")
+    assert result.result["least_similar_ids"] == fr.load_run(small_dataset, "py_split").details["least_similar_ids"]
