@@ -59,6 +59,20 @@ def main(argv=None):
         pairs = [f"{os.path.basename(p)} [{label}]" for p, label in zip(view.values("filepath"), view.values("ground_truth.label"))]
         print(f"  group {number:>3}: {', '.join(pairs)}")
 
+    split = api.compute_split_similarity(dataset, label_field="ground_truth", n_least_similar=5, progress=False)
+    details = split.details
+    leak_found, leak_total = score_planted(dataset, split.key)["leak"]
+    print(
+        f"\nTrain vs test (tags 'train' / 'test', SSIM): {details['n_near_identical']} of "
+        f"{details['n_test']} test images ({100 * details['share_near_identical']:.1f}%) have a "
+        f"near-identical training image (SSIM >= {split.parameters['threshold']}); "
+        f"{leak_found}/{leak_total} planted leaks are found with their training partner"
+    )
+    least = split.least_similar_view()
+    print("  least similar to all training images: " + ", ".join(
+        f"{os.path.basename(p)} ({s:.2f})" for p, s in zip(least.values("filepath"), least.values("split_best_similarity"))
+    ))
+
     print(f"\nTotal time: {time.perf_counter() - started:.1f} s")
     print(
         "\nOpen it in the App (plugin operators and panels included):\n"
@@ -68,7 +82,7 @@ def main(argv=None):
         f"  session.view = fiftyone_redundancy.api.load_run(session.dataset, 'wavelet').groups_view()"
     )
     del fo
-    return 0 if found == total and flagged == lookalikes else 1
+    return 0 if found == total and flagged == lookalikes and leak_found == leak_total else 1
 
 
 if __name__ == "__main__":

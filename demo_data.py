@@ -2,9 +2,11 @@
 digits, scikit-image's photographs and ``lfw_subset``), with planted, recorded
 near-duplicates, different-label look-alikes and outliers, so every answer is known.
 
-Each sample carries ``ground_truth`` (a Classification), ``source``, and the planted truth:
-``planted`` ("near_duplicate", "lookalike", "outlier" or None), ``planted_group`` (shared by
-an original and its planted copies) and ``planted_transform`` ("original", "jpeg", ...).
+Each sample carries ``ground_truth`` (a Classification), ``source``, a split tag ("train"
+or "test"), and the planted truth: ``planted`` ("near_duplicate", "lookalike", "outlier",
+"leak", "far" or None), ``planted_group`` (shared by an original and its planted copies)
+and ``planted_transform`` ("original", "jpeg", ...). The test split holds 10% of the
+unplanted digits, 6 leaks (re-saved copies of training images) and 3 far-away images.
 """
 
 import os
