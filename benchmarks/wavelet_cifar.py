@@ -12,43 +12,15 @@ benchmarks/output/.
 import argparse
 import os
 import resource
-import tarfile
-import tempfile
 import time
 
 os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
 os.environ.setdefault("FIFTYONE_DATABASE_VALIDATION", "false")
 
-import numpy as np  # noqa: E402
+from cifar import load_cifar  # noqa: E402
 from PIL import Image  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TARBALL = os.path.join(HERE, "..", "..", "shared", "data", "cifar10-train-jpg.tar.gz")
-CACHE = os.path.join(tempfile.gettempdir(), "fiftyone-redundancy-cifar10")
-DATASET = "cifar10-train-benchmark"
-
-
-def load_cifar(limit=None):
-    import fiftyone as fo
-
-    name = DATASET if limit is None else f"{DATASET}-{limit}"
-    if fo.dataset_exists(name):
-        return fo.load_dataset(name)
-    if not os.path.isdir(os.path.join(CACHE, "train")):
-        os.makedirs(CACHE, exist_ok=True)
-        with tarfile.open(TARBALL) as archive:
-            archive.extractall(CACHE)
-    dataset = fo.Dataset.from_dir(
-        dataset_dir=os.path.join(CACHE, "train"),
-        dataset_type=fo.types.ImageClassificationDirectoryTree,
-        name=name,
-        max_samples=limit,
-        shuffle=limit is not None,
-        seed=0,
-        progress=False,
-    )
-    dataset.persistent = True
-    return dataset
 
 
 def montage(run, path, n_groups=12, per_group=8, scale=3):

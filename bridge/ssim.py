@@ -31,7 +31,7 @@ def compute_ssim_clusters(
     rule="largest_gap",
     gamma=0.4,
     n_neighbors=10,
-    n_eigenvalues=100,
+    n_eigenvalues=50,
     memory_budget_gb=2.0,
     random_state=0,
     device=None,

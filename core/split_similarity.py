@@ -90,6 +90,6 @@ def _nearest_training(test_features, train_features, n_neighbors):
     from sklearn.neighbors import NearestNeighbors
 
     count = min(n_neighbors, len(train_features))
-    model = NearestNeighbors(n_neighbors=count).fit(train_features)
+    model = NearestNeighbors(n_neighbors=count, algorithm="brute").fit(train_features)
     _, neighbours = model.kneighbors(test_features)
     return np.repeat(np.arange(len(test_features)), count), neighbours.reshape(-1)

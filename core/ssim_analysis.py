@@ -43,7 +43,7 @@ class SSIMParameters:
     rule: str = "largest_gap"
     gamma: float = 0.4
     n_neighbors: int = 10
-    n_eigenvalues: int = 100
+    n_eigenvalues: int = 50
     memory_budget_gb: float = 2.0
     random_state: int = 0
     device: str = None
@@ -103,7 +103,7 @@ def neighbour_pairs(features, n_neighbors):
 
     points = np.asarray(features, dtype=np.float64)
     count = min(n_neighbors + 1, len(points))
-    _, neighbours = NearestNeighbors(n_neighbors=count).fit(points).kneighbors(points)
+    _, neighbours = NearestNeighbors(n_neighbors=count, algorithm="brute").fit(points).kneighbors(points)
     first = np.repeat(np.arange(len(points)), count)
     second = neighbours.reshape(-1)
     pairs = np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1)

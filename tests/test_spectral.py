@@ -42,6 +42,17 @@ def test_sparse_lanczos_spectrum_matches_the_dense_one():
     np.testing.assert_allclose(sparse, dense[:8], atol=1e-8)
 
 
+def test_shifted_lanczos_for_large_graphs_matches_the_dense_spectrum():
+    from fiftyone_redundancy.core.spectral import smallest_by_shifted_lanczos
+
+    similarity, _ = block_similarity([6, 4, 5, 7])
+    affinity = affinity_from_similarity(np.where(similarity > 0.5, similarity, 0))
+    laplacian = sp.csgraph.laplacian(sp.csr_matrix(affinity))
+    np.testing.assert_allclose(
+        smallest_by_shifted_lanczos(laplacian, 8), laplacian_spectrum(affinity)[:8], atol=1e-6
+    )
+
+
 def test_spectral_clustering_recovers_the_blocks():
     similarity, labels = block_similarity([3, 7, 4, 6, 2, 8])
     found = spectral_clusters(affinity_from_similarity(similarity), 6)
