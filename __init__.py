@@ -6,9 +6,26 @@ Imports happen inside ``register`` so that ``fiftyone_redundancy.core`` stays im
 
 
 def register(plugin):
+    from .operators.curation import (
+        DeleteExcluded,
+        ExportCurated,
+        SetRepresentative,
+        TagRedundancy,
+        UntagRedundancy,
+    )
     from .operators.runs import DeleteRedundancyRun
     from .operators.ssim import ComputeSplitSimilarity, ComputeSSIMClusters
     from .operators.wavelet import ComputeWaveletClusters
 
-    for operator in (ComputeWaveletClusters, ComputeSSIMClusters, ComputeSplitSimilarity, DeleteRedundancyRun):
+    for operator in (
+        ComputeWaveletClusters,
+        ComputeSSIMClusters,
+        ComputeSplitSimilarity,
+        DeleteRedundancyRun,
+        TagRedundancy,
+        UntagRedundancy,
+        SetRepresentative,
+        ExportCurated,
+        DeleteExcluded,
+    ):
         plugin.register(operator)

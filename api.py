@@ -11,6 +11,19 @@
     split.details["share_near_identical"], split.least_similar_view()
 """
 
+from .bridge.curation import (
+    EXPORT_FORMATS,
+    curated_view,
+    delete_excluded,
+    excluded_view,
+    export_curated,
+    review_view,
+    set_representative,
+    tag_preview,
+    tag_samples,
+    untag_samples,
+    write_manifest,
+)
 from .bridge.runs import RedundancyRun, delete_run, list_runs, rename_run
 from .bridge.ssim import compute_split_similarity, compute_ssim_clusters
 from .bridge.wavelet import compute_wavelet_clusters
@@ -22,6 +35,17 @@ def load_run(dataset, key):
 
 
 __all__ = [
+    "EXPORT_FORMATS",
+    "curated_view",
+    "delete_excluded",
+    "excluded_view",
+    "export_curated",
+    "review_view",
+    "set_representative",
+    "tag_preview",
+    "tag_samples",
+    "untag_samples",
+    "write_manifest",
     "RedundancyRun",
     "compute_split_similarity",
     "compute_ssim_clusters",

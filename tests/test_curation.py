@@ -1,0 +1,213 @@
+"""Tag, override, combine, export and delete, on the small demo dataset with real runs."""
+
+import csv
+import os
+
+import fiftyone as fo
+import pytest
+from fiftyone import ViewField as F
+
+import fiftyone_redundancy.api as fr
+
+
+@pytest.fixture
+def analysed(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    fr.compute_ssim_clusters(small_dataset, label_field="ground_truth", key="ssim", mode="sparse", progress=False)
+    return small_dataset
+
+
+def ids_with(dataset, key, statuses):
+    return {i for i, s in zip(dataset.values("id"), dataset.values(f"{key}_status")) if s in statuses}
+
+
+def test_tagging_matches_the_preview_and_keeps_existing_tags(analysed):
+    before = analysed.count_sample_tags()
+    preview = fr.tag_preview(analysed, ["wavelet"], tag_names={"redundant": "drop_me"})
+    counts = fr.tag_samples(analysed, ["wavelet"], tag_names={"redundant": "drop_me"})
+    assert counts == preview
+    tags = analysed.count_sample_tags()
+    assert tags["drop_me"] == preview["drop_me"] == len(ids_with(analysed, "wavelet", {"redundant"}))
+    assert tags["influential"] == len(ids_with(analysed, "wavelet", {"influential"}))
+    assert tags["train"] == before["train"] and tags["test"] == before["test"]
+    fr.untag_samples(analysed, ["wavelet"], tag_names={"redundant": "drop_me"})
+    assert analysed.count_sample_tags() == before
+
+
+def test_tagging_several_runs_tags_the_union(analysed):
+    counts = fr.tag_samples(analysed, ["wavelet", "ssim"], statuses=["redundant"])
+    expected = ids_with(analysed, "wavelet", {"redundant"}) | ids_with(analysed, "ssim", {"redundant"})
+    assert counts == {"redundant": len(expected)}
+    assert set(analysed.match_tags("redundant").values("id")) == expected
+
+
+def test_overriding_a_representative_updates_exactly_that_group(analysed):
+    group = analysed.match((F("planted") == "near_duplicate") & (F("wavelet_status") == "redundant")).first().wavelet_group
+    members = analysed.match(F("wavelet_group") == group)
+    chosen = members.match(F("wavelet_status") == "redundant").first().id
+    outside = analysed.match(F("wavelet_group") != group)
+    before = {field: outside.values(field) for field in ("wavelet_status", "wavelet_representative")}
+
+    run = fr.set_representative(analysed, "wavelet", chosen)
+
+    assert analysed[chosen].wavelet_status == "representative"
+    assert analysed[chosen].wavelet_representative is None
+    others = members.match(F("_id") != analysed[chosen]._id)
+    assert set(others.values("wavelet_status")) == {"redundant"}
+    assert set(others.values("wavelet_representative")) == {chosen}
+    assert {field: outside.values(field) for field in before} == before
+    assert run.details["overrides"][-1]["representative"] == chosen
+
+
+def test_an_influential_group_has_no_representative_to_override(analysed):
+    sample = analysed.match(F("wavelet_status") == "influential").first()
+    with pytest.raises(ValueError, match="mixes labels"):
+        fr.set_representative(analysed, "wavelet", sample.id)
+
+
+def test_union_and_intersection_of_two_runs(analysed):
+    wavelet = ids_with(analysed, "wavelet", {"redundant", "outlier"})
+    ssim = ids_with(analysed, "ssim", {"redundant", "outlier"})
+    assert wavelet - ssim and ssim - wavelet and wavelet & ssim  # the two runs differ
+    everything = set(analysed.values("id"))
+    union = set(fr.curated_view(analysed, ["wavelet", "ssim"], combine="union").values("id"))
+    both = set(fr.curated_view(analysed, ["wavelet", "ssim"], combine="intersection").values("id"))
+    assert union == everything - (wavelet | ssim)
+    assert both == everything - (wavelet & ssim)
+
+
+def read_manifest(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("dataset_type", ["FiftyOneDataset", "ImageClassificationDirectoryTree", "CSV"])
+def test_export_reimports_the_kept_samples_with_labels_and_lists_the_dropped(analysed, tmp_path, dataset_type):
+    export_dir = str(tmp_path / dataset_type)
+    summary = fr.export_curated(analysed, ["wavelet"], export_dir, dataset_type, label_field="ground_truth")
+    kept = fr.curated_view(analysed, ["wavelet"])
+    dropped = analysed.match(F("wavelet_status").is_in(["redundant", "outlier"]))
+    assert summary["kept"] == len(kept) and summary["dropped"] == len(dropped) > 0
+    assert summary["dropped_by_status"]["wavelet"]["redundant"] == len(dropped)
+
+    expected = sorted(kept.values("ground_truth.label"))
+    if dataset_type == "CSV":
+        rows = read_manifest(os.path.join(export_dir, "labels.csv"))
+        assert sorted(row["label"] for row in rows) == expected
+        assert {row["filepath"] for row in rows} == set(kept.values("filepath"))
+    else:
+        reimported = fo.Dataset.from_dir(
+            dataset_dir=export_dir, dataset_type=getattr(fo.types, dataset_type), label_field="ground_truth"
+        )
+        assert sorted(reimported.values("ground_truth.label")) == expected
+        reimported.delete()
+
+    manifest = read_manifest(summary["manifest"])
+    assert {row["filepath"] for row in manifest} == set(dropped.values("filepath"))
+    by_path = dict(zip(analysed.values("id"), analysed.values("filepath")))
+    for row in manifest:
+        sample = analysed[dict(zip(dropped.values("filepath"), dropped.values("id")))[row["filepath"]]]
+        assert row["status"] == sample.wavelet_status and row["run_key"] == "wavelet"
+        assert row["label"] == sample.ground_truth.label
+        assert row["representative_filepath"] == by_path[sample.wavelet_representative]
+
+
+@pytest.mark.parametrize("dataset_type", ["COCO", "YOLO"])
+def test_detection_formats_round_trip(analysed, tmp_path, dataset_type):
+    boxes = [
+        fo.Detections(detections=[fo.Detection(label=label, bounding_box=[0.1, 0.1, 0.8, 0.8])])
+        for label in analysed.values("ground_truth.label")
+    ]
+    analysed.set_values("objects", boxes)
+    with pytest.raises(ValueError, match="holds detections"):
+        fr.export_curated(analysed, ["wavelet"], str(tmp_path / "bad"), dataset_type, label_field="ground_truth")
+    export_dir = str(tmp_path / dataset_type)
+    summary = fr.export_curated(analysed, ["wavelet"], export_dir, dataset_type, label_field="objects")
+    kwargs = {"split": "val"} if dataset_type == "YOLO" else {"label_types": "detections"}
+    reimported = fo.Dataset.from_dir(
+        dataset_dir=export_dir, dataset_type=fr.EXPORT_FORMATS[dataset_type], label_field="objects", **kwargs
+    )
+    assert len(reimported) == summary["kept"]
+    assert sorted(reimported.values("objects.detections.label", unwind=True)) == sorted(
+        fr.curated_view(analysed, ["wavelet"]).values("ground_truth.label")
+    )
+    reimported.delete()
+
+
+def test_curated_view_can_become_a_dataset_or_a_saved_view(analysed, tmp_path):
+    summary = fr.export_curated(
+        analysed, ["wavelet"], str(tmp_path / "out"), new_dataset="curated-copy", saved_view="curated"
+    )
+    copy = fo.load_dataset("curated-copy")
+    assert len(copy) == summary["kept"] == len(analysed.load_saved_view("curated"))
+    copy.delete()
+
+
+def test_nothing_is_deleted_without_confirmation(analysed, tmp_path):
+    count = len(analysed)
+    dropped = set(analysed.match(F("wavelet_status").is_in(["redundant", "outlier"])).values("filepath"))
+    manifest = str(tmp_path / "deleted.csv")
+    with pytest.raises(PermissionError, match="confirm=True"):
+        fr.delete_excluded(analysed, ["wavelet"], manifest)
+    assert len(analysed) == count and not os.path.exists(manifest)
+    deleted = fr.delete_excluded(analysed, ["wavelet"], manifest, confirm=True)
+    assert deleted == len(dropped) and len(analysed) == count - deleted
+    assert {row["filepath"] for row in read_manifest(manifest)} == dropped
+    assert not set(analysed.values("filepath")) & dropped
+
+
+PLUGIN = "@fiftyone-redundancy/redundancy"
+
+
+def run_operator(name, dataset, params, selected=None):
+    import fiftyone.operators as foo
+
+    ctx = dict(dataset=dataset, params=params)
+    if selected is not None:
+        ctx["selected"] = selected
+    return foo.execute_operator(f"{PLUGIN}/{name}", ctx=ctx)
+
+
+def form_text(dataset, name, params):
+    from fiftyone.operators.executor import ExecutionContext
+    from fiftyone.operators.registry import OperatorRegistry
+
+    operator = OperatorRegistry().get_operator(f"{PLUGIN}/{name}")
+    ctx = ExecutionContext(request_params={"dataset_name": dataset.name, "params": params})
+    return str(operator.resolve_input(ctx).to_json())
+
+
+def test_tag_operator_tags_what_its_form_announces(analysed):
+    params = {"keys": ["wavelet"], "use_influential": False, "use_outlier": False}
+    expected = len(ids_with(analysed, "wavelet", {"redundant"}))
+    assert f"**{expected}** samples as `redundant`" in form_text(analysed, "tag_redundancy", params)
+    result = run_operator("tag_redundancy", analysed, params)
+    assert result.error is None, result.error
+    assert result.result["counts"] == {"redundant": expected} == {"redundant": analysed.count_sample_tags()["redundant"]}
+    run_operator("untag_redundancy", analysed, params)
+    assert "redundant" not in analysed.count_sample_tags()
+
+
+def test_export_and_delete_operators(analysed, tmp_path):
+    result = run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": str(tmp_path / "x"),
+                                                       "dataset_type": "CSV", "label_field": "ground_truth"})  # fmt: skip
+    assert result.error is None, result.error
+    assert result.result["kept"] == len(fr.curated_view(analysed, ["wavelet"]))
+    count = len(analysed)
+    from fiftyone.operators.executor import ExecutionError
+
+    with pytest.raises(ExecutionError, match="confirm"):  # the form requires the box
+        run_operator("delete_excluded", analysed, {"keys": ["wavelet"], "manifest_path": str(tmp_path / "m.csv")})
+    with pytest.raises(ExecutionError, match="needs confirm=True"):
+        run_operator("delete_excluded", analysed, {"keys": ["wavelet"], "manifest_path": str(tmp_path / "m.csv"), "confirm": False})
+    assert len(analysed) == count and not os.path.exists(tmp_path / "m.csv")
+    done = run_operator("delete_excluded", analysed, {"keys": ["wavelet"], "manifest_path": str(tmp_path / "m.csv"), "confirm": True})
+    assert done.error is None, done.error
+    assert len(analysed) == count - done.result["deleted"]
+
+
+def test_set_representative_operator_on_the_selected_sample(analysed):
+    chosen = analysed.match(F("wavelet_status") == "redundant").first().id
+    result = run_operator("set_representative", analysed, {"key": "wavelet"}, selected=[chosen])
+    assert result.error is None, result.error
+    assert analysed[chosen].wavelet_status == "representative"
