@@ -16,6 +16,7 @@ def main(argv=None):
     parser.add_argument("--dataset", default=DATASET, help="name of the FiftyOne dataset to (re)build")
     parser.add_argument("--images", default=None, help="folder for the demo images")
     parser.add_argument("--groups", type=int, default=8, help="how many of the largest groups to list")
+    parser.add_argument("--export", default=None, help="folder for the curated export")
     args = parser.parse_args(argv)
 
     import fiftyone as fo
@@ -73,15 +74,27 @@ def main(argv=None):
         f"{os.path.basename(p)} ({s:.2f})" for p, s in zip(least.values("filepath"), least.values("split_best_similarity"))
     ))
 
+    export_dir = args.export or os.path.join(fo.config.default_dataset_dir, f"{dataset.name}-curated")
+    api.review_view(dataset, run.key)
+    summary = api.export_curated(
+        dataset, [run.key], export_dir, "ImageClassificationDirectoryTree",
+        label_field="ground_truth", overwrite=True, progress=False,
+    )  # fmt: skip
+    reasons = ", ".join(f"{count} {status}" for status, count in summary["dropped_by_status"][run.key].items())
+    print(
+        f"\nExported the curated set (without the wavelet run's redundant and outlier samples) "
+        f"to {summary['export_dir']}: {summary['kept']} kept, {summary['dropped']} dropped ({reasons}); "
+        f"every dropped sample is listed in {summary['manifest']}"
+    )
+
     print(f"\nTotal time: {time.perf_counter() - started:.1f} s")
     print(
         "\nOpen it in the App (plugin operators and panels included):\n"
         f"  .venv/bin/fiftyone app launch {dataset.name}\n"
-        "then filter by wavelet_status, or in Python:\n"
+        f"then open the saved view '{run.key}-review' or filter by wavelet_status, or in Python:\n"
         f"  session = fo.launch_app(fo.load_dataset({dataset.name!r}))\n"
         f"  session.view = fiftyone_redundancy.api.load_run(session.dataset, 'wavelet').groups_view()"
     )
-    del fo
     return 0 if found == total and flagged == lookalikes and leak_found == leak_total else 1
 
 

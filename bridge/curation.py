@@ -4,6 +4,7 @@ manifest of what was left out, and (only when confirmed) delete."""
 
 import csv
 import os
+import shutil
 from functools import reduce
 
 import fiftyone as fo
@@ -160,11 +161,19 @@ def _labels(view, label_field):
 
 def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", label_field=None,
                    exclude=EXCLUDED_STATUSES, combine="union", export_media=True,
-                   new_dataset=None, saved_view=None, progress=None):  # fmt: skip
+                   new_dataset=None, saved_view=None, overwrite=False, progress=None):  # fmt: skip
     """Export the curated view to ``export_dir`` in a standard format, with
     ``excluded.csv`` listing every excluded sample; optionally also as a new FiftyOne
     dataset (``new_dataset``: its name) or a saved view (``saved_view``: its name).
-    Returns what happened: counts kept and dropped by status, and the paths."""
+    An ``export_dir`` that holds files is refused unless ``overwrite`` (then it is emptied
+    first, so no file of an earlier export lingers). Returns what happened: counts kept
+    and dropped by status, and the paths."""
+    if os.path.isdir(export_dir) and os.listdir(export_dir):
+        if not overwrite:
+            raise FileExistsError(
+                f"{export_dir} is not empty; choose another folder or pass overwrite=True"
+            )
+        shutil.rmtree(export_dir)
     if dataset_type not in EXPORT_FORMATS:
         raise ValueError(f"dataset_type must be one of {sorted(EXPORT_FORMATS)}, got {dataset_type!r}")
     kept = curated_view(dataset, keys, exclude, combine)

@@ -153,6 +153,7 @@ class ExportCurated(foo.Operator):
         inputs.enum("dataset_type", list(EXPORT_FORMATS), default="FiftyOneDataset", label="Format", view=formats)
         label_field_input(inputs, ctx, ctx.dataset)
         inputs.str("export_dir", required=True, label="Export directory")
+        inputs.bool("overwrite", default=False, label="Empty the directory first if it holds files")
         inputs.str("new_dataset", label="Also as a new dataset named (optional)")
         inputs.str("saved_view", label="Also as a saved view named (optional)")
         keys = ctx.params.get("keys") or list_runs(ctx.dataset)[:1]
@@ -173,6 +174,7 @@ class ExportCurated(foo.Operator):
             combine=params.get("combine", "union"),
             new_dataset=params.get("new_dataset") or None,
             saved_view=params.get("saved_view") or None,
+            overwrite=bool(params.get("overwrite", False)),
             progress=progress_reporter(ctx, "Exporting"),
         )
         return summary

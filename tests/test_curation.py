@@ -134,6 +134,16 @@ def test_detection_formats_round_trip(analysed, tmp_path, dataset_type):
     reimported.delete()
 
 
+def test_a_non_empty_export_folder_is_only_replaced_when_asked(analysed, tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "old.txt").write_text("from an earlier export")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        fr.export_curated(analysed, ["wavelet"], str(folder))
+    fr.export_curated(analysed, ["wavelet"], str(folder), overwrite=True)
+    assert not (folder / "old.txt").exists() and (folder / "excluded.csv").exists()
+
+
 def test_curated_view_can_become_a_dataset_or_a_saved_view(analysed, tmp_path):
     summary = fr.export_curated(
         analysed, ["wavelet"], str(tmp_path / "out"), new_dataset="curated-copy", saved_view="curated"
