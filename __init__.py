@@ -13,6 +13,7 @@ def register(plugin):
         TagRedundancy,
         UntagRedundancy,
     )
+    from .operators.features import ComputeBoundaryCrossings, ComputeFeatureClusters
     from .operators.runs import DeleteRedundancyRun
     from .operators.ssim import ComputeSplitSimilarity, ComputeSSIMClusters
     from .operators.wavelet import ComputeWaveletClusters
@@ -21,6 +22,8 @@ def register(plugin):
         ComputeWaveletClusters,
         ComputeSSIMClusters,
         ComputeSplitSimilarity,
+        ComputeFeatureClusters,
+        ComputeBoundaryCrossings,
         DeleteRedundancyRun,
         TagRedundancy,
         UntagRedundancy,

@@ -24,6 +24,11 @@ from .bridge.curation import (
     untag_samples,
     write_manifest,
 )
+from .bridge.features import (
+    boundary_crossings_between,
+    compute_boundary_crossings,
+    compute_feature_clusters,
+)
 from .bridge.runs import RedundancyRun, delete_run, list_runs, rename_run
 from .bridge.ssim import compute_split_similarity, compute_ssim_clusters
 from .bridge.wavelet import compute_wavelet_clusters
@@ -35,6 +40,9 @@ def load_run(dataset, key):
 
 
 __all__ = [
+    "boundary_crossings_between",
+    "compute_boundary_crossings",
+    "compute_feature_clusters",
     "EXPORT_FORMATS",
     "curated_view",
     "delete_excluded",

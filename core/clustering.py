@@ -86,7 +86,12 @@ def complete_linkage_groups(n, pairs, threshold, member_distances, max_component
                 "use a stricter threshold"
             )
         tree = linkage(member_distances(members), method="complete")
-        cut = fcluster(tree, t=threshold, criterion="distance")
-        _, first, inverse = np.unique(cut, return_index=True, return_inverse=True)
-        labels[members] = members[first][inverse]  # each cluster named by its first row
+        labels[members] = named_by_first_member(members, fcluster(tree, t=threshold, criterion="distance"))
     return labels
+
+
+def named_by_first_member(members, local_labels):
+    """Global cluster labels for ``members`` clustered locally: each cluster is named by
+    the index of its first member, so labels from separate runs never collide."""
+    _, first, inverse = np.unique(local_labels, return_index=True, return_inverse=True)
+    return np.asarray(members)[first][inverse]

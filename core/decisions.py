@@ -99,3 +99,19 @@ def most_similar_on_average(similarity_within):
 
 def _label_key(label):
     return None if label is None else str(label)
+
+
+def closest_in_angle(features):
+    """Centrality by direction: keep the member with the highest cosine to the
+    normalised mean of the cluster's unit vectors; the score is one minus that cosine."""
+    features = np.asarray(features, dtype=np.float64)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    directions = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
+
+    def centrality(members):
+        mean = directions[members].mean(axis=0)
+        mean /= np.linalg.norm(mean) or 1.0
+        cosines = directions[members] @ mean
+        return int(np.argmax(cosines)), 1 - cosines
+
+    return centrality

@@ -1,0 +1,147 @@
+"""Feature-map analysis (Raud 2023, with the class-wise variant of Birodkar et al. 2019):
+reduce, rank outliers with HDBSCAN, merge semantically similar images by agglomerative
+cosine clustering, keep the member nearest each cluster's centre."""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .clustering import named_by_first_member
+from .decisions import OUTLIER, Decisions, closest_in_angle, decide
+from .projection import pca_projection
+
+REDUCTIONS = ("pca", "umap", "none")
+CONNECTIVITY_ABOVE = 2000
+"""Above this many rows, agglomerative clustering only merges neighbours in a k-NN graph,
+so it never builds an n x n distance matrix."""
+
+
+@dataclass
+class FeatureParameters:
+    reduction: str = "pca"
+    n_reduce: int = 50
+    p_outlier: float = 0.01
+    p_similar: float = 0.1
+    classwise: bool = False
+    min_cluster_size: int = 5
+    n_neighbors: int = 15
+    random_state: int = 0
+
+    def __post_init__(self):
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
+        if not (0 <= self.p_outlier < 1 and 0 <= self.p_similar < 1 and self.p_outlier + self.p_similar < 1):
+            raise ValueError(
+                f"p_outlier ({self.p_outlier}) and p_similar ({self.p_similar}) must be shares "
+                "in [0, 1) that add up to less than 1"
+            )
+        if self.n_reduce < 1:
+            raise ValueError(f"n_reduce must be at least 1, got {self.n_reduce}")
+
+
+@dataclass
+class FeatureAnalysis:
+    reduced: np.ndarray
+    outlier_scores: np.ndarray
+    cluster_labels: np.ndarray
+    decisions: Decisions
+    points_2d: np.ndarray
+    points_3d: np.ndarray
+    timings: dict = field(default_factory=dict)
+
+
+def reduce_features(features, reduction="pca", n_reduce=50, random_state=0):
+    """``min(n_reduce, n, d)`` dimensions by PCA (``U * S``: no whitening) or UMAP."""
+    features = np.asarray(features, dtype=np.float64)
+    if not np.all(np.isfinite(features)):
+        bad = np.flatnonzero(~np.all(np.isfinite(features), axis=1))
+        raise ValueError(f"feature rows {bad[:5].tolist()} hold NaN or infinite values")
+    n, d = features.shape
+    dimensions = min(n_reduce, n, d)
+    if reduction == "none" or dimensions == d:
+        return features
+    if reduction == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(dimensions, random_state=random_state).fit_transform(features)
+    import umap
+
+    return umap.UMAP(n_components=min(dimensions, n - 2), random_state=random_state).fit_transform(features)
+
+
+def outlier_scores(reduced, min_cluster_size=5):
+    """HDBSCAN's GLOSH outlier score per row (higher: more of an outlier)."""
+    import hdbscan
+
+    if len(reduced) <= min_cluster_size:
+        return np.zeros(len(reduced))
+    model = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_cluster_size)
+    scores = model.fit(reduced).outlier_scores_
+    return np.nan_to_num(scores, nan=0.0)
+
+
+def cosine_clusters(reduced, n_clusters, n_neighbors=15):
+    """Agglomerative clustering with cosine distance and average linkage into
+    ``n_clusters``; past ``CONNECTIVITY_ABOVE`` rows only k-NN neighbours merge."""
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.neighbors import kneighbors_graph
+
+    n = len(reduced)
+    if n_clusters >= n:
+        return np.arange(n)
+    if n_clusters <= 1:
+        return np.zeros(n, dtype=np.int64)
+    connectivity = None
+    if n > CONNECTIVITY_ABOVE:
+        connectivity = kneighbors_graph(reduced, min(n_neighbors, n - 1), metric="cosine", include_self=False)
+    model = AgglomerativeClustering(
+        n_clusters=n_clusters, metric="cosine", linkage="average", connectivity=connectivity
+    )
+    return model.fit_predict(reduced)
+
+
+def analyze_features(features, labels=None, parameters=None):
+    """Steps 2-6 on a feature matrix (one row per image)."""
+    parameters = parameters or FeatureParameters()
+    n = len(features)
+    if parameters.classwise and labels is None:
+        raise ValueError("classwise mode needs labels: pass a label_field")
+    timings = {}
+
+    started = time.perf_counter()
+    reduced = reduce_features(features, parameters.reduction, parameters.n_reduce, parameters.random_state)
+    timings["reduction"] = time.perf_counter() - started
+
+    groups = np.asarray(labels, dtype=object) if parameters.classwise else np.zeros(n, dtype=object)
+    scores = np.zeros(n)
+    outliers = np.zeros(n, dtype=bool)
+    cluster_labels = np.arange(n)
+    timings["outliers"] = timings["clustering"] = 0.0
+    for group in dict.fromkeys(groups):
+        members = np.flatnonzero(groups == group)
+        started = time.perf_counter()
+        scores[members] = outlier_scores(reduced[members], parameters.min_cluster_size)
+        n_outliers = math.ceil(parameters.p_outlier * len(members))
+        ranked = members[np.argsort(-scores[members], kind="stable")]
+        outliers[ranked[:n_outliers]] = True
+        timings["outliers"] += time.perf_counter() - started
+
+        started = time.perf_counter()
+        rest = members[~outliers[members]]
+        n_keep = max(1, math.floor((1 - parameters.p_outlier - parameters.p_similar) * len(members)))
+        local = cosine_clusters(reduced[rest], min(n_keep, len(rest)), parameters.n_neighbors)
+        cluster_labels[rest] = named_by_first_member(rest, local)
+        timings["clustering"] += time.perf_counter() - started
+
+    started = time.perf_counter()
+    decisions = decide(cluster_labels, closest_in_angle(reduced), labels)
+    decisions.status[outliers] = OUTLIER
+    decisions.score[outliers] = scores[outliers]
+    timings["decisions"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    points_3d = pca_projection(reduced, 3, parameters.random_state)
+    timings["projection"] = time.perf_counter() - started
+    return FeatureAnalysis(reduced, scores, cluster_labels, decisions, points_3d[:, :2], points_3d, timings)

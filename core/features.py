@@ -1,0 +1,116 @@
+"""Feature maps of a trained torch model (the thesis method, step 1): a forward hook on a
+chosen layer captures its output for every image, batched through a DataLoader."""
+
+import warnings
+
+import numpy as np
+import torch
+
+from .devices import resolve_device
+
+
+def load_model(path=None, architecture=None, num_classes=None):
+    """A torch model from a file: a whole model (TorchScript, or a pickled ``nn.Module``),
+    or a torchvision ``architecture`` name whose weights (a state dict) are in ``path``.
+    Nothing is downloaded: torchvision models are built with ``weights=None``."""
+    if architecture is not None:
+        import torchvision
+
+        if architecture not in torchvision.models.list_models():
+            raise ValueError(
+                f"unknown torchvision architecture {architecture!r}; e.g. resnet18, "
+                "mobilenet_v3_small, efficientnet_b0"
+            )
+        kwargs = {} if num_classes is None else {"num_classes": num_classes}
+        model = torchvision.models.get_model(architecture, weights=None, **kwargs)
+        if path is not None:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+        return model.eval()
+    if path is None:
+        raise ValueError("give a model file, or a torchvision architecture (with a checkpoint)")
+    try:
+        with warnings.catch_warnings():  # torch.jit.load warns that it is deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(path, map_location="cpu").eval()
+    except (RuntimeError, ValueError):
+        model = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__}, not a model; for a state dict pass the "
+            "torchvision architecture it belongs to"
+        )
+    return model.eval()
+
+
+def layer_names(model):
+    """Names of the model's submodules that a hook can capture, in forward order."""
+    return [name for name, _ in model.named_modules() if name]
+
+
+def extract_features(model, layer, images, batch_size=64, num_workers=0, device=None,
+                     pool=True, progress=None):  # fmt: skip
+    """Output of ``layer`` for every image of ``images`` (a torch ``Dataset`` of CHW
+    tensors, or an array (n, C, H, W)), one flattened row per image; ``layer=None`` takes
+    the model's own output. ``pool`` averages convolutional maps (N, C, H, W) over H and W
+    first. ``progress(done, total)``. TorchScript models take no hooks: only their output."""
+    modules = dict(model.named_modules())
+    if layer is not None and layer not in modules:
+        raise ValueError(f"the model has no layer {layer!r}; its layers are {layer_names(model)[:20]}...")
+    if layer is not None and isinstance(model, torch.jit.ScriptModule):
+        raise ValueError(
+            "a TorchScript model cannot be hooked at an inner layer; use layer=None for its "
+            "output, or save the model with torch.save(model) (or give its torchvision "
+            "architecture and state dict)"
+        )
+    device = resolve_device(device)
+    model = model.to(device).eval()
+    if isinstance(images, np.ndarray):
+        images = torch.utils.data.TensorDataset(torch.as_tensor(images, dtype=torch.float32))
+    loader = torch.utils.data.DataLoader(images, batch_size=batch_size, num_workers=num_workers)
+    captured = []
+
+    def hook(_module, _inputs, output):
+        output = output[0] if isinstance(output, (tuple, list)) else output
+        if pool and output.ndim == 4:
+            output = output.mean(dim=(2, 3))
+        captured.append(output.detach().flatten(1).float().cpu())
+
+    handle = modules[layer].register_forward_hook(hook) if layer is not None else None
+    done = 0
+    try:
+        with torch.no_grad():
+            for batch in loader:
+                batch = batch[0] if isinstance(batch, (tuple, list)) else batch
+                output = model(batch.to(device))
+                if handle is None:
+                    hook(None, None, output)
+                done += len(batch)
+                if progress is not None:
+                    progress(done, len(images))
+    finally:
+        if handle is not None:
+            handle.remove()
+    return torch.cat(captured).numpy()
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """Image files as CHW float tensors of one size, decoded in DataLoader workers so a
+    large view streams instead of being held in memory. ``mean``/``std`` (per channel)
+    normalize as the model was trained, e.g. ImageNet's."""
+
+    def __init__(self, paths, size=(32, 32), color="rgb", mean=None, std=None):
+        self.paths, self.size, self.color = list(paths), tuple(size), color
+        self.mean = None if mean is None else torch.tensor(mean, dtype=torch.float32)[:, None, None]
+        self.std = None if std is None else torch.tensor(std, dtype=torch.float32)[:, None, None]
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        from .images import load_image
+
+        image = torch.from_numpy(load_image(self.paths[index], self.size, self.color)).permute(2, 0, 1)
+        if self.mean is not None:
+            image = (image - self.mean) / self.std
+        return image

@@ -1,0 +1,160 @@
+"""Operators: feature-map analysis and the decision-boundary probe."""
+
+import os
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+from ..bridge.features import compute_boundary_crossings, compute_feature_clusters, resolve_model
+from ..bridge.runs import list_runs
+from ..core.features import layer_names
+from .forms import label_field_input, label_field_param, progress_reporter, run_key_input
+
+SOURCES = {
+    "file": "A saved model file (torch.save(model) or TorchScript)",
+    "torchvision": "A torchvision architecture and its checkpoint (state dict)",
+    "zoo": "A FiftyOne zoo model (downloads weights: needs the internet)",
+    "field": "Embeddings already on the samples",
+}
+
+
+def model_inputs(inputs, ctx, with_layer=True):
+    """Model source inputs; with a model chosen, a dropdown of its layers."""
+    source = types.RadioGroup()
+    for name, label in SOURCES.items():
+        source.add_choice(name, label=label)
+    chosen = ctx.params.get("source", "file")
+    inputs.enum("source", list(SOURCES), default="file", label="Features from", view=source)
+    if chosen == "field":
+        inputs.str("embeddings_field", required=True, label="Embeddings field")
+        return
+    if chosen == "zoo":
+        inputs.str("zoo_model", required=True, label="Zoo model name")
+        return
+    if chosen == "torchvision":
+        inputs.str("architecture", required=True, label="Architecture", description="e.g. resnet18")
+        inputs.int("num_classes", label="Number of classes of the checkpoint")
+    inputs.str("model_path", required=chosen == "file", label="Model file" if chosen == "file" else "Checkpoint")
+    if not with_layer:
+        return
+    layers = _layers(ctx.params)
+    if layers:
+        choices = types.DropdownView()
+        for name in layers:
+            choices.add_choice(name, label=name)
+        inputs.enum("layer", layers, default=layers[-2] if len(layers) > 1 else layers[0], label="Layer", view=choices)
+    else:
+        inputs.str("layer", label="Layer", description="Choose the model first to list its layers; empty: the model's output")
+
+
+def _layers(params):
+    path = params.get("model_path")
+    if not path or not os.path.exists(os.path.expanduser(path)):
+        return []
+    try:
+        model = resolve_model(None, os.path.expanduser(path), params.get("architecture") or None, params.get("num_classes") or None)
+    except Exception:
+        return []
+    return layer_names(model)
+
+
+def model_arguments(params):
+    source = params.get("source", "file")
+    if source == "field":
+        return {"embeddings_field": params["embeddings_field"]}
+    if source == "zoo":
+        return {"zoo_model": params["zoo_model"]}
+    path = params.get("model_path")
+    return {
+        "model_path": os.path.expanduser(path) if path else None,
+        "architecture": params.get("architecture") if source == "torchvision" else None,
+        "num_classes": params.get("num_classes") or None,
+    }
+
+
+class ComputeFeatureClusters(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="compute_feature_clusters",
+            label="Redundancy: feature-map clusters",
+            description="Outliers and semantically similar images in a trained model's feature space",
+            dynamic=True,
+            allow_immediate_execution=True,
+            allow_delegated_execution=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        model_inputs(inputs, ctx)
+        label_field_input(inputs, ctx, view)
+        inputs.bool("classwise", default=False, label="Within each class (keeps every class's share)")
+        run_key_input(inputs, ctx, "features")
+        reduction = types.Dropdown()
+        for name in ("pca", "umap", "none"):
+            reduction.add_choice(name, label=name.upper() if name != "none" else "None")
+        inputs.enum("reduction", ["pca", "umap", "none"], default="pca", label="Reduction", view=reduction)
+        inputs.int("n_reduce", default=50, min=1, label="Dimensions after reduction")
+        inputs.float("p_outlier", default=0.01, min=0.0, max=0.99, label="Share marked outlier")
+        inputs.float("p_similar", default=0.1, min=0.0, max=0.99, label="Share marked redundant")
+        inputs.int("image_size", default=32, min=8, label="Image size fed to the model")
+        inputs.int("batch_size", default=64, min=1, label="Batch size")
+        inputs.int("num_workers", default=0, min=0, label="DataLoader workers")
+        return types.Property(inputs, view=types.View(label="Feature-map clusters"))
+
+    def execute(self, ctx):
+        params = ctx.params
+        run = compute_feature_clusters(
+            ctx.target_view(),
+            layer=params.get("layer") or None,
+            label_field=label_field_param(ctx),
+            key=params.get("key", "features"),
+            classwise=bool(params.get("classwise", False)),
+            reduction=params.get("reduction", "pca"),
+            n_reduce=int(params.get("n_reduce", 50)),
+            p_outlier=float(params.get("p_outlier", 0.01)),
+            p_similar=float(params.get("p_similar", 0.1)),
+            image_size=int(params.get("image_size", 32)),
+            batch_size=int(params.get("batch_size", 64)),
+            num_workers=int(params.get("num_workers", 0)),
+            progress=progress_reporter(ctx, "Extracting features"),
+            **model_arguments(params),
+        )
+        if not ctx.delegated:
+            ctx.ops.reload_dataset()
+        return {"key": run.key, "counts": run.counts, "timings": run.timings}
+
+
+class ComputeBoundaryCrossings(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="compute_boundary_crossings",
+            label="Redundancy: decision-boundary probe",
+            description="Count class changes between each redundant sample and its representative",
+            dynamic=True,
+            allow_immediate_execution=True,
+            allow_delegated_execution=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        keys = list_runs(ctx.dataset)
+        choices = types.DropdownView()
+        for key in keys:
+            choices.add_choice(key, label=key)
+        inputs.enum("key", keys, default=keys[0] if keys else None, required=True, label="Run", view=choices)
+        ctx.params.setdefault("source", "file")
+        model_inputs(inputs, ctx, with_layer=False)
+        inputs.int("steps", default=32, min=1, label="Steps along each path")
+        return types.Property(inputs, view=types.View(label="Decision-boundary probe"))
+
+    def execute(self, ctx):
+        arguments = model_arguments(ctx.params)
+        arguments.pop("embeddings_field", None)
+        arguments.pop("zoo_model", None)
+        counts = compute_boundary_crossings(ctx.dataset, ctx.params["key"], steps=int(ctx.params.get("steps", 32)), **arguments)
+        if not ctx.delegated:
+            ctx.ops.reload_dataset()
+        return {"pairs": len(counts), "pairs_crossing": sum(1 for c in counts.values() if c > 0)}
