@@ -75,7 +75,6 @@ def main(argv=None):
     ))
 
     export_dir = args.export or os.path.join(fo.config.default_dataset_dir, f"{dataset.name}-curated")
-    api.review_view(dataset, run.key)
     summary = api.export_curated(
         dataset, [run.key], export_dir, "ImageClassificationDirectoryTree",
         label_field="ground_truth", overwrite=True, progress=False,

@@ -97,14 +97,6 @@ def set_representative(dataset, key, sample_id):
     return RedundancyRun(dataset, key)
 
 
-def review_view(dataset, key, save=True):
-    """The run's groups, largest first, representative first; saved as ``{key}-review``."""
-    view = RedundancyRun(dataset, key).groups_view()
-    if save:
-        dataset.save_view(f"{key}-review", view, overwrite=True)
-    return view
-
-
 def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
     """The samples to train on: without those the runs mark with a status in ``exclude``.
 

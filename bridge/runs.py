@@ -89,7 +89,14 @@ def store_run(samples, key, method, parameters, sample_ids, decisions, details,
         key, counts=decisions.counts(), n_samples=len(sample_ids), **details
     )
     dataset.save_run_results(key, results)
-    return RedundancyRun(dataset, key)
+    run = RedundancyRun(dataset, key)
+    dataset.save_view(review_view_name(key), run.groups_view(), overwrite=True)
+    return run
+
+
+def review_view_name(key):
+    """Every run saves its groups (largest first, representative first) under this name."""
+    return f"{key}-review"
 
 
 def list_runs(dataset, method=None):
@@ -111,6 +118,8 @@ def delete_run(dataset, key):
     for field in _owned_fields(dataset, key):
         if field in schema:
             dataset.delete_sample_field(field)
+    if dataset.has_saved_view(review_view_name(key)):
+        dataset.delete_saved_view(review_view_name(key))
     dataset.delete_run(key)
 
 
@@ -128,6 +137,9 @@ def rename_run(dataset, key, new_key):
     results = dataset.load_run_results(new_key, cache=False)
     results.fields = new_fields
     dataset.save_run_results(new_key, results)
+    if dataset.has_saved_view(review_view_name(key)):
+        dataset.delete_saved_view(review_view_name(key))
+    dataset.save_view(review_view_name(new_key), RedundancyRun(dataset, new_key).groups_view())
 
 
 def _owned_fields(dataset, key):

@@ -59,6 +59,17 @@ def test_overriding_a_representative_updates_exactly_that_group(analysed):
     assert run.details["overrides"][-1]["representative"] == chosen
 
 
+def test_every_run_saves_a_review_view_that_follows_it(analysed):
+    view = analysed.load_saved_view("wavelet-review")
+    assert view.values("id") == fr.load_run(analysed, "wavelet").groups_view().values("id")
+    statuses, groups = view.values("wavelet_status"), view.values("wavelet_group")
+    assert all(statuses[i] in ("representative", "influential") for i in range(len(groups)) if i == 0 or groups[i] != groups[i - 1])
+    fr.rename_run(analysed, "wavelet", "wav2")
+    assert analysed.has_saved_view("wav2-review") and not analysed.has_saved_view("wavelet-review")
+    fr.delete_run(analysed, "wav2")
+    assert not analysed.has_saved_view("wav2-review")
+
+
 def test_an_influential_group_has_no_representative_to_override(analysed):
     sample = analysed.match(F("wavelet_status") == "influential").first()
     with pytest.raises(ValueError, match="mixes labels"):
