@@ -1,5 +1,7 @@
 """Reading what the analyses need (ids, image files, labels) from any FiftyOne view."""
 
+import time
+
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
@@ -74,3 +76,14 @@ def decode_images(samples, size, color, workers=4, progress=None):
         return load_images(
             paths, size, color, workers, progress=lambda done, _: bar.set_iteration(done)
         )
+
+
+def read_view(samples, label_field, size, color, workers=4, progress=None):
+    """What an image analysis reads from a view, after checking it can be analysed:
+    ``(sample ids, labels or None, image batch, seconds taken)``."""
+    require_images(samples)
+    started = time.perf_counter()
+    sample_ids = samples.values("id")
+    labels = read_labels(samples, label_field)
+    images = decode_images(samples, size, color, workers, progress)
+    return sample_ids, labels, images, time.perf_counter() - started

@@ -11,7 +11,7 @@ from ..core.devices import resolve_device
 from ..core.split_similarity import split_similarity
 from ..core.ssim_analysis import SSIMParameters, analyze_ssim
 from . import runs
-from .samples import decode_images, image_size_tuple, read_labels, require_images
+from .samples import decode_images, image_size_tuple, read_labels, read_view
 
 METHOD = "ssim_spectral"
 SPLIT_METHOD = "split_similarity"
@@ -66,13 +66,9 @@ def compute_ssim_clusters(
         device=device,
     )
     runs.validate_key(samples, key, METHOD)
-    require_images(samples)
-
-    started = time.perf_counter()
-    sample_ids = samples.values("id")
-    labels = read_labels(samples, label_field)
-    images = decode_images(samples, size, color, num_workers, progress)
-    decode_seconds = time.perf_counter() - started
+    sample_ids, labels, images, decode_seconds = read_view(
+        samples, label_field, size, color, num_workers, progress
+    )
 
     analysis = analyze_ssim(images, labels, parameters)
     details = {

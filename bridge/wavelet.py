@@ -1,11 +1,9 @@
 """``compute_wavelet_clusters``: Algorithm 1 on a FiftyOne view."""
 
-import time
-
 from ..core.devices import resolve_device
 from ..core.wavelet_analysis import WaveletParameters, analyze_wavelet_clusters
 from . import runs
-from .samples import decode_images, image_size_tuple, read_labels, require_images
+from .samples import image_size_tuple, read_view
 
 METHOD = "wavelet_clusters"
 
@@ -69,13 +67,9 @@ def compute_wavelet_clusters(
         device=device,
     )
     runs.validate_key(samples, key, METHOD)
-    require_images(samples)
-
-    started = time.perf_counter()
-    sample_ids = samples.values("id")
-    labels = read_labels(samples, label_field)
-    images = decode_images(samples, size, color, num_workers, progress)
-    decode_seconds = time.perf_counter() - started
+    sample_ids, labels, images, decode_seconds = read_view(
+        samples, label_field, size, color, num_workers, progress
+    )
 
     analysis = analyze_wavelet_clusters(images, labels, parameters)
     details = {

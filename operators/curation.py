@@ -19,15 +19,20 @@ from ..bridge.curation import (
     untag_samples,
 )
 from ..bridge.runs import list_runs
-from .forms import label_field_input, label_field_param, progress_reporter
+from .forms import (
+    delegable_config,
+    label_field_input,
+    label_field_param,
+    progress_reporter,
+    run_choice_input,
+)
 
 
 def runs_input(inputs, ctx, name="keys", label="Runs"):
     """Multi-select of the dataset's redundancy runs; False when there are none."""
     keys = list_runs(ctx.dataset)
     if not keys:
-        inputs.view("no_runs", types.Warning(label="This dataset has no redundancy runs yet: run an analysis first"))
-        return False
+        return run_choice_input(inputs, ctx)  # says there are none
     choices = types.AutocompleteView(multiple=True)
     for key in keys:
         choices.add_choice(key, label=key)
@@ -108,14 +113,10 @@ class SetRepresentative(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        keys = list_runs(ctx.dataset)
         if len(ctx.selected) != 1:
             inputs.view("select_one", types.Warning(label="Select exactly one sample in the grid"))
             return types.Property(inputs)
-        choices = types.DropdownView()
-        for key in keys:
-            choices.add_choice(key, label=key)
-        inputs.enum("key", choices.values(), default=keys[0] if keys else None, required=True, label="Run", view=choices)
+        run_choice_input(inputs, ctx)
         return types.Property(inputs)
 
     def execute(self, ctx):
@@ -129,13 +130,10 @@ class SetRepresentative(foo.Operator):
 class ExportCurated(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="export_curated",
-            label="Redundancy: export the curated set",
-            description="Export the samples to train on, with a manifest of those left out",
-            dynamic=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
+        return delegable_config(
+            "export_curated",
+            "Redundancy: export the curated set",
+            "Export the samples to train on, with a manifest of those left out",
         )
 
     def resolve_input(self, ctx):

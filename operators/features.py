@@ -6,9 +6,16 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..bridge.features import compute_boundary_crossings, compute_feature_clusters, resolve_model
-from ..bridge.runs import list_runs
 from ..core.features import layer_names
-from .forms import label_field_input, label_field_param, progress_reporter, run_key_input
+from .forms import (
+    delegable_config,
+    analysis_result,
+    label_field_input,
+    label_field_param,
+    progress_reporter,
+    run_choice_input,
+    run_key_input,
+)
 
 SOURCES = {
     "file": "A saved model file (torch.save(model) or TorchScript)",
@@ -75,13 +82,10 @@ def model_arguments(params):
 class ComputeFeatureClusters(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="compute_feature_clusters",
-            label="Redundancy: feature-map clusters",
-            description="Outliers and semantically similar images in a trained model's feature space",
-            dynamic=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
+        return delegable_config(
+            "compute_feature_clusters",
+            "Redundancy: feature-map clusters",
+            "Outliers and semantically similar images in a trained model's feature space",
         )
 
     def resolve_input(self, ctx):
@@ -121,31 +125,22 @@ class ComputeFeatureClusters(foo.Operator):
             progress=progress_reporter(ctx, "Extracting features"),
             **model_arguments(params),
         )
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
-        return {"key": run.key, "counts": run.counts, "timings": run.timings}
+        return analysis_result(ctx, run)
 
 
 class ComputeBoundaryCrossings(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="compute_boundary_crossings",
-            label="Redundancy: decision-boundary probe",
-            description="Count class changes between each redundant sample and its representative",
-            dynamic=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
+        return delegable_config(
+            "compute_boundary_crossings",
+            "Redundancy: decision-boundary probe",
+            "Count class changes between each redundant sample and its representative",
         )
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        keys = list_runs(ctx.dataset)
-        choices = types.DropdownView()
-        for key in keys:
-            choices.add_choice(key, label=key)
-        inputs.enum("key", keys, default=keys[0] if keys else None, required=True, label="Run", view=choices)
-        ctx.params.setdefault("source", "file")
+        if not run_choice_input(inputs, ctx):
+            return types.Property(inputs)
         model_inputs(inputs, ctx, with_layer=False)
         inputs.int("steps", default=32, min=1, label="Steps along each path")
         return types.Property(inputs, view=types.View(label="Decision-boundary probe"))

@@ -1,8 +1,10 @@
 """Form pieces shared by the analysis operators."""
 
 import fiftyone as fo
+import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..bridge.runs import list_runs
 from ..bridge.samples import classification_fields
 
 NO_LABELS = "(none)"
@@ -51,3 +53,35 @@ def progress_reporter(ctx, label):
     return fo.report_progress(
         lambda bar: ctx.set_progress(progress=bar.progress, label=label), dt=0.5
     )
+
+
+def delegable_config(name, label, description):
+    """OperatorConfig of long work: a dynamic form, run now or delegated to a worker."""
+    return foo.OperatorConfig(
+        name=name,
+        label=label,
+        description=description,
+        dynamic=True,
+        allow_immediate_execution=True,
+        allow_delegated_execution=True,
+    )
+
+
+def analysis_result(ctx, run):
+    """Reload the App (not from a delegated worker) and report the run."""
+    if not ctx.delegated:
+        ctx.ops.reload_dataset()
+    return {"key": run.key, "counts": run.counts, "timings": run.timings}
+
+
+def run_choice_input(inputs, ctx, label="Run"):
+    """Dropdown of the dataset's redundancy runs; False (with a warning) when none."""
+    keys = list_runs(ctx.dataset)
+    if not keys:
+        inputs.view("no_runs", types.Warning(label="This dataset has no redundancy runs yet: run an analysis first"))
+        return False
+    choices = types.DropdownView()
+    for key in keys:
+        choices.add_choice(key, label=key)
+    inputs.enum("key", keys, default=keys[0], required=True, label=label, view=choices)
+    return True

@@ -3,7 +3,8 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import delete_run, list_runs
+from ..bridge.runs import delete_run
+from .forms import run_choice_input
 
 
 class DeleteRedundancyRun(foo.Operator):
@@ -18,14 +19,8 @@ class DeleteRedundancyRun(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        keys = list_runs(ctx.dataset)
-        if not keys:
-            inputs.view("none", types.Warning(label="This dataset has no redundancy runs"))
+        if not run_choice_input(inputs, ctx):
             return types.Property(inputs)
-        choices = types.DropdownView()
-        for key in keys:
-            choices.add_choice(key, label=key)
-        inputs.enum("key", choices.values(), required=True, label="Run", view=choices)
         inputs.view(
             "warning",
             types.Warning(label="The run's fields ({key}_status, ...) are removed from every sample"),

@@ -5,19 +5,23 @@ import fiftyone.operators.types as types
 
 from ..bridge.ssim import compute_split_similarity, compute_ssim_clusters
 from ..core.ssim_analysis import SSIMParameters, dense_bytes
-from .forms import label_field_input, label_field_param, progress_reporter, run_key_input
+from .forms import (
+    delegable_config,
+    analysis_result,
+    label_field_input,
+    label_field_param,
+    progress_reporter,
+    run_key_input,
+)
 
 
 class ComputeSSIMClusters(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="compute_ssim_clusters",
-            label="Redundancy: SSIM clusters",
-            description="Group structurally similar images by SSIM (spectral or threshold); mark redundant and influential samples",
-            dynamic=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
+        return delegable_config(
+            "compute_ssim_clusters",
+            "Redundancy: SSIM clusters",
+            "Group structurally similar images by SSIM (spectral or threshold); mark redundant and influential samples",
         )
 
     def resolve_input(self, ctx):
@@ -77,21 +81,16 @@ class ComputeSSIMClusters(foo.Operator):
             memory_budget_gb=float(params.get("memory_budget_gb", 2.0)),
             progress=progress_reporter(ctx, "Decoding images"),
         )
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
-        return {"key": run.key, "counts": run.counts, "timings": run.timings}
+        return analysis_result(ctx, run)
 
 
 class ComputeSplitSimilarity(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="compute_split_similarity",
-            label="Redundancy: train vs test similarity",
-            description="Find test images with a near-identical training image, and test images far from all training images",
-            dynamic=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
+        return delegable_config(
+            "compute_split_similarity",
+            "Redundancy: train vs test similarity",
+            "Find test images with a near-identical training image, and test images far from all training images",
         )
 
     def resolve_input(self, ctx):

@@ -4,19 +4,23 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..bridge.wavelet import compute_wavelet_clusters
-from .forms import label_field_input, label_field_param, progress_reporter, run_key_input
+from .forms import (
+    delegable_config,
+    analysis_result,
+    label_field_input,
+    label_field_param,
+    progress_reporter,
+    run_key_input,
+)
 
 
 class ComputeWaveletClusters(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="compute_wavelet_clusters",
-            label="Redundancy: wavelet clusters",
-            description="Group near-identical images by their wavelet coefficients; mark redundant and influential samples",
-            dynamic=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
+        return delegable_config(
+            "compute_wavelet_clusters",
+            "Redundancy: wavelet clusters",
+            "Group near-identical images by their wavelet coefficients; mark redundant and influential samples",
         )
 
     def resolve_input(self, ctx):
@@ -88,9 +92,7 @@ class ComputeWaveletClusters(foo.Operator):
             n_clusters=n_clusters,
             progress=progress_reporter(ctx, "Decoding images"),
         )
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
-        return {"key": run.key, "counts": run.counts, "timings": run.timings}
+        return analysis_result(ctx, run)
 
     def resolve_output(self, ctx):
         outputs = types.Object()
