@@ -14,6 +14,7 @@ from fiftyone import ViewField as F
 from ..core.decisions import REPRESENTATIVE, STATUSES
 
 METHOD_PREFIX = "redundancy."
+STAGING_PREFIX = "redundancy_staging_"
 FIELD_TYPES = {
     "status": fo.StringField,
     "group": fo.IntField,
@@ -53,35 +54,37 @@ def store_run(samples, key, method, parameters, sample_ids, decisions, details,
               extra_fields=None):  # fmt: skip
     """Write ``decisions`` (index-aligned with ``sample_ids``) as fields and register the run.
 
-    ``extra_fields`` maps more field suffixes to ``(field type, values)``. A previous run
-    under ``key`` is replaced: its fields are removed first, so samples outside the new
-    view do not keep stale values.
+    ``extra_fields`` maps more field suffixes to ``(field type, values)``. Nothing is half
+    written: the values go to staging fields first; only once all are written is a
+    previous run under ``key`` deleted (so samples outside the new view keep no stale
+    values) and the staging fields renamed into place. If writing fails, the staging
+    fields are removed and the dataset is as it was.
     """
-    extra_fields = extra_fields or {}
     dataset = samples._dataset
     started = time.perf_counter()
-    if dataset.has_run(key):
-        delete_run(dataset, key)
-
-    representative_ids = [
-        sample_ids[index] if index >= 0 else None for index in decisions.representative
-    ]
     columns = {
         "status": [str(status) for status in decisions.status],
         "group": [int(group) for group in decisions.group],
-        "representative": representative_ids,
+        "representative": [sample_ids[i] if i >= 0 else None for i in decisions.representative],
         "score": [float(score) for score in decisions.score],
     }
     field_types = dict(FIELD_TYPES)
-    for suffix, (field_type, values) in extra_fields.items():
+    for suffix, (field_type, values) in (extra_fields or {}).items():
         field_types[suffix] = field_type
         columns[suffix] = values
-    for suffix, field_type in field_types.items():
-        field = f"{key}_{suffix}"
-        dataset.add_sample_field(field, field_type)
-        samples.set_values(field, dict(zip(sample_ids, columns[suffix])), key_field="id")
-    details["fields"] = run_fields(key, extra_fields)
+    staging = {f"{STAGING_PREFIX}{key}_{suffix}": f"{key}_{suffix}" for suffix in field_types}
+    try:
+        for (stage, _), (suffix, field_type) in zip(staging.items(), field_types.items()):
+            dataset.add_sample_field(stage, field_type)
+            samples.set_values(stage, dict(zip(sample_ids, columns[suffix])), key_field="id")
+    except BaseException:
+        _drop_fields(dataset, staging)
+        raise
 
+    if dataset.has_run(key):
+        delete_run(dataset, key)
+    dataset.rename_sample_fields(staging)
+    details["fields"] = list(staging.values())
     config = dataset.init_run(method=METHOD_PREFIX + method, **parameters)
     dataset.register_run(key, config)
     details["timings"]["write"] = time.perf_counter() - started
@@ -92,6 +95,13 @@ def store_run(samples, key, method, parameters, sample_ids, decisions, details,
     run = RedundancyRun(dataset, key)
     dataset.save_view(review_view_name(key), run.groups_view(), overwrite=True)
     return run
+
+
+def _drop_fields(dataset, names):
+    schema = dataset.get_field_schema()
+    for name in names:
+        if name in schema:
+            dataset.delete_sample_field(name)
 
 
 def review_view_name(key):

@@ -1,0 +1,39 @@
+"""Failures never leave half-written results."""
+
+import pytest
+
+import fiftyone_redundancy.api as fr
+
+
+def test_a_run_failing_midway_leaves_fields_and_runs_as_they_were(small_dataset, monkeypatch):
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="kept", progress=False)
+    before = {name: small_dataset.values(name) for name in fr.load_run(small_dataset, "kept").fields}
+    schema_before = set(small_dataset.get_field_schema())
+    runs_before = small_dataset.list_runs()
+
+    calls = {"count": 0}
+    original = type(small_dataset).set_values
+
+    def fail_on_third_write(self, *args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == 3:
+            raise RuntimeError("the database went away")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(small_dataset), "set_values", fail_on_third_write)
+    with pytest.raises(RuntimeError, match="went away"):
+        fr.compute_wavelet_clusters(small_dataset, key="kept", threshold=0.3, progress=False)
+    monkeypatch.undo()
+
+    assert calls["count"] == 3  # two fields had been written when it failed
+    assert set(small_dataset.get_field_schema()) == schema_before
+    assert small_dataset.list_runs() == runs_before
+    assert {name: small_dataset.values(name) for name in before} == before
+    assert fr.load_run(small_dataset, "kept").parameters["threshold"] == 0.12
+
+
+def test_an_analysis_that_fails_before_writing_changes_nothing(small_dataset):
+    schema_before = set(small_dataset.get_field_schema())
+    with pytest.raises(ValueError):
+        fr.compute_ssim_clusters(small_dataset, key="never", mode="dense", memory_budget_gb=1e-6, progress=False)
+    assert set(small_dataset.get_field_schema()) == schema_before and "never" not in small_dataset.list_runs()
