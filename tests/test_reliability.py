@@ -37,3 +37,20 @@ def test_an_analysis_that_fails_before_writing_changes_nothing(small_dataset):
     with pytest.raises(ValueError):
         fr.compute_ssim_clusters(small_dataset, key="never", mode="dense", memory_budget_gb=1e-6, progress=False)
     assert set(small_dataset.get_field_schema()) == schema_before and "never" not in small_dataset.list_runs()
+
+
+def test_runs_go_to_the_configured_database(small_dataset):
+    """Under FIFTYONE_DATABASE_URI (a shared server) the tests really use that server."""
+    import os
+
+    import fiftyone as fo
+    import fiftyone.core.odm as foo
+
+    fr.compute_wavelet_clusters(small_dataset, key="where", progress=False)
+    client = foo.get_db_conn().client
+    host, port = client.address
+    uri = os.environ.get("FIFTYONE_DATABASE_URI")
+    if uri:
+        assert fo.config.database_uri == uri and uri.endswith(f":{port}")
+    assert foo.get_db_conn().name == os.environ["FIFTYONE_DATABASE_NAME"]
+    assert "where" in fo.load_dataset(small_dataset.name).list_runs()
