@@ -67,23 +67,39 @@ def image_size_tuple(image_size):
     return (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
 
 
-def decode_images(samples, size, color, workers=4, progress=None):
-    """All images of ``samples`` resized to ``size`` as one float32 batch, in view order."""
+def decode_images(samples, size, color, workers=4, progress=None, skip_failures=False):
+    """All images of ``samples`` resized to ``size`` as one float32 batch, in view order;
+    with ``skip_failures``, ``(batch of the readable ones, {index: reason})``."""
     if color not in ("rgb", "gray"):
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
     paths = samples.values("filepath")
     with fou.ProgressBar(total=len(paths), progress=progress) as bar:
         return load_images(
-            paths, size, color, workers, progress=lambda done, _: bar.set_iteration(done)
-        )
+            paths, size, color, workers,
+            progress=lambda done, _: bar.set_iteration(done), skip_failures=skip_failures,
+        )  # fmt: skip
 
 
-def read_view(samples, label_field, size, color, workers=4, progress=None):
+def read_view(samples, label_field, size, color, workers=4, progress=None, skip_failures=False):
     """What an image analysis reads from a view, after checking it can be analysed:
-    ``(sample ids, labels or None, image batch, seconds taken)``."""
+    ``(sample ids, labels or None, image batch, seconds taken, skipped samples)``.
+    Skipped samples (only with ``skip_failures``) are ``{"id", "filepath", "reason"}``
+    records; the ids, labels and batch then hold the readable samples only."""
     require_images(samples)
     started = time.perf_counter()
     sample_ids = samples.values("id")
     labels = read_labels(samples, label_field)
-    images = decode_images(samples, size, color, workers, progress)
-    return sample_ids, labels, images, time.perf_counter() - started
+    decoded = decode_images(samples, size, color, workers, progress, skip_failures)
+    skipped = []
+    if skip_failures:
+        images, failures = decoded
+        paths = samples.values("filepath")
+        skipped = [{"id": sample_ids[i], "filepath": paths[i], "reason": reason} for i, reason in sorted(failures.items())]
+        keep = [i for i in range(len(sample_ids)) if i not in failures]
+        sample_ids = [sample_ids[i] for i in keep]
+        labels = None if labels is None else [labels[i] for i in keep]
+        if len(sample_ids) < 2:
+            raise ValueError(f"only {len(sample_ids)} of {len(paths)} images could be read; see the reasons: {skipped[:3]}")
+    else:
+        images = decoded
+    return sample_ids, labels, images, time.perf_counter() - started, skipped

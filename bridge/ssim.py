@@ -36,6 +36,7 @@ def compute_ssim_clusters(
     random_state=0,
     device=None,
     num_workers=4,
+    skip_failures=False,
     progress=None,
 ):
     """Group structurally similar images of ``samples`` by SSIM (Wang et al. 2004, as
@@ -50,6 +51,7 @@ def compute_ssim_clusters(
     of eigen-gaps larger than ``gamma``). The spectrum is stored in the run for plotting.
     Then the decision rule: one label per group keeps the member most similar to the
     others (``representative``), the rest are ``redundant``; mixed labels: ``influential``.
+    ``skip_failures`` leaves unreadable images out (listed in the run's ``skipped``).
     """
     size = image_size_tuple(image_size)
     parameters = SSIMParameters(
@@ -66,13 +68,14 @@ def compute_ssim_clusters(
         device=device,
     )
     runs.validate_key(samples, key, METHOD)
-    sample_ids, labels, images, decode_seconds = read_view(
-        samples, label_field, size, color, num_workers, progress
+    sample_ids, labels, images, decode_seconds, skipped = read_view(
+        samples, label_field, size, color, num_workers, progress, skip_failures
     )
 
     analysis = analyze_ssim(images, labels, parameters)
     details = {
         "timings": {"decode": decode_seconds, **analysis.timings},
+        "skipped": skipped,
         "mode_used": analysis.mode,
         "n_clusters_used": int(analysis.n_clusters),
         "spectrum": [float(value) for value in analysis.spectrum],

@@ -27,6 +27,7 @@ def compute_wavelet_clusters(
     random_state=0,
     device=None,
     num_workers=4,
+    skip_failures=False,
     progress=None,
 ):
     """Find redundant and influential images of ``samples`` with wavelet clusters.
@@ -47,9 +48,10 @@ def compute_wavelet_clusters(
     Writes ``{key}_status``, ``{key}_group``, ``{key}_representative`` and ``{key}_score``
     on the samples of the view and stores a run under ``key``. ``device`` (None, "cpu" or
     "cuda") picks where wavelets and the neighbour search run: a GPU when there is one;
-    both give the same groups. returns a
-    :class:`RedundancyRun`. ``progress`` is FiftyOne's: None/True/False, or a callback
-    made with ``fo.report_progress``.
+    both give the same groups. ``progress`` is FiftyOne's: None/True/False, or a callback
+    made with ``fo.report_progress``. An unreadable image raises an error naming it; with
+    ``skip_failures`` such samples are left out and listed in the run's ``skipped``.
+    Returns a :class:`RedundancyRun`.
     """
     size = image_size_tuple(image_size)
     parameters = WaveletParameters(
@@ -67,13 +69,14 @@ def compute_wavelet_clusters(
         device=device,
     )
     runs.validate_key(samples, key, METHOD)
-    sample_ids, labels, images, decode_seconds = read_view(
-        samples, label_field, size, color, num_workers, progress
+    sample_ids, labels, images, decode_seconds, skipped = read_view(
+        samples, label_field, size, color, num_workers, progress, skip_failures
     )
 
     analysis = analyze_wavelet_clusters(images, labels, parameters)
     details = {
         "timings": {"decode": decode_seconds, **analysis.timings},
+        "skipped": skipped,
         "coefficients_shape": list(analysis.coefficients_shape),
         "kept_columns": [int(column) for column in analysis.selection.kept_columns],
         "condition_number": analysis.selection.condition_number,

@@ -16,43 +16,75 @@ class ImageReadError(ValueError):
 def load_image(path, size=(32, 32), color="rgb"):
     """Decode ``path`` and resize it to ``size`` (width, height) in ``color`` mode.
 
-    Returns float32 values in [0, 1], shape ``(height, width, channels)``.
+    Any PIL mode is accepted: palette and alpha images are flattened to RGB, 16-bit and
+    float images are scaled by their type's range (not clipped at 255), and large JPEGs
+    are decoded at a reduced scale first. Returns float32 values in [0, 1], shape
+    ``(height, width, channels)``. Failures raise ``ImageReadError`` naming the file.
     """
     if color not in COLOR_MODES:
         raise ValueError(f"color must be one of {sorted(COLOR_MODES)}, got {color!r}")
     try:
         with Image.open(path) as image:
-            image = image.convert(COLOR_MODES[color])
+            image.draft(COLOR_MODES[color], tuple(size))  # JPEG: decode near the target size
+            image = _eight_bit(image).convert(COLOR_MODES[color])
             if image.size != tuple(size):
                 image = image.resize(tuple(size), Image.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.float32) / 255.0
     except FileNotFoundError as error:
         raise ImageReadError(f"image file {path} does not exist; fix or remove the sample") from error
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(
             f"cannot decode image file {path} ({error}); fix or remove the sample"
         ) from error
     return pixels.reshape(size[1], size[0], -1)
 
 
-def load_images(paths, size=(32, 32), color="rgb", workers=4, progress=None):
+def _eight_bit(image):
+    """16-bit and float images as 8-bit, scaled by their range (PIL would clip)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        return Image.fromarray(np.clip(values / top * 255, 0, 255).round().astype(np.uint8))
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        top = 1.0 if values.max() <= 1.0 else values.max()
+        return Image.fromarray(np.clip(values / top * 255, 0, 255).round().astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image
+
+
+def load_images(paths, size=(32, 32), color="rgb", workers=4, progress=None, skip_failures=False):
     """Decode every path into one ``(n, height, width, channels)`` float32 array.
 
     Decoding runs in ``workers`` threads (PIL releases the GIL while decoding).
-    ``progress(done, total)`` is called as images finish.
+    ``progress(done, total)`` is called as images finish. With ``skip_failures`` an
+    unreadable image does not stop the batch: returns ``(batch of the readable images,
+    {index: reason} of the others)``; without it, the first failure raises.
     """
     paths = list(paths)
     channels = 3 if color == "rgb" else 1
     batch = np.empty((len(paths), size[1], size[0], channels), dtype=np.float32)
+    failures = {}
 
     def decode(index):
-        batch[index] = load_image(paths[index], size, color)
+        try:
+            batch[index] = load_image(paths[index], size, color)
+        except ImageReadError as error:
+            if not skip_failures:
+                raise ImageReadError(f"{error}, or pass skip_failures=True to skip such samples") from error
+            failures[index] = str(error)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for done, _ in enumerate(pool.map(decode, range(len(paths))), start=1):
             if progress is not None and (done % 256 == 0 or done == len(paths)):
                 progress(done, len(paths))
-    return batch
+    if not skip_failures:
+        return batch
+    readable = np.setdiff1d(np.arange(len(paths)), list(failures))
+    return batch[readable], failures
 
 
 def normalize_images(images, normalization="contrast"):

@@ -61,6 +61,7 @@ class ComputeSSIMClusters(foo.Operator):
             rule.add_choice("paper", label="Gaps larger than gamma (the paper)")
             inputs.enum("rule", rule.values(), default="largest_gap", label="Eigen-gap rule", view=rule)
             inputs.float("gamma", default=0.4, min=0.0, label="Gamma")
+        inputs.bool("skip_failures", default=False, label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=32, min=11, label="Image size")
         return types.Property(inputs, view=types.View(label="Find redundant images: SSIM clusters"))
 
@@ -79,6 +80,7 @@ class ComputeSSIMClusters(foo.Operator):
             gamma=float(params.get("gamma", 0.4)),
             n_neighbors=int(params.get("n_neighbors", 10)),
             memory_budget_gb=float(params.get("memory_budget_gb", 2.0)),
+            skip_failures=bool(params.get("skip_failures", False)),
             progress=progress_reporter(ctx, "Decoding images"),
         )
         return analysis_result(ctx, run)

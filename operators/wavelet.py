@@ -56,6 +56,7 @@ class ComputeWaveletClusters(foo.Operator):
                 description="A count (e.g. 4700) or a fraction of the view (0.94 as in the paper for CIFAR-10)",
             )
 
+        inputs.bool("skip_failures", default=False, label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=32, min=4, label="Image size", description="Images are resized to this square size")
         color = types.Dropdown()
         color.add_choice("rgb", label="RGB")
@@ -90,6 +91,7 @@ class ComputeWaveletClusters(foo.Operator):
             grouping=params.get("grouping", "threshold"),
             threshold=float(params.get("threshold", 0.12)),
             n_clusters=n_clusters,
+            skip_failures=bool(params.get("skip_failures", False)),
             progress=progress_reporter(ctx, "Decoding images"),
         )
         return analysis_result(ctx, run)
