@@ -40,6 +40,11 @@ def runs_input(inputs, ctx, name="keys", label="Runs"):
     return True
 
 
+def chosen_keys(ctx):
+    """The runs chosen in the form so far (the first run before any choice)."""
+    return ctx.params.get("keys") or list_runs(ctx.dataset)[:1]
+
+
 def statuses_input(inputs, defaults, label):
     for status in ("redundant", "influential", "outlier", "representative"):
         inputs.bool(f"use_{status}", default=status in defaults, label=f"{label}: {status}")
@@ -61,7 +66,7 @@ class _TagOperator(foo.Operator):
         for status in chosen_statuses(ctx.params, TAGGED_STATUSES):
             inputs.str(f"tag_{status}", default=status, label=f"Tag name for {status}")
             tag_names[status] = ctx.params.get(f"tag_{status}") or status
-        keys = ctx.params.get("keys") or list_runs(ctx.dataset)[:1]
+        keys = chosen_keys(ctx)
         preview = tag_preview(ctx.dataset, keys, chosen_statuses(ctx.params, TAGGED_STATUSES), tag_names)
         verb = "tag" if self.tagging else "untag"
         lines = ", ".join(f"**{count}** samples as `{tag}`" for tag, count in preview.items()) or "nothing"
@@ -154,7 +159,7 @@ class ExportCurated(foo.Operator):
         inputs.bool("overwrite", default=False, label="Empty the directory first if it holds files")
         inputs.str("new_dataset", label="Also as a new dataset named (optional)")
         inputs.str("saved_view", label="Also as a saved view named (optional)")
-        keys = ctx.params.get("keys") or list_runs(ctx.dataset)[:1]
+        keys = chosen_keys(ctx)
         dropped = len(excluded_view(ctx.dataset, keys, chosen_statuses(ctx.params, EXCLUDED_STATUSES), ctx.params.get("combine", "union")))
         inputs.md(f"Keeps **{len(ctx.dataset) - dropped}** samples and lists **{dropped}** in `excluded.csv`.", name="preview")
         return types.Property(inputs)
@@ -193,7 +198,7 @@ class DeleteExcluded(foo.Operator):
         if not runs_input(inputs, ctx):
             return types.Property(inputs)
         statuses_input(inputs, EXCLUDED_STATUSES, "Delete")
-        keys = ctx.params.get("keys") or list_runs(ctx.dataset)[:1]
+        keys = chosen_keys(ctx)
         count = len(excluded_view(ctx.dataset, keys, chosen_statuses(ctx.params, EXCLUDED_STATUSES)))
         inputs.str("manifest_path", required=True, label="Write the manifest of deleted samples to (CSV)")
         inputs.view("danger", types.Warning(label=f"This permanently deletes {count} samples from dataset {ctx.dataset.name!r}"))
