@@ -34,7 +34,7 @@ def main(argv=None):
     print()
     print(run.summary())
 
-    print(f"\nLargest groups (representative first):")
+    print("\nLargest groups (representative first):")
     sizes = run.group_sizes()
     for number in sorted(sizes, key=lambda g: (-sizes[g], g))[: args.groups]:
         view = run.group_view(number)

@@ -41,8 +41,6 @@ def main():
     parser.add_argument("--skip-dense", action="store_true", help="skip the dense 5,000-image run")
     args = parser.parse_args()
 
-    import fiftyone as fo
-
     import fiftyone_redundancy.api as fr
     from fiftyone_redundancy.bridge.samples import decode_images
 
@@ -88,7 +86,6 @@ def main():
         shown = f"{value:>12.2f}" if isinstance(value, float) else f"{value:>12}"
         print(f"{label:<44}{shown}")
     print(f"{'peak memory (GiB, RSS)':<44}{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:>12.2f}")
-    del fo
 
 
 if __name__ == "__main__":

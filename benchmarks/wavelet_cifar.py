@@ -45,7 +45,6 @@ def main():
     parser.add_argument("--skip-brain", action="store_true", help="do not time fiftyone-brain")
     args = parser.parse_args()
 
-    import fiftyone as fo
     import fiftyone.brain as fob
 
     import fiftyone_redundancy.api as fr

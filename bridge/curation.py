@@ -11,7 +11,8 @@ import fiftyone as fo
 from fiftyone import ViewField as F
 
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE
-from .runs import RedundancyRun
+from .runs import RedundancyRun, require_run
+from .samples import is_classification
 
 TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
 EXCLUDED_STATUSES = (REDUNDANT, OUTLIER)
@@ -26,15 +27,18 @@ EXPORT_FORMATS = {
 MANIFEST_COLUMNS = ("filepath", "label", "status", "run_key", "representative_filepath", "score")
 
 
-def _runs(dataset, keys):
+def _run_keys(dataset, keys):
+    """The run keys asked for, each checked to exist (without loading its results)."""
     keys = [keys] if isinstance(keys, str) else list(keys)
     if not keys:
         raise ValueError("choose at least one run")
-    return [RedundancyRun(dataset, key) for key in keys]
+    for key in keys:
+        require_run(dataset, key)
+    return keys
 
 
-def _marked(run, statuses):
-    return F(f"{run.key}_status").is_in(list(statuses))
+def _marked(key, statuses):
+    return F(f"{key}_status").is_in(list(statuses))
 
 
 def tag_preview(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
@@ -60,12 +64,12 @@ def untag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
 
 
 def _tag_views(dataset, keys, statuses, tag_names):
-    runs = _runs(dataset, keys)
+    keys = _run_keys(dataset, keys)
     tag_names = tag_names or {}
     views = {}
     for status in statuses:
         tag = tag_names.get(status, status)
-        expression = reduce(lambda a, b: a | b, [_marked(run, [status]) for run in runs])
+        expression = reduce(lambda a, b: a | b, [_marked(key, [status]) for key in keys])
         views[tag] = dataset.match(expression)
     return views
 
@@ -115,14 +119,14 @@ def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
 def _exclusion(dataset, keys, exclude, combine):
     if combine not in COMBINE:
         raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
-    marks = [_marked(run, exclude) for run in _runs(dataset, keys)]
+    marks = [_marked(key, exclude) for key in _run_keys(dataset, keys)]
     return reduce((lambda a, b: a | b) if combine == "union" else (lambda a, b: a & b), marks)
 
 
 def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine="union", label_field=None):
     """CSV of every excluded sample: file, label, status, run key, representative's file,
     score (one row per run that marks it). Returns the number of excluded samples."""
-    runs = _runs(dataset, keys)
+    keys = _run_keys(dataset, keys)
     dropped = excluded_view(dataset, keys, exclude, combine)
     filepaths = dict(zip(dataset.values("id"), dataset.values("filepath")))
     labels = _labels(dropped, label_field)
@@ -130,23 +134,23 @@ def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine="unio
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(MANIFEST_COLUMNS)
-        columns = [dropped.values(name) for name in ("id", "filepath")]
-        for run in runs:
-            statuses = dropped.values(f"{run.key}_status")
-            representatives = dropped.values(f"{run.key}_representative")
-            scores = dropped.values(f"{run.key}_score")
-            for index, (sample_id, filepath) in enumerate(zip(*columns)):
+        dropped_paths = dropped.values("filepath")
+        for key in keys:
+            statuses = dropped.values(f"{key}_status")
+            representatives = dropped.values(f"{key}_representative")
+            scores = dropped.values(f"{key}_score")
+            for index, filepath in enumerate(dropped_paths):
                 if statuses[index] in exclude:
-                    writer.writerow([filepath, labels[index], statuses[index], run.key,
+                    writer.writerow([filepath, labels[index], statuses[index], key,
                                      filepaths.get(representatives[index], ""), scores[index]])  # fmt: skip
     return len(dropped)
 
 
 def _labels(view, label_field):
+    """Manifest labels: a classification's label, else the field's value (any type)."""
     if label_field is None:
         return [""] * len(view)
-    field = view.get_field(label_field)
-    if isinstance(field, fo.EmbeddedDocumentField) and issubclass(field.document_type, fo.Classification):
+    if is_classification(view.get_field(label_field)):
         return view.values(f"{label_field}.label")
     return view.values(label_field)
 
@@ -173,7 +177,7 @@ def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", la
     if dataset_type == "CSV":
         fields = {"filepath": "filepath"}
         if label_field:
-            fields[f"{label_field}.label" if _is_classification(dataset, label_field) else label_field] = "label"
+            fields[f"{label_field}.label" if is_classification(dataset.get_field(label_field)) else label_field] = "label"
         kwargs = dict(fields=fields, abs_paths=True, export_media=False)
     else:
         if dataset_type != "FiftyOneDataset" and label_field is None:
@@ -181,7 +185,7 @@ def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", la
         if label_field is not None:
             kwargs["label_field"] = label_field
         kwargs["export_media"] = export_media
-        if dataset_type in ("COCO", "YOLO") and _is_classification(dataset, label_field):
+        if dataset_type in ("COCO", "YOLO") and is_classification(dataset.get_field(label_field)):
             raise ValueError(
                 f"{dataset_type} holds detections; {label_field!r} holds classifications: "
                 "export as ImageClassificationDirectoryTree, FiftyOneDataset or CSV"
@@ -191,9 +195,9 @@ def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", la
     n_dropped = write_manifest(dataset, keys, manifest, exclude, combine, label_field)
     dropped = excluded_view(dataset, keys, exclude, combine)
     dropped_by_status = {}
-    for run in _runs(dataset, keys):
-        counts = dropped.count_values(f"{run.key}_status")
-        dropped_by_status[run.key] = {status: counts.get(status, 0) for status in exclude}
+    for key in _run_keys(dataset, keys):
+        counts = dropped.count_values(f"{key}_status")
+        dropped_by_status[key] = {status: counts.get(status, 0) for status in exclude}
     if new_dataset:
         kept.clone(new_dataset, persistent=True)
     if saved_view:
@@ -205,11 +209,6 @@ def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", la
         "dropped": n_dropped,
         "dropped_by_status": dropped_by_status,
     }
-
-
-def _is_classification(dataset, label_field):
-    field = dataset.get_field(label_field) if label_field else None
-    return isinstance(field, fo.EmbeddedDocumentField) and issubclass(field.document_type, fo.Classification)
 
 
 def delete_excluded(dataset, keys, manifest_path, confirm=False, exclude=EXCLUDED_STATUSES,

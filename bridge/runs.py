@@ -123,7 +123,7 @@ def list_runs(dataset, method=None):
 
 def delete_run(dataset, key):
     """Delete the run under ``key`` and the fields it wrote."""
-    _require_run(dataset, key)
+    require_run(dataset, key)
     schema = dataset.get_field_schema()
     for field in _owned_fields(dataset, key):
         if field in schema:
@@ -135,7 +135,7 @@ def delete_run(dataset, key):
 
 def rename_run(dataset, key, new_key):
     """Rename a run and its fields."""
-    _require_run(dataset, key)
+    require_run(dataset, key)
     if not isinstance(new_key, str) or not new_key.isidentifier():
         raise ValueError(f"run key {new_key!r} must be a Python identifier")
     if dataset.has_run(new_key):
@@ -157,7 +157,8 @@ def _owned_fields(dataset, key):
     return list(getattr(results, "fields", None) or run_fields(key))
 
 
-def _require_run(dataset, key):
+def require_run(dataset, key):
+    """Refuse, with the dataset's runs, a key that holds no run of this plugin."""
     if key not in list_runs(dataset):
         raise ValueError(
             f"dataset {dataset.name!r} has no redundancy run {key!r}; "
@@ -169,7 +170,7 @@ class RedundancyRun:
     """A stored analysis: parameters, counts, timings, and the views it implies."""
 
     def __init__(self, dataset, key):
-        _require_run(dataset, key)
+        require_run(dataset, key)
         self.dataset = dataset
         self.key = key
         info = dataset.get_run_info(key)

@@ -10,13 +10,18 @@ from ..core.images import load_images
 LABEL_VALUE_FIELDS = (fo.StringField, fo.IntField, fo.BooleanField)
 
 
+def is_classification(field):
+    """Whether a schema field holds one ``fo.Classification`` per sample."""
+    return isinstance(field, fo.EmbeddedDocumentField) and issubclass(
+        field.document_type, fo.Classification
+    )
+
+
 def classification_fields(samples):
     """Names of the fields of ``samples`` that can serve as ``label_field``."""
     names = []
     for name, field in samples.get_field_schema().items():
-        if isinstance(field, fo.EmbeddedDocumentField) and issubclass(
-            field.document_type, fo.Classification
-        ):
+        if is_classification(field):
             names.append(name)
         elif isinstance(field, LABEL_VALUE_FIELDS) and not name.startswith("_"):
             if name not in ("filepath", "id"):
@@ -36,9 +41,7 @@ def read_labels(samples, label_field):
             f"{samples._dataset.name!r}; choose one of {classification_fields(samples)} "
             "or pass label_field=None to treat every sample as one label"
         )
-    if isinstance(field, fo.EmbeddedDocumentField) and issubclass(
-        field.document_type, fo.Classification
-    ):
+    if is_classification(field):
         return samples.values(f"{label_field}.label")
     if isinstance(field, LABEL_VALUE_FIELDS):
         return samples.values(label_field)
