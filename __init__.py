@@ -17,6 +17,8 @@ def register(plugin):
     from .operators.runs import DeleteRedundancyRun
     from .operators.ssim import ComputeSplitSimilarity, ComputeSSIMClusters
     from .operators.wavelet import ComputeWaveletClusters
+    from .panels.embedding import EmbeddingMapPanel
+    from .panels.redundancy import RedundancyPanel
 
     for operator in (
         ComputeWaveletClusters,
@@ -30,5 +32,7 @@ def register(plugin):
         SetRepresentative,
         ExportCurated,
         DeleteExcluded,
+        RedundancyPanel,
+        EmbeddingMapPanel,
     ):
         plugin.register(operator)

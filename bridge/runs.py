@@ -6,12 +6,14 @@ registers a run whose config carries ``method`` (``redundancy.<analysis>``) and 
 parameters, and whose results carry counts, timings and the panel's projection.
 """
 
+import os
 import time
 
 import fiftyone as fo
 from fiftyone import ViewField as F
 
 from ..core.decisions import REPRESENTATIVE, STATUSES
+from .samples import read_labels
 
 METHOD_PREFIX = "redundancy."
 STAGING_PREFIX = "redundancy_staging_"
@@ -243,6 +245,68 @@ class RedundancyRun:
         """``{group number: size}`` for every group of 2+ samples."""
         return self.dataset.match(F(f"{self.key}_group") >= 0).count_values(
             f"{self.key}_group"
+        )
+
+    def largest_groups(self):
+        """Group numbers, largest group first (ties by number): the panel's table order."""
+        sizes = self.group_sizes()
+        return sorted(sizes, key=lambda group: (-sizes[group], group))
+
+    def group_rows(self, limit=None):
+        """One row per group of 2+ samples, largest first: ``{"group", "size", "labels",
+        "kind", "representative"}`` (the representative's file name; none for mixed-label
+        groups, whose members are all influential)."""
+        view = self.dataset.match(F(f"{self.key}_group") >= 0)
+        groups = view.values(f"{self.key}_group")
+        statuses = view.values(f"{self.key}_status")
+        paths = view.values("filepath")
+        labels = read_labels(view, self.parameters.get("label_field")) or [None] * len(groups)
+        members = {}
+        for group, status, path, label in zip(groups, statuses, paths, labels):
+            row = members.setdefault(group, {"size": 0, "labels": set(), "representative": ""})
+            row["size"] += 1
+            row["labels"].add("(none)" if label is None else str(label))
+            if status == REPRESENTATIVE:
+                row["representative"] = os.path.basename(path)
+        rows = []
+        for group in self.largest_groups()[:limit]:
+            distinct = sorted(members[group]["labels"])
+            rows.append({
+                "group": group,
+                "size": members[group]["size"],
+                "labels": ", ".join(distinct),
+                "kind": "mixed labels" if len(distinct) > 1 else "same label",
+                "representative": members[group]["representative"] or "—",
+            })  # fmt: skip
+        return rows
+
+    def map_columns(self):
+        """What the embedding map draws, aligned with the stored projection:
+        ``(sample ids, 2-D points, 3-D points or None, statuses, representative ids,
+        labels or None)``, without samples deleted since the run."""
+        details = self.details
+        status_of, representative_of = {}, {}
+        view = self.view()
+        for sample_id, status, representative in zip(
+            *view.values(["id", f"{self.key}_status", f"{self.key}_representative"])
+        ):
+            status_of[sample_id] = status
+            representative_of[sample_id] = representative
+        rows = [i for i, sample_id in enumerate(details["sample_ids"]) if sample_id in status_of]
+        sample_ids = [details["sample_ids"][i] for i in rows]
+        label_field = self.parameters.get("label_field")
+        labels = None
+        if label_field:
+            label_of = dict(zip(view.values("id"), read_labels(view, label_field)))
+            labels = [label_of[sample_id] for sample_id in sample_ids]
+        points_3d = details.get("points_3d")
+        return (
+            sample_ids,
+            [details["points"][i] for i in rows],
+            None if points_3d is None else [points_3d[i] for i in rows],
+            [status_of[sample_id] for sample_id in sample_ids],
+            [representative_of[sample_id] for sample_id in sample_ids],
+            labels,
         )
 
     def summary(self):

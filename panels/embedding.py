@@ -1,0 +1,145 @@
+"""The "Embedding map" panel: a run's stored projection, coloured by status or label, with
+each redundant sample linked to its representative.
+
+Lasso or box selection selects those samples and shows them in the grid; clicking a point
+shows its group (or the sample alone). Past ``figures.MAX_POINTS`` the map is downsampled
+and says so.
+"""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+from ..bridge.runs import RedundancyRun, list_runs
+from ..bridge.features import METHOD as FEATURE_METHOD
+from ..bridge.ssim import METHOD as SSIM_METHOD
+from ..bridge.ssim import SPLIT_METHOD
+from ..bridge.wavelet import METHOD as WAVELET_METHOD
+from . import figures
+from .run_state import current_run, data_name, new_revision, run_dropdown, set_data
+
+COLOR_BY = ("status", "label")
+NO_MAPS = (
+    "No run of this dataset stored a projection yet. Wavelet, SSIM and feature-map runs "
+    "do (split-similarity runs do not): run one, then reopen this panel."
+)
+
+
+class EmbeddingMapPanel(foo.Panel):
+    @property
+    def config(self):
+        return foo.PanelConfig(
+            name="embedding_map",
+            label="Embedding map",
+            icon="scatter_plot",
+            help_markdown="A redundancy run's 2-D/3-D projection; lasso points to select samples",
+        )
+
+    def on_load(self, ctx, chosen=None):
+        new_revision(ctx)
+        run = current_run(ctx, keys=runs_with_maps(ctx.dataset), chosen=chosen)
+        if run is None:
+            ctx.panel.state.note_md = NO_MAPS
+            return
+        color_by = ctx.panel.state.color_by or "status"
+        sample_ids, points, points_3d, statuses, representatives, labels = run.map_columns()
+        three_d = bool(ctx.panel.state.three_d) and points_3d is not None
+        if color_by == "label" and labels is None:
+            color_by = "status"
+        traces, chosen_points = figures.embedding_map(
+            points_3d if three_d else points,
+            sample_ids,
+            statuses,
+            representatives,
+            colors=labels if color_by == "label" else None,
+        )
+        ctx.panel.state.color_by = color_by
+        ctx.panel.state.three_d = three_d
+        ctx.panel.state.has_3d = points_3d is not None
+        ctx.panel.state.has_labels = labels is not None
+        ctx.panel.state.note_md = map_note(run, len(sample_ids), figures.downsample_note(chosen_points, statuses))
+        ctx.panel.state.selection_md = ""
+        set_data(ctx, "embedding", traces)
+
+    def on_change_dataset(self, ctx):
+        self.on_load(ctx)
+
+    def on_change_run(self, ctx):
+        self.on_load(ctx, chosen=ctx.params.get("value"))
+
+    def on_change_color(self, ctx):
+        ctx.panel.state.color_by = ctx.params.get("value")
+        self.on_load(ctx)
+
+    def on_change_dims(self, ctx):
+        ctx.panel.state.three_d = bool(ctx.params.get("value"))
+        self.on_load(ctx)
+
+    def on_selected(self, ctx):
+        """Lasso or box: select those samples and show them in the grid."""
+        ids = [point["id"] for point in ctx.params.get("data") or [] if point.get("id")]
+        if not ids:
+            return
+        ctx.ops.set_view(view=ctx.dataset.select(ids))
+        ctx.ops.set_selected_samples(ids)
+        ctx.panel.state.selection_md = (
+            f"**{len(ids):,}** samples selected and shown in the grid; tag or export them with "
+            "the operators' *selected samples* target."
+        )
+
+    def on_click(self, ctx):
+        """A point: its group in the grid, or the sample alone when it is in none."""
+        sample_id = ctx.params.get("id")
+        if not sample_id:
+            return
+        run = RedundancyRun(ctx.dataset, ctx.panel.state.key)
+        group = ctx.dataset[sample_id][f"{run.key}_group"]
+        if group is not None and group >= 0:
+            ctx.ops.set_view(view=run.group_view(group))
+        else:
+            ctx.ops.set_view(view=ctx.dataset.select([sample_id]))
+
+    def clear_selection(self, ctx):
+        ctx.ops.clear_selected_samples()
+        ctx.ops.clear_view()
+        ctx.panel.state.selection_md = ""
+
+    def render(self, ctx):
+        panel = types.Object()
+        keys = runs_with_maps(ctx.dataset)
+        if not keys or ctx.panel.state.key is None:
+            panel.str("note_md", view=types.MarkdownView())
+            return types.Property(panel, view=types.GridView(orientation="vertical"))
+        run_dropdown(panel, keys, self.on_change_run)
+        if ctx.panel.state.has_labels:
+            colors = types.RadioGroup(orientation="horizontal", label="Colour by")
+            for name in COLOR_BY:
+                colors.add_choice(name, label=name)
+            panel.enum("color_by", list(COLOR_BY), view=colors, on_change=self.on_change_color)
+        if ctx.panel.state.has_3d:
+            panel.bool("three_d", label="3-D", view=types.CheckboxView(), on_change=self.on_change_dims)
+        panel.str("note_md", view=types.MarkdownView())
+        panel.str("selection_md", view=types.MarkdownView())
+        panel.btn("clear_selection", label="Clear selection", icon="clear", on_click=self.clear_selection)
+        panel.plot(
+            data_name(ctx, "embedding"),
+            layout=figures.embedding_layout(ctx.panel.state.three_d),
+            config={"scrollZoom": True, "displaylogo": False},
+            on_selected=self.on_selected,
+            on_click=self.on_click,
+        )
+        return types.Property(panel, view=types.GridView(orientation="vertical", gap=1, padding=1))
+
+
+def runs_with_maps(dataset):
+    """Runs that stored a projection: every run but split similarity."""
+    return [key for key in list_runs(dataset) if key not in list_runs(dataset, SPLIT_METHOD)]
+
+
+def map_note(run, n_points, downsample_note):
+    space = {
+        WAVELET_METHOD: "PCA of the kept wavelet coefficients",
+        SSIM_METHOD: "PCA of the images SSIM compared",
+        FEATURE_METHOD: "the reduced layer activations",
+    }[run.method]
+    note = f"{n_points:,} samples of run `{run.key}`, placed by {space}. Lasso or box-select points to select those samples; click one for its group."
+    return f"{note}\n\n{downsample_note}" if downsample_note else note

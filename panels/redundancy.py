@@ -1,0 +1,196 @@
+"""The "Redundancy" panel: one stored run's summary, its groups, and the actions on them.
+
+It reads stored runs only (nothing is recomputed on open). Clicking a group row shows that
+group in the grid, representative first; the buttons show statuses or open the tag and
+export operators prefilled with the run.
+"""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+from ..bridge.runs import list_runs
+from ..bridge.ssim import METHOD as SSIM_METHOD
+from ..bridge.ssim import SPLIT_METHOD
+from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
+from ..core.spectral import clusters_from_spectrum
+from . import figures
+from .run_state import PLUGIN, current_run, data_name, new_revision, run_dropdown, set_data
+
+MAX_GROUP_ROWS = 100
+NO_RUNS = (
+    "This dataset has no redundancy runs yet. Run one from the operator browser "
+    "(`Redundancy: wavelet clusters`, `SSIM`, `feature maps` ...) or from Python "
+    "(`fiftyone_redundancy.api`), then reopen this panel."
+)
+
+
+class RedundancyPanel(foo.Panel):
+    @property
+    def config(self):
+        return foo.PanelConfig(
+            name="redundancy_panel",
+            label="Redundancy",
+            icon="filter_none",
+            help_markdown="Summary, groups and actions of a stored redundancy run",
+        )
+
+    def on_load(self, ctx, chosen=None):
+        new_revision(ctx)
+        run = current_run(ctx, chosen=chosen)
+        if run is None:
+            ctx.panel.state.summary_md = NO_RUNS
+            return
+        ctx.panel.state.method = run.method
+        ctx.panel.state.summary_md = summary_markdown(run)
+        ctx.panel.state.details_md = details_markdown(run)
+        set_data(ctx, "status_chart", figures.status_chart(run.counts))
+        rows = run.group_rows(limit=MAX_GROUP_ROWS)
+        set_data(ctx, "groups", rows)
+        ctx.panel.state.groups_md = groups_heading(len(rows), len(run.group_sizes()))
+        if run.method == SSIM_METHOD:
+            spectrum = run.details["spectrum"]
+            ctx.panel.state.spectrum_md = spectrum_caption(run)
+            ctx.panel.state.n_eigenvalues = len(spectrum)
+            ctx.panel.state.spectrum_k = spectrum_choice(run)
+            ctx.panel.state.gamma = run.parameters["gamma"]
+            set_data(ctx, "spectrum", figures.spectrum_chart(spectrum))
+        elif run.method == SPLIT_METHOD:
+            ctx.panel.state.threshold = run.parameters["threshold"]
+            set_data(ctx, "histogram", figures.similarity_histogram(run.details["best_similarities"]))
+
+    def on_change_dataset(self, ctx):
+        self.on_load(ctx)
+
+    def on_change_run(self, ctx):
+        self.on_load(ctx, chosen=ctx.params.get("value"))
+
+    def show_group(self, ctx):
+        """A row of the groups table was clicked: that group in the grid."""
+        run = current_run(ctx)
+        groups = run.largest_groups()
+        row = int(ctx.params.get("row", -1))
+        if 0 <= row < len(groups):
+            ctx.ops.set_view(view=run.group_view(groups[row]))
+
+    def show_groups(self, ctx):
+        ctx.ops.set_view(view=current_run(ctx).groups_view())
+
+    def show_redundant(self, ctx):
+        ctx.ops.set_view(view=current_run(ctx).view(REDUNDANT))
+
+    def show_influential(self, ctx):
+        ctx.ops.set_view(view=current_run(ctx).view(INFLUENTIAL))
+
+    def show_outliers(self, ctx):
+        ctx.ops.set_view(view=current_run(ctx).view(OUTLIER))
+
+    def show_least_similar(self, ctx):
+        ctx.ops.set_view(view=current_run(ctx).least_similar_view())
+
+    def show_all(self, ctx):
+        ctx.ops.clear_view()
+
+    def render(self, ctx):
+        panel = types.Object()
+        keys = list_runs(ctx.dataset)
+        if not keys or ctx.panel.state.key is None:
+            panel.str("summary_md", view=types.MarkdownView())
+            return types.Property(panel, view=types.GridView(orientation="vertical"))
+        key = ctx.panel.state.key
+        method = ctx.panel.state.method
+        run_dropdown(panel, keys, self.on_change_run)
+        panel.str("summary_md", view=types.MarkdownView())
+        panel.plot(data_name(ctx, "status_chart"), layout=figures.status_chart_layout(), config={"displayModeBar": False})
+
+        shows = panel.h_stack("shows", gap=1, align_x="left")
+        shows.btn("show_groups", label="All groups", icon="view_module", on_click=self.show_groups)
+        shows.btn("show_redundant", label="Redundant", on_click=self.show_redundant)
+        shows.btn("show_influential", label="Influential", on_click=self.show_influential)
+        shows.btn("show_outliers", label="Outliers", on_click=self.show_outliers)
+        if method == SPLIT_METHOD:
+            shows.btn("show_least_similar", label="Least similar test samples", on_click=self.show_least_similar)
+        shows.btn("show_all", label="Whole dataset", icon="clear", on_click=self.show_all)
+
+        actions = panel.h_stack("actions", gap=1, align_x="left")
+        actions.btn("tag", label="Tag for review…", icon="local_offer", variant="outlined",
+                    on_click=f"{PLUGIN}/tag_redundancy", prompt=True, params={"keys": [key]})  # fmt: skip
+        actions.btn("export", label="Export curated…", icon="download", variant="outlined",
+                    on_click=f"{PLUGIN}/export_curated", prompt=True, params={"keys": [key]})  # fmt: skip
+
+        state = ctx.panel.state
+        if method == SSIM_METHOD:
+            panel.str("spectrum_md", view=types.MarkdownView())
+            layout = figures.spectrum_layout(state.n_eigenvalues, state.spectrum_k, state.gamma)
+            panel.plot(data_name(ctx, "spectrum"), layout=layout, config={"displayModeBar": False})
+        elif method == SPLIT_METHOD:
+            layout = figures.histogram_layout(state.threshold)
+            panel.plot(data_name(ctx, "histogram"), layout=layout, config={"displayModeBar": False})
+
+        panel.str("groups_md", view=types.MarkdownView())
+        table = types.TableView(on_click_row=self.show_group)
+        table.add_column("group", label="Group")
+        table.add_column("size", label="Size")
+        table.add_column("kind", label="Kind")
+        table.add_column("labels", label="Labels")
+        table.add_column("representative", label="Representative")
+        table.add_row_action("show", self.show_group, label="Show", icon="visibility", tooltip="Show this group in the grid")
+        panel.list(data_name(ctx, "groups"), types.Object(), view=table)
+        panel.str("details_md", view=types.MarkdownView())
+        return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, padding=1))
+
+
+def summary_markdown(run):
+    """The counts a user reads first: what can go, what must stay, how long it took."""
+    counts = run.counts
+    total = sum(counts.values())
+
+    def share(status):
+        return f"**{counts.get(status, 0):,}** {status} ({100.0 * counts.get(status, 0) / max(total, 1):.1f}%)"
+
+    lines = [f"**Run `{run.key}`** · {run.method.replace('_', ' ')} · {total:,} samples"]
+    if run.method == SPLIT_METHOD:
+        details = run.details
+        lines.append(
+            f"**{details['n_near_identical']:,}** of {details['n_test']:,} test samples "
+            f"({100.0 * details['share_near_identical']:.1f}%) have a near-identical training "
+            f"image (SSIM ≥ {run.parameters['threshold']}); compared with {details['n_train']:,} "
+            "training samples."
+        )
+    removable = counts.get(REDUNDANT, 0) + counts.get(OUTLIER, 0)
+    lines.append(" · ".join(share(status) for status in STATUSES))
+    lines.append(
+        f"Removable (redundant and outliers): **{removable:,}** of {total:,} "
+        f"({100.0 * removable / max(total, 1):.1f}%) · {len(run.group_sizes()):,} groups · "
+        f"computed in {sum(run.timings.values()):.1f} s"
+    )
+    return "\n\n".join(lines)
+
+
+def details_markdown(run):
+    parameters = ", ".join(f"`{name}={value}`" for name, value in sorted(run.parameters.items()))
+    timings = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in run.timings.items())
+    return f"**Parameters:** {parameters}\n\n**Time per stage:** {timings}\n\nStored {run.timestamp:%Y-%m-%d %H:%M}"
+
+
+def groups_heading(n_shown, n_groups):
+    if n_groups == 0:
+        return "**No groups of two or more samples**"
+    shown = "" if n_shown == n_groups else f" (the {n_shown} largest shown)"
+    return f"**{n_groups:,} groups**, largest first{shown}: click a row to show the group in the grid"
+
+
+def spectrum_choice(run):
+    """The number of clusters the run's eigen-gap rule reads off the stored spectrum."""
+    parameters = run.parameters
+    return clusters_from_spectrum(run.details["spectrum"], parameters["rule"], parameters["gamma"])
+
+
+def spectrum_caption(run):
+    parameters = run.parameters
+    choice = f"the eigen-gap rule `{parameters['rule']}` reads **k = {spectrum_choice(run)}** clusters off it"
+    if parameters.get("grouping") == "spectral":
+        return f"**Laplacian spectrum.** Smallest eigenvalues of the SSIM graph's Laplacian; {choice}."
+    return (
+        f"**Laplacian spectrum.** Smallest eigenvalues of the SSIM graph's Laplacian; {choice}. "
+        f"This run grouped by the SSIM threshold {parameters['threshold']} instead."
+    )

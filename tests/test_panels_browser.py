@@ -1,0 +1,253 @@
+"""The panels in the real App: `fo.launch_app(remote=True)` serves a dataset with completed
+runs of every kind, Debian's Chromium (driven by Playwright) opens each panel, and the
+tests assert what a user sees and what a click does. Screenshots go to
+``tests/artifacts/`` (ignored by git; the README's come from here).
+
+Without Chromium or Playwright these tests skip, unless REDUNDANCY_BROWSER_TESTS=required
+(set by scripts/test.sh, so CI fails rather than skips).
+"""
+
+import os
+import shutil
+import socket
+
+import numpy as np
+import pytest
+
+import fiftyone as fo
+
+import fiftyone_redundancy.api as fr
+from fiftyone_redundancy.core.images import load_images
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts")
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+TIMEOUT_MS = 60_000
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+if CHROMIUM is None or sync_playwright is None:
+    reason = "needs Debian's chromium (apt-get install chromium) and playwright (pip install playwright)"
+    if os.environ.get("REDUNDANCY_BROWSER_TESTS") == "required":
+        raise RuntimeError(f"browser tests are required here but cannot run: {reason}")
+    pytest.skip(reason, allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def app_dataset(small_demo_dataset):
+    """The small demo with a run of each kind; persistent so the App's server process sees it."""
+    dataset = small_demo_dataset.clone("test-demo-panels")
+    dataset.persistent = True
+    fr.compute_wavelet_clusters(dataset, label_field="ground_truth", key="wavelet", progress=False)
+    fr.compute_ssim_clusters(dataset, label_field="ground_truth", key="ssim", progress=False)
+    fr.compute_split_similarity(dataset, key="split", progress=False)
+    pixels = load_images(dataset.values("filepath"), (16, 16), "gray", 2)
+    dataset.set_values("pixels", [p.ravel().astype(float).tolist() for p in pixels])
+    fr.compute_feature_clusters(
+        dataset, embeddings_field="pixels", label_field="ground_truth", key="features", progress=False
+    )
+    yield dataset
+    dataset.delete()
+
+
+@pytest.fixture(scope="module")
+def app(app_dataset):
+    """The real App server on a free port, and a session that follows its state."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    session = fo.launch_app(app_dataset, remote=True, port=port, address="127.0.0.1")
+    yield session, f"http://127.0.0.1:{port}/datasets/{app_dataset.name}"
+    session.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(app, browser, app_dataset, request):
+    """The App opened on the dataset, the grid loaded, the App's own pop-ups dismissed."""
+    session, url = app
+    session.view = None
+    session.spaces = None  # the default layout: only the grid, no panel left open
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url, wait_until="load")
+    grid_count(page, len(app_dataset)).wait_for()
+    dismiss_enterprise_offer(page)
+    yield page
+    page.screenshot(path=os.path.join(ARTIFACTS, f"end-of-{request.node.name}.png"))
+    page.close()
+
+
+def dismiss_enterprise_offer(page):
+    """The open-source App pops up an "Explore Enterprise" card over the panel bar."""
+    try:
+        page.get_by_text("Dismiss", exact=True).click(timeout=10_000)
+    except PlaywrightTimeout:
+        pass
+
+
+def grid_count(page, count):
+    """The grid's sample count, as the App prints it above the grid."""
+    return page.get_by_text(f"{count:,} samples", exact=True)
+
+
+def open_panel(page, name):
+    """The "+" beside the Samples tab, then the panel's entry in the "Custom" list."""
+    page.locator('[data-cy="new-panel-btn"]').first.click()
+    page.locator(f'[data-cy="new-panel-option-{name}"]').click()
+
+
+def choose_run(page, name, key):
+    """Pick ``key`` in the run dropdown of panel ``name``."""
+    page.locator(f'[data-cy="panel-content-{name}"] [role="combobox"]').first.click()
+    page.get_by_role("option", name=key, exact=True).click()
+
+
+def screenshot(page, name):
+    page.wait_for_timeout(1500)  # let plotly finish drawing
+    page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"))
+
+
+def test_redundancy_panel_shows_the_counts_and_a_group_click_fills_the_grid(page, app, app_dataset):
+    run = fr.load_run(app_dataset, "features")
+    open_panel(page, "redundancy_panel")
+    choose_run(page, "redundancy_panel", "features")
+    counts = run.counts
+    for status in ("redundant", "influential", "outlier"):
+        page.get_by_text(f"{counts[status]} {status} (").first.wait_for()
+    assert page.locator(".js-plotly-plot").count() >= 1
+    largest = run.largest_groups()[0]
+    size = run.group_sizes()[largest]
+    screenshot(page, "redundancy_panel")
+
+    page.locator("table tbody tr").first.click()
+    grid_count(page, size).wait_for()
+    session, _ = app
+    shown = session.view
+    assert shown.values("id") == run.group_view(largest).values("id")
+    assert shown.first()["features_status"] in ("representative", "influential")
+
+
+def test_redundancy_panel_draws_the_ssim_spectrum_and_the_split_histogram(page, app_dataset):
+    open_panel(page, "redundancy_panel")
+    choose_run(page, "redundancy_panel", "ssim")
+    page.get_by_text("Laplacian spectrum.").wait_for()
+    page.get_by_text("gap threshold γ = 0.4").wait_for()
+    assert page.locator(".js-plotly-plot").count() == 2  # counts and spectrum
+    screenshot(page, "redundancy_panel_ssim")
+
+    split = fr.load_run(app_dataset, "split")
+    choose_run(page, "redundancy_panel", "split")
+    details = split.details
+    page.get_by_text(f"{details['n_near_identical']} of {details['n_test']} test samples").wait_for()
+    page.get_by_text("near-identical ≥ 0.9").wait_for()
+    screenshot(page, "redundancy_panel_split")
+    page.get_by_role("button", name="Least similar test samples").click()
+    grid_count(page, len(details["least_similar_ids"])).wait_for()
+
+
+def test_embedding_map_links_redundant_points_and_lasso_selects_samples(page, app, app_dataset):
+    run = fr.load_run(app_dataset, "wavelet")
+    open_panel(page, "embedding_map")
+    choose_run(page, "embedding_map", "wavelet")
+    wait_for_trace(page, f"redundant ({run.counts['redundant']})")
+    wait_for_trace(page, "redundant → representative")
+    assert len(trace_ids(page)) == len(app_dataset)  # every point drawn once, none stale
+    screenshot(page, "embedding_map")
+
+    corners = plot_box(page)
+    expected = points_inside(run, corners["data"])
+    assert 0 < expected < len(app_dataset)
+    lasso(page, corners["pixels"])
+    grid_count(page, expected).wait_for()
+    session, _ = app
+    assert sorted(session.selected) == sorted(session.view.values("id"))
+    page.get_by_text(f"{expected} samples selected").wait_for()
+
+
+def test_embedding_map_colours_by_label_and_shows_3d_feature_maps(page, app_dataset):
+    open_panel(page, "embedding_map")
+    page.get_by_text("Colour by").wait_for()
+    page.get_by_label("label", exact=True).check()
+    face_count = app_dataset.count_values("ground_truth.label")["face"]
+    wait_for_trace(page, f"face ({face_count})")
+    screenshot(page, "embedding_map_labels")
+
+    choose_run(page, "embedding_map", "features")
+    page.get_by_label("3-D").check()
+    wait_for_trace(page, f"face ({face_count})", kind="scatter3d")
+    assert len(trace_ids(page)) == len(app_dataset)
+    screenshot(page, "embedding_map_3d")
+
+
+def wait_for_trace(page, name, kind=None):
+    """Wait until a plot of the page draws a trace (a legend entry) called ``name``."""
+    page.wait_for_function(
+        """([name, kind]) => Array.from(document.querySelectorAll('.js-plotly-plot')).some(
+            gd => (gd.data || []).some(t => t.name === name && (!kind || t.type === kind)))""",
+        arg=[name, kind],
+    )
+
+
+def trace_ids(page):
+    """The sample ids of every point the last plot draws."""
+    return page.evaluate(
+        """() => { const plots = document.querySelectorAll('.js-plotly-plot');
+            return plots[plots.length - 1].data.flatMap(t => t.ids || []); }"""
+    )
+
+
+def plot_box(page):
+    """A box over the middle of the map: its pixel corners on the page and its data range."""
+    return page.evaluate(
+        """() => {
+            const plot = document.querySelectorAll('.js-plotly-plot');
+            const gd = plot[plot.length - 1];
+            gd.scrollIntoView({block: "center"});
+            const layout = gd._fullLayout, size = layout._size;
+            const box = gd.getBoundingClientRect();
+            const px = [size.l + 0.25 * size.w, size.l + 0.6 * size.w];
+            const py = [size.t + 0.25 * size.h, size.t + 0.75 * size.h];
+            return {
+                pixels: [[box.left + px[0], box.top + py[0]], [box.left + px[1], box.top + py[1]]],
+                data: {
+                    x: px.map(p => layout.xaxis.p2d(p - size.l)),
+                    y: py.map(p => layout.yaxis.p2d(p - size.t)),
+                },
+            };
+        }"""
+    )
+
+
+def points_inside(run, box):
+    points = np.asarray(run.details["points"])
+    (x0, x1), (y0, y1) = sorted(box["x"]), sorted(box["y"])
+    inside = (points[:, 0] > x0) & (points[:, 0] < x1) & (points[:, 1] > y0) & (points[:, 1] < y1)
+    return int(np.count_nonzero(inside))
+
+
+def lasso(page, corners):
+    """Drag a rectangular lasso through the given corners, in small steps as a hand would."""
+    (left, top), (right, bottom) = corners
+    path = [(left, top), (right, top), (right, bottom), (left, bottom), (left, top)]
+    page.mouse.move(*path[0])
+    page.mouse.down()
+    for (x0, y0), (x1, y1) in zip(path, path[1:]):
+        for step in np.linspace(0, 1, 12)[1:]:
+            page.mouse.move(x0 + step * (x1 - x0), y0 + step * (y1 - y0))
+    page.mouse.up()
