@@ -40,18 +40,20 @@ class RedundancyPanel(foo.Panel):
         if run is None:
             ctx.panel.state.summary_md = NO_RUNS
             return
+        n_groups = len(run.group_sizes())
         ctx.panel.state.method = run.method
-        ctx.panel.state.summary_md = summary_markdown(run)
+        ctx.panel.state.summary_md = summary_markdown(run, n_groups)
         ctx.panel.state.details_md = details_markdown(run)
         set_data(ctx, "status_chart", figures.status_chart(run.counts))
         rows = run.group_rows(limit=MAX_GROUP_ROWS)
         set_data(ctx, "groups", rows)
-        ctx.panel.state.groups_md = groups_heading(len(rows), len(run.group_sizes()))
+        ctx.panel.state.groups_md = groups_heading(len(rows), n_groups)
         if run.method == SSIM_METHOD:
             spectrum = run.details["spectrum"]
-            ctx.panel.state.spectrum_md = spectrum_caption(run)
+            k = clusters_from_spectrum(spectrum, run.parameters["rule"], run.parameters["gamma"])
+            ctx.panel.state.spectrum_md = spectrum_caption(run, k)
             ctx.panel.state.n_eigenvalues = len(spectrum)
-            ctx.panel.state.spectrum_k = spectrum_choice(run)
+            ctx.panel.state.spectrum_k = k
             ctx.panel.state.gamma = run.parameters["gamma"]
             set_data(ctx, "spectrum", figures.spectrum_chart(spectrum))
         elif run.method == SPLIT_METHOD:
@@ -139,7 +141,7 @@ class RedundancyPanel(foo.Panel):
         return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, padding=1))
 
 
-def summary_markdown(run):
+def summary_markdown(run, n_groups):
     """The counts a user reads first: what can go, what must stay, how long it took."""
     counts = run.counts
     total = sum(counts.values())
@@ -160,7 +162,7 @@ def summary_markdown(run):
     lines.append(" · ".join(share(status) for status in STATUSES))
     lines.append(
         f"Removable (redundant and outliers): **{removable:,}** of {total:,} "
-        f"({100.0 * removable / max(total, 1):.1f}%) · {len(run.group_sizes()):,} groups · "
+        f"({100.0 * removable / max(total, 1):.1f}%) · {n_groups:,} groups · "
         f"computed in {sum(run.timings.values()):.1f} s"
     )
     return "\n\n".join(lines)
@@ -179,15 +181,10 @@ def groups_heading(n_shown, n_groups):
     return f"**{n_groups:,} groups**, largest first{shown}: click a row to show the group in the grid"
 
 
-def spectrum_choice(run):
-    """The number of clusters the run's eigen-gap rule reads off the stored spectrum."""
+def spectrum_caption(run, k):
+    """What the spectrum shows: the eigen-gap choice, and whether this run used it."""
     parameters = run.parameters
-    return clusters_from_spectrum(run.details["spectrum"], parameters["rule"], parameters["gamma"])
-
-
-def spectrum_caption(run):
-    parameters = run.parameters
-    choice = f"the eigen-gap rule `{parameters['rule']}` reads **k = {spectrum_choice(run)}** clusters off it"
+    choice = f"the eigen-gap rule `{parameters['rule']}` reads **k = {k}** clusters off it"
     if parameters.get("grouping") == "spectral":
         return f"**Laplacian spectrum.** Smallest eigenvalues of the SSIM graph's Laplacian; {choice}."
     return (

@@ -4,7 +4,8 @@ tests assert what a user sees and what a click does. Screenshots go to
 ``tests/artifacts/`` (ignored by git; the README's come from here).
 
 Without Chromium or Playwright these tests skip, unless REDUNDANCY_BROWSER_TESTS=required
-(set by scripts/test.sh, so CI fails rather than skips).
+(scripts/test.sh sets it, so CI fails rather than skips); REDUNDANCY_BROWSER_TESTS=skip
+skips them anyway.
 """
 
 import os
@@ -33,6 +34,8 @@ try:
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
 
+if os.environ.get("REDUNDANCY_BROWSER_TESTS") == "skip":
+    pytest.skip("REDUNDANCY_BROWSER_TESTS=skip", allow_module_level=True)
 if CHROMIUM is None or sync_playwright is None:
     reason = "needs Debian's chromium (apt-get install chromium) and playwright (pip install playwright)"
     if os.environ.get("REDUNDANCY_BROWSER_TESTS") == "required":
@@ -141,6 +144,7 @@ def test_redundancy_panel_shows_the_counts_and_a_group_click_fills_the_grid(page
     shown = session.view
     assert shown.values("id") == run.group_view(largest).values("id")
     assert shown.first()["features_status"] in ("representative", "influential")
+    screenshot(page, "redundancy_panel_group")
 
 
 def test_redundancy_panel_draws_the_ssim_spectrum_and_the_split_histogram(page, app_dataset):

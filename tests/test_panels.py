@@ -1,0 +1,190 @@
+"""The panels without a browser: their figures on inputs whose answer is known, and their
+handlers run headlessly through FiftyOne's executor on a stored run (what the App would
+receive: state and data patches, and the view it is told to show)."""
+
+import fiftyone.core.view as fov
+import fiftyone.operators as foo
+import numpy as np
+from fiftyone import ViewField as F
+
+import fiftyone_redundancy.api as fr
+from fiftyone_redundancy.panels import figures
+from fiftyone_redundancy.panels.redundancy import NO_RUNS
+
+PLUGIN = "@fiftyone-redundancy/redundancy"
+
+
+def call_panel(dataset, panel, method, state=None, **params):
+    """Run one panel handler as the App would; returns (state patches, data patches,
+    other App requests) merged in order."""
+    result = foo.execute_operator(
+        f"{PLUGIN}/{panel}",
+        ctx=dict(dataset=dataset, params={"__method__": method, "panel_id": "p1", "panel_state": state or {}, **params}),
+    )
+    assert result.error is None, result.error
+    state, data, requests = dict(state or {}), {}, []
+    for request in result.to_json()["executor"]["requests"]:
+        uri, sent = request["operator_uri"], request["params"]
+        if uri == "patch_panel_state":
+            state.update(sent["state"])
+        elif uri == "patch_panel_data":
+            data.update(sent["data"])
+        elif uri != "clear_panel_data":
+            requests.append(request)
+    return state, data, requests
+
+
+def shown_ids(dataset, serialized_view):
+    """The sample ids, in order, of a view the panel told the App to show."""
+    return fov.DatasetView._build(dataset, serialized_view).values("id")
+
+
+def revision_data(state, data, name):
+    return data[f"{name}_{state['revision']}"]
+
+
+# --- figures ---------------------------------------------------------------------------
+
+
+def test_every_point_is_drawn_when_they_fit():
+    chosen = figures.choose_points(["unique"] * 10 + ["redundant"] * 2, max_points=12)
+    assert list(chosen.indices) == list(range(12)) and not chosen.downsampled
+    assert figures.downsample_note(chosen, ["unique"] * 12) == ""
+
+
+def test_downsampling_keeps_every_flagged_point_and_says_so():
+    statuses = np.array(["unique"] * 50_000, dtype=object)
+    flagged = np.arange(0, 50_000, 100)  # 500 flagged samples
+    statuses[flagged] = "redundant"
+    chosen = figures.choose_points(statuses, max_points=20_000)
+    assert len(chosen.indices) == 20_000 and set(flagged) <= set(chosen.indices)
+    assert len(set(chosen.indices)) == 20_000
+    note = figures.downsample_note(chosen, statuses)
+    assert "Showing 20,000 of 50,000 points (every flagged sample" in note
+
+
+def test_downsampling_samples_flagged_points_when_they_alone_exceed_the_cap():
+    statuses = ["redundant"] * 30 + ["unique"] * 10
+    chosen = figures.choose_points(statuses, max_points=20)
+    assert len(chosen.indices) == 20 and all(statuses[i] == "redundant" for i in chosen.indices)
+    assert "20 of 30 flagged samples" in figures.downsample_note(chosen, statuses)
+
+
+def test_map_links_each_redundant_point_to_its_representative():
+    points = [[0, 0], [1, 1], [5, 5], [9, 9]]
+    ids = ["rep", "copy", "alone", "far"]
+    statuses = ["representative", "redundant", "unique", "outlier"]
+    representatives = ["rep", "rep", None, None]
+    traces, _ = figures.embedding_map(points, ids, statuses, representatives)
+    links = traces[0]
+    assert links["mode"] == "lines" and links["x"] == [1, 0, None] and links["y"] == [1, 0, None]
+    by_name = {trace["name"]: trace["ids"] for trace in traces[1:]}
+    assert by_name == {
+        "unique (kept) (1)": ["alone"],
+        "redundant (1)": ["copy"],
+        "outlier (1)": ["far"],
+        "representative (kept) (1)": ["rep"],
+    }
+
+
+def test_map_coloured_by_label_and_in_3d():
+    points = [[0, 0, 0], [1, 1, 1], [2, 2, 2]]
+    traces, _ = figures.embedding_map(
+        points, ["a", "b", "c"], ["unique"] * 3, [None] * 3, colors=["cat", "dog", "cat"]
+    )
+    assert [(t["type"], t["name"], t["ids"]) for t in traces] == [
+        ("scatter3d", "cat (2)", ["a", "c"]),
+        ("scatter3d", "dog (1)", ["b"]),
+    ]
+    assert traces[0]["z"] == [0.0, 2.0]
+
+
+def test_spectrum_marks_the_chosen_k_and_the_gap_threshold():
+    traces = figures.spectrum_chart([0.0, 0.0, 0.1, 2.0, 2.1])
+    assert np.allclose(traces[1]["y"], [0.0, 0.1, 1.9, 0.1])
+    layout = figures.spectrum_layout(5, n_clusters=3, gamma=0.4)
+    k_line, gamma_line = layout["shapes"]
+    assert k_line["x0"] == 3.5 and gamma_line["y0"] == 0.4 and gamma_line["yref"] == "y2"
+
+
+# --- handlers on stored runs -----------------------------------------------------------
+
+
+def test_redundancy_panel_without_runs_says_how_to_make_one(small_dataset):
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert state["summary_md"] == NO_RUNS and state["key"] is None
+
+
+def test_redundancy_panel_loads_counts_and_groups_largest_first(small_dataset):
+    run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert state["key"] == "wavelet"
+    assert f"**{run.counts['redundant']:,}** redundant" in state["summary_md"]
+    assert revision_data(state, data, "status_chart")[0]["x"] == [run.counts[s] for s in
+        ("representative", "redundant", "influential", "outlier", "unique")]  # fmt: skip
+    rows = revision_data(state, data, "groups")
+    sizes = run.group_sizes()
+    assert [row["size"] for row in rows] == sorted(sizes.values(), reverse=True)
+    assert len(rows) == len(sizes) and rows[0]["group"] == run.largest_groups()[0]
+
+
+def test_mixed_label_groups_list_their_labels_and_have_no_representative(small_dataset):
+    run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    lookalikes = small_dataset.match(F("planted") == "lookalike")
+    planted_groups = set(lookalikes.values("wavelet_group"))
+    rows = {row["group"]: row for row in run.group_rows()}
+    for group in planted_groups:
+        labels = set(small_dataset.match(F("wavelet_group") == group).values("ground_truth.label"))
+        assert rows[group]["kind"] == "mixed labels"
+        assert rows[group]["labels"] == ", ".join(sorted(labels)) and len(labels) == 2
+        assert rows[group]["representative"] == "—"
+
+
+def test_clicking_a_group_row_shows_that_group_representative_first(small_dataset):
+    run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    _, _, requests = call_panel(small_dataset, "redundancy_panel", "show_group", state=state, event_args={}, row=2)
+    (set_view,) = [r for r in requests if r["operator_uri"] == "set_view"]
+    group = run.largest_groups()[2]
+    shown = shown_ids(small_dataset, set_view["params"]["view"])
+    assert shown == run.group_view(group).values("id") and len(shown) == run.group_sizes()[group]
+    assert small_dataset[shown[0]]["wavelet_status"] == "representative"
+
+
+def test_ssim_and_split_runs_load_their_charts(small_dataset):
+    fr.compute_ssim_clusters(small_dataset, label_field="ground_truth", key="ssim", progress=False)
+    split = fr.compute_split_similarity(small_dataset, key="split", progress=False)
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load", state={"key": "ssim"})
+    spectrum = revision_data(state, data, "spectrum")[0]["y"]
+    assert spectrum == fr.load_run(small_dataset, "ssim").details["spectrum"]
+    assert f"k = {state['spectrum_k']}" in state["spectrum_md"].replace("**", "")
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load", state={"key": "split"})
+    histogram = revision_data(state, data, "histogram")[0]["x"]
+    assert len(histogram) == split.details["n_test"] and state["threshold"] == 0.9
+    assert f"**{split.details['n_near_identical']:,}** of {split.details['n_test']:,} test samples" in state["summary_md"]
+
+
+def test_embedding_map_draws_every_sample_once_and_offers_only_runs_with_points(small_dataset):
+    run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    fr.compute_split_similarity(small_dataset, key="split", progress=False)
+    state, data, _ = call_panel(small_dataset, "embedding_map", "on_load")
+    assert state["key"] == "wavelet"  # the split run, though newer, has no map
+    traces = revision_data(state, data, "embedding")
+    drawn = [sample_id for trace in traces for sample_id in trace.get("ids", [])]
+    assert sorted(drawn) == sorted(small_dataset.values("id"))
+    links = traces[0]
+    assert len(links["x"]) == 3 * run.counts["redundant"]
+    assert state["has_labels"] and not state["has_3d"]
+
+
+def test_lasso_selection_selects_and_shows_those_samples(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    state, _, _ = call_panel(small_dataset, "embedding_map", "on_load")
+    chosen = small_dataset.take(7, seed=1).values("id")
+    lasso = [{"id": sample_id, "trace": "unique"} for sample_id in chosen] + [{"id": None, "trace": "links"}]
+    state, _, requests = call_panel(small_dataset, "embedding_map", "on_selected", state=state, data=lasso)
+    uris = {r["operator_uri"]: r["params"] for r in requests}
+    selected = uris["set_selected_samples"]["samples"]
+    assert sorted(s["id"] if isinstance(s, dict) else s for s in selected) == sorted(chosen)
+    assert sorted(shown_ids(small_dataset, uris["set_view"]["view"])) == sorted(chosen)
+    assert state["selection_md"].startswith("**7** samples selected")
