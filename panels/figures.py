@@ -25,6 +25,12 @@ STATUS_LEGEND = {
     OUTLIER: "outlier",
     UNIQUE: "unique (kept)",
 }
+# Labels get D3's 20 categorical colours (plotly's default cycle repeats after 10).
+LABEL_COLORS = (
+    "#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728", "#ff9896",
+    "#9467bd", "#c5b0d5", "#8c564b", "#c49c94", "#e377c2", "#f7b6d2", "#7f7f7f", "#c7c7c7",
+    "#bcbd22", "#dbdb8d", "#17becf", "#9edae5",
+)  # fmt: skip
 # Past this many points the map is downsampled: WebGL scatter stays fluid and the panel's
 # payload stays a few MB.
 MAX_POINTS = 20_000
@@ -127,7 +133,8 @@ def embedding_map(points, sample_ids, statuses, representatives, colors=None, ma
         categories = [(STATUS_LEGEND[s], statuses == s, STATUS_COLORS[s]) for s in MAP_ORDER]
     else:
         colors = np.asarray([str(c) for c in colors], dtype=object)
-        categories = [(name, colors == name, None) for name in sorted(set(colors[chosen.indices]))]
+        names = sorted(set(colors[chosen.indices]))
+        categories = [(name, colors == name, LABEL_COLORS[i % len(LABEL_COLORS)]) for i, name in enumerate(names)]
     in_chosen = np.zeros(len(statuses), dtype=bool)
     in_chosen[chosen.indices] = True
     for name, members, color in categories:
@@ -141,7 +148,7 @@ def embedding_map(points, sample_ids, statuses, representatives, colors=None, ma
             "ids": sample_ids[rows].tolist(),
             "x": points[rows, 0].tolist(),
             "y": points[rows, 1].tolist(),
-            "marker": {"size": 3 if three_d else 6, **({"color": color} if color else {})},
+            "marker": {"size": 3 if three_d else 6, "color": color},
             "hovertemplate": f"{name}<extra></extra>",
         }
         if three_d:

@@ -155,6 +155,12 @@ def test_redundancy_panel_draws_the_ssim_spectrum_and_the_split_histogram(page, 
     assert page.locator(".js-plotly-plot").count() == 2  # counts and spectrum
     screenshot(page, "redundancy_panel_ssim")
 
+    page.get_by_role("button", name="Tag for review…").click()  # the tag operator, this run chosen
+    redundant = fr.tag_preview(app_dataset, ["ssim"])["redundant"]
+    page.get_by_text(f"{redundant} samples as redundant").wait_for()
+    screenshot(page, "tag_operator_from_panel")
+    page.keyboard.press("Escape")
+
     split = fr.load_run(app_dataset, "split")
     choose_run(page, "redundancy_panel", "split")
     details = split.details
@@ -182,6 +188,7 @@ def test_embedding_map_links_redundant_points_and_lasso_selects_samples(page, ap
     session, _ = app
     assert sorted(session.selected) == sorted(session.view.values("id"))
     page.get_by_text(f"{expected} samples selected").wait_for()
+    screenshot(page, "embedding_map_lasso")
 
 
 def test_embedding_map_colours_by_label_and_shows_3d_feature_maps(page, app_dataset):
