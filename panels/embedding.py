@@ -15,7 +15,7 @@ from ..bridge.ssim import METHOD as SSIM_METHOD
 from ..bridge.ssim import SPLIT_METHOD
 from ..bridge.wavelet import METHOD as WAVELET_METHOD
 from . import figures
-from .run_state import current_run, data_name, new_revision, run_dropdown, set_data
+from .run_state import RunPanel, current_run, data_name, new_revision, run_dropdown, set_data
 
 COLOR_BY = ("status", "label")
 NO_MAPS = (
@@ -24,7 +24,7 @@ NO_MAPS = (
 )
 
 
-class EmbeddingMapPanel(foo.Panel):
+class EmbeddingMapPanel(RunPanel):
     @property
     def config(self):
         return foo.PanelConfig(
@@ -59,12 +59,6 @@ class EmbeddingMapPanel(foo.Panel):
         ctx.panel.state.note_md = map_note(run, len(sample_ids), figures.downsample_note(chosen_points, statuses))
         ctx.panel.state.selection_md = ""
         set_data(ctx, "embedding", traces)
-
-    def on_change_dataset(self, ctx):
-        self.on_load(ctx)
-
-    def on_change_run(self, ctx):
-        self.on_load(ctx, chosen=ctx.params.get("value"))
 
     def on_change_color(self, ctx):
         ctx.panel.state.color_by = ctx.params.get("value")

@@ -14,7 +14,7 @@ from ..bridge.ssim import SPLIT_METHOD
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
 from ..core.spectral import clusters_from_spectrum
 from . import figures
-from .run_state import PLUGIN, current_run, data_name, new_revision, run_dropdown, set_data
+from .run_state import RunPanel, PLUGIN, current_run, data_name, new_revision, run_dropdown, set_data
 
 MAX_GROUP_ROWS = 100
 NO_RUNS = (
@@ -24,7 +24,7 @@ NO_RUNS = (
 )
 
 
-class RedundancyPanel(foo.Panel):
+class RedundancyPanel(RunPanel):
     @property
     def config(self):
         return foo.PanelConfig(
@@ -59,12 +59,6 @@ class RedundancyPanel(foo.Panel):
         elif run.method == SPLIT_METHOD:
             ctx.panel.state.threshold = run.parameters["threshold"]
             set_data(ctx, "histogram", figures.similarity_histogram(run.details["best_similarities"]))
-
-    def on_change_dataset(self, ctx):
-        self.on_load(ctx)
-
-    def on_change_run(self, ctx):
-        self.on_load(ctx, chosen=ctx.params.get("value"))
 
     def show_group(self, ctx):
         """A row of the groups table was clicked: that group in the grid."""

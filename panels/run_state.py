@@ -6,11 +6,26 @@ Each load therefore writes its data under fresh names: ``data_name(ctx, "groups"
 ``groups_<revision>``, and the revision goes up with every load.
 """
 
+import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..bridge.runs import RedundancyRun, list_runs
 
 PLUGIN = "@fiftyone-redundancy/redundancy"
+
+
+class RunPanel(foo.Panel):
+    """A panel that shows one stored run: ``on_load(ctx, chosen)`` loads it, again when
+    the user picks another run in the dropdown or the App switches dataset."""
+
+    def on_load(self, ctx, chosen=None):
+        raise NotImplementedError
+
+    def on_change_dataset(self, ctx):
+        self.on_load(ctx)
+
+    def on_change_run(self, ctx):
+        self.on_load(ctx, chosen=ctx.params.get("value"))
 
 
 def current_run(ctx, keys=None, chosen=None):
