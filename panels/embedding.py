@@ -15,7 +15,7 @@ from ..bridge.ssim import METHOD as SSIM_METHOD
 from ..bridge.ssim import SPLIT_METHOD
 from ..bridge.wavelet import METHOD as WAVELET_METHOD
 from . import figures
-from .run_state import RunPanel, current_run, data_name, new_revision, run_dropdown, set_data
+from .run_state import RunPanel, current_run, data_name, new_revision, set_data
 
 COLOR_BY = ("status", "label")
 NO_MAPS = (
@@ -103,7 +103,7 @@ class EmbeddingMapPanel(RunPanel):
         if not keys or ctx.panel.state.key is None:
             panel.str("note_md", view=types.MarkdownView())
             return types.Property(panel, view=types.GridView(orientation="vertical"))
-        run_dropdown(panel, keys, self.on_change_run)
+        self.run_chooser(panel, keys)
         if ctx.panel.state.has_labels:
             colors = types.RadioGroup(orientation="horizontal", label="Colour by")
             for name in COLOR_BY:

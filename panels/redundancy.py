@@ -14,7 +14,7 @@ from ..bridge.ssim import SPLIT_METHOD
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
 from ..core.spectral import clusters_from_spectrum
 from . import figures
-from .run_state import RunPanel, PLUGIN, current_run, data_name, new_revision, run_dropdown, set_data
+from .run_state import RunPanel, PLUGIN, current_run, data_name, new_revision, set_data
 
 MAX_GROUP_ROWS = 100
 NO_RUNS = (
@@ -94,7 +94,7 @@ class RedundancyPanel(RunPanel):
             return types.Property(panel, view=types.GridView(orientation="vertical"))
         key = ctx.panel.state.key
         method = ctx.panel.state.method
-        run_dropdown(panel, keys, self.on_change_run)
+        self.run_chooser(panel, keys)
         panel.str("summary_md", view=types.MarkdownView())
         panel.plot(data_name(ctx, "status_chart"), layout=figures.status_chart_layout(), config={"displayModeBar": False})
 

@@ -27,6 +27,18 @@ class RunPanel(foo.Panel):
     def on_change_run(self, ctx):
         self.on_load(ctx, chosen=ctx.params.get("value"))
 
+    def reload(self, ctx):
+        """The run may have been recomputed under the same key since the panel loaded it."""
+        self.on_load(ctx)
+
+    def run_chooser(self, panel, keys):
+        """The run dropdown, and a button that loads the chosen run again."""
+        choices = types.DropdownView(label="Run")
+        for key in keys:
+            choices.add_choice(key, label=key)
+        panel.enum("key", keys, view=choices, on_change=self.on_change_run)
+        panel.btn("reload", label="Reload", icon="refresh", on_click=self.reload)
+
 
 def current_run(ctx, keys=None, chosen=None):
     """The run the panel shows: ``chosen``, else the one in the panel's state if it still
@@ -38,13 +50,6 @@ def current_run(ctx, keys=None, chosen=None):
         key = max(keys, key=lambda k: ctx.dataset.get_run_info(k).timestamp) if keys else None
     ctx.panel.state.key = key
     return None if key is None else RedundancyRun(ctx.dataset, key)
-
-
-def run_dropdown(panel, keys, on_change, label="Run"):
-    choices = types.DropdownView(label=label)
-    for key in keys:
-        choices.add_choice(key, label=key)
-    panel.enum("key", keys, view=choices, on_change=on_change)
 
 
 def new_revision(ctx):

@@ -19,7 +19,7 @@ def call_panel(dataset, panel, method, state=None, **params):
     other App requests) merged in order."""
     result = foo.execute_operator(
         f"{PLUGIN}/{panel}",
-        ctx=dict(dataset=dataset, params={"__method__": method, "panel_id": "p1", "panel_state": state or {}, **params}),
+        ctx=dict(dataset=dataset, params={"__method__": method, "panel_id": "p1", "panel_state": dict(state or {}), **params}),
     )
     assert result.error is None, result.error
     state, data, requests = dict(state or {}), {}, []
@@ -188,3 +188,16 @@ def test_lasso_selection_selects_and_shows_those_samples(small_dataset):
     assert sorted(s["id"] if isinstance(s, dict) else s for s in selected) == sorted(chosen)
     assert sorted(shown_ids(small_dataset, uris["set_view"]["view"])) == sorted(chosen)
     assert state["selection_md"].startswith("**7** samples selected")
+
+
+def test_reload_shows_a_run_recomputed_under_the_same_key(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    wider = fr.compute_wavelet_clusters(
+        small_dataset, label_field="ground_truth", key="wavelet", threshold=0.3, progress=False
+    )
+    reloaded, data, _ = call_panel(small_dataset, "redundancy_panel", "reload", state=state)
+    assert reloaded["revision"] == state["revision"] + 1
+    assert f"**{wider.counts['redundant']:,}** redundant" in reloaded["summary_md"]
+    assert reloaded["summary_md"] != state["summary_md"]
+    assert len(revision_data(reloaded, data, "groups")) == min(len(wider.group_sizes()), 100)
