@@ -90,7 +90,8 @@ def main(argv=None):
     print(
         "\nOpen it in the App (plugin operators and panels included):\n"
         f"  .venv/bin/fiftyone app launch {dataset.name}\n"
-        f"then open the saved view '{run.key}-review' or filter by wavelet_status, or in Python:\n"
+        "then open the panels \"Redundancy\" and \"Embedding map\" with the + beside the Samples tab,\n"
+        f"the saved view '{run.key}-review', or filter by wavelet_status; or in Python:\n"
         f"  session = fo.launch_app(fo.load_dataset({dataset.name!r}))\n"
         f"  session.view = fiftyone_redundancy.api.load_run(session.dataset, 'wavelet').groups_view()"
     )
