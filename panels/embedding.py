@@ -9,8 +9,8 @@ and says so.
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import RedundancyRun, list_runs
 from ..bridge.features import METHOD as FEATURE_METHOD
+from ..bridge.runs import list_runs
 from ..bridge.ssim import METHOD as SSIM_METHOD
 from ..bridge.ssim import SPLIT_METHOD
 from ..bridge.wavelet import METHOD as WAVELET_METHOD
@@ -85,7 +85,7 @@ class EmbeddingMapPanel(RunPanel):
         sample_id = ctx.params.get("id")
         if not sample_id:
             return
-        run = RedundancyRun(ctx.dataset, ctx.panel.state.key)
+        run = current_run(ctx, keys=runs_with_maps(ctx.dataset))
         group = ctx.dataset[sample_id][f"{run.key}_group"]
         if group is not None and group >= 0:
             ctx.ops.set_view(view=run.group_view(group))

@@ -201,3 +201,17 @@ def test_reload_shows_a_run_recomputed_under_the_same_key(small_dataset):
     assert f"**{wider.counts['redundant']:,}** redundant" in reloaded["summary_md"]
     assert reloaded["summary_md"] != state["summary_md"]
     assert len(revision_data(reloaded, data, "groups")) == min(len(wider.group_sizes()), 100)
+
+
+def test_clicking_a_point_shows_its_group_or_the_sample_alone(small_dataset):
+    run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    state, _, _ = call_panel(small_dataset, "embedding_map", "on_load")
+    group = run.largest_groups()[0]
+    redundant = run.group_view(group).match(F("wavelet_status") == "redundant").first().id
+    _, _, requests = call_panel(small_dataset, "embedding_map", "on_click", state=state, id=redundant)
+    (set_view,) = [r for r in requests if r["operator_uri"] == "set_view"]
+    assert shown_ids(small_dataset, set_view["params"]["view"]) == run.group_view(group).values("id")
+    alone = run.view("unique").first().id
+    _, _, requests = call_panel(small_dataset, "embedding_map", "on_click", state=state, id=alone)
+    (set_view,) = [r for r in requests if r["operator_uri"] == "set_view"]
+    assert shown_ids(small_dataset, set_view["params"]["view"]) == [alone]
