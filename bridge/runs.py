@@ -285,28 +285,23 @@ class RedundancyRun:
         ``(sample ids, 2-D points, 3-D points or None, statuses, representative ids,
         labels or None)``, without samples deleted since the run."""
         details = self.details
-        status_of, representative_of = {}, {}
         view = self.view()
-        for sample_id, status, representative in zip(
-            *view.values(["id", f"{self.key}_status", f"{self.key}_representative"])
-        ):
-            status_of[sample_id] = status
-            representative_of[sample_id] = representative
-        rows = [i for i, sample_id in enumerate(details["sample_ids"]) if sample_id in status_of]
-        sample_ids = [details["sample_ids"][i] for i in rows]
+        ids, statuses, representatives = view.values(
+            ["id", f"{self.key}_status", f"{self.key}_representative"]
+        )
+        row_of = {sample_id: row for row, sample_id in enumerate(ids)}
+        kept = [i for i, sample_id in enumerate(details["sample_ids"]) if sample_id in row_of]
+        rows = [row_of[details["sample_ids"][i]] for i in kept]
         label_field = self.parameters.get("label_field")
-        labels = None
-        if label_field:
-            label_of = dict(zip(view.values("id"), read_labels(view, label_field)))
-            labels = [label_of[sample_id] for sample_id in sample_ids]
+        labels = read_labels(view, label_field) if label_field else None
         points_3d = details.get("points_3d")
         return (
-            sample_ids,
-            [details["points"][i] for i in rows],
-            None if points_3d is None else [points_3d[i] for i in rows],
-            [status_of[sample_id] for sample_id in sample_ids],
-            [representative_of[sample_id] for sample_id in sample_ids],
-            labels,
+            [ids[row] for row in rows],
+            [details["points"][i] for i in kept],
+            None if points_3d is None else [points_3d[i] for i in kept],
+            [statuses[row] for row in rows],
+            [representatives[row] for row in rows],
+            None if labels is None else [labels[row] for row in rows],
         )
 
     def summary(self):

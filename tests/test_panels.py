@@ -215,3 +215,14 @@ def test_clicking_a_point_shows_its_group_or_the_sample_alone(small_dataset):
     _, _, requests = call_panel(small_dataset, "embedding_map", "on_click", state=state, id=alone)
     (set_view,) = [r for r in requests if r["operator_uri"] == "set_view"]
     assert shown_ids(small_dataset, set_view["params"]["view"]) == [alone]
+
+
+def test_embedding_map_leaves_out_samples_deleted_since_the_run(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    small_dataset.delete_samples(small_dataset.take(5, seed=2))
+    state, data, _ = call_panel(small_dataset, "embedding_map", "on_load", state={"color_by": "label"})
+    traces = revision_data(state, data, "embedding")
+    drawn = [sample_id for trace in traces for sample_id in trace.get("ids", [])]
+    assert sorted(drawn) == sorted(small_dataset.values("id"))
+    faces = small_dataset.count_values("ground_truth.label")["face"]
+    assert f"face ({faces})" in [trace["name"] for trace in traces]
