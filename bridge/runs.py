@@ -12,7 +12,7 @@ import time
 import fiftyone as fo
 from fiftyone import ViewField as F
 
-from ..core.decisions import REPRESENTATIVE, STATUSES
+from ..core.decisions import INFLUENTIAL, REPRESENTATIVE, STATUSES
 from .samples import read_labels
 
 METHOD_PREFIX = "redundancy."
@@ -247,6 +247,11 @@ class RedundancyRun:
             f"{self.key}_group"
         )
 
+    def label_field(self):
+        """The run's label field, or None when it had none or the field is gone since."""
+        name = self.parameters.get("label_field")
+        return name if name and self.dataset.has_sample_field(name) else None
+
     def largest_groups(self):
         """Group numbers, largest group first (ties by number): the panel's table order."""
         sizes = self.group_sizes()
@@ -254,17 +259,19 @@ class RedundancyRun:
 
     def group_rows(self, limit=None):
         """One row per group of 2+ samples, largest first: ``{"group", "size", "labels",
-        "kind", "representative"}`` (the representative's file name; none for mixed-label
-        groups, whose members are all influential)."""
+        "kind", "representative"}``. The kind follows the stored decision (a group of
+        influential samples mixes labels), so it holds even if the label field is gone;
+        mixed-label groups have no representative."""
         view = self.dataset.match(F(f"{self.key}_group") >= 0)
         groups = view.values(f"{self.key}_group")
         statuses = view.values(f"{self.key}_status")
         paths = view.values("filepath")
-        labels = read_labels(view, self.parameters.get("label_field")) or [None] * len(groups)
+        labels = read_labels(view, self.label_field()) or [None] * len(groups)
         members = {}
         for group, status, path, label in zip(groups, statuses, paths, labels):
-            row = members.setdefault(group, {"size": 0, "labels": set(), "representative": ""})
+            row = members.setdefault(group, {"size": 0, "labels": set(), "representative": "", "mixed": False})
             row["size"] += 1
+            row["mixed"] |= status == INFLUENTIAL
             row["labels"].add("(none)" if label is None else str(label))
             if status == REPRESENTATIVE:
                 row["representative"] = os.path.basename(path)
@@ -275,7 +282,7 @@ class RedundancyRun:
                 "group": group,
                 "size": members[group]["size"],
                 "labels": ", ".join(distinct),
-                "kind": "mixed labels" if len(distinct) > 1 else "same label",
+                "kind": "mixed labels" if members[group]["mixed"] else "same label",
                 "representative": members[group]["representative"] or "—",
             })  # fmt: skip
         return rows
@@ -292,8 +299,7 @@ class RedundancyRun:
         row_of = {sample_id: row for row, sample_id in enumerate(ids)}
         kept = [i for i, sample_id in enumerate(details["sample_ids"]) if sample_id in row_of]
         rows = [row_of[details["sample_ids"][i]] for i in kept]
-        label_field = self.parameters.get("label_field")
-        labels = read_labels(view, label_field) if label_field else None
+        labels = read_labels(view, self.label_field())
         points_3d = details.get("points_3d")
         return (
             [ids[row] for row in rows],

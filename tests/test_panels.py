@@ -226,3 +226,16 @@ def test_embedding_map_leaves_out_samples_deleted_since_the_run(small_dataset):
     assert sorted(drawn) == sorted(small_dataset.values("id"))
     faces = small_dataset.count_values("ground_truth.label")["face"]
     assert f"face ({faces})" in [trace["name"] for trace in traces]
+
+
+def test_panels_still_open_when_the_runs_label_field_is_gone(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    small_dataset.delete_sample_field("ground_truth")
+    state, data, _ = call_panel(small_dataset, "embedding_map", "on_load", state={"color_by": "label"})
+    assert state["color_by"] == "status" and not state["has_labels"]
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    rows = revision_data(state, data, "groups")
+    assert {row["labels"] for row in rows} == {"(none)"}
+    run = fr.load_run(small_dataset, "wavelet")
+    influential_groups = set(run.view("influential").values("wavelet_group"))
+    assert {row["group"] for row in rows if row["kind"] == "mixed labels"} == influential_groups
