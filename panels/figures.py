@@ -204,14 +204,18 @@ def spectrum_chart(eigenvalues):
     ]
 
 
-def spectrum_layout(n_eigenvalues, n_clusters, gamma):
+def spectrum_shown(n_eigenvalues, n_clusters):
+    """How many of the smallest eigenvalues to draw: where the choice of k is made."""
+    return min(n_eigenvalues, max(50, 3 * n_clusters))
+
+
+def spectrum_layout(n_clusters, gamma):
     """The chosen number of clusters (a line after eigenvalue k) and the paper's gap
-    threshold gamma; the view opens on the first eigenvalues, where the choice is made."""
-    shown = min(n_eigenvalues, max(50, 3 * n_clusters))
+    threshold gamma."""
     return {
         "height": 300,
         "margin": {"l": 50, "r": 50, "t": 10, "b": 40},
-        "xaxis": {"title": {"text": "k"}, "range": [0.5, shown + 0.5]},
+        "xaxis": {"title": {"text": "k"}},
         "yaxis": {"title": {"text": "eigenvalue"}},
         "yaxis2": {"title": {"text": "gap"}, "overlaying": "y", "side": "right", "showgrid": False},
         "legend": {"orientation": "h", "y": 1.15},

@@ -51,11 +51,11 @@ class RedundancyPanel(RunPanel):
         if run.method == SSIM_METHOD:
             spectrum = run.details["spectrum"]
             k = clusters_from_spectrum(spectrum, run.parameters["rule"], run.parameters["gamma"])
-            ctx.panel.state.spectrum_md = spectrum_caption(run, k)
-            ctx.panel.state.n_eigenvalues = len(spectrum)
+            shown = figures.spectrum_shown(len(spectrum), k)
+            ctx.panel.state.spectrum_md = spectrum_caption(run, k, shown, len(spectrum))
             ctx.panel.state.spectrum_k = k
             ctx.panel.state.gamma = run.parameters["gamma"]
-            set_data(ctx, "spectrum", figures.spectrum_chart(spectrum))
+            set_data(ctx, "spectrum", figures.spectrum_chart(spectrum[:shown]))
         elif run.method == SPLIT_METHOD:
             ctx.panel.state.threshold = run.parameters["threshold"]
             set_data(ctx, "histogram", figures.similarity_histogram(run.details["best_similarities"]))
@@ -116,7 +116,7 @@ class RedundancyPanel(RunPanel):
         state = ctx.panel.state
         if method == SSIM_METHOD:
             panel.str("spectrum_md", view=types.MarkdownView())
-            layout = figures.spectrum_layout(state.n_eigenvalues, state.spectrum_k, state.gamma)
+            layout = figures.spectrum_layout(state.spectrum_k, state.gamma)
             panel.plot(data_name(ctx, "spectrum"), layout=layout, config={"displayModeBar": False})
         elif method == SPLIT_METHOD:
             layout = figures.histogram_layout(state.threshold)
@@ -144,21 +144,23 @@ def summary_markdown(run, n_groups):
         return f"**{counts.get(status, 0):,}** {status} ({100.0 * counts.get(status, 0) / max(total, 1):.1f}%)"
 
     lines = [f"**Run `{run.key}`** · {run.method.replace('_', ' ')} · {total:,} samples"]
+    lines.append(" · ".join(share(status) for status in STATUSES))
+    seconds = f"computed in {sum(run.timings.values()):.1f} s"
     if run.method == SPLIT_METHOD:
         details = run.details
         lines.append(
             f"**{details['n_near_identical']:,}** of {details['n_test']:,} test samples "
             f"({100.0 * details['share_near_identical']:.1f}%) have a near-identical training "
-            f"image (SSIM ≥ {run.parameters['threshold']}); compared with {details['n_train']:,} "
-            "training samples."
+            f"image (SSIM ≥ {run.parameters['threshold']}): they are `redundant`, their training "
+            f"partners `representative`. The {counts.get(OUTLIER, 0)} test samples least similar "
+            f"to all {details['n_train']:,} training samples are `outlier`. {seconds}"
         )
-    removable = counts.get(REDUNDANT, 0) + counts.get(OUTLIER, 0)
-    lines.append(" · ".join(share(status) for status in STATUSES))
-    lines.append(
-        f"Removable (redundant and outliers): **{removable:,}** of {total:,} "
-        f"({100.0 * removable / max(total, 1):.1f}%) · {n_groups:,} groups · "
-        f"computed in {sum(run.timings.values()):.1f} s"
-    )
+    else:
+        removable = counts.get(REDUNDANT, 0) + counts.get(OUTLIER, 0)
+        lines.append(
+            f"Removable (redundant and outliers): **{removable:,}** of {total:,} "
+            f"({100.0 * removable / max(total, 1):.1f}%) · {n_groups:,} groups · {seconds}"
+        )
     return "\n\n".join(lines)
 
 
@@ -175,13 +177,14 @@ def groups_heading(n_shown, n_groups):
     return f"**{n_groups:,} groups**, largest first{shown}: click a row to show the group in the grid"
 
 
-def spectrum_caption(run, k):
+def spectrum_caption(run, k, shown, n_eigenvalues):
     """What the spectrum shows: the eigen-gap choice, and whether this run used it."""
     parameters = run.parameters
-    choice = f"the eigen-gap rule `{parameters['rule']}` reads **k = {k}** clusters off it"
-    if parameters.get("grouping") == "spectral":
-        return f"**Laplacian spectrum.** Smallest eigenvalues of the SSIM graph's Laplacian; {choice}."
-    return (
-        f"**Laplacian spectrum.** Smallest eigenvalues of the SSIM graph's Laplacian; {choice}. "
-        f"This run grouped by the SSIM threshold {parameters['threshold']} instead."
+    caption = (
+        f"**Laplacian spectrum.** The {shown} smallest of the {n_eigenvalues} eigenvalues of the "
+        f"SSIM graph's Laplacian; the eigen-gap rule `{parameters['rule']}` reads **k = {k}** "
+        "clusters off it."
     )
+    if parameters.get("grouping") == "spectral":
+        return caption
+    return f"{caption} This run grouped by the SSIM threshold {parameters['threshold']} instead."

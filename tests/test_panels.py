@@ -99,10 +99,16 @@ def test_map_coloured_by_label_and_in_3d():
     assert traces[0]["z"] == [0.0, 2.0]
 
 
+def test_the_spectrum_drawn_covers_the_choice_of_k():
+    assert figures.spectrum_shown(510, 7) == 50
+    assert figures.spectrum_shown(510, 40) == 120
+    assert figures.spectrum_shown(30, 7) == 30
+
+
 def test_spectrum_marks_the_chosen_k_and_the_gap_threshold():
     traces = figures.spectrum_chart([0.0, 0.0, 0.1, 2.0, 2.1])
     assert np.allclose(traces[1]["y"], [0.0, 0.1, 1.9, 0.1])
-    layout = figures.spectrum_layout(5, n_clusters=3, gamma=0.4)
+    layout = figures.spectrum_layout(n_clusters=3, gamma=0.4)
     k_line, gamma_line = layout["shapes"]
     assert k_line["x0"] == 3.5 and gamma_line["y0"] == 0.4 and gamma_line["yref"] == "y2"
 
@@ -156,7 +162,8 @@ def test_ssim_and_split_runs_load_their_charts(small_dataset):
     split = fr.compute_split_similarity(small_dataset, key="split", progress=False)
     state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load", state={"key": "ssim"})
     spectrum = revision_data(state, data, "spectrum")[0]["y"]
-    assert spectrum == fr.load_run(small_dataset, "ssim").details["spectrum"]
+    stored = fr.load_run(small_dataset, "ssim").details["spectrum"]
+    assert spectrum == stored[: max(50, 3 * state["spectrum_k"])] and len(stored) == len(small_dataset)
     assert f"k = {state['spectrum_k']}" in state["spectrum_md"].replace("**", "")
     state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load", state={"key": "split"})
     histogram = revision_data(state, data, "histogram")[0]["x"]

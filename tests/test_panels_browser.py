@@ -121,7 +121,10 @@ def choose_run(page, name, key):
     page.get_by_role("option", name=key, exact=True).click()
 
 
-def screenshot(page, name):
+def screenshot(page, name, focus=None):
+    """Save what the page shows, scrolled so that ``focus`` (a locator) is in view."""
+    if focus is not None:
+        focus.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)  # let plotly finish drawing
     page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"))
 
@@ -153,7 +156,7 @@ def test_redundancy_panel_draws_the_ssim_spectrum_and_the_split_histogram(page, 
     page.get_by_text("Laplacian spectrum.").wait_for()
     page.get_by_text("gap threshold γ = 0.4").wait_for()
     assert page.locator(".js-plotly-plot").count() == 2  # counts and spectrum
-    screenshot(page, "redundancy_panel_ssim")
+    screenshot(page, "redundancy_panel_ssim", focus=page.locator(".js-plotly-plot").nth(1))
 
     page.get_by_role("button", name="Tag for review…").click()  # the tag operator, this run chosen
     redundant = fr.tag_preview(app_dataset, ["ssim"])["redundant"]
@@ -166,7 +169,7 @@ def test_redundancy_panel_draws_the_ssim_spectrum_and_the_split_histogram(page, 
     details = split.details
     page.get_by_text(f"{details['n_near_identical']} of {details['n_test']} test samples").wait_for()
     page.get_by_text("near-identical ≥ 0.9").wait_for()
-    screenshot(page, "redundancy_panel_split")
+    screenshot(page, "redundancy_panel_split", focus=page.locator(".js-plotly-plot").nth(1))
     page.get_by_role("button", name="Least similar test samples").click()
     grid_count(page, len(details["least_similar_ids"])).wait_for()
 
