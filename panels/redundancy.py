@@ -153,7 +153,7 @@ def summary_markdown(run, n_groups):
             f"({100.0 * details['share_near_identical']:.1f}%) have a near-identical training "
             f"image (SSIM ≥ {run.parameters['threshold']}): they are `redundant`, their training "
             f"partners `representative`. The {counts.get(OUTLIER, 0)} test samples least similar "
-            f"to all {details['n_train']:,} training samples are `outlier`. {seconds}"
+            f"to all {details['n_train']:,} training samples are `outlier` · {seconds}"
         )
     else:
         removable = counts.get(REDUNDANT, 0) + counts.get(OUTLIER, 0)
