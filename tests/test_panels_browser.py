@@ -174,7 +174,7 @@ def test_redundancy_panel_draws_the_ssim_spectrum_and_the_split_histogram(page, 
     grid_count(page, len(details["least_similar_ids"])).wait_for()
 
 
-def test_embedding_map_links_redundant_points_and_lasso_selects_samples(page, app, app_dataset):
+def test_embedding_map_links_points_and_a_click_or_lasso_fills_the_grid(page, app, app_dataset):
     run = fr.load_run(app_dataset, "wavelet")
     open_panel(page, "embedding_map")
     choose_run(page, "embedding_map", "wavelet")
@@ -182,6 +182,14 @@ def test_embedding_map_links_redundant_points_and_lasso_selects_samples(page, ap
     wait_for_trace(page, "redundant → representative")
     assert len(trace_ids(page)) == len(app_dataset)  # every point drawn once, none stale
     screenshot(page, "embedding_map")
+
+    group = run.largest_groups()[0]
+    member = run.group_view(group).last()
+    point = run.details["points"][run.details["sample_ids"].index(member.id)]
+    page.mouse.click(*plot_pixel(page, point))
+    grid_count(page, run.group_sizes()[group]).wait_for()
+    page.get_by_role("button", name="Clear selection").click()
+    grid_count(page, len(app_dataset)).wait_for()
 
     corners = plot_box(page)
     expected = points_inside(run, corners["data"])
@@ -245,6 +253,21 @@ def plot_box(page):
                 },
             };
         }"""
+    )
+
+
+def plot_pixel(page, point):
+    """Where on the page the last plot draws the data point ``(x, y)``."""
+    return page.evaluate(
+        """([x, y]) => {
+            const plot = document.querySelectorAll('.js-plotly-plot');
+            const gd = plot[plot.length - 1];
+            gd.scrollIntoView({block: "center"});
+            const layout = gd._fullLayout, size = layout._size;
+            const box = gd.getBoundingClientRect();
+            return [box.left + size.l + layout.xaxis.d2p(x), box.top + size.t + layout.yaxis.d2p(y)];
+        }""",
+        point,
     )
 
 
