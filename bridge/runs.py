@@ -224,10 +224,10 @@ class RedundancyRun:
     def groups_view(self):
         """Samples in groups, group by group (largest first), each representative first."""
         group, status = f"{self.key}_group", f"{self.key}_status"
-        return (
-            self.dataset.match(F(group) >= 0)
-            .sort_by([(F(group), 1), ((F(status) == REPRESENTATIVE), -1)])
-        )
+        return self._in_groups().sort_by([(F(group), 1), ((F(status) == REPRESENTATIVE), -1)])
+
+    def _in_groups(self):
+        return self.dataset.match(F(f"{self.key}_group") >= 0)
 
     def group_view(self, group):
         """One group's samples, representative first."""
@@ -243,9 +243,7 @@ class RedundancyRun:
 
     def group_sizes(self):
         """``{group number: size}`` for every group of 2+ samples."""
-        return self.dataset.match(F(f"{self.key}_group") >= 0).count_values(
-            f"{self.key}_group"
-        )
+        return self._in_groups().count_values(f"{self.key}_group")
 
     def label_field(self):
         """The run's label field, or None when it had none or the field is gone since."""
@@ -254,18 +252,15 @@ class RedundancyRun:
 
     def largest_groups(self):
         """Group numbers, largest group first (ties by number): the panel's table order."""
-        sizes = self.group_sizes()
-        return sorted(sizes, key=lambda group: (-sizes[group], group))
+        return _largest_first(self.group_sizes())
 
     def group_rows(self, limit=None):
         """One row per group of 2+ samples, largest first: ``{"group", "size", "labels",
         "kind", "representative"}``. The kind follows the stored decision (a group of
         influential samples mixes labels), so it holds even if the label field is gone;
         mixed-label groups have no representative."""
-        view = self.dataset.match(F(f"{self.key}_group") >= 0)
-        groups = view.values(f"{self.key}_group")
-        statuses = view.values(f"{self.key}_status")
-        paths = view.values("filepath")
+        view = self._in_groups()
+        groups, statuses, paths = view.values([f"{self.key}_group", f"{self.key}_status", "filepath"])
         labels = read_labels(view, self.label_field()) or [None] * len(groups)
         members = {}
         for group, status, path, label in zip(groups, statuses, paths, labels):
@@ -276,7 +271,8 @@ class RedundancyRun:
             if status == REPRESENTATIVE:
                 row["representative"] = os.path.basename(path)
         rows = []
-        for group in self.largest_groups()[:limit]:
+        sizes = {group: row["size"] for group, row in members.items()}
+        for group in _largest_first(sizes)[:limit]:
             distinct = sorted(members[group]["labels"])
             rows.append({
                 "group": group,
@@ -322,6 +318,11 @@ class RedundancyRun:
 
     def __repr__(self):
         return f"<RedundancyRun {self.key!r} method={self.method!r} counts={self.counts}>"
+
+
+def _largest_first(sizes):
+    """Group numbers by size, largest first, ties by number: one order for table and clicks."""
+    return sorted(sizes, key=lambda group: (-sizes[group], group))
 
 
 def _format_timings(timings):

@@ -126,7 +126,8 @@ class EmbeddingMapPanel(RunPanel):
 
 def runs_with_maps(dataset):
     """Runs that stored a projection: every run but split similarity."""
-    return [key for key in list_runs(dataset) if key not in list_runs(dataset, SPLIT_METHOD)]
+    splits = set(list_runs(dataset, SPLIT_METHOD))
+    return [key for key in list_runs(dataset) if key not in splits]
 
 
 def map_note(run, n_points, downsample_note):
