@@ -64,14 +64,15 @@ def main(argv=None):
     details = split.details
     leak_found, leak_total = score_planted(dataset, split.key)["leak"]
     print(
-        f"\nTrain vs test (tags 'train' / 'test', SSIM): {details['n_near_identical']} of "
+        f"\nTrain vs test (tags 'train' / 'test', pair score): {details['n_near_identical']} of "
         f"{details['n_test']} test images ({100 * details['share_near_identical']:.1f}%) have a "
-        f"near-identical training image (SSIM >= {split.parameters['threshold']}); "
+        f"near-identical training image (pair score >= {split.parameters['threshold']}); "
         f"{leak_found}/{leak_total} planted leaks are found with their training partner"
     )
     least = split.least_similar_view()
-    print("  least similar to all training images: " + ", ".join(
-        f"{os.path.basename(p)} ({s:.2f})" for p, s in zip(least.values("filepath"), least.values("split_best_similarity"))
+    closest = dict(zip(dataset.match_tags("test").values("id"), details["closest_similarities"]))
+    print("  least similar to all training images (SSIM with the closest one): " + ", ".join(
+        f"{os.path.basename(p)} ({closest[i]:.2f})" for p, i in zip(least.values("filepath"), least.values("id"))
     ))
 
     export_dir = args.export or os.path.join(fo.config.default_dataset_dir, f"{dataset.name}-curated")

@@ -14,6 +14,14 @@ CACHE = os.path.join(tempfile.gettempdir(), "fiftyone-redundancy-cifar10")
 DATASET = "cifar10-train-benchmark"
 
 
+def ensure_extracted():
+    """The JPEGs under ``CACHE/train/<class>/``, extracted on first use."""
+    if not os.path.isdir(os.path.join(CACHE, "train")):
+        os.makedirs(CACHE, exist_ok=True)
+        with tarfile.open(TARBALL) as archive:
+            archive.extractall(CACHE)
+
+
 def load_cifar(limit=None):
     """All 50,000 images (or a seeded random ``limit`` of them), label field ``ground_truth``."""
     import fiftyone as fo
@@ -21,10 +29,7 @@ def load_cifar(limit=None):
     name = DATASET if limit is None else f"{DATASET}-{limit}"
     if fo.dataset_exists(name):
         return fo.load_dataset(name)
-    if not os.path.isdir(os.path.join(CACHE, "train")):
-        os.makedirs(CACHE, exist_ok=True)
-        with tarfile.open(TARBALL) as archive:
-            archive.extractall(CACHE)
+    ensure_extracted()
     dataset = fo.Dataset.from_dir(
         dataset_dir=os.path.join(CACHE, "train"),
         dataset_type=fo.types.ImageClassificationDirectoryTree,

@@ -25,6 +25,22 @@ FIELD_TYPES = {
 }
 
 
+def parameters_record(parameters):
+    """A parameters dataclass as JSON-able run config values (nested dataclasses as
+    dicts, tuples as lists)."""
+    import dataclasses
+
+    return json_ready(dataclasses.asdict(parameters))
+
+
+def json_ready(value):
+    if isinstance(value, dict):
+        return {name: json_ready(item) for name, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    return value
+
+
 def run_fields(key, extra_suffixes=()):
     """The sample fields a run under ``key`` owns: the contract's, plus any extras."""
     return [f"{key}_{suffix}" for suffix in (*FIELD_TYPES, *extra_suffixes)]

@@ -106,3 +106,41 @@ def read_view(samples, label_field, size, color, workers=4, progress=None, skip_
     else:
         images = decoded
     return sample_ids, labels, images, time.perf_counter() - started, skipped
+
+
+def read_embeddings(samples, embeddings_field, sample_ids):
+    """One row per id of ``sample_ids`` from the vectors in ``embeddings_field`` (e.g.
+    written by ``compute_embeddings``), checked: present on every sample, numeric, finite
+    and of one length. None when ``embeddings_field`` is None."""
+    import numpy as np
+
+    if embeddings_field is None:
+        return None
+    if samples.get_field(embeddings_field) is None:
+        raise ValueError(
+            f"embeddings_field {embeddings_field!r} does not exist on dataset "
+            f"{samples._dataset.name!r}; compute it first (e.g. view.compute_embeddings(model, "
+            f"embeddings_field={embeddings_field!r})) or leave it out"
+        )
+    by_id = dict(zip(*samples.values(["id", embeddings_field])))
+    rows, lengths = [], set()
+    for sample_id in sample_ids:
+        vector = by_id.get(sample_id)
+        try:
+            row = np.asarray(vector, dtype=np.float32).reshape(-1)
+        except (TypeError, ValueError):
+            row = None
+        if vector is None or row is None or row.size == 0 or not np.all(np.isfinite(row)):
+            raise ValueError(
+                f"sample {sample_id} has no usable vector in {embeddings_field!r} ({vector!r:.60}); "
+                "every analysed sample needs a finite numeric vector: recompute the field or "
+                "exclude such samples from the view"
+            )
+        rows.append(row)
+        lengths.add(row.size)
+    if len(lengths) > 1:
+        raise ValueError(
+            f"{embeddings_field!r} holds vectors of lengths {sorted(lengths)}; they must all "
+            "have one length (from one model)"
+        )
+    return np.stack(rows)

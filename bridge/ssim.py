@@ -1,17 +1,16 @@
 """``compute_ssim_clusters`` (Algorithm 2) and ``compute_split_similarity`` (train vs test)
 on FiftyOne views."""
 
-import time
-
 import fiftyone as fo
 import numpy as np
 
-from ..core.decisions import OUTLIER, REDUNDANT, REPRESENTATIVE, UNIQUE, Decisions
 from ..core.devices import resolve_device
-from ..core.split_similarity import split_similarity
+from ..core.pair_score import DEFAULT_THRESHOLD, PairScoreParameters
+from ..core.split_similarity import SplitParameters, split_decisions, split_similarity
 from ..core.ssim_analysis import SSIMParameters, analyze_ssim
+from ..core.timing import timed
 from . import runs
-from .samples import decode_images, image_size_tuple, read_labels, read_view
+from .samples import decode_images, image_size_tuple, read_embeddings, read_labels, read_view
 
 METHOD = "ssim_spectral"
 SPLIT_METHOD = "split_similarity"
@@ -26,26 +25,35 @@ def compute_ssim_clusters(
     color="rgb",
     mode="auto",
     grouping="threshold",
-    threshold=0.9,
+    threshold=DEFAULT_THRESHOLD,
     n_clusters=None,
     rule="largest_gap",
     gamma=0.4,
-    n_neighbors=10,
     n_eigenvalues=50,
     memory_budget_gb=2.0,
     random_state=0,
     device=None,
+    pair_score=None,
+    embeddings_field=None,
     num_workers=4,
     skip_failures=False,
     progress=None,
 ):
-    """Group structurally similar images of ``samples`` by SSIM (Wang et al. 2004, as
-    ``skimage.metrics.structural_similarity`` with an 11x11 Gaussian window).
+    """Group structurally similar images of ``samples`` by the plugin's pair score: SSIM
+    (Wang et al. 2004, 11x11 Gaussian window) at the best alignment of the two images'
+    colour-normalised luminance over small shifts and zooms, so re-crops, shifts, colour
+    grades and grey versions score as copies. ``pair_score={"verification": "ssim"}``
+    gives skimage's plain SSIM of the images as they are (equal to
+    ``skimage.metrics.structural_similarity`` within 1e-4); other keys of ``pair_score``
+    (``PairScoreParameters``) tune candidates and verification, e.g. ``{"flips": True}``
+    or ``{"n_neighbors": 20}``. ``embeddings_field`` adds its nearest neighbours as
+    candidates and its cosine to the score.
 
-    ``mode="dense"`` computes SSIM for every pair (refused past ``memory_budget_gb``);
-    ``"sparse"`` for each image and its ``n_neighbors`` nearest wavelet neighbours, which
-    scales to 50,000+ images; ``"auto"`` picks dense when it fits. ``grouping="threshold"``
-    groups images whose SSIM with every other member is at least ``threshold``;
+    ``mode="dense"`` scores every pair (refused past ``memory_budget_gb``); ``"sparse"``
+    each image with its candidates (its nearest neighbours by the pair score's
+    descriptors), which scales to 50,000+ images; ``"auto"`` picks dense when it fits.
+    ``grouping="threshold"`` groups images whose pair score with every other member is at
+    least ``threshold``;
     ``"spectral"`` runs spectral clustering into ``n_clusters`` clusters, by default the
     number the Laplacian spectrum gives (``rule``: "largest_gap", or "paper": the number
     of eigen-gaps larger than ``gamma``). The spectrum is stored in the run for plotting.
@@ -61,18 +69,18 @@ def compute_ssim_clusters(
         n_clusters=n_clusters,
         rule=rule,
         gamma=gamma,
-        n_neighbors=n_neighbors,
         n_eigenvalues=n_eigenvalues,
         memory_budget_gb=memory_budget_gb,
         random_state=random_state,
-        device=device,
+        pair_score=_pair_score(pair_score, device),
     )
     runs.validate_key(samples, key, METHOD)
     sample_ids, labels, images, decode_seconds, skipped = read_view(
         samples, label_field, size, color, num_workers, progress, skip_failures
     )
 
-    analysis = analyze_ssim(images, labels, parameters)
+    embeddings = read_embeddings(samples, embeddings_field, sample_ids)
+    analysis = analyze_ssim(images, labels, parameters, embeddings)
     details = {
         "timings": {"decode": decode_seconds, **analysis.timings},
         "skipped": skipped,
@@ -82,8 +90,15 @@ def compute_ssim_clusters(
         "device": resolve_device(device),
         "sample_ids": sample_ids,
         "points": analysis.points.round(5).tolist(),
+        "pairs": analysis.pairs.as_record(),
     }
-    config = {"label_field": label_field, "image_size": list(size), "color": color, **vars(parameters)}
+    config = {
+        "label_field": label_field,
+        "image_size": list(size),
+        "color": color,
+        "embeddings_field": embeddings_field,
+        **runs.parameters_record(parameters),
+    }
     return runs.store_run(samples, key, METHOD, config, sample_ids, analysis.decisions, details)
 
 
@@ -95,78 +110,88 @@ def compute_split_similarity(
     label_field=None,
     within_class=False,
     key="split",
-    threshold=0.9,
+    threshold=DEFAULT_THRESHOLD,
     n_least_similar=10,
     mode="auto",
-    n_neighbors=10,
     image_size=32,
     color="rgb",
     device=None,
+    pair_score=None,
+    embeddings_field=None,
     num_workers=4,
     progress=None,
 ):
-    """How similar the test split is to the training split, by SSIM.
+    """How similar the test split is to the training split, by the plugin's pair score
+    (see :func:`compute_ssim_clusters`: aligned SSIM of colour-normalised images, fused
+    with ``embeddings_field`` when given; ``pair_score`` tunes it).
 
     The splits are ``train`` and ``test``: sample tags (default "train" and "test"),
     values of ``split_field``, or two views. For every test sample the run writes its most
-    similar training sample (``{key}_best_match``) and that SSIM (``{key}_best_similarity``,
-    also ``{key}_score``). Test samples at or above ``threshold`` are ``redundant`` with the
-    training match as ``representative`` (a near-identical training image: leakage); the
-    ``n_least_similar`` test samples least similar to all training samples are ``outlier``;
-    training samples that some leaked test sample matches are ``representative``. With
-    ``within_class`` (needs ``label_field``) test samples are compared only with training
-    samples of their class. ``mode``: "exhaustive" (every pair), "candidates" (each test
-    image's ``n_neighbors`` nearest training images by wavelets) or "auto".
+    similar training sample (``{key}_best_match``) and that pair score
+    (``{key}_best_similarity``, also ``{key}_score``). Test samples at or above
+    ``threshold`` are ``redundant`` with the training match as ``representative`` (a
+    near-identical training image: leakage); the ``n_least_similar`` test samples least
+    similar to all training samples are ``outlier``; training samples that some leaked
+    test sample matches are ``representative``. With ``within_class`` (needs
+    ``label_field``) test samples are compared only with training samples of their class.
+    ``mode``: "exhaustive" (every pair), "candidates" (each test image with its nearest
+    training images by each descriptor, ``pair_score["n_neighbors"]`` of them) or "auto"
+    (exhaustive up to 200,000 pairs).
     """
+    parameters = SplitParameters(
+        threshold=threshold,
+        n_least_similar=n_least_similar,
+        mode=mode,
+        pair_score=_pair_score(pair_score, device),
+    )
     train_view, test_view = _split_views(samples, train, test, split_field)
     if within_class and label_field is None:
         raise ValueError("within_class=True needs a label_field to tell the classes apart")
     runs.validate_key(samples, key, SPLIT_METHOD, tuple(SPLIT_FIELDS))
     size = image_size_tuple(image_size)
-    started = time.perf_counter()
-    train_ids, test_ids = train_view.values("id"), test_view.values("id")
-    overlap = set(train_ids) & set(test_ids)
-    if overlap:
-        raise ValueError(
-            f"{len(overlap)} samples are in both splits (e.g. {sorted(overlap)[0]}); "
-            "a sample must be in the training split or the test split, not both"
+    timings = {}
+    with timed(timings, "decode"):
+        train_ids, test_ids = train_view.values("id"), test_view.values("id")
+        overlap = set(train_ids) & set(test_ids)
+        if overlap:
+            raise ValueError(
+                f"{len(overlap)} samples are in both splits (e.g. {sorted(overlap)[0]}); "
+                "a sample must be in the training split or the test split, not both"
+            )
+        train_images = decode_images(train_view, size, color, num_workers, progress)
+        test_images = decode_images(test_view, size, color, num_workers, progress)
+
+    with timed(timings, "pair_scores"):
+        result = split_similarity(
+            train_images,
+            test_images,
+            parameters,
+            train_groups=read_labels(train_view, label_field) if within_class else None,
+            test_groups=read_labels(test_view, label_field) if within_class else None,
+            train_embeddings=read_embeddings(train_view, embeddings_field, train_ids),
+            test_embeddings=read_embeddings(test_view, embeddings_field, test_ids),
         )
-    train_images = decode_images(train_view, size, color, num_workers, progress)
-    test_images = decode_images(test_view, size, color, num_workers, progress)
-    decode_seconds = time.perf_counter() - started
 
-    started = time.perf_counter()
-    result = split_similarity(
-        train_images,
-        test_images,
-        threshold=threshold,
-        n_least_similar=n_least_similar,
-        mode=mode,
-        n_neighbors=n_neighbors,
-        train_groups=read_labels(train_view, label_field) if within_class else None,
-        test_groups=read_labels(test_view, label_field) if within_class else None,
-        device=device,
-    )
-    compare_seconds = time.perf_counter() - started
-
-    decisions, best_match_ids = _split_decisions(result, len(train_ids))
+    decisions = split_decisions(result, len(train_ids))
     sample_ids = test_ids + train_ids
     best_similarity = [float(v) if np.isfinite(v) else None for v in result.best_similarity]
     extra_fields = {
-        "best_match": (fo.StringField, [train_ids[i] if i >= 0 else None for i in best_match_ids] + [None] * len(train_ids)),
+        "best_match": (fo.StringField, [train_ids[i] if i >= 0 else None for i in result.best_match] + [None] * len(train_ids)),
         "best_similarity": (fo.FloatField, best_similarity + [None] * len(train_ids)),
     }
     n_near = int(result.near_identical.sum())
     details = {
-        "timings": {"decode": decode_seconds, "ssim": compare_seconds},
+        "timings": timings,
         "n_train": len(train_ids),
         "n_test": len(test_ids),
         "n_near_identical": n_near,
         "share_near_identical": n_near / len(test_ids),
         "least_similar_ids": [test_ids[i] for i in result.least_similar],
+        "closest_similarities": [float(v) if np.isfinite(v) else None for v in result.closest_raw],
         "mode_used": result.mode,
-        "n_pairs": int(result.n_pairs),
+        "n_pairs": len(result.pairs.score),
         "best_similarities": best_similarity,
+        "pairs": result.pairs.as_record(),
         "device": resolve_device(device),
     }
     config = {
@@ -175,18 +200,22 @@ def compute_split_similarity(
         "split_field": split_field,
         "label_field": label_field,
         "within_class": within_class,
-        "threshold": threshold,
-        "n_least_similar": n_least_similar,
-        "mode": mode,
-        "n_neighbors": n_neighbors,
         "image_size": list(size),
         "color": color,
-        "device": device,
+        "embeddings_field": embeddings_field,
+        **runs.parameters_record(parameters),
     }
     samples_view = samples._dataset.select(sample_ids)
     return runs.store_run(
         samples_view, key, SPLIT_METHOD, config, sample_ids, decisions, details, extra_fields
     )
+
+
+def _pair_score(pair_score, device):
+    """``PairScoreParameters`` from a dict (or one given), on ``device``."""
+    if isinstance(pair_score, PairScoreParameters):
+        return pair_score
+    return PairScoreParameters(**{"device": device, **(pair_score or {})})
 
 
 def _split_views(samples, train, test, split_field):
@@ -207,23 +236,3 @@ def _split_views(samples, train, test, split_field):
                 f"in its {where}; tag the splits or pass split_field / two views"
             )
     return train_view, test_view
-
-
-def _split_decisions(result, n_train):
-    """Contract fields for test samples (first) then training samples."""
-    n_test = len(result.best_match)
-    status = np.full(n_test + n_train, UNIQUE, dtype=object)
-    group = np.full(n_test + n_train, -1, dtype=np.int64)
-    representative = np.full(n_test + n_train, -1, dtype=np.int64)
-    score = np.zeros(n_test + n_train)
-    score[:n_test] = np.where(np.isfinite(result.best_similarity), result.best_similarity, 0)
-    status[result.least_similar] = OUTLIER
-    leaked = np.flatnonzero(result.near_identical)
-    partners = result.best_match[leaked]
-    numbers = {partner: number for number, partner in enumerate(dict.fromkeys(partners))}
-    for test_index, partner in zip(leaked, partners):
-        status[test_index] = REDUNDANT
-        representative[test_index] = n_test + partner
-        group[test_index] = group[n_test + partner] = numbers[partner]
-        status[n_test + partner] = REPRESENTATIVE
-    return Decisions(status, group, representative, score), result.best_match

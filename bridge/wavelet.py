@@ -1,9 +1,10 @@
 """``compute_wavelet_clusters``: Algorithm 1 on a FiftyOne view."""
 
 from ..core.devices import resolve_device
+from ..core.pair_score import DEFAULT_THRESHOLD
 from ..core.wavelet_analysis import WaveletParameters, analyze_wavelet_clusters
 from . import runs
-from .samples import image_size_tuple, read_view
+from .samples import image_size_tuple, read_embeddings, read_view
 
 METHOD = "wavelet_clusters"
 
@@ -21,11 +22,14 @@ def compute_wavelet_clusters(
     normalization="contrast",
     tau=1e5,
     selection="gram",
-    grouping="threshold",
-    threshold=0.12,
+    grouping="score",
+    threshold=DEFAULT_THRESHOLD,
+    radius=0.12,
     n_clusters=0.94,
     random_state=0,
     device=None,
+    pair_score=None,
+    embeddings_field=None,
     num_workers=4,
     skip_failures=False,
     progress=None,
@@ -38,11 +42,19 @@ def compute_wavelet_clusters(
     (only the coarsest approximation when ``approximation_only``); when there are more
     images than coefficients, pivoted QR keeps the most independent coefficients with
     condition number below ``tau`` (``selection="gram"``, the default, factors the Gram
-    matrix ``W^T W`` with the same pivots and stops early; ``"qr"`` factors ``W`` itself). ``grouping="threshold"`` groups images whose
-    unit-length coefficient vectors are all within ``threshold`` of each other (complete
-    linkage); ``grouping="kmeans"`` is the paper's k-means into ``n_clusters`` clusters (a
-    count, or a fraction of the view's size; the paper used 0.94 for CIFAR-10). In each cluster of 2+ images with one label the image
-    nearest the centre is kept (``representative``) and the rest are ``redundant``;
+    matrix ``W^T W`` with the same pivots and stops early; ``"qr"`` factors ``W`` itself).
+
+    ``grouping="score"`` (the default) scores each image with its nearest neighbours in
+    the selected coefficients (and by a shift-free descriptor, and in ``embeddings_field``
+    when given) with the plugin's pair score, which tolerates shifts, re-crops, colour
+    grades and grey versions, and groups images whose pair score with every other member
+    is at least ``threshold`` (complete linkage). ``pair_score`` (a dict or
+    ``PairScoreParameters``) tunes candidates and verification, e.g. ``{"flips": True}``.
+    ``grouping="distance"`` groups images whose unit-length coefficient vectors are all
+    within ``radius`` of each other (fast, mild copies only); ``grouping="kmeans"`` is the
+    paper's k-means into ``n_clusters`` clusters (a count, or a fraction of the view's
+    size; the paper used 0.94 for CIFAR-10). In each cluster of 2+ images with one label
+    the most central image is kept (``representative``) and the rest are ``redundant``;
     clusters with several labels (``label_field``) are ``influential``.
 
     Writes ``{key}_status``, ``{key}_group``, ``{key}_representative`` and ``{key}_score``
@@ -64,16 +76,19 @@ def compute_wavelet_clusters(
         selection=selection,
         grouping=grouping,
         threshold=threshold,
+        radius=radius,
         n_clusters=n_clusters,
         random_state=random_state,
         device=device,
+        pair_score=pair_score,
     )
     runs.validate_key(samples, key, METHOD)
     sample_ids, labels, images, decode_seconds, skipped = read_view(
         samples, label_field, size, color, num_workers, progress, skip_failures
     )
 
-    analysis = analyze_wavelet_clusters(images, labels, parameters)
+    embeddings = read_embeddings(samples, embeddings_field, sample_ids)
+    analysis = analyze_wavelet_clusters(images, labels, parameters, embeddings)
     details = {
         "timings": {"decode": decode_seconds, **analysis.timings},
         "skipped": skipped,
@@ -85,10 +100,13 @@ def compute_wavelet_clusters(
         "sample_ids": sample_ids,
         "points": analysis.points.round(5).tolist(),
     }
+    if analysis.pairs is not None:
+        details["pairs"] = analysis.pairs.as_record()
     config = {
         "label_field": label_field,
         "image_size": list(size),
         "color": color,
-        **vars(parameters),
+        "embeddings_field": embeddings_field,
+        **runs.parameters_record(parameters),
     }
     return runs.store_run(samples, key, METHOD, config, sample_ids, analysis.decisions, details)

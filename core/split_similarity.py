@@ -1,15 +1,47 @@
 """Train-vs-test similarity (the leakage study of Yousefzadeh 2020, section 4): for every
-test image, its most similar training image by SSIM; which test images have a
+test image, its most similar training image by the pair score; which test images have a
 near-identical training image, and which are far from everything in training."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .ssim import SSIMIndex
-from .wavelet_analysis import coarse_coefficients
+from .decisions import OUTLIER, REDUNDANT, REPRESENTATIVE, UNIQUE, Decisions
+from .pair_score import (
+    DEFAULT_THRESHOLD,
+    PairScoreParameters,
+    PairScorer,
+    ScoredPairs,
+    require_threshold,
+    score_across,
+)
 
 MODES = ("auto", "exhaustive", "candidates")
+
+
+@dataclass
+class SplitParameters:
+    """Parameters of the train-vs-test analysis, validated in one place."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    """A test image whose best pair score with a training image reaches this has a
+    near-identical training image (a leak)."""
+    n_least_similar: int = 10
+    mode: str = "auto"
+    """"exhaustive": every test image with every training image; "candidates": with its
+    nearest training images by each descriptor; "auto": exhaustive up to
+    ``max_exhaustive_pairs`` pairs."""
+    max_exhaustive_pairs: int = 200_000
+    pair_score: PairScoreParameters = field(default_factory=PairScoreParameters)
+
+    def __post_init__(self):
+        require_threshold(self.threshold)
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if isinstance(self.n_least_similar, bool) or not isinstance(self.n_least_similar, (int, np.integer)) or self.n_least_similar < 0:
+            raise ValueError(f"n_least_similar must be a count of at least 0, got {self.n_least_similar!r}")
+        if isinstance(self.pair_score, dict):
+            self.pair_score = PairScoreParameters(**self.pair_score)
 
 
 @dataclass
@@ -21,75 +53,86 @@ class SplitSimilarity:
     least_similar: np.ndarray
     """Indices of the test images least similar to all training images, least first."""
     mode: str
-    n_pairs: int
+    pairs: ScoredPairs
+    """The scored (test, train) pairs the run keeps (``ScoredPairs.bounded``)."""
+    closest_raw: np.ndarray
+    """Each test image's highest raw verified similarity with a training image."""
 
 
-def split_similarity(train_images, test_images, threshold=0.9, n_least_similar=10,
-                     mode="auto", n_neighbors=10, max_exhaustive_pairs=5_000_000,
-                     train_groups=None, test_groups=None, device=None):  # fmt: skip
-    """SSIM of each test image with the training images.
+def split_similarity(train_images, test_images, parameters=None, train_groups=None,
+                     test_groups=None, train_embeddings=None, test_embeddings=None):  # fmt: skip
+    """Pair scores of each test image with the training images.
 
-    ``mode="exhaustive"`` compares every test image with every training image (no n x n
-    matrix is kept: only each test image's best); ``"candidates"`` compares it with its
-    ``n_neighbors`` nearest training images by coarse wavelet coefficients; ``"auto"`` is
-    exhaustive up to ``max_exhaustive_pairs`` pairs. With ``train_groups``/``test_groups``
-    (e.g. class labels) a test image is compared only with training images of its group.
+    With ``train_groups``/``test_groups`` (e.g. class labels) a test image is compared only
+    with training images of its group. Embeddings (one row per image) add candidates and a
+    fused signal, as everywhere in the pair score.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    parameters = parameters or SplitParameters()
     n_train, n_test = len(train_images), len(test_images)
     if n_train == 0 or n_test == 0:
         raise ValueError(f"need training and test images, got {n_train} and {n_test}")
-    train_groups = np.zeros(n_train, dtype=object) if train_groups is None else np.asarray(train_groups, dtype=object)
-    test_groups = np.zeros(n_test, dtype=object) if test_groups is None else np.asarray(test_groups, dtype=object)
+    mode = parameters.mode
     if mode == "auto":
-        mode = "exhaustive" if n_train * n_test <= max_exhaustive_pairs else "candidates"
-
-    train_index = SSIMIndex(train_images, device=device)
-    test_index = SSIMIndex(test_images, device=device)
+        mode = "exhaustive" if n_train * n_test <= parameters.max_exhaustive_pairs else "candidates"
     if mode == "candidates":
-        train_features = coarse_coefficients(train_images, device)
-        test_features = coarse_coefficients(test_images, device)
+        pairs = score_across(
+            test_images, train_images, parameters.pair_score, test_embeddings, train_embeddings,
+            test_groups, train_groups,
+        )  # fmt: skip
+    else:
+        pairs = _score_exhaustive(test_images, train_images, parameters.pair_score, test_embeddings,
+                                  train_embeddings, test_groups, train_groups)  # fmt: skip
 
     best_match = np.full(n_test, -1, dtype=np.int64)
     best_similarity = np.full(n_test, -np.inf)
-    n_pairs = 0
-    for group in np.unique(test_groups):
-        tests = np.flatnonzero(test_groups == group)
-        trains = np.flatnonzero(train_groups == group)
-        if len(trains) == 0:
-            continue
-        if mode == "exhaustive":
-            test_ids, train_ids = np.repeat(tests, len(trains)), np.tile(trains, len(tests))
-        else:
-            test_ids, train_ids = _nearest_training(
-                test_features[tests], train_features[trains], n_neighbors
-            )
-            test_ids, train_ids = tests[test_ids], trains[train_ids]
-        values = test_index.pairs(test_ids, train_ids, other=train_index)
-        n_pairs += len(values)
-        # keep each test image's best training match
-        order = np.lexsort((-values, test_ids))
-        first = np.unique(test_ids[order], return_index=True)[1]
-        winners = order[first]
-        best_match[test_ids[winners]] = train_ids[winners]
-        best_similarity[test_ids[winners]] = values[winners]
-
-    ranked = np.argsort(best_similarity, kind="stable")
+    # the best match by score; among equal scores (e.g. all 0), the most alike by raw similarity
+    order = np.lexsort((-pairs.raw, -pairs.score, pairs.first))
+    winners = order[np.unique(pairs.first[order], return_index=True)[1]]
+    best_match[pairs.first[winners]] = pairs.second[winners]
+    best_similarity[pairs.first[winners]] = pairs.score[winners]
+    closest_raw = np.full(n_test, -np.inf)
+    np.maximum.at(closest_raw, pairs.first, pairs.raw)
+    # least similar: by the raw similarity of the closest training image (the score is 0
+    # for every pair that is no copy, so it cannot rank how far an image is)
+    ranked = np.argsort(closest_raw, kind="stable")
     return SplitSimilarity(
         best_match,
         best_similarity,
-        best_similarity >= threshold,
-        ranked[: min(n_least_similar, n_test)],
+        best_similarity >= parameters.threshold,
+        ranked[: min(parameters.n_least_similar, n_test)],
         mode,
-        n_pairs,
+        pairs.bounded(max(n_test, n_train)),
+        closest_raw,
     )
 
 
-def _nearest_training(test_features, train_features, n_neighbors):
-    from sklearn.neighbors import NearestNeighbors
+def _score_exhaustive(test_images, train_images, pair_score, test_embeddings, train_embeddings,
+                      test_groups, train_groups):  # fmt: skip
+    test_groups = np.zeros(len(test_images), dtype=object) if test_groups is None else np.asarray(test_groups, dtype=object)
+    train_groups = np.zeros(len(train_images), dtype=object) if train_groups is None else np.asarray(train_groups, dtype=object)
+    tests, trains = np.nonzero(test_groups[:, None] == train_groups[None, :])
+    test_scorer = PairScorer(test_images, pair_score, test_embeddings)
+    train_scorer = PairScorer(train_images, pair_score, train_embeddings)
+    return ScoredPairs(tests, trains, *test_scorer.score_and_raw(tests, trains, train_scorer))
 
-    count = min(n_neighbors, len(train_features))
-    model = NearestNeighbors(n_neighbors=count, algorithm="brute").fit(train_features)
-    _, neighbours = model.kneighbors(test_features)
-    return np.repeat(np.arange(len(test_features)), count), neighbours.reshape(-1)
+
+def split_decisions(result, n_train):
+    """Contract fields for test samples (first) then training samples: a leaked test
+    image is ``redundant`` with its training match as ``representative``; the least
+    similar test images are ``outlier``."""
+    n_test = len(result.best_match)
+    status = np.full(n_test + n_train, UNIQUE, dtype=object)
+    group = np.full(n_test + n_train, -1, dtype=np.int64)
+    representative = np.full(n_test + n_train, -1, dtype=np.int64)
+    score = np.zeros(n_test + n_train)
+    score[:n_test] = np.where(np.isfinite(result.best_similarity), result.best_similarity, 0)
+    status[result.least_similar] = OUTLIER
+    leaked = np.flatnonzero(result.near_identical)
+    partners = result.best_match[leaked]
+    numbers = {partner: number for number, partner in enumerate(dict.fromkeys(partners))}
+    for test_index, partner in zip(leaked, partners):
+        status[test_index] = REDUNDANT
+        representative[test_index] = n_test + partner
+        group[test_index] = group[n_test + partner] = numbers[partner]
+        status[n_test + partner] = REPRESENTATIVE
+    return Decisions(status, group, representative, score)

@@ -1,17 +1,26 @@
-"""Algorithm 2 of Yousefzadeh (2020) on an image batch: SSIM between images (all pairs, or
-candidate pairs from wavelet neighbours), the Laplacian spectrum, the number of clusters,
-spectral clustering or the threshold mode, and the decision rule."""
+"""Algorithm 2 of Yousefzadeh (2020) on an image batch: the pair score between images (all
+pairs, or candidate pairs; SSIM aligned for shifts, zooms and colour by default, skimage's
+plain SSIM on request), the Laplacian spectrum, the number of clusters, spectral
+clustering or the threshold mode, and the decision rule."""
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
-from .clustering import complete_linkage_groups
 from .decisions import Decisions, decide, most_similar_on_average
-from .devices import resolve_device
+from .pair_score import (
+    DEFAULT_THRESHOLD,
+    PairScoreParameters,
+    PairScorer,
+    ScoredPairs,
+    require_threshold,
+    score_groups,
+    score_matrix,
+    score_within,
+    submatrix,
+)
 from .projection import pca_projection
+from .timing import timed
 from .spectral import (
     RULES,
     affinity_from_similarity,
@@ -19,7 +28,6 @@ from .spectral import (
     laplacian_spectrum,
     spectral_clusters,
 )
-from .ssim import SSIMIndex
 from .wavelet_analysis import coarse_coefficients
 
 MODES = ("auto", "dense", "sparse")
@@ -32,21 +40,22 @@ class SSIMParameters:
     """Parameters of the SSIM-spectral analysis, validated in one place."""
 
     mode: str = "auto"
-    """"dense": SSIM of every pair (n x n, refused past ``memory_budget_gb``); "sparse": SSIM
-    of each image with its ``n_neighbors`` nearest wavelet neighbours; "auto": dense when
-    it fits the budget."""
+    """"dense": the pair score of every pair (n x n, refused past ``memory_budget_gb``);
+    "sparse": of each image with its candidates (``pair_score.n_neighbors`` nearest by
+    each descriptor); "auto": dense when it fits the budget."""
     grouping: str = "threshold"
-    threshold: float = 0.9
-    """Threshold mode: images whose SSIM with every other member is at least this."""
+    threshold: float = DEFAULT_THRESHOLD
+    """Threshold mode: images whose pair score with every other member is at least this."""
     n_clusters: int = None
     """Spectral mode: the number of clusters; None takes it from the spectrum by ``rule``."""
     rule: str = "largest_gap"
     gamma: float = 0.4
-    n_neighbors: int = 10
     n_eigenvalues: int = 50
     memory_budget_gb: float = 2.0
     random_state: int = 0
-    device: str = None
+    pair_score: PairScoreParameters = field(default_factory=PairScoreParameters)
+    """Candidates, verification (aligned similarity, or ``verification="ssim"`` for
+    skimage's SSIM as it is) and fusion: see ``core.pair_score``."""
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -55,11 +64,17 @@ class SSIMParameters:
             raise ValueError(f"grouping must be one of {GROUPINGS}, got {self.grouping!r}")
         if self.rule not in RULES:
             raise ValueError(f"rule must be one of {RULES}, got {self.rule!r}")
-        if not -1 < self.threshold < 1:
-            raise ValueError(f"threshold is an SSIM value in (-1, 1), got {self.threshold}")
-        if self.n_neighbors < 1:
-            raise ValueError(f"n_neighbors must be at least 1, got {self.n_neighbors}")
-        resolve_device(self.device)
+        require_threshold(self.threshold)
+        if not isinstance(self.gamma, (int, float)) or not np.isfinite(self.gamma) or self.gamma < 0:
+            raise ValueError(f"gamma must be a non-negative number, got {self.gamma!r}")
+        if not isinstance(self.memory_budget_gb, (int, float)) or not np.isfinite(self.memory_budget_gb) or self.memory_budget_gb <= 0:
+            raise ValueError(f"memory_budget_gb must be a positive number, got {self.memory_budget_gb!r}")
+        if isinstance(self.pair_score, dict):
+            self.pair_score = PairScoreParameters(**self.pair_score)
+
+    @property
+    def device(self):
+        return self.pair_score.device
 
     def dense_fits(self, n):
         return dense_bytes(n) <= self.memory_budget_gb * 2**30
@@ -73,8 +88,8 @@ def dense_bytes(n):
 @dataclass
 class SSIMAnalysis:
     mode: str
-    similarity: object
-    """n x n array (dense) or sparse CSR matrix of SSIM on the candidate pairs."""
+    pairs: ScoredPairs
+    """The scored pairs the run keeps (``ScoredPairs.bounded``)."""
     spectrum: np.ndarray
     n_clusters: int
     cluster_labels: np.ndarray
@@ -89,9 +104,9 @@ def resolve_mode(parameters, n):
         return "dense" if parameters.dense_fits(n) else "sparse"
     if parameters.mode == "dense" and not parameters.dense_fits(n):
         raise ValueError(
-            f"dense SSIM on {n} images needs about {dense_bytes(n) / 2**30:.1f} GiB, over the "
-            f"memory budget of {parameters.memory_budget_gb} GiB; use mode='sparse' (SSIM "
-            "with each image's nearest wavelet neighbours) or raise memory_budget_gb"
+            f"dense similarity of {n} images needs about {dense_bytes(n) / 2**30:.1f} GiB, over "
+            f"the memory budget of {parameters.memory_budget_gb} GiB; use mode='sparse' (each "
+            "image with its nearest candidates) or raise memory_budget_gb"
         )
     return parameters.mode
 
@@ -111,79 +126,56 @@ def neighbour_pairs(features, n_neighbors):
     return np.unique(pairs, axis=0)
 
 
-def analyze_ssim(images, labels=None, parameters=None):
-    """Run Algorithm 2 on ``images`` (n, h, w[, c]) floats in [0, 1]."""
+def analyze_ssim(images, labels=None, parameters=None, embeddings=None):
+    """Run Algorithm 2 on ``images`` (n, h, w[, c]) floats in [0, 1], on the pair score
+    (``embeddings``, one row per image, add a candidate source and a fused signal)."""
     parameters = parameters or SSIMParameters()
     n = len(images)
     mode = resolve_mode(parameters, n)
     timings = {}
 
-    started = time.perf_counter()
-    features = coarse_coefficients(images, parameters.device)
-    timings["wavelets"] = time.perf_counter() - started
+    with timed(timings, "pair_scores"):
+        if mode == "dense":
+            scorer = PairScorer(images, parameters.pair_score, embeddings)
+            first, second = np.triu_indices(n, k=1)
+            similarity = score_matrix(n, ScoredPairs(first, second, scorer.score(first, second))).toarray()
+            pairs = ScoredPairs(first, second, similarity[first, second]).bounded(n)
+        else:
+            pairs, _ = score_within(images, parameters.pair_score, embeddings)
+            similarity = score_matrix(n, pairs)
+        stored = score_matrix(n, pairs)
 
-    started = time.perf_counter()
-    index = SSIMIndex(images, device=parameters.device)
-    if mode == "dense":
-        first, second = np.triu_indices(n, k=1)
-    else:
-        first, second = neighbour_pairs(features, parameters.n_neighbors).T
-    values = index.pairs(first, second)
-    timings["ssim"] = time.perf_counter() - started
-
-    if mode == "dense":
-        similarity = np.eye(n)
-        similarity[first, second] = values
-        similarity[second, first] = values
-
-        def similarity_within(members):
-            return similarity[np.ix_(members, members)]
-    else:
-        similarity = sp.coo_matrix((values, (first, second)), shape=(n, n)).tocsr()
-        similarity = similarity + similarity.T + sp.identity(n, format="csr")
-
-        def similarity_within(members):
-            i, j = np.triu_indices(len(members), k=1)
-            matrix = np.eye(len(members))
-            matrix[i, j] = matrix[j, i] = index.pairs(members[i], members[j])
-            return matrix
-
-    started = time.perf_counter()
-    affinity = affinity_from_similarity(similarity)
-    spectrum = laplacian_spectrum(
-        affinity, None if mode == "dense" and n <= 5000 else parameters.n_eigenvalues
-    )
-    timings["spectrum"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    if parameters.grouping == "spectral":
-        n_clusters = parameters.n_clusters or clusters_from_spectrum(
-            spectrum, parameters.rule, parameters.gamma
+    with timed(timings, "spectrum"):
+        affinity = affinity_from_similarity(similarity)
+        spectrum = laplacian_spectrum(
+            affinity, None if mode == "dense" and n <= 5000 else parameters.n_eigenvalues
         )
-        if n_clusters > MAX_SPECTRAL_CLUSTERS and n_clusters < n:
-            raise ValueError(
-                f"spectral clustering into {n_clusters} clusters needs as many eigenvectors; "
-                f"use grouping='threshold' for near-duplicates at this scale, or pass "
-                f"n_clusters <= {MAX_SPECTRAL_CLUSTERS}"
+
+    with timed(timings, "grouping"):
+        if parameters.grouping == "spectral":
+            n_clusters = parameters.n_clusters or clusters_from_spectrum(
+                spectrum, parameters.rule, parameters.gamma
             )
-        cluster_labels = spectral_clusters(affinity, n_clusters, parameters.random_state)
-    else:
-        close = values >= parameters.threshold
-        pairs = np.stack([first[close], second[close]], axis=1)
-        cluster_labels = complete_linkage_groups(
-            n,
-            pairs,
-            1 - parameters.threshold,
-            lambda members: 1 - similarity_within(members)[np.triu_indices(len(members), k=1)],
+            if n_clusters > MAX_SPECTRAL_CLUSTERS and n_clusters < n:
+                raise ValueError(
+                    f"spectral clustering into {n_clusters} clusters needs as many eigenvectors; "
+                    f"use grouping='threshold' for near-duplicates at this scale, or pass "
+                    f"n_clusters <= {MAX_SPECTRAL_CLUSTERS}"
+                )
+            cluster_labels = spectral_clusters(affinity, n_clusters, parameters.random_state)
+            within = similarity
+        else:
+            # the stored pairs alone decide, so a re-cut reproduces this run
+            cluster_labels = score_groups(n, pairs, parameters.threshold, stored)
+            n_clusters = len(np.unique(cluster_labels))
+            within = stored
+
+    with timed(timings, "decisions"):
+        decisions = decide(
+            cluster_labels, most_similar_on_average(lambda members: submatrix(within, members)), labels
         )
-        n_clusters = len(np.unique(cluster_labels))
-    timings["grouping"] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    decisions = decide(cluster_labels, most_similar_on_average(similarity_within), labels)
-    timings["decisions"] = time.perf_counter() - started
+    with timed(timings, "projection"):
+        points = pca_projection(coarse_coefficients(images, parameters.device), random_state=parameters.random_state)
+    return SSIMAnalysis(mode, pairs, spectrum, n_clusters, cluster_labels, decisions, points, timings)
 
-    started = time.perf_counter()
-    points = pca_projection(features, random_state=parameters.random_state)
-    timings["projection"] = time.perf_counter() - started
-    return SSIMAnalysis(mode, similarity, spectrum, n_clusters, cluster_labels, decisions, points, timings)

@@ -1,29 +1,43 @@
 """Algorithm 1 of Yousefzadeh (2020) end to end on an image batch: wavelets, column
 selection, clustering, decisions, with the time each stage took."""
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .clustering import kmeans_clusters, threshold_clusters
-from .decisions import Decisions, decide, nearest_to_mean
+from .decisions import Decisions, decide, most_similar_on_average, nearest_to_mean
 from .devices import resolve_device
 from .images import NORMALIZATIONS, normalize_images
+from .pair_score import (
+    DEFAULT_THRESHOLD,
+    PairScoreParameters,
+    ScoredPairs,
+    require_threshold,
+    score_groups,
+    score_matrix,
+    score_within,
+    submatrix,
+)
 from .projection import pca_projection
 from .qr_selection import ColumnSelection, select_columns
+from .timing import timed
 from .wavelets import wavelet_coefficients
+
+GROUPINGS = ("score", "distance", "kmeans")
 
 
 @dataclass
 class WaveletParameters:
     """Parameters of the wavelet analysis, validated in one place.
 
-    The defaults (contrast-normalized images, level-2 Haar approximation, complete-linkage
-    grouping within a cosine-like threshold) were chosen on the demo's planted copies:
-    they group every exact, JPEG, brightness, noise, colour, shift and crop copy and
-    almost nothing else. The paper's exact procedure is ``level=1,
-    approximation_only=False, normalization="none", grouping="kmeans", n_clusters=0.94``.
+    Grouping: ``"score"`` (the default) verifies each image's nearest neighbours in the
+    selected coefficients (and by the pair score's shift-free descriptor) with the pair
+    score, and cuts complete linkage at ``threshold``: it finds shifted, re-cropped and
+    colour-graded copies. ``"distance"`` groups unit coefficient vectors within
+    ``radius`` of each other (the first wave's rule: fast, only mild copies). The paper's
+    exact procedure is ``level=1, approximation_only=False, normalization="none",
+    grouping="kmeans", n_clusters=0.94``.
     """
 
     wavelet: str = "db1"
@@ -33,12 +47,19 @@ class WaveletParameters:
     normalization: str = "contrast"
     tau: float = 1e5
     selection: str = "gram"
-    grouping: str = "threshold"
-    threshold: float = 0.12
+    grouping: str = "score"
+    threshold: float = DEFAULT_THRESHOLD
+    """``grouping="score"``: the pair score every pair of a group reaches."""
+    radius: float = 0.12
+    """``grouping="distance"``: the Euclidean distance of unit coefficient vectors."""
     n_clusters: float = 0.94
     random_state: int = 0
     device: str = None
-    """None picks a CUDA GPU when torch sees one (wavelets, neighbour search), else CPU."""
+    """None picks a CUDA GPU when torch sees one (wavelets, neighbour search, the pair
+    score), else CPU."""
+    pair_score: PairScoreParameters = None
+    """Candidates, verification and fusion for ``grouping="score"`` (its device follows
+    ``device``)."""
 
     def __post_init__(self):
         import pywt
@@ -52,17 +73,22 @@ class WaveletParameters:
             raise ValueError(f"unknown mode {self.mode!r}; use one of {pywt.Modes.modes}")
         if int(self.level) != self.level or self.level < 1:
             raise ValueError(f"level must be a positive integer, got {self.level}")
-        if self.tau <= 1:
+        if not isinstance(self.tau, (int, float)) or not np.isfinite(self.tau) or self.tau <= 1:
             raise ValueError(f"tau must be greater than 1, got {self.tau}")
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(
                 f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"
             )
         resolve_device(self.device)  # refuses unknown names and a missing GPU
-        if self.threshold <= 0:
-            raise ValueError(f"threshold must be positive, got {self.threshold}")
-        if self.grouping not in ("threshold", "kmeans"):
-            raise ValueError(f"grouping must be 'threshold' or 'kmeans', got {self.grouping!r}")
+        require_threshold(self.threshold)
+        if not isinstance(self.radius, (int, float)) or not np.isfinite(self.radius) or self.radius <= 0:
+            raise ValueError(f"radius must be a positive distance, got {self.radius!r}")
+        if self.grouping not in GROUPINGS:
+            raise ValueError(f"grouping must be one of {GROUPINGS}, got {self.grouping!r}")
+        if self.pair_score is None:
+            self.pair_score = PairScoreParameters(device=self.device)
+        elif isinstance(self.pair_score, dict):
+            self.pair_score = PairScoreParameters(**{"device": self.device, **self.pair_score})
         if self.selection not in ("qr", "gram"):
             raise ValueError(f"selection must be 'qr' or 'gram', got {self.selection!r}")
 
@@ -77,6 +103,8 @@ class WaveletAnalysis:
     decisions: Decisions
     points: np.ndarray
     """2-D PCA projection of the selected coefficients, for the embedding panel."""
+    pairs: ScoredPairs = None
+    """``grouping="score"``: every scored candidate pair."""
     timings: dict = field(default_factory=dict)
 
 
@@ -86,21 +114,18 @@ def wavelet_features(images, parameters, timings=None):
     Returns ``(features, selection, coefficients_shape)``; ``timings`` (a dict) receives
     the seconds each step took."""
     timings = {} if timings is None else timings
-    started = time.perf_counter()
-    coefficients = wavelet_coefficients(
-        normalize_images(images, parameters.normalization),
-        parameters.wavelet,
-        parameters.level,
-        parameters.mode,
-        parameters.approximation_only,
-        parameters.device,
-    )
-    timings["wavelets"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    selection = select_columns(coefficients, parameters.tau, parameters.selection)
-    features = coefficients[:, selection.kept_columns]
-    timings["column_selection"] = time.perf_counter() - started
+    with timed(timings, "wavelets"):
+        coefficients = wavelet_coefficients(
+            normalize_images(images, parameters.normalization),
+            parameters.wavelet,
+            parameters.level,
+            parameters.mode,
+            parameters.approximation_only,
+            parameters.device,
+        )
+    with timed(timings, "column_selection"):
+        selection = select_columns(coefficients, parameters.tau, parameters.selection)
+        features = coefficients[:, selection.kept_columns]
     return features, selection, coefficients.shape
 
 
@@ -111,29 +136,34 @@ def coarse_coefficients(images, device=None):
     return wavelet_coefficients(images, "db1", level=2, approximation_only=True, device=device)
 
 
-def analyze_wavelet_clusters(images, labels=None, parameters=None):
-    """Run Algorithm 1 on ``images`` (n, h, w[, c]) with optional per-image ``labels``."""
+def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=None):
+    """Run Algorithm 1 on ``images`` (n, h, w[, c]) with optional per-image ``labels``
+    (and ``embeddings``, rows per image, as a pair-score signal)."""
     parameters = parameters or WaveletParameters()
     timings = {}
     selected, selection, coefficients_shape = wavelet_features(images, parameters, timings)
 
-    started = time.perf_counter()
-    if parameters.grouping == "kmeans":
-        cluster_labels = kmeans_clusters(
-            selected, parameters.n_clusters, parameters.random_state
-        )
-    else:
-        cluster_labels = threshold_clusters(selected, parameters.threshold, parameters.device)
-    timings["grouping"] = time.perf_counter() - started
+    pairs = None
+    with timed(timings, "grouping"):
+        if parameters.grouping == "kmeans":
+            cluster_labels = kmeans_clusters(selected, parameters.n_clusters, parameters.random_state)
+        elif parameters.grouping == "distance":
+            cluster_labels = threshold_clusters(selected, parameters.radius, parameters.device)
+        else:
+            pairs, _ = score_within(images, parameters.pair_score, embeddings, wavelet_descriptor=selected)
+            matrix = score_matrix(len(images), pairs)
+            cluster_labels = score_groups(len(images), pairs, parameters.threshold, matrix)
 
-    started = time.perf_counter()
-    decisions = decide(cluster_labels, nearest_to_mean(selected), labels)
-    timings["decisions"] = time.perf_counter() - started
+    with timed(timings, "decisions"):
+        if pairs is None:
+            centrality = nearest_to_mean(selected)
+        else:
+            centrality = most_similar_on_average(lambda members: submatrix(matrix, members))
+        decisions = decide(cluster_labels, centrality, labels)
 
-    started = time.perf_counter()
-    points = pca_projection(selected, random_state=parameters.random_state)
-    timings["projection"] = time.perf_counter() - started
+    with timed(timings, "projection"):
+        points = pca_projection(selected, random_state=parameters.random_state)
 
     return WaveletAnalysis(
-        coefficients_shape, selection, cluster_labels, decisions, points, timings
+        coefficients_shape, selection, cluster_labels, decisions, points, pairs, timings
     )

@@ -6,6 +6,7 @@ import fiftyone.operators.types as types
 
 from ..bridge.runs import list_runs
 from ..bridge.samples import classification_fields
+from ..core.pair_score import PairScoreParameters
 
 NO_LABELS = "(none)"
 
@@ -31,6 +32,46 @@ def label_field_input(inputs, ctx, view):
 def label_field_param(ctx):
     value = ctx.params.get("label_field", NO_LABELS)
     return None if value in (None, NO_LABELS) else value
+
+
+NO_EMBEDDINGS = "(none)"
+
+
+def pair_score_inputs(inputs, ctx, view):
+    """The pair score's user-facing choices: mirrored copies, and an embeddings field as a
+    further signal (the fields of the view that hold vectors)."""
+    inputs.bool(
+        "flips",
+        default=PairScoreParameters().flips,
+        label="Count mirrored copies",
+        description="A horizontally flipped image scores as a copy of the original",
+    )
+    vector_fields = [
+        name for name, field in view.get_field_schema().items()
+        if isinstance(field, (fo.VectorField, fo.ListField)) and not name.startswith("_")
+    ]  # fmt: skip
+    if vector_fields:
+        choices = types.DropdownView()
+        choices.add_choice(NO_EMBEDDINGS, label="(none: pixels only)")
+        for name in vector_fields:
+            choices.add_choice(name, label=name)
+        inputs.enum(
+            "embeddings_field",
+            choices.values(),
+            default=NO_EMBEDDINGS,
+            label="Embeddings field",
+            description="Model embeddings add candidates and their cosine to the pair score",
+            view=choices,
+        )
+
+
+def pair_score_params(ctx):
+    """The bridge keyword arguments for what :func:`pair_score_inputs` asked."""
+    embeddings = ctx.params.get("embeddings_field", NO_EMBEDDINGS)
+    return {
+        "pair_score": {"flips": bool(ctx.params.get("flips", PairScoreParameters().flips))},
+        "embeddings_field": None if embeddings in (None, NO_EMBEDDINGS) else embeddings,
+    }
 
 
 def run_key_input(inputs, ctx, default):

@@ -4,12 +4,15 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..bridge.ssim import compute_split_similarity, compute_ssim_clusters
+from ..core.split_similarity import SplitParameters
 from ..core.ssim_analysis import SSIMParameters, dense_bytes
 from .forms import (
     delegable_config,
     analysis_result,
     label_field_input,
     label_field_param,
+    pair_score_inputs,
+    pair_score_params,
     progress_reporter,
     run_key_input,
 )
@@ -44,16 +47,14 @@ class ComputeSSIMClusters(foo.Operator):
                     f"{dense_bytes(len(view)) / 2**30:.1f} GiB: choose sparse"
                 ),
             )
-        if ctx.params.get("mode", "auto") != "dense":
-            inputs.int("n_neighbors", default=10, min=1, label="Neighbours per image (sparse)")
         inputs.float("memory_budget_gb", default=2.0, min=0.1, label="Memory budget for dense mode (GiB)")
 
         grouping = types.RadioGroup()
-        grouping.add_choice("threshold", label="Threshold: groups whose SSIM is at least t")
+        grouping.add_choice("threshold", label="Threshold: groups whose pair score is at least t")
         grouping.add_choice("spectral", label="Spectral clustering (number of clusters from the eigen-gaps)")
         inputs.enum("grouping", grouping.values(), default="threshold", label="Grouping", view=grouping)
         if ctx.params.get("grouping", "threshold") == "threshold":
-            inputs.float("threshold", default=0.9, min=-1.0, max=1.0, label="SSIM threshold")
+            inputs.float("threshold", default=SSIMParameters().threshold, min=0.0, max=1.0, label="Pair-score threshold")
         else:
             inputs.int("n_clusters", label="Number of clusters", description="Leave empty to take it from the Laplacian spectrum")
             rule = types.Dropdown()
@@ -61,8 +62,9 @@ class ComputeSSIMClusters(foo.Operator):
             rule.add_choice("paper", label="Gaps larger than gamma (the paper)")
             inputs.enum("rule", rule.values(), default="largest_gap", label="Eigen-gap rule", view=rule)
             inputs.float("gamma", default=0.4, min=0.0, label="Gamma")
+        pair_score_inputs(inputs, ctx, view)
         inputs.bool("skip_failures", default=False, label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
-        inputs.int("image_size", default=32, min=11, label="Image size")
+        inputs.int("image_size", default=32, min=19, label="Image size")
         return types.Property(inputs, view=types.View(label="Find redundant images: SSIM clusters"))
 
     def execute(self, ctx):
@@ -74,12 +76,12 @@ class ComputeSSIMClusters(foo.Operator):
             image_size=int(params.get("image_size", 32)),
             mode=params.get("mode", "auto"),
             grouping=params.get("grouping", "threshold"),
-            threshold=float(params.get("threshold", 0.9)),
+            threshold=float(params.get("threshold", SSIMParameters().threshold)),
             n_clusters=params.get("n_clusters") or None,
             rule=params.get("rule", "largest_gap"),
             gamma=float(params.get("gamma", 0.4)),
-            n_neighbors=int(params.get("n_neighbors", 10)),
             memory_budget_gb=float(params.get("memory_budget_gb", 2.0)),
+            **pair_score_params(ctx),
             skip_failures=bool(params.get("skip_failures", False)),
             progress=progress_reporter(ctx, "Decoding images"),
         )
@@ -116,13 +118,14 @@ class ComputeSplitSimilarity(foo.Operator):
         label_field_input(inputs, ctx, view)
         inputs.bool("within_class", default=False, label="Compare within each class only")
         run_key_input(inputs, ctx, "split")
-        inputs.float("threshold", default=0.9, min=-1.0, max=1.0, label="Near-identical SSIM")
+        inputs.float("threshold", default=SplitParameters().threshold, min=0.0, max=1.0, label="Near-identical pair score")
         inputs.int("n_least_similar", default=10, min=1, label="How many least-similar test samples to flag")
         mode = types.Dropdown()
         mode.add_choice("auto", label="Automatic")
         mode.add_choice("exhaustive", label="Every test image against every training image")
         mode.add_choice("candidates", label="Against each test image's nearest training images (large sets)")
         inputs.enum("mode", mode.values(), default="auto", label="Comparison", view=mode)
+        pair_score_inputs(inputs, ctx, view)
         return types.Property(inputs, view=types.View(label="Train vs test similarity"))
 
     def execute(self, ctx):
@@ -136,9 +139,10 @@ class ComputeSplitSimilarity(foo.Operator):
             label_field=label_field_param(ctx),
             within_class=bool(params.get("within_class", False)),
             key=params.get("key", "split"),
-            threshold=float(params.get("threshold", 0.9)),
+            threshold=float(params.get("threshold", SplitParameters().threshold)),
             n_least_similar=int(params.get("n_least_similar", 10)),
             mode=params.get("mode", "auto"),
+            **pair_score_params(ctx),
             progress=progress_reporter(ctx, "Decoding images"),
         )
         if not ctx.delegated:

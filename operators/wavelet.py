@@ -4,11 +4,14 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..bridge.wavelet import compute_wavelet_clusters
+from ..core.wavelet_analysis import WaveletParameters
 from .forms import (
     delegable_config,
     analysis_result,
     label_field_input,
     label_field_param,
+    pair_score_inputs,
+    pair_score_params,
     progress_reporter,
     run_key_input,
 )
@@ -20,7 +23,7 @@ class ComputeWaveletClusters(foo.Operator):
         return delegable_config(
             "compute_wavelet_clusters",
             "Redundancy: wavelet clusters",
-            "Group near-identical images by their wavelet coefficients; mark redundant and influential samples",
+            "Group near-duplicate images (wavelet candidates, verified by the pair score); mark redundant and influential samples",
         )
 
     def resolve_input(self, ctx):
@@ -35,22 +38,35 @@ class ComputeWaveletClusters(foo.Operator):
         label_field_input(inputs, ctx, view)
         run_key_input(inputs, ctx, "wavelet")
 
+        defaults = WaveletParameters()
         grouping = types.RadioGroup()
-        grouping.add_choice("threshold", label="Distance threshold (fast, default)")
+        grouping.add_choice("score", label="Pair score: tolerates shifts, re-crops, colour grades and grey copies (default)")
+        grouping.add_choice("distance", label="Coefficient distance (fastest; mild copies only)")
         grouping.add_choice("kmeans", label="k-means with n clusters (the paper's procedure)")
-        inputs.enum("grouping", grouping.values(), default="threshold", label="Grouping", view=grouping)
-        if ctx.params.get("grouping", "threshold") == "threshold":
+        inputs.enum("grouping", grouping.values(), default=defaults.grouping, label="Grouping", view=grouping)
+        chosen = ctx.params.get("grouping", defaults.grouping)
+        if chosen == "score":
             inputs.float(
                 "threshold",
-                default=0.12,
+                default=defaults.threshold,
                 min=0.0,
-                label="Threshold",
-                description="Group images whose normalized coefficients are this close (0.12: near-identical; larger groups looser look-alikes)",
+                max=1.0,
+                label="Pair-score threshold",
+                description="Group images whose pair score with every other member reaches this (1: identical; lower finds heavier edits and more look-alikes)",
+            )
+            pair_score_inputs(inputs, ctx, view)
+        elif chosen == "distance":
+            inputs.float(
+                "radius",
+                default=defaults.radius,
+                min=0.0,
+                label="Distance",
+                description="Group images whose normalized coefficients are this close (0.12: near-identical)",
             )
         else:
             inputs.float(
                 "n_clusters",
-                default=0.94,
+                default=defaults.n_clusters,
                 min=0.0,
                 label="Number of clusters",
                 description="A count (e.g. 4700) or a fraction of the view (0.94 as in the paper for CIFAR-10)",
@@ -75,7 +91,8 @@ class ComputeWaveletClusters(foo.Operator):
 
     def execute(self, ctx):
         params = ctx.params
-        count = params.get("n_clusters", 0.94)
+        defaults = WaveletParameters()
+        count = params.get("n_clusters", defaults.n_clusters)
         n_clusters = int(count) if count >= 1 else float(count)
         run = compute_wavelet_clusters(
             ctx.target_view(),
@@ -83,14 +100,16 @@ class ComputeWaveletClusters(foo.Operator):
             key=params.get("key", "wavelet"),
             image_size=int(params.get("image_size", 32)),
             color=params.get("color", "rgb"),
-            wavelet=params.get("wavelet", "db1"),
-            level=int(params.get("level", 2)),
-            approximation_only=bool(params.get("approximation_only", True)),
-            normalization=params.get("normalization", "contrast"),
-            tau=float(params.get("tau", 1e5)),
-            grouping=params.get("grouping", "threshold"),
-            threshold=float(params.get("threshold", 0.12)),
+            wavelet=params.get("wavelet", defaults.wavelet),
+            level=int(params.get("level", defaults.level)),
+            approximation_only=bool(params.get("approximation_only", defaults.approximation_only)),
+            normalization=params.get("normalization", defaults.normalization),
+            tau=float(params.get("tau", defaults.tau)),
+            grouping=params.get("grouping", defaults.grouping),
+            threshold=float(params.get("threshold", defaults.threshold)),
+            radius=float(params.get("radius", defaults.radius)),
             n_clusters=n_clusters,
+            **pair_score_params(ctx),
             skip_failures=bool(params.get("skip_failures", False)),
             progress=progress_reporter(ctx, "Decoding images"),
         )

@@ -167,7 +167,7 @@ def test_ssim_and_split_runs_load_their_charts(small_dataset):
     assert f"k = {state['spectrum_k']}" in state["spectrum_md"].replace("**", "")
     state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load", state={"key": "split"})
     histogram = revision_data(state, data, "histogram")[0]["x"]
-    assert len(histogram) == split.details["n_test"] and state["threshold"] == 0.9
+    assert len(histogram) == split.details["n_test"] and state["threshold"] == split.parameters["threshold"]
     assert f"**{split.details['n_near_identical']:,}** of {split.details['n_test']:,} test samples" in state["summary_md"]
 
 

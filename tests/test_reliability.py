@@ -3,6 +3,7 @@
 import pytest
 
 import fiftyone_redundancy.api as fr
+from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD
 
 
 def test_a_run_failing_midway_leaves_fields_and_runs_as_they_were(small_dataset, monkeypatch):
@@ -29,7 +30,7 @@ def test_a_run_failing_midway_leaves_fields_and_runs_as_they_were(small_dataset,
     assert set(small_dataset.get_field_schema()) == schema_before
     assert small_dataset.list_runs() == runs_before
     assert {name: small_dataset.values(name) for name in before} == before
-    assert fr.load_run(small_dataset, "kept").parameters["threshold"] == 0.12
+    assert fr.load_run(small_dataset, "kept").parameters["threshold"] == DEFAULT_THRESHOLD
 
 
 def test_an_analysis_that_fails_before_writing_changes_nothing(small_dataset):

@@ -5,7 +5,7 @@ import pytest
 from skimage import data
 from skimage.transform import resize
 
-from fiftyone_redundancy.core.split_similarity import split_similarity
+from fiftyone_redundancy.core.split_similarity import SplitParameters, split_similarity
 
 
 def photos(size=32):
@@ -25,10 +25,13 @@ def test_leaks_find_their_training_partner_and_far_images_rank_last(mode):
     train = photos()
     leaks = np.clip(train[[2, 7, 11]] + rng.normal(0, 0.01, (3, 32, 32, 3)), 0, 1)
     far = rng.random((2, 32, 32, 3))  # noise: like nothing in training
-    test = np.concatenate([leaks, far, photos()[[0]] * 0.5])
-    result = split_similarity(train, test, threshold=0.9, n_least_similar=2, mode=mode, n_neighbors=3)
+    darker = photos()[[0]] * 0.5  # a re-exposed copy counts as a copy: the pair score normalises brightness
+    test = np.concatenate([leaks, far, darker])
+    parameters = SplitParameters(n_least_similar=2, mode=mode, pair_score={"n_neighbors": 3})
+    result = split_similarity(train, test, parameters)
     assert list(result.best_match[:3]) == [2, 7, 11]
-    assert result.near_identical.tolist() == [True, True, True, False, False, False]
+    assert result.best_match[5] == 0
+    assert result.near_identical.tolist() == [True, True, True, False, False, True]
     assert sorted(result.least_similar) == [3, 4]
     assert result.mode == mode
 

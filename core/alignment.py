@@ -1,0 +1,280 @@
+"""Pair verification that tolerates what real copies do to an image: small shifts,
+re-crops and re-scales, and colour changes (white balance, gamma, contrast, grey versions).
+
+Both images are compared on their luminance, standardised per image (zero mean, unit
+spread), which removes brightness, contrast and colour cast. One of the two is zoomed by
+each of a few scales (a crop of 2-25% scaled back is a zoom by 1.02-1.33), the shift that
+best aligns it with the other is found by normalised cross-correlation over every integer
+shift within ``max_shift`` pixels, and SSIM (Wang et al.'s Gaussian window) is computed on
+the overlap at the best alignment.
+
+A search over shifts and zooms finds some agreement between any two images with little
+structure (a single edge, a blurred handwritten digit), so the similarity is discounted by
+what an image gives away for free: its SSIM with itself moved by ``baseline_shift`` pixels
+(the highest of the four directions; low for a detailed photograph, high for a smooth
+image or a stroke along the shift). The score is ``(s - b) / (1 - b)`` with ``b`` the
+smaller of the two images' baselines (a blurred copy of a sharp photograph is judged by
+the photograph's detail): 1 for an exact copy, 0 for a pair no more alike than an image is
+to itself moved by one pixel. Batched in torch, on the CPU or a GPU, for thousands of
+pairs at once.
+"""
+
+import numpy as np
+
+from .devices import resolve_device
+from .ssim import window_operators
+
+DEFAULT_SCALES = (1.0, 1.08, 1.17, 1.27)
+BASELINE_SHIFT = 1
+SPREAD = 0.2
+"""Standardised images are mapped to mean 0.5 and this spread, so SSIM's stabilising
+constants (data range 1) weigh them as they weigh an ordinary photograph."""
+
+
+def luminance(images):
+    """ITU-R 601 luma of ``(n, h, w[, c])`` images (grey images pass through)."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 4 and images.shape[-1] == 3:
+        return images @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return images.reshape(images.shape[:3])
+
+
+def standardise(images, spread=SPREAD):
+    """Per-image zero mean and unit spread, then mapped to mean 0.5 and ``spread``; a flat
+    image becomes flat 0.5."""
+    images = np.asarray(images, dtype=np.float32)
+    axes = tuple(range(1, images.ndim))
+    centred = images - images.mean(axis=axes, keepdims=True)
+    deviation = centred.std(axis=axes, keepdims=True)
+    scaled = np.divide(centred, deviation, out=np.zeros_like(centred), where=deviation > 1e-4)
+    return 0.5 + spread * scaled
+
+
+class AlignedSimilarity:
+    """Images prepared for aligned similarity between any pairs of them, or against another
+    set prepared alike (same size).
+
+    ``images``: ``(n, h, w[, c])`` floats in [0, 1]. ``max_shift``: the largest shift in
+    pixels searched at each scale; ``scales``: zoom factors tried on either image;
+    ``flips``: also try the mirrored image (a mirrored copy then scores as a copy).
+    """
+
+    def __init__(self, images, max_shift=4, scales=DEFAULT_SCALES, flips=False,
+                 device=None, batch_pairs=None, baseline_shift=BASELINE_SHIFT):  # fmt: skip
+        import torch
+
+        self.device = resolve_device(device)
+        prepared = standardise(luminance(images))
+        height, width = prepared.shape[1:]
+        if min(height, width) - 2 * max_shift < 11:
+            raise ValueError(
+                f"{height}x{width} images leave no room for SSIM's 11x11 window after a "
+                f"{max_shift}-pixel shift search; use images of at least {11 + 2 * max_shift} pixels"
+            )
+        self.max_shift = int(max_shift)
+        self.scales = tuple(float(scale) for scale in scales)
+        self.flips = bool(flips)
+        self.images = torch.as_tensor(prepared, device=self.device)
+        self.batch_pairs = batch_pairs or (512 if self.device == "cpu" else 8192)
+        inner = (height - 2 * self.max_shift, width - 2 * self.max_shift)
+        rows, columns, _ = window_operators(*inner)
+        self._rows = torch.as_tensor(rows, dtype=torch.float32, device=self.device)
+        self._columns = torch.as_tensor(columns, dtype=torch.float32, device=self.device)
+        self.baselines = self._self_similarity(min(int(baseline_shift), self.max_shift))
+
+    def _self_similarity(self, shift):
+        """Each image's highest SSIM with itself moved by ``shift`` pixels up, down, left
+        or right (0 when ``shift`` is 0: no discount)."""
+        import torch
+
+        if shift == 0:
+            return torch.zeros(len(self.images), device=self.device)
+        m = self.max_shift
+        height, width = self.images.shape[1:]
+        centres = self.images[:, m : height - m, m : width - m]
+        similarities = []
+        for dy, dx in ((0, shift), (0, -shift), (shift, 0), (-shift, 0)):
+            moved = self.images[:, m + dy : height - m + dy, m + dx : width - m + dx]
+            similarities.append(self._ssim(centres, moved))
+        return torch.stack(similarities).max(dim=0).values.clamp_(0, 1)
+
+    def __len__(self):
+        return len(self.images)
+
+    def pairs(self, first, second, other=None):
+        """Aligned similarity of ``self[first[k]]`` with ``other[second[k]]`` (``other``
+        defaults to this set) for every k, discounted by the pair's baseline: a float64
+        array in [0, 1]."""
+        return self.discount(self.raw_pairs(first, second, other), first, second, other)
+
+    def discount(self, raw, first, second, other=None):
+        """``(s - b) / (1 - b)`` of raw similarities, ``b`` the smaller baseline of each pair."""
+        other = self if other is None else other
+        baselines = np.minimum(
+            self.baselines.double().cpu().numpy()[np.asarray(first, dtype=np.int64)],
+            other.baselines.double().cpu().numpy()[np.asarray(second, dtype=np.int64)],
+        )
+        return np.clip((raw - baselines) / np.maximum(1 - baselines, 1e-3), 0, 1)
+
+    def raw_pairs(self, first, second, other=None):
+        """SSIM at the best alignment, before the discount (in [-1, 1])."""
+        other = self if other is None else other
+        if other.images.shape[1:] != self.images.shape[1:]:
+            raise ValueError("both sets must hold images of one size")
+        first = np.asarray(first, dtype=np.int64)
+        second = np.asarray(second, dtype=np.int64)
+        # pairs sharing a first image share its zoomed versions and their transforms
+        order = np.argsort(first, kind="stable")
+        values = np.empty(len(first))
+        for start in range(0, len(first), self.batch_pairs):
+            batch = order[start : start + self.batch_pairs]
+            unique_first, position = np.unique(first[batch], return_inverse=True)
+            values[batch] = self._batch(
+                self.images[unique_first], position, other.images[second[batch]]
+            )
+        return values
+
+    def _batch(self, a, position, b):
+        """Similarity of ``a[position[k]]`` with ``b[k]``: the best (zoom, shift) alignment
+        by normalised cross-correlation, then SSIM on the aligned overlap."""
+        import torch
+
+        m = self.max_shift
+        n, (height, width) = len(b), b.shape[1:]
+        position = torch.as_tensor(position, device=self.device)
+        moving_sides = [_MovingSide(_zoom(a, scale), m) for scale in self.scales]
+        fixed_images = [b, torch.flip(b, dims=(2,))] if self.flips else [b]
+        fixed_sides, variants = [], []
+        for image in fixed_images:
+            # either image zoomed by each scale, the other as it is
+            base = len(fixed_sides)
+            fixed_sides += [_FixedSide(_zoom(image, scale), m) for scale in self.scales]
+            variants += [(s, base) for s in range(len(self.scales))]
+            variants += [(0, base + f) for f in range(1, len(self.scales))]
+        correlations = torch.stack(
+            [fixed_sides[f].correlate(moving_sides[s], position) for s, f in variants], dim=1
+        )  # (n, variants, shifts)
+        best = correlations.reshape(n, -1).argmax(dim=1)
+        variant, shift = best // correlations.shape[2], best % correlations.shape[2]
+        inner = (height - 2 * m, width - 2 * m)
+        fixed_crops = torch.empty((n, *inner), device=self.device)
+        moving_crops = torch.empty_like(fixed_crops)
+        for number in torch.unique(variant).tolist():
+            rows = torch.nonzero(variant == number).flatten()
+            s, f = variants[number]
+            fixed_crops[rows] = fixed_sides[f].centres[rows]
+            moving_crops[rows] = _refined(
+                fixed_sides[f].centres[rows], moving_sides[s].window(position[rows], shift[rows], inner, border=1)
+            )
+        return self._ssim(fixed_crops, moving_crops).double().cpu().numpy()
+
+    def _ssim(self, x, y):
+        """Mean SSIM (Wang et al., Gaussian window, data range 1) of each pair of crops."""
+        c1, c2 = 0.01**2, 0.03**2
+
+        def window(stack):
+            return self._rows @ stack @ self._columns.T
+
+        mean_x, mean_y = window(x), window(y)
+        var_x = window(x * x) - mean_x**2
+        var_y = window(y * y) - mean_y**2
+        covariance = window(x * y) - mean_x * mean_y
+        ssim_map = ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / (
+            (mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2)
+        )
+        return ssim_map.mean(dim=(1, 2))
+
+
+def _zoom(images, scale):
+    """The central ``1/scale`` of each image scaled back to full size (bilinear)."""
+    import torch
+    import torch.nn.functional as F
+
+    if scale == 1.0:
+        return images
+    theta = torch.tensor([[[1.0 / scale, 0, 0], [0, 1.0 / scale, 0]]], device=images.device)
+    grid = F.affine_grid(theta, (1, 1, *images.shape[1:]), align_corners=False)
+    grid = grid.expand(len(images), *grid.shape[1:])
+    return F.grid_sample(
+        images[:, None], grid, mode="bilinear", padding_mode="border", align_corners=False
+    )[:, 0]
+
+
+class _MovingSide:
+    """Images whose windows slide over them: their transforms and every window's spread."""
+
+    def __init__(self, images, margin):
+        import torch
+        import torch.nn.functional as F
+
+        self.images = images
+        height, width = images.shape[1:]
+        kernel = (height - 2 * margin, width - 2 * margin)
+        self.size = kernel[0] * kernel[1]
+        self.spectrum = torch.fft.rfft2(images)
+        mean = F.avg_pool2d(images[:, None], kernel, stride=1)[:, 0]
+        mean_square = F.avg_pool2d(images[:, None] ** 2, kernel, stride=1)[:, 0]
+        self.spread = (mean_square - mean**2).clamp_min(1e-10).sqrt()
+
+    def window(self, rows, shift, inner, border=0):
+        """The window of ``images[rows[k]]`` at flat shift index ``shift[k]``, widened by
+        ``border`` pixels on every side (edge pixels repeated past the image)."""
+        import torch
+
+        side = self.spread.shape[2]
+        height, width = self.images.shape[1:]
+        top, left = shift // side - border, shift % side - border
+        row_index = (top[:, None] + torch.arange(inner[0] + 2 * border, device=rows.device)[None]).clamp(0, height - 1)
+        column_index = (left[:, None] + torch.arange(inner[1] + 2 * border, device=rows.device)[None]).clamp(0, width - 1)
+        return self.images[rows[:, None, None], row_index[:, :, None], column_index[:, None, :]]
+
+
+def _refined(centres, patches):
+    """The half-pixel refinement of an integer alignment: of the windows at offsets -1/2, 0
+    and +1/2 pixel in each direction (bilinear, from ``patches``, the integer window
+    widened by one pixel), the one whose normalised cross-correlation with ``centres`` is
+    highest. A smooth image loses little to a one-pixel shift, so it would lose as much to
+    the half pixel an integer search leaves."""
+    import torch
+
+    def halves(stack, axis):
+        length = stack.shape[axis] - 2
+        whole = stack.narrow(axis, 1, length)
+        return [(stack.narrow(axis, 0, length) + whole) / 2, whole, (whole + stack.narrow(axis, 2, length)) / 2]
+
+    candidates = torch.stack([window for rows in halves(patches, 1) for window in halves(rows, 2)], dim=1)
+    flat = candidates.reshape(*candidates.shape[:2], -1)
+    centred = flat - flat.mean(dim=2, keepdim=True)
+    target = centres.reshape(len(centres), -1)
+    target = target - target.mean(dim=1, keepdim=True)
+    ncc = (centred * target[:, None]).sum(dim=2) / (centred.norm(dim=2) * target.norm(dim=1, keepdim=True)).clamp_min(1e-12)
+    return candidates[torch.arange(len(candidates), device=candidates.device), ncc.argmax(dim=1)]
+
+
+class _FixedSide:
+    """Images whose centre (without a ``margin`` border) stays put, standardised, with the
+    conjugate transform of the zero-padded centre."""
+
+    def __init__(self, images, margin):
+        import torch
+
+        height, width = images.shape[1:]
+        self.centres = images[:, margin : height - margin, margin : width - margin]
+        centred = self.centres - self.centres.mean(dim=(1, 2), keepdim=True)
+        centred = centred / centred.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(1e-6)
+        padded = torch.zeros_like(images)
+        padded[:, : centred.shape[1], : centred.shape[2]] = centred
+        self.spectrum = torch.conj(torch.fft.rfft2(padded))
+        self.shape = (height, width)
+
+    def correlate(self, moving, position):
+        """Normalised cross-correlation of each centre with every window of
+        ``moving.images[position[k]]``, flattened: ``(n, (2 margin + 1)**2)``. Circular
+        correlation equals the linear one for these shifts, and the centre has zero mean,
+        so a window's own mean drops out of the product."""
+        import torch
+
+        side = moving.spread.shape[1]
+        products = torch.fft.irfft2(moving.spectrum[position] * self.spectrum, s=self.shape)
+        ncc = products[:, :side, :side] / (moving.size * moving.spread[position])
+        return ncc.reshape(len(ncc), -1)

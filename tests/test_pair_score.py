@@ -1,0 +1,159 @@
+"""The pair score on real photographs (scikit-image's, bundled offline) and copies made with
+the edits real copies carry: each kind of copy is found, distinct photographs stay apart,
+and the fused score rises with each signal."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from fiftyone_redundancy.core.alignment import AlignedSimilarity
+from fiftyone_redundancy.core.pair_score import (
+    DEFAULT_THRESHOLD,
+    PairScoreParameters,
+    PairScorer,
+    ScoredPairs,
+    fuse,
+    score_groups,
+    score_within,
+)
+from fiftyone_redundancy.realistic_edits import EDITS, HEAVY, OPTIONAL, apply_edit
+
+# distinct pictures (cat and chelsea are one picture; the motorcycle is a stereo pair)
+PHOTOS = ("astronaut", "camera", "coffee", "rocket", "coins", "clock", "page", "text",
+          "brick", "grass", "gravel", "moon", "immunohistochemistry", "retina", "cell",
+          "hubble_deep_field", "chelsea", "colorwheel", "microaneurysms")  # fmt: skip
+SOURCES = ("astronaut", "coffee", "camera", "chelsea", "coins")
+HARD_SOURCES = ("rocket", "clock")
+"""Photographs whose copies the default cut misses for some edits: the rocket is mostly
+flat sky, where a sub-pixel re-sampling costs more than a one-pixel shift of the image
+itself (the discount's reference), and a bright border on the low-contrast clock changes
+its standardisation. Their copies are still ranked first (``test_hard_photographs...``)."""
+KNOWN_WEAK = ("down_up",)
+"""An edit the default cut does not always reach on these photographs (see the README's
+benchmark): a 2x down-and-up re-scale. Its copies are still ranked first."""
+NOT_FOUND = ("letterbox",)
+"""Letterbox bars (the picture squeezed vertically by a quarter) are beyond the zooms the
+pair score tries: not found (the README's benchmark says so)."""
+
+
+def originals():
+    return {name: np.asarray(getattr(data, name)()) for name in PHOTOS}
+
+
+def analysis_size(pixels):
+    return np.asarray(Image.fromarray(pixels).convert("RGB").resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32) / 255
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return originals()
+
+
+def scores_with_copies(photos, edit, parameters=None, sources=SOURCES):
+    """Pool of every photograph plus one ``edit`` copy of each source; returns the copies'
+    scores with their original and with every other photograph."""
+    rng = np.random.default_rng(0)
+    names = list(photos)
+    pool = [analysis_size(photos[name]) for name in names]
+    copies = [analysis_size(apply_edit(photos[name], edit, rng)) for name in sources]
+    scorer = PairScorer(np.stack(pool + copies), parameters)
+    own, others = [], []
+    for number, name in enumerate(sources):
+        copy = len(pool) + number
+        values = scorer.score(np.full(len(pool), copy), np.arange(len(pool)))
+        own.append(values[names.index(name)])
+        others.append(np.delete(values, names.index(name)).max())
+    return np.array(own), np.array(others)
+
+
+@pytest.mark.parametrize("edit", [e for e in EDITS if e not in HEAVY + OPTIONAL + KNOWN_WEAK + NOT_FOUND])
+def test_each_edit_is_recovered_on_real_photographs(photos, edit):
+    own, others = scores_with_copies(photos, edit)
+    assert np.all(own >= DEFAULT_THRESHOLD), f"{edit}: scores with the original {own.round(3)}"
+    assert np.all(own > others), f"{edit}: another photograph scores higher"
+
+
+@pytest.mark.parametrize("edit", KNOWN_WEAK)
+def test_weak_edits_still_rank_their_original_first(photos, edit):
+    own, others = scores_with_copies(photos, edit)
+    assert np.all(own > others)
+
+
+@pytest.mark.parametrize("edit", ["shift_1px", "crop_10", "border", "text"])
+def test_hard_photographs_still_rank_their_copies_first(photos, edit):
+    own, others = scores_with_copies(photos, edit, sources=HARD_SOURCES)
+    assert np.all(own >= others)
+
+
+def test_mirrored_copies_count_only_when_asked(photos):
+    own, _ = scores_with_copies(photos, "hflip")
+    assert np.all(own < DEFAULT_THRESHOLD)
+    own, others = scores_with_copies(photos, "hflip", PairScoreParameters(flips=True))
+    assert np.all(own >= DEFAULT_THRESHOLD) and np.all(own > others)
+
+
+def test_distinct_photographs_stay_apart(photos):
+    images = np.stack([analysis_size(pixels) for pixels in photos.values()])
+    pairs, _ = score_within(images)
+    assert np.all(pairs.score < DEFAULT_THRESHOLD)
+    assert np.all(score_groups(len(images), pairs, DEFAULT_THRESHOLD) == np.arange(len(images)))
+
+
+def test_a_one_pixel_roll_and_a_ten_percent_recrop_score_as_copies(photos):
+    image = analysis_size(photos["astronaut"])
+    rolled = np.roll(image, 1, axis=1)
+    recrop = analysis_size(np.asarray(Image.fromarray(photos["astronaut"]).crop((26, 26, 486, 486))))
+    scorer = PairScorer(np.stack([image, rolled, recrop]))
+    assert np.all(scorer.score([0, 0], [1, 2]) >= DEFAULT_THRESHOLD)
+
+
+def test_the_fused_score_rises_with_each_signal():
+    grid = np.linspace(0, 1, 11)
+    for descriptor in (0.9, 0.995, 1.0):
+        assert np.all(np.diff(fuse(grid, np.full(11, descriptor))) >= 0)
+    assert np.all(np.diff(fuse(np.full(11, 0.3), 0.98 + 0.02 * grid)) >= 0)
+    assert fuse([0.3], [0.999])[0] > fuse([0.3], [0.99])[0]
+    with_embeddings = fuse(np.full(11, 0.5), np.full(11, 0.9), grid)
+    assert np.all(np.diff(with_embeddings) > 0)
+    assert fuse([0.5], [0.9])[0] == 0.5  # without embeddings: the pixel evidence alone
+
+
+def test_embeddings_add_candidates_and_raise_the_score(photos):
+    images = np.stack([analysis_size(pixels) for pixels in photos.values()])
+    embeddings = np.random.default_rng(0).normal(size=(len(images), 8))
+    embeddings[1] = embeddings[0] + 0.01  # the "model" says astronaut and camera are alike
+    plain = PairScorer(images).score([0], [1])[0]
+    fused = PairScorer(images, embeddings=embeddings).score([0], [1])[0]
+    assert fused > plain
+    pairs, _ = score_within(images, PairScoreParameters(n_neighbors=1), embeddings)
+    assert (0, 1) in set(zip(pairs.first.tolist(), pairs.second.tolist()))
+
+
+def test_a_run_keeps_a_bounded_number_of_pairs_per_image():
+    rng = np.random.default_rng(0)
+    n = 50
+    first, second = np.triu_indices(n, k=1)
+    pairs = ScoredPairs(first, second, rng.uniform(0.2, 1, len(first))).bounded(n)
+    assert pairs.score.min() >= 0.3
+    counts = np.bincount(np.concatenate([pairs.first, pairs.second]), minlength=n)
+    # a pair is kept when it is among either image's 20 best, so no image keeps more
+    # than its own 20 plus those where it is another image's choice; every image keeps its best
+    assert counts.min() >= 1 and len(pairs.score) <= 20 * n
+
+
+def test_smooth_images_need_stronger_evidence_than_detailed_ones(photos):
+    smooth = analysis_size(np.asarray(Image.fromarray(photos["moon"]).resize((8, 8))))
+    detailed = analysis_size(photos["gravel"])
+    baselines = AlignedSimilarity(np.stack([smooth, detailed])).baselines.numpy()
+    assert baselines[0] > baselines[1]
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_and_cpu_give_the_same_scores(photos):
+    images = np.stack([analysis_size(pixels) for pixels in photos.values()])
+    rng = np.random.default_rng(0)
+    first, second = rng.integers(0, len(images), 200), rng.integers(0, len(images), 200)
+    cpu = PairScorer(images, PairScoreParameters(device="cpu")).score(first, second)
+    gpu = PairScorer(images, PairScoreParameters(device="cuda")).score(first, second)
+    assert np.allclose(cpu, gpu, atol=1e-3)
