@@ -235,7 +235,7 @@ def spectrum_layout(n_clusters, gamma):
 
 
 def similarity_histogram(best_similarities, bins=50):
-    """Test samples by their best SSIM with any training sample."""
+    """Test samples by their best pair score with any training sample."""
     values = [float(v) for v in best_similarities if v is not None]
     start = min(values + [0.0])
     return [
@@ -254,7 +254,7 @@ def histogram_layout(threshold):
     return {
         "height": 280,
         "margin": {"l": 50, "r": 20, "t": 10, "b": 40},
-        "xaxis": {"title": {"text": "best SSIM with any training sample"}},
+        "xaxis": {"title": {"text": "best pair score with any training sample"}},
         "yaxis": {"title": {"text": "test samples"}},
         "shapes": [_vertical_line(threshold, "#d62728")],
         "annotations": [{"x": threshold, "y": 1, "yref": "paper", "text": f"near-identical ≥ {threshold}",

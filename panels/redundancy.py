@@ -151,7 +151,7 @@ def summary_markdown(run, n_groups):
         lines.append(
             f"**{details['n_near_identical']:,}** of {details['n_test']:,} test samples "
             f"({100.0 * details['share_near_identical']:.1f}%) have a near-identical training "
-            f"image (SSIM ≥ {run.parameters['threshold']}): they are `redundant`, their training "
+            f"image (pair score ≥ {run.parameters['threshold']}): they are `redundant`, their training "
             f"partners `representative`. The {counts.get(OUTLIER, 0)} test samples least similar "
             f"to all {details['n_train']:,} training samples are `outlier` · {seconds}"
         )
@@ -182,9 +182,9 @@ def spectrum_caption(run, k, shown, n_eigenvalues):
     parameters = run.parameters
     caption = (
         f"**Laplacian spectrum.** The {shown} smallest of the {n_eigenvalues} eigenvalues of the "
-        f"SSIM graph's Laplacian; the eigen-gap rule `{parameters['rule']}` reads **k = {k}** "
+        f"pair-score graph's Laplacian; the eigen-gap rule `{parameters['rule']}` reads **k = {k}** "
         "clusters off it."
     )
     if parameters.get("grouping") == "spectral":
         return caption
-    return f"{caption} This run grouped by the SSIM threshold {parameters['threshold']} instead."
+    return f"{caption} This run grouped by the pair-score threshold {parameters['threshold']} instead."

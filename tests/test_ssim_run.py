@@ -157,3 +157,27 @@ def test_operators_write_what_the_python_api_writes(small_dataset):
     fr.compute_split_similarity(small_dataset, key="py_split", progress=False)
     assert small_dataset.values("op_split_best_match") == small_dataset.values("py_split_best_match")
     assert result.result["least_similar_ids"] == fr.load_run(small_dataset, "py_split").details["least_similar_ids"]
+
+
+def test_an_embeddings_field_adds_candidates_and_raises_the_scores(small_dataset):
+    view = small_dataset.match(F("source") == "skimage")
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(len(view), 16))
+    view.set_values("embedding", [list(map(float, v)) for v in vectors])
+    plain = fr.compute_ssim_clusters(view, key="plain", mode="sparse", progress=False)
+    fused = fr.compute_ssim_clusters(view, key="fused", mode="sparse", embeddings_field="embedding", progress=False)
+    assert fused.parameters["embeddings_field"] == "embedding"
+    plain_scores, fused_scores = pair_scores(plain), pair_scores(fused)
+    # random embeddings: the fused score is a weighted mean, so it differs from the pixels alone
+    common = set(plain_scores) & set(fused_scores)
+    assert common and any(abs(plain_scores[p] - fused_scores[p]) > 1e-3 for p in common)
+
+
+def test_a_broken_embeddings_field_is_refused_with_the_fix(small_dataset):
+    view = small_dataset.match(F("source") == "skimage")
+    with pytest.raises(ValueError, match="does not exist"):
+        fr.compute_ssim_clusters(view, embeddings_field="nope", progress=False)
+    vectors = [[1.0, 2.0]] * (len(small_dataset) - 1) + [[1.0, 2.0, 3.0]]
+    small_dataset.set_values("ragged", vectors)
+    with pytest.raises(ValueError, match="lengths"):
+        fr.compute_split_similarity(small_dataset, embeddings_field="ragged", key="ragged_split", progress=False)
