@@ -145,14 +145,65 @@ def test_detection_formats_round_trip(analysed, tmp_path, dataset_type):
     reimported.delete()
 
 
-def test_a_non_empty_export_folder_is_only_replaced_when_asked(analysed, tmp_path):
+def folder_state(folder):
+    """Every file under ``folder`` with its content: what a refused export must not change."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_a_folder_holding_other_files_is_never_emptied_even_with_overwrite(analysed, tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
-    (folder / "old.txt").write_text("from an earlier export")
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        fr.export_curated(analysed, ["wavelet"], str(folder))
-    fr.export_curated(analysed, ["wavelet"], str(folder), overwrite=True)
-    assert not (folder / "old.txt").exists() and (folder / "excluded.csv").exists()
+    (folder / "thesis.txt").write_text("four years of work")
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=r"thesis.txt.*never deleted"):
+            fr.export_curated(analysed, ["wavelet"], str(folder), overwrite=overwrite)
+    assert folder_state(folder) == {"thesis.txt": b"four years of work"}
+    assert os.listdir(tmp_path) == ["out"]  # no temporary folder left beside it
+
+
+def test_an_earlier_export_is_replaced_only_with_overwrite(analysed, tmp_path):
+    folder = tmp_path / "out"
+    fr.export_curated(analysed, ["wavelet"], str(folder), "FiftyOneDataset")
+    first = folder_state(folder)
+    assert any(name.startswith("data/") for name in first) and "redundancy-export.json" in first
+    with pytest.raises(FileExistsError, match="earlier export; pass overwrite=True"):
+        fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
+    assert folder_state(folder) == first
+    summary = fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth", overwrite=True)
+    assert sorted(folder_state(folder)) == ["excluded.csv", "labels.csv", "redundancy-export.json"]
+    assert summary["export_dir"] == str(folder) and os.listdir(tmp_path) == ["out"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"dataset_type": "TFRecords"},
+    {"label_field": "no_such_field"},
+    {"keys": ["no_such_run"]},
+    {"exclude": ["redundent"]},
+    {"combine": "both"},
+    {"dataset_type": "COCO", "label_field": "ground_truth"},
+])  # fmt: skip
+def test_bad_arguments_leave_an_earlier_export_untouched_even_with_overwrite(analysed, tmp_path, bad):
+    folder = tmp_path / "out"
+    fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
+    before = folder_state(folder)
+    arguments = {"keys": ["wavelet"], "dataset_type": "CSV", "label_field": "ground_truth", **bad}
+    with pytest.raises(ValueError):
+        fr.export_curated(analysed, export_dir=str(folder), overwrite=True, **arguments)
+    assert folder_state(folder) == before and os.listdir(tmp_path) == ["out"]
+
+
+def test_an_export_that_fails_midway_leaves_the_earlier_one_in_place(analysed, tmp_path):
+    folder = tmp_path / "out"
+    fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
+    before = folder_state(folder)
+
+    def interrupt(progress_bar):
+        raise KeyboardInterrupt("stopped by the user")
+
+    with pytest.raises(KeyboardInterrupt):
+        fr.export_curated(analysed, ["wavelet"], str(folder), overwrite=True,
+                          progress=fo.report_progress(interrupt, dt=0.0))  # fmt: skip
+    assert folder_state(folder) == before and os.listdir(tmp_path) == ["out"]
 
 
 def test_curated_view_can_become_a_dataset_or_a_saved_view(analysed, tmp_path):
@@ -162,6 +213,17 @@ def test_curated_view_can_become_a_dataset_or_a_saved_view(analysed, tmp_path):
     copy = fo.load_dataset("curated-copy")
     assert len(copy) == summary["kept"] == len(analysed.load_saved_view("curated"))
     copy.delete()
+
+
+def test_the_deletion_manifest_never_replaces_an_existing_file(analysed, tmp_path):
+    earlier = tmp_path / "deleted.csv"
+    earlier.write_text("the record of an earlier deletion")
+    count = len(analysed)
+    with pytest.raises(FileExistsError, match="never replaced"):
+        fr.delete_excluded(analysed, ["wavelet"], str(earlier), confirm=True)
+    with pytest.raises(IsADirectoryError, match="give the manifest a file name"):
+        fr.delete_excluded(analysed, ["wavelet"], str(tmp_path), confirm=True)
+    assert len(analysed) == count and earlier.read_text() == "the record of an earlier deletion"
 
 
 def test_nothing_is_deleted_without_confirmation(analysed, tmp_path):
