@@ -38,6 +38,7 @@ def compute_ssim_clusters(
     num_workers=4,
     skip_failures=False,
     progress=None,
+    overwrite=False,
 ):
     """Group structurally similar images of ``samples`` by SSIM (Wang et al. 2004, as
     ``skimage.metrics.structural_similarity`` with an 11x11 Gaussian window).
@@ -52,6 +53,9 @@ def compute_ssim_clusters(
     Then the decision rule: one label per group keeps the member most similar to the
     others (``representative``), the rest are ``redundant``; mixed labels: ``influential``.
     ``skip_failures`` leaves unreadable images out (listed in the run's ``skipped``).
+    ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
+    unless True (those samples would lose the run's fields); a re-run on the same samples
+    (or more) replaces the run either way.
     """
     size = image_size_tuple(image_size)
     parameters = SSIMParameters(
@@ -67,7 +71,7 @@ def compute_ssim_clusters(
         random_state=random_state,
         device=device,
     )
-    runs.validate_key(samples, key, METHOD)
+    runs.validate_key(samples, key, METHOD, overwrite=overwrite)
     sample_ids, labels, images, decode_seconds, skipped = read_view(
         samples, label_field, size, color, num_workers, progress, skip_failures
     )
@@ -104,6 +108,7 @@ def compute_split_similarity(
     device=None,
     num_workers=4,
     progress=None,
+    overwrite=False,
 ):
     """How similar the test split is to the training split, by SSIM.
 
@@ -117,11 +122,14 @@ def compute_split_similarity(
     ``within_class`` (needs ``label_field``) test samples are compared only with training
     samples of their class. ``mode``: "exhaustive" (every pair), "candidates" (each test
     image's ``n_neighbors`` nearest training images by wavelets) or "auto".
+    ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
+    unless True (those samples would lose the run's fields); a re-run on the same samples
+    (or more) replaces the run either way.
     """
     train_view, test_view = _split_views(samples, train, test, split_field)
     if within_class and label_field is None:
         raise ValueError("within_class=True needs a label_field to tell the classes apart")
-    runs.validate_key(samples, key, SPLIT_METHOD, tuple(SPLIT_FIELDS))
+    runs.validate_key(samples, key, SPLIT_METHOD, tuple(SPLIT_FIELDS), overwrite=overwrite)
     size = image_size_tuple(image_size)
     started = time.perf_counter()
     train_ids, test_ids = train_view.values("id"), test_view.values("id")

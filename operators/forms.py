@@ -1,16 +1,24 @@
-"""Form pieces shared by the analysis operators."""
+"""Form pieces shared by the operators: inputs, the checks that run while the user
+types, and the readable result each operator ends with."""
+
+from contextlib import contextmanager
 
 import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import list_runs
+from ..bridge.runs import METHOD_PREFIX, RedundancyRun, list_runs, samples_outside
 from ..bridge.samples import classification_fields
 
 NO_LABELS = "(none)"
+PYTHON_OVERWRITE = "pass overwrite=True"  # how bridge refusals say "ask explicitly" in Python
+REPLACE_LABEL = "Replace the run stored under this key"
+SHOWN_PARAMETERS = ("label_field", "mode", "grouping", "threshold", "n_clusters", "train", "test",
+                    "embeddings_field", "reduction", "classwise")  # fmt: skip
 
 
-def label_field_input(inputs, ctx, view):
+def label_field_input(inputs, ctx, view,
+                      description="Clusters whose members carry different labels are marked influential"):  # fmt: skip
     """Dropdown of the view's label fields, with "(none)" for unlabeled analysis."""
     fields = classification_fields(view)
     choices = types.DropdownView()
@@ -23,7 +31,7 @@ def label_field_input(inputs, ctx, view):
         choices.values(),
         default=default,
         label="Label field",
-        description="Clusters whose members carry different labels are marked influential",
+        description=description,
         view=choices,
     )
 
@@ -33,19 +41,69 @@ def label_field_param(ctx):
     return None if value in (None, NO_LABELS) else value
 
 
-def run_key_input(inputs, ctx, default):
-    """Text box for the run key, flagged invalid when it is not an identifier."""
+def run_key_input(inputs, ctx, default, view, method):
+    """Text box for the run key of a ``method`` run on ``view``, checked as the user types.
+
+    A key that holds a run says what that run covers and offers a fresh key; when that run
+    covers samples ``view`` does not, the form asks for the "replace" box before it lets
+    the run go ahead (``overwrite=True`` in Python)."""
     key = ctx.params.get("key", default)
-    prop = inputs.str(
-        "key",
-        default=default,
-        required=True,
-        label="Run key",
-        description="Fields are written as {key}_status, {key}_group, ...; re-running a key replaces it",
-    )
-    if key is not None and not str(key).isidentifier():
+    prop = inputs.str("key", default=default, required=True, label="Run key",
+                      description="The run's fields are named after it: <key>_status, <key>_group, ...")  # fmt: skip
+    if key is None or not str(key).isidentifier():
         prop.invalid = True
         prop.error_message = "The run key must be a Python identifier, e.g. wavelet_2"
+        return
+    if not ctx.dataset.has_run(key):
+        return
+    fresh = fresh_key(ctx.dataset, key)
+    stored = ctx.dataset.get_run_info(key).config.method or ""
+    if stored != METHOD_PREFIX + method:
+        prop.invalid = True
+        prop.error_message = f"Key {key!r} holds a {stored!r} run: choose another key, e.g. {fresh}"
+        return
+    run = RedundancyRun(ctx.dataset, key)
+    inputs.view("existing_run", types.Notice(label=f"Key {key!r} holds {describe_run(run)}. Use the key {fresh!r} to keep it."))
+    outside = samples_outside(view, key)
+    if outside:
+        inputs.view("replace_warning", types.Warning(
+            label=f"{outside:,} of the samples run {key!r} covers are not among the {len(view):,} "
+            "analysed now: replacing the run removes their results."))  # fmt: skip
+        inputs.bool("replace", default=False, label=REPLACE_LABEL)
+        if not ctx.params.get("replace"):
+            prop.invalid = True
+            prop.error_message = f"Tick '{REPLACE_LABEL}' below, or choose another key, e.g. {fresh}"
+
+
+def describe_run(run):
+    """``a wavelet clusters run on 2,107 samples, stored 2026-11-28 01:23 UTC (threshold=0.12, ...)``."""
+    n_samples = run.dataset.exists(f"{run.key}_status").count()
+    shown = ", ".join(f"{name}={run.parameters[name]}" for name in SHOWN_PARAMETERS if run.parameters.get(name) is not None)
+    return f"a {run.method.replace('_', ' ')} run on {n_samples:,} samples, stored {run.timestamp:%Y-%m-%d %H:%M} UTC ({shown})"
+
+
+def fresh_key(dataset, key):
+    """The first of ``key_2``, ``key_3``, ... that names no run and no field yet."""
+    schema = dataset.get_field_schema()
+    number = 2
+    while dataset.has_run(f"{key}_{number}") or f"{key}_{number}_status" in schema:
+        number += 1
+    return f"{key}_{number}"
+
+
+@contextmanager
+def app_wording(checkbox=REPLACE_LABEL):
+    """Bridge refusals say "pass overwrite=True"; in the App they name the form's box."""
+    try:
+        yield
+    except (ValueError, OSError) as error:
+        if PYTHON_OVERWRITE not in str(error):
+            raise
+        raise type(error)(str(error).replace(PYTHON_OVERWRITE, f"tick '{checkbox}'")) from None
+
+
+def replace_param(ctx):
+    return bool(ctx.params.get("replace", False))
 
 
 def progress_reporter(ctx, label):
@@ -68,15 +126,46 @@ def delegable_config(name, label, description):
 
 
 def analysis_result(ctx, run):
-    """Reload the App (not from a delegated worker) and report the run."""
+    """Reload the App (not from a delegated worker) and report the run in words."""
     if not ctx.delegated:
         ctx.ops.reload_dataset()
-    return {"key": run.key, "counts": run.counts, "timings": run.timings}
+    return {"key": run.key, "counts": run.counts, "timings": run.timings, "summary": run_summary_markdown(run)}
+
+
+def run_summary_markdown(run):
+    """What a finished analysis tells the user: counts, time, and where to look next."""
+    counts = run.counts
+    total = sum(counts.values())
+    shown = " · ".join(f"**{counts.get(status, 0):,}** {status}" for status in ("redundant", "influential", "outlier", "representative", "unique"))
+    n_groups = len(run.group_sizes())
+    skipped = run.details.get("skipped") or []
+    lines = [
+        f"Run **`{run.key}`** stored: {total:,} samples analysed in {sum(run.timings.values()):.1f} s, {n_groups:,} groups.",
+        shown,
+    ]
+    if skipped:
+        lines.append(f"{len(skipped):,} unreadable images were skipped (listed in the run's `skipped`).")
+    lines.append(f"Review the groups in the **Redundancy** panel or the **Embedding map** (run `{run.key}`), "
+                 f"or open the saved view `{run.key}-review`.")  # fmt: skip
+    return "\n\n".join(lines)
+
+
+def summary_output(title):
+    """The result view every operator ends with: its ``summary`` as markdown."""
+    outputs = types.Object()
+    outputs.str("summary", label="", view=types.MarkdownView())
+    return types.Property(outputs, view=types.View(label=title))
+
+
+def runs_newest_first(dataset):
+    """The dataset's redundancy runs, the latest first (the one a user most likely means)."""
+    return sorted(list_runs(dataset), key=lambda key: dataset.get_run_info(key).timestamp, reverse=True)
 
 
 def run_choice_input(inputs, ctx, label="Run"):
-    """Dropdown of the dataset's redundancy runs; False (with a warning) when none."""
-    keys = list_runs(ctx.dataset)
+    """Dropdown of the dataset's redundancy runs, latest first; False (with a warning)
+    when there are none."""
+    keys = runs_newest_first(ctx.dataset)
     if not keys:
         inputs.view("no_runs", types.Warning(label="This dataset has no redundancy runs yet: run an analysis first"))
         return False
@@ -85,3 +174,16 @@ def run_choice_input(inputs, ctx, label="Run"):
         choices.add_choice(key, label=key)
     inputs.enum("key", keys, default=keys[0], required=True, label=label, view=choices)
     return True
+
+
+def split_summary_markdown(run):
+    """What a finished train-vs-test run tells the user."""
+    details = run.details
+    return "\n\n".join([
+        f"Run **`{run.key}`** stored in {sum(run.timings.values()):.1f} s: **{details['n_near_identical']:,}** of "
+        f"{details['n_test']:,} test samples ({100.0 * details['share_near_identical']:.1f}%) have a near-identical "
+        f"training image among {details['n_train']:,} (they are `redundant`); the "
+        f"{len(details['least_similar_ids']):,} least similar test samples are `outlier`.",
+        f"See the similarity histogram in the **Redundancy** panel (run `{run.key}`), and its "
+        "*Least similar test samples* button.",
+    ])  # fmt: skip

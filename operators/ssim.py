@@ -3,15 +3,19 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.ssim import compute_split_similarity, compute_ssim_clusters
+from ..bridge.ssim import METHOD, SPLIT_METHOD, compute_split_similarity, compute_ssim_clusters
 from ..core.ssim_analysis import SSIMParameters, dense_bytes
 from .forms import (
     delegable_config,
     analysis_result,
+    app_wording,
     label_field_input,
     label_field_param,
     progress_reporter,
+    replace_param,
     run_key_input,
+    split_summary_markdown,
+    summary_output,
 )
 
 
@@ -28,7 +32,7 @@ class ComputeSSIMClusters(foo.Operator):
         inputs = types.Object()
         view = ctx.target_view()
         label_field_input(inputs, ctx, view)
-        run_key_input(inputs, ctx, "ssim")
+        run_key_input(inputs, ctx, "ssim", view, METHOD)
 
         mode = types.RadioGroup()
         mode.add_choice("auto", label="Automatic (dense when it fits the memory budget)")
@@ -67,23 +71,28 @@ class ComputeSSIMClusters(foo.Operator):
 
     def execute(self, ctx):
         params = ctx.params
-        run = compute_ssim_clusters(
-            ctx.target_view(),
-            label_field=label_field_param(ctx),
-            key=params.get("key", "ssim"),
-            image_size=int(params.get("image_size", 32)),
-            mode=params.get("mode", "auto"),
-            grouping=params.get("grouping", "threshold"),
-            threshold=float(params.get("threshold", 0.9)),
-            n_clusters=params.get("n_clusters") or None,
-            rule=params.get("rule", "largest_gap"),
-            gamma=float(params.get("gamma", 0.4)),
-            n_neighbors=int(params.get("n_neighbors", 10)),
-            memory_budget_gb=float(params.get("memory_budget_gb", 2.0)),
-            skip_failures=bool(params.get("skip_failures", False)),
-            progress=progress_reporter(ctx, "Decoding images"),
-        )
+        with app_wording():
+            run = compute_ssim_clusters(
+                ctx.target_view(),
+                label_field=label_field_param(ctx),
+                key=params.get("key", "ssim"),
+                image_size=int(params.get("image_size", 32)),
+                mode=params.get("mode", "auto"),
+                grouping=params.get("grouping", "threshold"),
+                threshold=float(params.get("threshold", 0.9)),
+                n_clusters=params.get("n_clusters") or None,
+                rule=params.get("rule", "largest_gap"),
+                gamma=float(params.get("gamma", 0.4)),
+                n_neighbors=int(params.get("n_neighbors", 10)),
+                memory_budget_gb=float(params.get("memory_budget_gb", 2.0)),
+                skip_failures=bool(params.get("skip_failures", False)),
+                progress=progress_reporter(ctx, "Decoding images"),
+                overwrite=replace_param(ctx),
+            )
         return analysis_result(ctx, run)
+
+    def resolve_output(self, ctx):
+        return summary_output("SSIM clusters done")
 
 
 class ComputeSplitSimilarity(foo.Operator):
@@ -115,7 +124,7 @@ class ComputeSplitSimilarity(foo.Operator):
             inputs.str("test", default="test", required=True, label="Test value")
         label_field_input(inputs, ctx, view)
         inputs.bool("within_class", default=False, label="Compare within each class only")
-        run_key_input(inputs, ctx, "split")
+        run_key_input(inputs, ctx, "split", view, SPLIT_METHOD)
         inputs.float("threshold", default=0.9, min=-1.0, max=1.0, label="Near-identical SSIM")
         inputs.int("n_least_similar", default=10, min=1, label="How many least-similar test samples to flag")
         mode = types.Dropdown()
@@ -128,19 +137,21 @@ class ComputeSplitSimilarity(foo.Operator):
     def execute(self, ctx):
         params = ctx.params
         by_field = params.get("split_source", "tags") == "field"
-        run = compute_split_similarity(
-            ctx.target_view(),
-            train=params["train"],
-            test=params["test"],
-            split_field=params.get("split_field") if by_field else None,
-            label_field=label_field_param(ctx),
-            within_class=bool(params.get("within_class", False)),
-            key=params.get("key", "split"),
-            threshold=float(params.get("threshold", 0.9)),
-            n_least_similar=int(params.get("n_least_similar", 10)),
-            mode=params.get("mode", "auto"),
-            progress=progress_reporter(ctx, "Decoding images"),
-        )
+        with app_wording():
+            run = compute_split_similarity(
+                ctx.target_view(),
+                train=params["train"],
+                test=params["test"],
+                split_field=params.get("split_field") if by_field else None,
+                label_field=label_field_param(ctx),
+                within_class=bool(params.get("within_class", False)),
+                key=params.get("key", "split"),
+                threshold=float(params.get("threshold", 0.9)),
+                n_least_similar=int(params.get("n_least_similar", 10)),
+                mode=params.get("mode", "auto"),
+                progress=progress_reporter(ctx, "Decoding images"),
+                overwrite=replace_param(ctx),
+            )
         if not ctx.delegated:
             ctx.ops.reload_dataset()
         details = run.details
@@ -149,4 +160,8 @@ class ComputeSplitSimilarity(foo.Operator):
             "counts": run.counts,
             "share_near_identical": details["share_near_identical"],
             "least_similar_ids": details["least_similar_ids"],
+            "summary": split_summary_markdown(run),
         }
+
+    def resolve_output(self, ctx):
+        return summary_output("Train vs test similarity done")

@@ -3,14 +3,17 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.wavelet import compute_wavelet_clusters
+from ..bridge.wavelet import METHOD, compute_wavelet_clusters
 from .forms import (
     delegable_config,
     analysis_result,
+    app_wording,
     label_field_input,
     label_field_param,
     progress_reporter,
+    replace_param,
     run_key_input,
+    summary_output,
 )
 
 
@@ -33,7 +36,7 @@ class ComputeWaveletClusters(foo.Operator):
             name="intro",
         )
         label_field_input(inputs, ctx, view)
-        run_key_input(inputs, ctx, "wavelet")
+        run_key_input(inputs, ctx, "wavelet", view, METHOD)
 
         grouping = types.RadioGroup()
         grouping.add_choice("threshold", label="Distance threshold (fast, default)")
@@ -77,28 +80,26 @@ class ComputeWaveletClusters(foo.Operator):
         params = ctx.params
         count = params.get("n_clusters", 0.94)
         n_clusters = int(count) if count >= 1 else float(count)
-        run = compute_wavelet_clusters(
-            ctx.target_view(),
-            label_field=label_field_param(ctx),
-            key=params.get("key", "wavelet"),
-            image_size=int(params.get("image_size", 32)),
-            color=params.get("color", "rgb"),
-            wavelet=params.get("wavelet", "db1"),
-            level=int(params.get("level", 2)),
-            approximation_only=bool(params.get("approximation_only", True)),
-            normalization=params.get("normalization", "contrast"),
-            tau=float(params.get("tau", 1e5)),
-            grouping=params.get("grouping", "threshold"),
-            threshold=float(params.get("threshold", 0.12)),
-            n_clusters=n_clusters,
-            skip_failures=bool(params.get("skip_failures", False)),
-            progress=progress_reporter(ctx, "Decoding images"),
-        )
+        with app_wording():
+            run = compute_wavelet_clusters(
+                ctx.target_view(),
+                label_field=label_field_param(ctx),
+                key=params.get("key", "wavelet"),
+                image_size=int(params.get("image_size", 32)),
+                color=params.get("color", "rgb"),
+                wavelet=params.get("wavelet", "db1"),
+                level=int(params.get("level", 2)),
+                approximation_only=bool(params.get("approximation_only", True)),
+                normalization=params.get("normalization", "contrast"),
+                tau=float(params.get("tau", 1e5)),
+                grouping=params.get("grouping", "threshold"),
+                threshold=float(params.get("threshold", 0.12)),
+                n_clusters=n_clusters,
+                skip_failures=bool(params.get("skip_failures", False)),
+                progress=progress_reporter(ctx, "Decoding images"),
+                overwrite=replace_param(ctx),
+            )
         return analysis_result(ctx, run)
 
     def resolve_output(self, ctx):
-        outputs = types.Object()
-        outputs.str("key", label="Run key")
-        outputs.obj("counts", label="Samples per status", view=types.JSONView())
-        outputs.obj("timings", label="Seconds per stage", view=types.JSONView())
-        return types.Property(outputs, view=types.View(label="Wavelet clusters done"))
+        return summary_output("Wavelet clusters done")
