@@ -78,7 +78,10 @@ def run_key_input(inputs, ctx, default, view, method):
 def describe_run(run):
     """``a wavelet clusters run on 2,107 samples, stored 2026-11-28 01:23 UTC (threshold=0.12, ...)``."""
     n_samples = run.dataset.exists(f"{run.key}_status").count()
-    shown = ", ".join(f"{name}={run.parameters[name]}" for name in SHOWN_PARAMETERS if run.parameters.get(name) is not None)
+    unused = {"threshold": "n_clusters", "kmeans": "threshold", "spectral": "threshold"}.get(run.parameters.get("grouping"))
+    shown = ", ".join(
+        f"{name}={run.parameters[name]}" for name in SHOWN_PARAMETERS if name != unused and run.parameters.get(name) is not None
+    )
     return f"a {run.method.replace('_', ' ')} run on {n_samples:,} samples, stored {run.timestamp:%Y-%m-%d %H:%M} UTC ({shown})"
 
 

@@ -8,6 +8,7 @@ Without Chromium or Playwright these tests skip, unless REDUNDANCY_BROWSER_TESTS
 skips them anyway.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -288,3 +289,69 @@ def lasso(page, corners):
         for step in np.linspace(0, 1, 12)[1:]:
             page.mouse.move(x0 + step * (x1 - x0), y0 + step * (y1 - y0))
     page.mouse.up()
+
+
+def form_input(page, label):
+    """The text box under the operator form's field ``label``."""
+    return page.get_by_text(label, exact=True).locator("xpath=following::input[1]")
+
+
+def folder_state(folder):
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_export_from_the_panel_never_empties_a_folder_of_other_files(page, app_dataset, tmp_path):
+    folder = tmp_path / "my-thesis"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("four years of work")
+    open_panel(page, "redundancy_panel")
+    page.get_by_role("button", name="Export curated…").click()
+    form_input(page, "Export directory").fill(str(folder))
+    page.get_by_text("Replace an earlier export in this folder", exact=True).click()
+    page.get_by_text("they are never deleted: choose an empty or new folder").wait_for()
+    screenshot(page, "export_refuses_a_folder_of_other_files")
+    assert page.get_by_role("button", name="Execute").is_disabled()
+    assert folder_state(folder) == {"thesis.txt": b"four years of work"}
+
+    earlier = tmp_path / "earlier-export"  # the same folder twice: the form asks for the box
+    fr.export_curated(app_dataset, ["wavelet"], str(earlier), "CSV", label_field="ground_truth")
+    form_input(page, "Export directory").fill(str(earlier))
+    page.get_by_text("Replace an earlier export in this folder", exact=True).click()  # untick
+    page.get_by_text("holds an earlier export; tick 'Replace an earlier export in this folder'").wait_for()
+    page.get_by_text("Replace an earlier export in this folder", exact=True).click()
+    page.get_by_role("button", name="Execute").click()
+    page.get_by_text("Curated set exported").wait_for()
+    with open(earlier / "redundancy-export.json") as handle:
+        record = json.load(handle)
+    assert record["format"] == "FiftyOneDataset" and "labels.csv" not in os.listdir(earlier)
+    page.get_by_text(f"Exported {len(fr.curated_view(app_dataset, record['keys'])):,} samples as FiftyOneDataset").wait_for()
+    screenshot(page, "export_result")
+    page.keyboard.press("Escape")
+
+    choose_run(page, "redundancy_panel", "ssim")  # the panel still answers
+    page.get_by_text("Laplacian spectrum.").wait_for()
+    assert folder_state(folder) == {"thesis.txt": b"four years of work"}
+
+
+def test_a_subset_run_on_the_key_of_a_full_run_asks_first(page, app, app_dataset):
+    full = fr.compute_wavelet_clusters(app_dataset, key="everything", progress=False)
+    session, _ = app
+    chosen = app_dataset.take(68, seed=1).values("id")
+    session.selected = chosen
+    page.get_by_text("68", exact=True).first.wait_for()  # the selection badge
+    page.keyboard.press("`")
+    page.keyboard.type("wavelet clusters")
+    page.keyboard.press("Enter")
+    form_input(page, "Run key").fill("everything")
+    page.get_by_text(f"Key 'everything' holds a wavelet clusters run on {len(app_dataset):,} samples").wait_for()
+    page.get_by_text(f"{len(app_dataset) - 68:,} of the samples run 'everything' covers").wait_for()
+    screenshot(page, "subset_run_asks_first")
+    assert page.get_by_role("button", name="Execute").is_disabled()
+    assert app_dataset.count("everything_status") == len(app_dataset) and full.key == "everything"
+
+    page.get_by_text("Replace the run stored under this key", exact=True).click()
+    page.get_by_role("button", name="Execute").click()
+    page.get_by_text("Wavelet clusters done").wait_for()
+    page.get_by_text("Run everything stored: 68 samples analysed").wait_for()
+    screenshot(page, "wavelet_result")
+    assert app_dataset.count("everything_status") == 68
