@@ -4,7 +4,7 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..bridge.runs import RedundancyRun, delete_run
-from .forms import describe_run, run_choice_input, summary_output
+from .forms import describe_run, run_choice_input, runs_newest_first, summary_output
 
 
 class DeleteRedundancyRun(foo.Operator):
@@ -21,7 +21,11 @@ class DeleteRedundancyRun(foo.Operator):
         inputs = types.Object()
         if not run_choice_input(inputs, ctx):
             return types.Property(inputs)
-        run = RedundancyRun(ctx.dataset, ctx.params.get("key"))
+        keys = runs_newest_first(ctx.dataset)
+        key = ctx.params.get("key") or keys[0]  # the dropdown's default before the first change
+        if key not in keys:
+            return types.Property(inputs)  # the dropdown flags it
+        run = RedundancyRun(ctx.dataset, key)
         inputs.view("warning", types.Warning(
             label=f"Run {run.key!r} is {describe_run(run)}. Deleting it removes its fields "
             f"({', '.join(run.fields)}) from every sample and its saved view {run.key}-review."))  # fmt: skip

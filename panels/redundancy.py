@@ -14,7 +14,7 @@ from ..bridge.ssim import SPLIT_METHOD
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
 from ..core.spectral import clusters_from_spectrum
 from . import figures
-from .run_state import RunPanel, PLUGIN, current_run, data_name, new_revision, set_data
+from .run_state import RunPanel, PLUGIN, current_run, data_name, errors_in_place, method_title, new_revision, set_data
 
 MAX_GROUP_ROWS = 100
 NO_RUNS = (
@@ -34,6 +34,7 @@ class RedundancyPanel(RunPanel):
             help_markdown="Summary, groups and actions of a stored redundancy run",
         )
 
+    @errors_in_place
     def on_load(self, ctx, chosen=None):
         new_revision(ctx)
         run = current_run(ctx, chosen=chosen)
@@ -60,34 +61,53 @@ class RedundancyPanel(RunPanel):
             ctx.panel.state.threshold = run.parameters["threshold"]
             set_data(ctx, "histogram", figures.similarity_histogram(run.details["best_similarities"]))
 
+    @errors_in_place
     def show_group(self, ctx):
         """A row of the groups table was clicked: that group in the grid."""
-        run = current_run(ctx)
+        run = self.shown_run(ctx)
+        if run is None:
+            return
         groups = run.largest_groups()
         row = int(ctx.params.get("row", -1))
         if 0 <= row < len(groups):
             ctx.ops.set_view(view=run.group_view(groups[row]))
 
+    @errors_in_place
     def show_groups(self, ctx):
-        ctx.ops.set_view(view=current_run(ctx).groups_view())
+        run = self.shown_run(ctx)
+        if run is not None:
+            ctx.ops.set_view(view=run.groups_view())
 
+    @errors_in_place
     def show_redundant(self, ctx):
-        ctx.ops.set_view(view=current_run(ctx).view(REDUNDANT))
+        run = self.shown_run(ctx)
+        if run is not None:
+            ctx.ops.set_view(view=run.view(REDUNDANT))
 
+    @errors_in_place
     def show_influential(self, ctx):
-        ctx.ops.set_view(view=current_run(ctx).view(INFLUENTIAL))
+        run = self.shown_run(ctx)
+        if run is not None:
+            ctx.ops.set_view(view=run.view(INFLUENTIAL))
 
+    @errors_in_place
     def show_outliers(self, ctx):
-        ctx.ops.set_view(view=current_run(ctx).view(OUTLIER))
+        run = self.shown_run(ctx)
+        if run is not None:
+            ctx.ops.set_view(view=run.view(OUTLIER))
 
+    @errors_in_place
     def show_least_similar(self, ctx):
-        ctx.ops.set_view(view=current_run(ctx).least_similar_view())
+        run = self.shown_run(ctx)
+        if run is not None:
+            ctx.ops.set_view(view=run.least_similar_view())
 
     def show_all(self, ctx):
         ctx.ops.clear_view()
 
     def render(self, ctx):
         panel = types.Object()
+        self.error_notice(ctx, panel)
         keys = list_runs(ctx.dataset)
         if not keys or ctx.panel.state.key is None:
             panel.str("summary_md", view=types.MarkdownView())
@@ -143,7 +163,7 @@ def summary_markdown(run, n_groups):
     def share(status):
         return f"**{counts.get(status, 0):,}** {status} ({100.0 * counts.get(status, 0) / max(total, 1):.1f}%)"
 
-    lines = [f"**Run `{run.key}`** · {run.method.replace('_', ' ')} · {total:,} samples"]
+    lines = [f"**Run `{run.key}`** · {method_title(run)} · {total:,} samples"]
     lines.append(" · ".join(share(status) for status in STATUSES))
     seconds = f"computed in {sum(run.timings.values()):.1f} s"
     if run.method == SPLIT_METHOD:

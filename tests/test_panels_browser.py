@@ -355,3 +355,25 @@ def test_a_subset_run_on_the_key_of_a_full_run_asks_first(page, app, app_dataset
     page.get_by_text("Run everything stored: 68 samples analysed").wait_for()
     screenshot(page, "wavelet_result")
     assert app_dataset.count("everything_status") == 68
+
+
+def test_a_run_deleted_from_the_app_disappears_from_the_open_panel(page, app_dataset):
+    fr.compute_wavelet_clusters(app_dataset, key="doomed", progress=False)
+    open_panel(page, "redundancy_panel")
+    panel = page.locator('[data-cy="panel-content-redundancy_panel"]')
+    panel.get_by_text("doomed", exact=True).first.wait_for()  # the latest run is shown first
+    page.keyboard.press("`")
+    page.keyboard.type("delete a run")
+    page.keyboard.press("Enter")
+    page.get_by_text("Run 'doomed' is a wavelet clusters run").wait_for()
+    form_input(page, "Type doomed to confirm").fill("doomed")
+    screenshot(page, "delete_run_asks_for_the_key")
+    page.get_by_role("button", name="Execute").click()
+    page.get_by_text("Deleted run doomed and its fields").wait_for()
+    page.get_by_role("button", name="Close").click()
+    page.wait_for_function(
+        """() => !document.querySelector('[data-cy="panel-content-redundancy_panel"]').innerText.includes('doomed')"""
+    )
+    screenshot(page, "panel_after_run_deleted")
+    app_dataset.reload()  # deleted by the App's server process
+    assert "doomed" not in fr.list_runs(app_dataset) and "doomed_status" not in app_dataset.get_field_schema()
