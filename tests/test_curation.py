@@ -294,3 +294,49 @@ def test_set_representative_operator_on_the_selected_sample(analysed):
     result = run_operator("set_representative", analysed, {"key": "wavelet"}, selected=[chosen])
     assert result.error is None, result.error
     assert analysed[chosen].wavelet_status == "representative"
+
+
+def test_every_curation_operator_ends_with_a_readable_summary(analysed, tmp_path):
+    params = {"keys": ["wavelet"], "use_influential": False, "use_outlier": False}
+    redundant = len(ids_with(analysed, "wavelet", {"redundant"}))
+    tagged = run_operator("tag_redundancy", analysed, params).result["summary"]
+    assert tagged.startswith(f"Tagged **{redundant:,}** samples `redundant` (runs wavelet) in ")
+    untagged = run_operator("untag_redundancy", analysed, params).result["summary"]
+    assert untagged.startswith(f"Removed the tags from **{redundant:,}** samples `redundant`")
+    assert "Existing tags are never removed by tagging" not in form_text(analysed, "untag_redundancy", params)
+
+    folder = tmp_path / "out"
+    exported = run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": str(folder),
+                                                         "dataset_type": "CSV", "label_field": "ground_truth"})  # fmt: skip
+    kept, dropped = len(fr.curated_view(analysed, ["wavelet"])), len(fr.excluded_view(analysed, ["wavelet"]))
+    text = exported.result["summary"]
+    assert f"Exported **{kept:,}** samples as CSV to `{folder}`" in text
+    assert f"Left out **{dropped:,}** (run `wavelet`: " in text and f"`{folder / 'excluded.csv'}`" in text
+
+    chosen = analysed.match(F("wavelet_status") == "redundant").first()
+    changed = run_operator("set_representative", analysed, {"key": "wavelet"}, selected=[chosen.id]).result["summary"]
+    assert changed.startswith(f"`{os.path.basename(chosen.filepath)}` now represents group **{chosen.wavelet_group}**")
+
+    manifest = tmp_path / "deleted.csv"
+    deleted = run_operator("delete_excluded", analysed, {"keys": ["wavelet"], "manifest_path": str(manifest), "confirm": True})
+    assert deleted.result["summary"].startswith(f"Deleted **{deleted.result['deleted']:,}** samples from dataset")
+
+
+def test_run_choices_are_strict_and_newest_first(analysed, tmp_path):
+    fr.compute_wavelet_clusters(analysed, key="z_latest", progress=False)
+    form = form_text(analysed, "tag_redundancy", {})
+    assert "'default': ['z_latest']" in form and "'allow_user_input': False" in form
+    typed = form_text(analysed, "tag_redundancy", {"keys": ["nope"]})  # typed + Enter: a message, no traceback
+    assert "No run named 'nope'; choose among z_latest, ssim, wavelet" in typed
+    from fiftyone.operators.executor import ExecutionError
+
+    with pytest.raises(ExecutionError, match="No run named 'nope'"):
+        run_operator("tag_redundancy", analysed, {"keys": ["nope"]})
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("keep me")
+    form = form_text(analysed, "export_curated", {"keys": ["wavelet"], "export_dir": str(folder), "overwrite": True})
+    assert "never deleted: choose an empty or new folder" in form
+    with pytest.raises(ExecutionError, match="never deleted"):
+        run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": str(folder), "overwrite": True})
+    assert os.listdir(folder) == ["thesis.txt"]

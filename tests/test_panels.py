@@ -2,6 +2,8 @@
 handlers run headlessly through FiftyOne's executor on a stored run (what the App would
 receive: state and data patches, and the view it is told to show)."""
 
+import os
+
 import fiftyone.core.view as fov
 import fiftyone.operators as foo
 import numpy as np
@@ -246,3 +248,39 @@ def test_panels_still_open_when_the_runs_label_field_is_gone(small_dataset):
     run = fr.load_run(small_dataset, "wavelet")
     influential_groups = set(run.view("influential").values("wavelet_group"))
     assert {row["group"] for row in rows if row["kind"] == "mixed labels"} == influential_groups
+
+
+def test_a_row_click_on_a_run_deleted_since_reloads_instead_of_showing_another_run(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="kept", progress=False)
+    fr.compute_wavelet_clusters(small_dataset, key="doomed", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert state["key"] == "doomed" and [key for key, _ in state["runs_listed"]] == ["doomed", "kept"]
+    fr.delete_run(small_dataset, "doomed")
+    state, _, requests = call_panel(small_dataset, "redundancy_panel", "show_group", state=state, event_args={}, row=0)
+    assert state["key"] == "kept" and "set_view" not in [r["operator_uri"] for r in requests]
+    fr.compute_wavelet_clusters(small_dataset, key="added", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_change_ctx", state=state)
+    assert [key for key, _ in state["runs_listed"]] == ["added", "kept"] and state["key"] == "kept"
+
+
+def test_a_failing_panel_event_shows_its_message_in_place(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="wavelet", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    state, _, requests = call_panel(small_dataset, "redundancy_panel", "show_least_similar", state=state)
+    assert state["error_md"].startswith("**Show least similar failed:**") and "only split-similarity runs" in state["error_md"]
+    assert "set_view" not in [r["operator_uri"] for r in requests]
+    state, _, requests = call_panel(small_dataset, "redundancy_panel", "show_redundant", state=state)
+    assert state["error_md"] is None and "set_view" in [r["operator_uri"] for r in requests]
+
+
+def test_threshold_ssim_runs_are_not_headed_spectral_and_map_points_name_their_file(small_dataset):
+    fr.compute_ssim_clusters(small_dataset, label_field="ground_truth", key="ssim", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert "SSIM, threshold grouping" in state["summary_md"] and "spectral" not in state["summary_md"].split("\n")[0]
+    state, data, _ = call_panel(small_dataset, "embedding_map", "on_load")
+    run = fr.load_run(small_dataset, "ssim")
+    member = run.group_view(run.largest_groups()[0]).first()
+    texts = {i: t for trace in revision_data(state, data, "embedding")[1:] for i, t in zip(trace["ids"], trace["text"])}
+    assert texts[member.id] == (
+        f"{os.path.basename(member.filepath)} · label {member.ground_truth.label} · group {member.ssim_group}"
+    )
