@@ -192,6 +192,26 @@ def test_bad_arguments_leave_an_earlier_export_untouched_even_with_overwrite(ana
     assert folder_state(folder) == before and os.listdir(tmp_path) == ["out"]
 
 
+def test_taken_names_and_a_file_as_folder_are_refused_before_anything_is_written(analysed, tmp_path):
+    analysed.save_view("mine", analysed.limit(3))
+    taken = fo.Dataset("someone-elses")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("notes")
+    try:
+        for arguments, message in [
+            (dict(new_dataset="someone-elses"), "already exists"),
+            (dict(saved_view="mine"), "already has a saved view 'mine'.*overwrite=True"),
+        ]:
+            with pytest.raises(ValueError, match=message):
+                fr.export_curated(analysed, ["wavelet"], str(tmp_path / "out"), **arguments)
+        with pytest.raises(FileExistsError, match="is a file, not a folder"):
+            fr.export_curated(analysed, ["wavelet"], str(a_file))
+        assert sorted(os.listdir(tmp_path)) == ["notes.txt"] and len(taken) == 0
+        assert len(analysed.load_saved_view("mine")) == 3
+    finally:
+        taken.delete()
+
+
 def test_an_export_that_fails_midway_leaves_the_earlier_one_in_place(analysed, tmp_path):
     folder = tmp_path / "out"
     fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
