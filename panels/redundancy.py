@@ -17,6 +17,7 @@ from . import figures
 from .run_state import RunPanel, PLUGIN, current_run, data_name, errors_in_place, method_title, new_revision, set_data
 
 MAX_GROUP_ROWS = 100
+GROUP_COLUMNS = {"group": "Group", "size": "Size", "kind": "Kind", "labels": "Labels", "representative": "Representative"}
 NO_RUNS = (
     "This dataset has no redundancy runs yet. Run one from the operator browser "
     "(`Redundancy: wavelet clusters`, `SSIM`, `feature maps` ...) or from Python "
@@ -47,7 +48,7 @@ class RedundancyPanel(RunPanel):
         ctx.panel.state.details_md = details_markdown(run)
         set_data(ctx, "status_chart", figures.status_chart(run.counts))
         rows = run.group_rows(limit=MAX_GROUP_ROWS)
-        set_data(ctx, "groups", rows)
+        set_data(ctx, "groups", group_table(rows))
         ctx.panel.state.groups_md = groups_heading(len(rows), n_groups)
         if run.method == SSIM_METHOD:
             spectrum = run.details["spectrum"]
@@ -71,6 +72,7 @@ class RedundancyPanel(RunPanel):
         row = int(ctx.params.get("row", -1))
         if 0 <= row < len(groups):
             ctx.ops.set_view(view=run.group_view(groups[row]))
+            set_data(ctx, "groups", group_table(run.group_rows(limit=MAX_GROUP_ROWS), selected=row))
 
     @errors_in_place
     def show_groups(self, ctx):
@@ -144,15 +146,21 @@ class RedundancyPanel(RunPanel):
 
         panel.str("groups_md", view=types.MarkdownView())
         table = types.TableView(on_click_row=self.show_group)
-        table.add_column("group", label="Group")
-        table.add_column("size", label="Size")
-        table.add_column("kind", label="Kind")
-        table.add_column("labels", label="Labels")
-        table.add_column("representative", label="Representative")
+        for name, label in GROUP_COLUMNS.items():
+            table.add_column(name, label=label)
         table.add_row_action("show", self.show_group, label="Show", icon="visibility", tooltip="Show this group in the grid")
         panel.list(data_name(ctx, "groups"), types.Object(), view=table)
         panel.str("details_md", view=types.MarkdownView())
         return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, padding=1))
+
+
+def group_table(rows, selected=None):
+    """The groups table's data; the row ``selected`` (the one clicked) is highlighted."""
+    return {
+        "columns": list(GROUP_COLUMNS),
+        "rows": [[row[name] for name in GROUP_COLUMNS] for row in rows],
+        "selected_rows": [] if selected is None else [selected],
+    }
 
 
 def summary_markdown(run, n_groups):

@@ -45,6 +45,12 @@ def revision_data(state, data, name):
     return data[f"{name}_{state['revision']}"]
 
 
+def table_rows(state, data, name="groups"):
+    """The rows of a table the panel sent, as ``{column: value}``."""
+    table = revision_data(state, data, name)
+    return [dict(zip(table["columns"], row)) for row in table["rows"]]
+
+
 # --- figures ---------------------------------------------------------------------------
 
 
@@ -130,7 +136,7 @@ def test_redundancy_panel_loads_counts_and_groups_largest_first(small_dataset):
     assert f"**{run.counts['redundant']:,}** redundant" in state["summary_md"]
     assert revision_data(state, data, "status_chart")[0]["x"] == [run.counts[s] for s in
         ("representative", "redundant", "influential", "outlier", "unique")]  # fmt: skip
-    rows = revision_data(state, data, "groups")
+    rows = table_rows(state, data)
     sizes = run.group_sizes()
     assert [row["size"] for row in rows] == sorted(sizes.values(), reverse=True)
     assert len(rows) == len(sizes) and rows[0]["group"] == run.largest_groups()[0]
@@ -150,8 +156,10 @@ def test_mixed_label_groups_list_their_labels_and_have_no_representative(small_d
 
 def test_clicking_a_group_row_shows_that_group_representative_first(small_dataset):
     run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
-    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
-    _, _, requests = call_panel(small_dataset, "redundancy_panel", "show_group", state=state, event_args={}, row=2)
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert revision_data(state, data, "groups")["selected_rows"] == []
+    _, data, requests = call_panel(small_dataset, "redundancy_panel", "show_group", state=state, event_args={}, row=2)
+    assert revision_data(state, data, "groups")["selected_rows"] == [2]  # the clicked row is highlighted
     (set_view,) = [r for r in requests if r["operator_uri"] == "set_view"]
     group = run.largest_groups()[2]
     shown = shown_ids(small_dataset, set_view["params"]["view"])
@@ -209,7 +217,7 @@ def test_reload_shows_a_run_recomputed_under_the_same_key(small_dataset):
     assert reloaded["revision"] == state["revision"] + 1
     assert f"**{wider.counts['redundant']:,}** redundant" in reloaded["summary_md"]
     assert reloaded["summary_md"] != state["summary_md"]
-    assert len(revision_data(reloaded, data, "groups")) == min(len(wider.group_sizes()), 100)
+    assert len(table_rows(reloaded, data)) == min(len(wider.group_sizes()), 100)
 
 
 def test_clicking_a_point_shows_its_group_or_the_sample_alone(small_dataset):
@@ -243,7 +251,7 @@ def test_panels_still_open_when_the_runs_label_field_is_gone(small_dataset):
     state, data, _ = call_panel(small_dataset, "embedding_map", "on_load", state={"color_by": "label"})
     assert state["color_by"] == "status" and not state["has_labels"]
     state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
-    rows = revision_data(state, data, "groups")
+    rows = table_rows(state, data)
     assert {row["labels"] for row in rows} == {"(none)"}
     run = fr.load_run(small_dataset, "wavelet")
     influential_groups = set(run.view("influential").values("wavelet_group"))

@@ -144,6 +144,12 @@ def test_redundancy_panel_shows_the_counts_and_a_group_click_fills_the_grid(page
 
     page.locator("table tbody tr").first.click()
     grid_count(page, size).wait_for()
+    page.mouse.move(5, 500)  # away from the table, so no row is merely hovered
+    page.wait_for_function(  # the clicked row is highlighted: its cells differ from the next row's
+        """() => { const rows = document.querySelectorAll('[data-cy="panel-content-redundancy_panel"] table tbody tr');
+            const colour = row => getComputedStyle(row.querySelector('td')).backgroundColor;
+            return rows.length > 1 && colour(rows[0]) !== colour(rows[1]); }"""
+    )
     session, _ = app
     shown = session.view
     assert shown.values("id") == run.group_view(largest).values("id")
