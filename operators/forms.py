@@ -7,8 +7,9 @@ import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import METHOD_PREFIX, RedundancyRun, list_runs, samples_outside
+from ..bridge.runs import METHOD_PREFIX, RedundancyRun, list_runs, review_view_name, samples_outside
 from ..bridge.samples import classification_fields
+from ..panels.run_state import method_title
 
 NO_LABELS = "(none)"
 PYTHON_OVERWRITE = "pass overwrite=True"  # how bridge refusals say "ask explicitly" in Python
@@ -76,13 +77,13 @@ def run_key_input(inputs, ctx, default, view, method):
 
 
 def describe_run(run):
-    """``a wavelet clusters run on 2,107 samples, stored 2026-11-28 01:23 UTC (threshold=0.12, ...)``."""
+    """``a run of wavelet clusters on 2,107 samples, stored 2026-11-28 01:23 UTC (threshold=0.12, ...)``."""
     n_samples = run.dataset.exists(f"{run.key}_status").count()
     unused = {"threshold": "n_clusters", "kmeans": "threshold", "spectral": "threshold"}.get(run.parameters.get("grouping"))
     shown = ", ".join(
         f"{name}={run.parameters[name]}" for name in SHOWN_PARAMETERS if name != unused and run.parameters.get(name) is not None
     )
-    return f"a {run.method.replace('_', ' ')} run on {n_samples:,} samples, stored {run.timestamp:%Y-%m-%d %H:%M} UTC ({shown})"
+    return f"a run of {method_title(run)} on {n_samples:,} samples, stored {run.timestamp:%Y-%m-%d %H:%M} UTC ({shown})"
 
 
 def fresh_key(dataset, key):
@@ -149,7 +150,7 @@ def run_summary_markdown(run):
     if skipped:
         lines.append(f"{len(skipped):,} unreadable images were skipped (listed in the run's `skipped`).")
     lines.append(f"Review the groups in the **Redundancy** panel or the **Embedding map** (run `{run.key}`), "
-                 f"or open the saved view `{run.key}-review`.")  # fmt: skip
+                 f"or open the saved view `{review_view_name(run.key)}`.")  # fmt: skip
     return "\n\n".join(lines)
 
 

@@ -109,7 +109,7 @@ def new_revision(ctx):
 def method_title(run):
     """The run's analysis in words: an SSIM run says how it grouped."""
     if run.method == "ssim_spectral":
-        return "SSIM, spectral clustering" if run.parameters.get("grouping") == "spectral" else "SSIM, threshold grouping"
+        return "SSIM (spectral clustering)" if run.parameters.get("grouping") == "spectral" else "SSIM (threshold grouping)"
     return run.method.replace("_", " ")
 
 

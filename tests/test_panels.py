@@ -284,7 +284,7 @@ def test_a_failing_panel_event_shows_its_message_in_place(small_dataset):
 def test_threshold_ssim_runs_are_not_headed_spectral_and_map_points_name_their_file(small_dataset):
     fr.compute_ssim_clusters(small_dataset, label_field="ground_truth", key="ssim", progress=False)
     state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
-    assert "SSIM, threshold grouping" in state["summary_md"] and "spectral" not in state["summary_md"].split("\n")[0]
+    assert "SSIM (threshold grouping)" in state["summary_md"] and "spectral" not in state["summary_md"].split("\n")[0]
     state, data, _ = call_panel(small_dataset, "embedding_map", "on_load")
     run = fr.load_run(small_dataset, "ssim")
     member = run.group_view(run.largest_groups()[0]).first()
