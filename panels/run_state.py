@@ -27,7 +27,8 @@ def errors_in_place(event):
 
     @functools.wraps(event)
     def guarded(self, ctx, *args, **kwargs):
-        ctx.panel.state.error_md = None
+        if ctx.panel.state.error_md:  # written only when it changes: every write is an App event
+            ctx.panel.state.error_md = None
         try:
             return event(self, ctx, *args, **kwargs)
         except Exception as error:  # shown to the user in place, the panel stays usable
@@ -55,7 +56,8 @@ class RunPanel(foo.Panel):
 
     @errors_in_place
     def on_change_ctx(self, ctx):
-        if ctx.panel.state.runs_listed != runs_listed(ctx.dataset):
+        listed = ctx.panel.state.runs_listed
+        if listed is not None and listed != runs_listed(ctx.dataset):  # None: on_load is still running
             self.on_load(ctx)
 
     def shown_run(self, ctx, keys=None):

@@ -278,7 +278,7 @@ def test_a_failing_panel_event_shows_its_message_in_place(small_dataset):
     assert state["error_md"].startswith("**Show least similar failed:**") and "only split-similarity runs" in state["error_md"]
     assert "set_view" not in [r["operator_uri"] for r in requests]
     state, _, requests = call_panel(small_dataset, "redundancy_panel", "show_redundant", state=state)
-    assert state["error_md"] is None and "set_view" in [r["operator_uri"] for r in requests]
+    assert not state["error_md"] and "set_view" in [r["operator_uri"] for r in requests]
 
 
 def test_threshold_ssim_runs_are_not_headed_spectral_and_map_points_name_their_file(small_dataset):

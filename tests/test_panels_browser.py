@@ -30,6 +30,7 @@ CHROMIUM_FLAGS = [
 TIMEOUT_MS = 60_000
 
 try:
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
@@ -125,7 +126,10 @@ def choose_run(page, name, key):
 def screenshot(page, name, focus=None):
     """Save what the page shows, scrolled so that ``focus`` (a locator) is in view."""
     if focus is not None:
-        focus.scroll_into_view_if_needed()
+        try:
+            focus.scroll_into_view_if_needed()
+        except PlaywrightError:  # a plot drawn again meanwhile (the App may load a run twice): its successor
+            focus.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)  # let plotly finish drawing
     page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"))
 
@@ -162,7 +166,7 @@ def test_redundancy_panel_draws_the_ssim_spectrum_and_the_split_histogram(page, 
     choose_run(page, "redundancy_panel", "ssim")
     page.get_by_text("Laplacian spectrum.").wait_for()
     page.get_by_text("gap threshold γ = 0.4").wait_for()
-    assert page.locator(".js-plotly-plot").count() == 2  # counts and spectrum
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 2")  # counts and spectrum
     screenshot(page, "redundancy_panel_ssim", focus=page.locator(".js-plotly-plot").nth(1))
 
     page.get_by_role("button", name="Tag for review…").click()  # the tag operator, this run chosen
