@@ -265,8 +265,11 @@ def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", la
         raise ExportRefused(problem)
 
     parent, name = os.path.split(export_dir)
-    os.makedirs(parent, exist_ok=True)
-    workspace = tempfile.mkdtemp(prefix=f".{name}.writing-", dir=parent)  # a sibling: same disk, so renames
+    try:
+        os.makedirs(parent, exist_ok=True)
+        workspace = tempfile.mkdtemp(prefix=f".{name}.writing-", dir=parent)  # a sibling: same disk, so renames
+    except OSError as error:
+        raise OSError(f"cannot write in {parent} ({error.strerror}); choose a folder you can write to") from error
     staging = os.path.join(workspace, name)
     try:
         kept = curated_view(dataset, keys, exclude, combine)

@@ -24,6 +24,7 @@ from ..bridge.curation import (
 from .forms import (
     app_wording,
     delegable_config,
+    failures_in_place,
     label_field_input,
     label_field_param,
     progress_reporter,
@@ -89,6 +90,7 @@ class _TagOperator(foo.Operator):
         inputs.md(text, name="preview")
         return types.Property(inputs)
 
+    @failures_in_place("Tagging")
     def execute(self, ctx):
         started = time.perf_counter()
         statuses = chosen_statuses(ctx.params, TAGGED_STATUSES)
@@ -103,7 +105,7 @@ class _TagOperator(foo.Operator):
         return {"counts": counts, "summary": summary}
 
     def resolve_output(self, ctx):
-        return summary_output("Tags added" if self.tagging else "Tags removed")
+        return summary_output("Tags added" if self.tagging else "Tags removed", ctx)
 
 
 class TagRedundancy(_TagOperator):
@@ -216,6 +218,7 @@ class ExportCurated(foo.Operator):
         overwrite = bool(ctx.params.get("overwrite", False))
         return export_dir_problem(os.path.expanduser(folder), overwrite, f"tick '{OVERWRITE_EXPORT_LABEL}'")
 
+    @failures_in_place("Export")
     def execute(self, ctx):
         params = ctx.params
         problem = self.folder_problem(ctx)
@@ -252,7 +255,7 @@ class ExportCurated(foo.Operator):
         return {**summary, "summary": "\n\n".join(lines)}
 
     def resolve_output(self, ctx):
-        return summary_output("Curated set exported")
+        return summary_output("Curated set exported", ctx)
 
 
 class DeleteExcluded(foo.Operator):

@@ -1,6 +1,7 @@
 """Form pieces shared by the operators: inputs, the checks that run while the user
 types, and the readable result each operator ends with."""
 
+import functools
 from contextlib import contextmanager
 
 import fiftyone as fo
@@ -106,6 +107,26 @@ def app_wording(checkbox=REPLACE_LABEL):
         raise type(error)(str(error).replace(PYTHON_OVERWRITE, f"tick '{checkbox}'")) from None
 
 
+def failures_in_place(what):
+    """For operators the panels open: a failure of ``execute`` in the App becomes a result
+    saying what failed and that nothing changed (``failed``), so the panel that opened it
+    stays usable; delegated runs still fail as runs."""
+
+    def decorate(execute):
+        @functools.wraps(execute)
+        def guarded(self, ctx):
+            try:
+                return execute(self, ctx)
+            except (ValueError, OSError) as error:
+                if ctx.delegated:
+                    raise
+                return {"failed": str(error), "summary": f"**{what} failed, nothing changed:** {error}"}
+
+        return guarded
+
+    return decorate
+
+
 def replace_param(ctx):
     return bool(ctx.params.get("replace", False))
 
@@ -154,11 +175,13 @@ def run_summary_markdown(run):
     return "\n\n".join(lines)
 
 
-def summary_output(title):
-    """The result view every operator ends with: its ``summary`` as markdown."""
+def summary_output(title, ctx=None):
+    """The result view every operator ends with: its ``summary`` as markdown (headed
+    "Failed" when ``failures_in_place`` caught a failure)."""
     outputs = types.Object()
     outputs.str("summary", label="", view=types.MarkdownView())
-    return types.Property(outputs, view=types.View(label=title))
+    failed = ctx is not None and ctx.results.get("failed")
+    return types.Property(outputs, view=types.View(label="Failed" if failed else title))
 
 
 def runs_newest_first(dataset):

@@ -360,3 +360,10 @@ def test_run_choices_are_strict_and_newest_first(analysed, tmp_path):
     with pytest.raises(ExecutionError, match="never deleted"):
         run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": str(folder), "overwrite": True})
     assert os.listdir(folder) == ["thesis.txt"]
+
+
+def test_an_export_failing_in_the_app_says_so_as_its_result_and_changes_nothing(analysed):
+    result = run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": "/proc/no-exports-here"})
+    assert result.error is None  # not an uncaught error that would replace the panel that opened the form
+    assert result.result["summary"].startswith("**Export failed, nothing changed:** cannot write in /proc")
+    assert not os.path.exists("/proc/no-exports-here")
