@@ -13,6 +13,7 @@ The catalogue (input -> what happens):
 - fewer samples than requested clusters -> "between 1 and the number of samples"
 - NaN features -> names the rows; constant features -> analysed, no crash
 - video samples -> "these analyses need images"
+- a grouped dataset -> names its slices and how to analyse one; one slice is analysed
 - a phone photo stored on its side with EXIF orientation 6 -> turned upright on decode (as
   the App shows it), so it groups with its upright copy
 - a CMYK JPEG -> decoded to the same picture as its RGB original
@@ -198,3 +199,18 @@ def test_two_samples_of_one_file_are_one_group_keeping_one(tmp_path):
     assert len(set(twins.values("wavelet_group"))) == 1
     assert sorted(twins.values("wavelet_status")) == ["redundant", "representative"]
     assert run.counts["redundant"] == 1
+
+
+def test_a_grouped_dataset_is_refused_with_its_slices_and_one_slice_is_analysed(odd_files):
+    dataset = fo.Dataset()
+    dataset.add_group_field("group", default="left")
+    for left, right in (("rgb", "gray"), ("rgba", "gray_twin"), ("other", "sixteen")):
+        group = fo.Group()
+        dataset.add_samples([fo.Sample(filepath=odd_files[left], group=group.element("left")),
+                             fo.Sample(filepath=odd_files[right], group=group.element("right"))])  # fmt: skip
+    with pytest.raises(ValueError, match=r"grouped dataset \(slices \['left', 'right'\]\).*select_group_slices\('left'\)"):
+        fr.compute_wavelet_clusters(dataset, progress=False)
+    run = fr.compute_wavelet_clusters(dataset.select_group_slices("left"), progress=False)
+    assert sum(run.counts.values()) == 3
+    groups = groups_by_path(dataset.select_group_slices("left"))
+    assert groups[odd_files["rgb"]] == groups[odd_files["rgba"]] >= 0 and groups[odd_files["other"]] == -1
