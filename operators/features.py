@@ -9,14 +9,14 @@ from ..bridge.features import METHOD, compute_boundary_crossings, compute_featur
 from ..core.features import layer_names
 from .forms import (
     delegable_config,
-    analysis_result,
+    analysis_steps,
     app_wording,
     label_field_input,
     label_field_param,
-    progress_reporter,
     replace_param,
     run_choice_input,
     run_key_input,
+    run_summary_markdown,
     summary_output,
 )
 
@@ -89,6 +89,7 @@ class ComputeFeatureClusters(foo.Operator):
             "compute_feature_clusters",
             "Redundancy: feature-map clusters",
             "Outliers and semantically similar images in a trained model's feature space",
+            reports_progress=True,
         )
 
     def resolve_input(self, ctx):
@@ -112,28 +113,29 @@ class ComputeFeatureClusters(foo.Operator):
 
     def execute(self, ctx):
         params = ctx.params
-        with app_wording():
-            run = compute_feature_clusters(
-                ctx.target_view(),
-                layer=params.get("layer") or None,
-                label_field=label_field_param(ctx),
-                key=params.get("key", "features"),
-                classwise=bool(params.get("classwise", False)),
-                reduction=params.get("reduction", "pca"),
-                n_reduce=int(params.get("n_reduce", 50)),
-                p_outlier=float(params.get("p_outlier", 0.01)),
-                p_similar=float(params.get("p_similar", 0.1)),
-                image_size=int(params.get("image_size", 32)),
-                batch_size=int(params.get("batch_size", 64)),
-                num_workers=int(params.get("num_workers", 0)),
-                progress=progress_reporter(ctx, "Extracting features"),
-                overwrite=replace_param(ctx),
-                **model_arguments(params),
-            )
-        return analysis_result(ctx, run)
 
-    def resolve_output(self, ctx):
-        return summary_output("Feature-map clusters done")
+        def work(progress):
+            with app_wording():
+                return compute_feature_clusters(
+                    ctx.target_view(),
+                    layer=params.get("layer") or None,
+                    label_field=label_field_param(ctx),
+                    key=params.get("key", "features"),
+                    classwise=bool(params.get("classwise", False)),
+                    reduction=params.get("reduction", "pca"),
+                    n_reduce=int(params.get("n_reduce", 50)),
+                    p_outlier=float(params.get("p_outlier", 0.01)),
+                    p_similar=float(params.get("p_similar", 0.1)),
+                    image_size=int(params.get("image_size", 32)),
+                    batch_size=int(params.get("batch_size", 64)),
+                    num_workers=int(params.get("num_workers", 0)),
+                    progress=progress,
+                    overwrite=replace_param(ctx),
+                    **model_arguments(params),
+                )
+
+        yield from analysis_steps(ctx, "Extracting features", work, run_summary_markdown, "Feature-map clusters done")
+
 
 
 class ComputeBoundaryCrossings(foo.Operator):
@@ -171,3 +173,4 @@ class ComputeBoundaryCrossings(foo.Operator):
 
     def resolve_output(self, ctx):
         return summary_output("Decision-boundary probe done")
+

@@ -2,6 +2,8 @@
 types, and the readable result each operator ends with."""
 
 import functools
+import queue
+import threading
 from contextlib import contextmanager
 
 import fiftyone as fo
@@ -138,8 +140,9 @@ def progress_reporter(ctx, label):
     )
 
 
-def delegable_config(name, label, description):
-    """OperatorConfig of long work: a dynamic form, run now or delegated to a worker."""
+def delegable_config(name, label, description, reports_progress=False):
+    """OperatorConfig of long work: a dynamic form, run now or delegated to a worker;
+    ``reports_progress``: ``execute`` is a generator (see ``analysis_steps``)."""
     return foo.OperatorConfig(
         name=name,
         label=label,
@@ -147,14 +150,39 @@ def delegable_config(name, label, description):
         dynamic=True,
         allow_immediate_execution=True,
         allow_delegated_execution=True,
+        execute_as_generator=reports_progress,
     )
 
 
-def analysis_result(ctx, run):
-    """Reload the App (not from a delegated worker) and report the run in words."""
-    if not ctx.delegated:
-        ctx.ops.reload_dataset()
-    return {"key": run.key, "counts": run.counts, "timings": run.timings, "summary": run_summary_markdown(run)}
+def analysis_steps(ctx, label, work, summarize, title):
+    """The ``execute`` of an analysis operator, as a generator.
+
+    ``work(progress)`` runs the analysis; run now in the App, it runs in a worker thread
+    and its progress reaches the App's progress indicator with a percentage while it runs
+    (FiftyOne 1.22 streams what a generator yields; ``ctx.set_progress`` in an immediate
+    run only logs). Then the App reloads and shows ``summarize(run)`` under ``title``.
+    Delegated, it runs in place and reports through ``ctx.set_progress``."""
+    if ctx.delegated:
+        work(progress_reporter(ctx, label))
+        return
+    updates, outcome, finished = queue.Queue(), {}, object()
+
+    def run():
+        try:
+            outcome["run"] = work(fo.report_progress(lambda bar: updates.put(bar.progress), dt=0.5))
+        except BaseException as error:  # raised again below, in the operator's thread
+            outcome["error"] = error
+        finally:
+            updates.put(finished)
+
+    threading.Thread(target=run, name=f"redundancy: {label}", daemon=True).start()
+    while (fraction := updates.get()) is not finished:
+        yield ctx.ops.set_progress(label=f"{label}: {fraction:.0%}", progress=fraction)
+    if "error" in outcome:
+        raise outcome["error"]
+    yield ctx.ops.reload_dataset()
+    summary = f"**{title}.** {summarize(outcome['run'])}"  # show_output draws no title of its own
+    yield ctx.ops.show_output(summary_output(title).to_json(), {"summary": summary})
 
 
 def run_summary_markdown(run):
@@ -165,7 +193,7 @@ def run_summary_markdown(run):
     n_groups = len(run.group_sizes())
     skipped = run.details.get("skipped") or []
     lines = [
-        f"Run **`{run.key}`** stored: {total:,} samples analysed in {sum(run.timings.values()):.1f} s, {n_groups:,} groups.",
+        f"Run **`{run.key}`** stored: {total:,} samples analysed in {sum(run.timings.values()):.1f} s, {n_groups:,} group{'' if n_groups == 1 else 's'}.",
         shown,
     ]
     if skipped:

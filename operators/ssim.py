@@ -7,15 +7,14 @@ from ..bridge.ssim import METHOD, SPLIT_METHOD, compute_split_similarity, comput
 from ..core.ssim_analysis import SSIMParameters, dense_bytes
 from .forms import (
     delegable_config,
-    analysis_result,
+    analysis_steps,
     app_wording,
     label_field_input,
     label_field_param,
-    progress_reporter,
     replace_param,
     run_key_input,
+    run_summary_markdown,
     split_summary_markdown,
-    summary_output,
 )
 
 
@@ -26,6 +25,7 @@ class ComputeSSIMClusters(foo.Operator):
             "compute_ssim_clusters",
             "Redundancy: SSIM clusters",
             "Group structurally similar images by SSIM (spectral or threshold); mark redundant and influential samples",
+            reports_progress=True,
         )
 
     def resolve_input(self, ctx):
@@ -71,28 +71,29 @@ class ComputeSSIMClusters(foo.Operator):
 
     def execute(self, ctx):
         params = ctx.params
-        with app_wording():
-            run = compute_ssim_clusters(
-                ctx.target_view(),
-                label_field=label_field_param(ctx),
-                key=params.get("key", "ssim"),
-                image_size=int(params.get("image_size", 32)),
-                mode=params.get("mode", "auto"),
-                grouping=params.get("grouping", "threshold"),
-                threshold=float(params.get("threshold", 0.9)),
-                n_clusters=params.get("n_clusters") or None,
-                rule=params.get("rule", "largest_gap"),
-                gamma=float(params.get("gamma", 0.4)),
-                n_neighbors=int(params.get("n_neighbors", 10)),
-                memory_budget_gb=float(params.get("memory_budget_gb", 2.0)),
-                skip_failures=bool(params.get("skip_failures", False)),
-                progress=progress_reporter(ctx, "Decoding images"),
-                overwrite=replace_param(ctx),
-            )
-        return analysis_result(ctx, run)
 
-    def resolve_output(self, ctx):
-        return summary_output("SSIM clusters done")
+        def work(progress):
+            with app_wording():
+                return compute_ssim_clusters(
+                    ctx.target_view(),
+                    label_field=label_field_param(ctx),
+                    key=params.get("key", "ssim"),
+                    image_size=int(params.get("image_size", 32)),
+                    mode=params.get("mode", "auto"),
+                    grouping=params.get("grouping", "threshold"),
+                    threshold=float(params.get("threshold", 0.9)),
+                    n_clusters=params.get("n_clusters") or None,
+                    rule=params.get("rule", "largest_gap"),
+                    gamma=float(params.get("gamma", 0.4)),
+                    n_neighbors=int(params.get("n_neighbors", 10)),
+                    memory_budget_gb=float(params.get("memory_budget_gb", 2.0)),
+                    skip_failures=bool(params.get("skip_failures", False)),
+                    progress=progress,
+                    overwrite=replace_param(ctx),
+                )
+
+        yield from analysis_steps(ctx, "Decoding images", work, run_summary_markdown, "SSIM clusters done")
+
 
 
 class ComputeSplitSimilarity(foo.Operator):
@@ -102,6 +103,7 @@ class ComputeSplitSimilarity(foo.Operator):
             "compute_split_similarity",
             "Redundancy: train vs test similarity",
             "Find test images with a near-identical training image, and test images far from all training images",
+            reports_progress=True,
         )
 
     def resolve_input(self, ctx):
@@ -137,31 +139,22 @@ class ComputeSplitSimilarity(foo.Operator):
     def execute(self, ctx):
         params = ctx.params
         by_field = params.get("split_source", "tags") == "field"
-        with app_wording():
-            run = compute_split_similarity(
-                ctx.target_view(),
-                train=params["train"],
-                test=params["test"],
-                split_field=params.get("split_field") if by_field else None,
-                label_field=label_field_param(ctx),
-                within_class=bool(params.get("within_class", False)),
-                key=params.get("key", "split"),
-                threshold=float(params.get("threshold", 0.9)),
-                n_least_similar=int(params.get("n_least_similar", 10)),
-                mode=params.get("mode", "auto"),
-                progress=progress_reporter(ctx, "Decoding images"),
-                overwrite=replace_param(ctx),
-            )
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
-        details = run.details
-        return {
-            "key": run.key,
-            "counts": run.counts,
-            "share_near_identical": details["share_near_identical"],
-            "least_similar_ids": details["least_similar_ids"],
-            "summary": split_summary_markdown(run),
-        }
 
-    def resolve_output(self, ctx):
-        return summary_output("Train vs test similarity done")
+        def work(progress):
+            with app_wording():
+                return compute_split_similarity(
+                    ctx.target_view(),
+                    train=params["train"],
+                    test=params["test"],
+                    split_field=params.get("split_field") if by_field else None,
+                    label_field=label_field_param(ctx),
+                    within_class=bool(params.get("within_class", False)),
+                    key=params.get("key", "split"),
+                    threshold=float(params.get("threshold", 0.9)),
+                    n_least_similar=int(params.get("n_least_similar", 10)),
+                    mode=params.get("mode", "auto"),
+                    progress=progress,
+                    overwrite=replace_param(ctx),
+                )
+
+        yield from analysis_steps(ctx, "Decoding images", work, split_summary_markdown, "Train vs test similarity done")

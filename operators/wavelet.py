@@ -6,14 +6,13 @@ import fiftyone.operators.types as types
 from ..bridge.wavelet import METHOD, compute_wavelet_clusters
 from .forms import (
     delegable_config,
-    analysis_result,
+    analysis_steps,
     app_wording,
     label_field_input,
     label_field_param,
-    progress_reporter,
     replace_param,
     run_key_input,
-    summary_output,
+    run_summary_markdown,
 )
 
 
@@ -24,6 +23,7 @@ class ComputeWaveletClusters(foo.Operator):
             "compute_wavelet_clusters",
             "Redundancy: wavelet clusters",
             "Group near-identical images by their wavelet coefficients; mark redundant and influential samples",
+            reports_progress=True,
         )
 
     def resolve_input(self, ctx):
@@ -80,26 +80,27 @@ class ComputeWaveletClusters(foo.Operator):
         params = ctx.params
         count = params.get("n_clusters", 0.94)
         n_clusters = int(count) if count >= 1 else float(count)
-        with app_wording():
-            run = compute_wavelet_clusters(
-                ctx.target_view(),
-                label_field=label_field_param(ctx),
-                key=params.get("key", "wavelet"),
-                image_size=int(params.get("image_size", 32)),
-                color=params.get("color", "rgb"),
-                wavelet=params.get("wavelet", "db1"),
-                level=int(params.get("level", 2)),
-                approximation_only=bool(params.get("approximation_only", True)),
-                normalization=params.get("normalization", "contrast"),
-                tau=float(params.get("tau", 1e5)),
-                grouping=params.get("grouping", "threshold"),
-                threshold=float(params.get("threshold", 0.12)),
-                n_clusters=n_clusters,
-                skip_failures=bool(params.get("skip_failures", False)),
-                progress=progress_reporter(ctx, "Decoding images"),
-                overwrite=replace_param(ctx),
-            )
-        return analysis_result(ctx, run)
 
-    def resolve_output(self, ctx):
-        return summary_output("Wavelet clusters done")
+        def work(progress):
+            with app_wording():
+                return compute_wavelet_clusters(
+                    ctx.target_view(),
+                    label_field=label_field_param(ctx),
+                    key=params.get("key", "wavelet"),
+                    image_size=int(params.get("image_size", 32)),
+                    color=params.get("color", "rgb"),
+                    wavelet=params.get("wavelet", "db1"),
+                    level=int(params.get("level", 2)),
+                    approximation_only=bool(params.get("approximation_only", True)),
+                    normalization=params.get("normalization", "contrast"),
+                    tau=float(params.get("tau", 1e5)),
+                    grouping=params.get("grouping", "threshold"),
+                    threshold=float(params.get("threshold", 0.12)),
+                    n_clusters=n_clusters,
+                    skip_failures=bool(params.get("skip_failures", False)),
+                    progress=progress,
+                    overwrite=replace_param(ctx),
+                )
+
+        yield from analysis_steps(ctx, "Decoding images", work, run_summary_markdown, "Wavelet clusters done")
+

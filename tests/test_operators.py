@@ -29,13 +29,15 @@ def test_operator_on_a_view_writes_what_the_python_api_writes(small_dataset):
         ),
     )
     assert result.error is None, result.error
-    assert result.result["key"] == "from_app"
     fr.compute_wavelet_clusters(view, label_field="ground_truth", key="from_python", progress=False)
 
     assert small_dataset.count("from_app_status") == len(view) < len(small_dataset)
     for suffix in ("status", "group", "score"):
         assert view.values(f"from_app_{suffix}") == view.values(f"from_python_{suffix}")
-    assert result.result["counts"] == fr.load_run(small_dataset, "from_python").counts
+    assert fr.load_run(small_dataset, "from_app").counts == fr.load_run(small_dataset, "from_python").counts
+    app_requests = [r["operator_uri"] for r in result.to_json()["executor"]["requests"]]
+    assert app_requests[-2:] == ["reload_dataset", "show_output"]  # the App reloads, then shows the result
+    assert shown_summary(result).startswith(f"**Wavelet clusters done.** Run **`from_app`** stored: {len(view):,} samples analysed in ")
     assert fr.load_run(small_dataset, "from_app").parameters["label_field"] == "ground_truth"
 
 
@@ -52,6 +54,19 @@ def test_operator_without_labels_and_with_kmeans(small_dataset):
     run = fr.load_run(small_dataset, "paper")
     assert run.parameters["label_field"] is None and run.counts["influential"] == 0
     assert len(run.group_sizes()) + run.counts["unique"] == round(0.9 * len(small_dataset))
+
+
+def shown_summary(result):
+    """The summary an analysis operator showed the App at its end (its ``show_output``)."""
+    (shown,) = [r["params"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == "show_output"]
+    assert shown["outputs"]["view"]["label"].endswith("done")
+    return shown["results"]["summary"]
+
+
+def progress_shown(result):
+    """The percentages an operator's progress indicator showed, in order."""
+    requests = result.to_json()["executor"]["requests"]
+    return [r["params"]["progress"] for r in requests if r["operator_uri"] == "set_progress"]
 
 
 def resolve_form(dataset, operator_name, params, view=None):
@@ -128,7 +143,7 @@ def test_the_form_describes_the_run_a_key_holds_and_asks_before_a_subset_replace
     done = foo.execute_operator(uri, ctx=dict(view=subset, params={**params, "replace": True}))
     assert done.error is None, done.error
     assert small_dataset.count("wavelet_status") == len(subset)
-    assert f"{len(subset):,} samples analysed" in done.result["summary"]
+    assert f"{len(subset):,} samples analysed" in shown_summary(done)
 
 
 def test_refusals_reaching_the_app_name_the_checkbox_not_the_python_argument(small_dataset):
@@ -156,3 +171,15 @@ def test_delegated_run_equals_the_immediate_run(small_dataset):
     fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="now", progress=False)
     assert small_dataset.values("queued_status") == small_dataset.values("now_status")
     assert small_dataset.values("queued_group") == small_dataset.values("now_group")
+
+
+def test_an_analysis_run_from_the_app_reports_its_progress_as_it_goes(small_dataset):
+    result = foo.execute_operator(
+        f"{PLUGIN}/compute_wavelet_clusters",
+        ctx=dict(dataset=small_dataset, params={"key": "watched", "view_target": "DATASET"}),
+    )
+    assert result.error is None, result.error
+    shown = progress_shown(result)
+    assert shown and shown[-1] == 1.0 and shown == sorted(shown)
+    labels = [r["params"]["label"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == "set_progress"]
+    assert labels[-1] == "Decoding images: 100%"
