@@ -57,11 +57,6 @@ def validate_key(samples, key, method, extra_suffixes=(), overwrite=False):
 class ReplacementRefused(ValueError):
     """A new run would replace one that covers samples it does not; nothing changed."""
 
-    def __init__(self, message, key=None, n_outside=0):
-        super().__init__(message)
-        self.key = key
-        self.n_outside = n_outside
-
 
 def samples_outside(samples, key):
     """How many samples the run under ``key`` covers that ``samples`` does not: they would
@@ -82,9 +77,7 @@ def check_replacement(samples, key, overwrite=False):
             f"run key {key!r} holds a run on {samples._dataset.exists(f'{key}_status').count()} "
             f"samples of dataset {samples._dataset.name!r}; {n_outside} of them are outside the "
             "samples given now and would lose their results. Choose another key, or pass "
-            "overwrite=True to replace that run",
-            key,
-            n_outside,
+            "overwrite=True to replace that run"
         )
 
 
