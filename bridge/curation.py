@@ -3,16 +3,21 @@ the curated view (one run, or the union/intersection of several), export it with
 manifest of what was left out, and (only when confirmed) delete."""
 
 import csv
+import json
 import os
 import shutil
+import tempfile
+from datetime import datetime, timezone
 from functools import reduce
+
+import yaml
 
 import fiftyone as fo
 from fiftyone import ViewField as F
 
-from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE
+from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
 from .runs import RedundancyRun, require_run
-from .samples import is_classification
+from .samples import classification_fields, is_classification
 
 TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
 EXCLUDED_STATUSES = (REDUNDANT, OUTLIER)
@@ -25,6 +30,8 @@ EXPORT_FORMATS = {
     "CSV": fo.types.CSVDataset,
 }
 MANIFEST_COLUMNS = ("filepath", "label", "status", "run_key", "representative_filepath", "score")
+EXPORT_RECORD = "redundancy-export.json"  # in every export folder: what it holds, and that this plugin wrote it
+EXPORT_WRITER = "fiftyone-redundancy"
 
 
 def _run_keys(dataset, keys):
@@ -125,25 +132,59 @@ def _exclusion(dataset, keys, exclude, combine):
 
 def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine="union", label_field=None):
     """CSV of every excluded sample: file, label, status, run key, representative's file,
-    score (one row per run that marks it). Returns the number of excluded samples."""
+    score (one row per run that marks it). Returns the number of excluded samples.
+
+    An existing file at ``path`` is never replaced (it may be the record of an earlier
+    deletion): the CSV is written to a temporary sibling and moved into place."""
     keys = _run_keys(dataset, keys)
+    _check_statuses(exclude)
+    _check_label_field(dataset, label_field)
+    _check_new_file(path)
     dropped = excluded_view(dataset, keys, exclude, combine)
     filepaths = dict(zip(dataset.values("id"), dataset.values("filepath")))
     labels = _labels(dropped, label_field)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(MANIFEST_COLUMNS)
-        dropped_paths = dropped.values("filepath")
-        for key in keys:
-            statuses = dropped.values(f"{key}_status")
-            representatives = dropped.values(f"{key}_representative")
-            scores = dropped.values(f"{key}_score")
-            for index, filepath in enumerate(dropped_paths):
-                if statuses[index] in exclude:
-                    writer.writerow([filepath, labels[index], statuses[index], key,
-                                     filepaths.get(representatives[index], ""), scores[index]])  # fmt: skip
+    partial = f"{path}.writing"
+    try:
+        with open(partial, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(MANIFEST_COLUMNS)
+            dropped_paths = dropped.values("filepath")
+            for key in keys:
+                statuses = dropped.values(f"{key}_status")
+                representatives = dropped.values(f"{key}_representative")
+                scores = dropped.values(f"{key}_score")
+                for index, filepath in enumerate(dropped_paths):
+                    if statuses[index] in exclude:
+                        writer.writerow([filepath, labels[index], statuses[index], key,
+                                         filepaths.get(representatives[index], ""), scores[index]])  # fmt: skip
+        _check_new_file(path)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
     return len(dropped)
+
+
+def _check_new_file(path):
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a folder; give the manifest a file name such as {os.path.join(path, 'deleted.csv')}")
+    if os.path.lexists(path):
+        raise FileExistsError(f"{path} already exists and is never replaced; choose a new file name for the manifest")
+
+
+def _check_statuses(statuses):
+    unknown = sorted(set(statuses) - set(STATUSES))
+    if unknown:
+        raise ValueError(f"unknown statuses {unknown}; use some of {STATUSES}")
+
+
+def _check_label_field(dataset, label_field):
+    if label_field is not None and not dataset.has_sample_field(label_field):
+        raise ValueError(
+            f"label_field {label_field!r} does not exist on dataset {dataset.name!r}; "
+            f"its label fields are {classification_fields(dataset)}"
+        )
 
 
 def _labels(view, label_field):
@@ -155,66 +196,170 @@ def _labels(view, label_field):
     return view.values(label_field)
 
 
+def export_dir_problem(export_dir, overwrite=False, overwrite_hint="pass overwrite=True"):
+    """Why ``export_dir`` cannot receive an export now, or None when it can.
+
+    A missing or empty folder can; a folder holding an earlier export of this plugin
+    (recognised by its ``redundancy-export.json``) only with ``overwrite`` (its
+    ``overwrite_hint`` says how to ask); any other non-empty folder never: nothing this
+    plugin did not write is deleted."""
+    if os.path.lexists(export_dir) and not os.path.isdir(export_dir):
+        return f"{export_dir} is a file, not a folder; choose a folder to export into"
+    if not os.path.isdir(export_dir) or not os.listdir(export_dir):
+        return None
+    if not _is_earlier_export(export_dir):
+        found = sorted(os.listdir(export_dir))
+        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        return (
+            f"{export_dir} holds files that no export of this plugin wrote ({shown}); "
+            "they are never deleted: choose an empty or new folder"
+        )
+    if not overwrite:
+        return f"{export_dir} holds an earlier export; {overwrite_hint} to replace it, or choose another folder"
+    return None
+
+
+def _is_earlier_export(export_dir):
+    try:
+        with open(os.path.join(export_dir, EXPORT_RECORD)) as handle:
+            return json.load(handle).get("written_by") == EXPORT_WRITER
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+class ExportRefused(FileExistsError):
+    """The export folder cannot be written (see ``export_dir_problem``); nothing changed."""
+
+
 def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", label_field=None,
                    exclude=EXCLUDED_STATUSES, combine="union", export_media=True,
                    new_dataset=None, saved_view=None, overwrite=False, progress=None):  # fmt: skip
     """Export the curated view to ``export_dir`` in a standard format, with
-    ``excluded.csv`` listing every excluded sample; optionally also as a new FiftyOne
-    dataset (``new_dataset``: its name) or a saved view (``saved_view``: its name).
-    An ``export_dir`` that holds files is refused unless ``overwrite`` (then it is emptied
-    first, so no file of an earlier export lingers). Returns what happened: counts kept
-    and dropped by status, and the paths."""
-    if os.path.isdir(export_dir) and os.listdir(export_dir):
-        if not overwrite:
-            raise FileExistsError(
-                f"{export_dir} is not empty; choose another folder or pass overwrite=True"
-            )
-        shutil.rmtree(export_dir)
+    ``excluded.csv`` listing every excluded sample and ``redundancy-export.json``
+    recording the export; optionally also as a new FiftyOne dataset (``new_dataset``: its
+    name) or a saved view (``saved_view``: its name).
+
+    Every argument is checked before anything is written. A non-empty ``export_dir`` is
+    refused unless it holds an earlier export of this plugin and ``overwrite=True``
+    (``overwrite`` also allows replacing the saved view ``saved_view``); a folder holding
+    anything else is never emptied. The export is written to a temporary sibling folder
+    and swapped in only once complete, so a failure leaves ``export_dir`` as it was.
+    Returns what happened: counts kept and dropped by status, and the paths."""
+    keys = _run_keys(dataset, keys)
     if dataset_type not in EXPORT_FORMATS:
         raise ValueError(f"dataset_type must be one of {sorted(EXPORT_FORMATS)}, got {dataset_type!r}")
-    kept = curated_view(dataset, keys, exclude, combine)
-    kwargs = {}
-    if dataset_type == "CSV":
-        fields = {"filepath": "filepath"}
-        if label_field:
-            fields[f"{label_field}.label" if is_classification(dataset.get_field(label_field)) else label_field] = "label"
-        kwargs = dict(fields=fields, abs_paths=True, export_media=False)
-    else:
-        if dataset_type != "FiftyOneDataset" and label_field is None:
-            raise ValueError(f"exporting as {dataset_type} needs a label_field")
-        if label_field is not None:
-            kwargs["label_field"] = label_field
-        kwargs["export_media"] = export_media
-        if dataset_type in ("COCO", "YOLO") and is_classification(dataset.get_field(label_field)):
-            raise ValueError(
-                f"{dataset_type} holds detections; {label_field!r} holds classifications: "
-                "export as ImageClassificationDirectoryTree, FiftyOneDataset or CSV"
-            )
-    kept.export(export_dir=export_dir, dataset_type=EXPORT_FORMATS[dataset_type], progress=progress, **kwargs)
-    manifest = os.path.join(export_dir, "excluded.csv")
-    n_dropped = write_manifest(dataset, keys, manifest, exclude, combine, label_field)
-    dropped = excluded_view(dataset, keys, exclude, combine)
-    dropped_by_status = {}
-    for key in _run_keys(dataset, keys):
-        counts = dropped.count_values(f"{key}_status")
-        dropped_by_status[key] = {status: counts.get(status, 0) for status in exclude}
+    if combine not in COMBINE:
+        raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
+    _check_statuses(exclude)
+    _check_label_field(dataset, label_field)
+    kwargs = _export_kwargs(dataset, dataset_type, label_field, export_media)
+    if new_dataset and fo.dataset_exists(new_dataset):
+        raise ValueError(f"a dataset named {new_dataset!r} already exists; choose another name for the copy")
+    if saved_view and dataset.has_saved_view(saved_view) and not overwrite:
+        raise ValueError(
+            f"dataset {dataset.name!r} already has a saved view {saved_view!r}; choose another name or pass overwrite=True"
+        )
+    export_dir = os.path.abspath(export_dir)
+    problem = export_dir_problem(export_dir, overwrite)
+    if problem:
+        raise ExportRefused(problem)
+
+    parent, name = os.path.split(export_dir)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        workspace = tempfile.mkdtemp(prefix=f".{name}.writing-", dir=parent)  # a sibling: same disk, so renames
+    except OSError as error:
+        raise OSError(f"cannot write in {parent} ({error.strerror}); choose a folder you can write to") from error
+    staging = os.path.join(workspace, name)
+    try:
+        kept = curated_view(dataset, keys, exclude, combine)
+        kept.export(export_dir=staging, dataset_type=EXPORT_FORMATS[dataset_type], progress=progress, **kwargs)
+        if dataset_type == "YOLO":
+            _point_yolo_config_at(staging, export_dir)
+        n_dropped = write_manifest(dataset, keys, os.path.join(staging, "excluded.csv"), exclude, combine, label_field)
+        dropped = excluded_view(dataset, keys, exclude, combine)
+        dropped_by_status = {}
+        for key in keys:
+            counts = dropped.count_values(f"{key}_status")
+            dropped_by_status[key] = {status: counts.get(status, 0) for status in exclude}
+        summary = {
+            "export_dir": export_dir,
+            "manifest": os.path.join(export_dir, "excluded.csv"),
+            "kept": len(kept),
+            "dropped": n_dropped,
+            "dropped_by_status": dropped_by_status,
+        }
+        record = {"written_by": EXPORT_WRITER, "dataset": dataset.name, "keys": keys, "format": dataset_type,
+                  "label_field": label_field, "exclude": list(exclude), "combine": combine,
+                  "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **summary}  # fmt: skip
+        with open(os.path.join(staging, EXPORT_RECORD), "w") as handle:
+            json.dump(record, handle, indent=2)
+        _swap_in(staging, export_dir, overwrite, workspace)
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
     if new_dataset:
         kept.clone(new_dataset, persistent=True)
     if saved_view:
         dataset.save_view(saved_view, kept, overwrite=True)
-    return {
-        "export_dir": export_dir,
-        "manifest": manifest,
-        "kept": len(kept),
-        "dropped": n_dropped,
-        "dropped_by_status": dropped_by_status,
-    }
+    return summary
+
+
+def _export_kwargs(dataset, dataset_type, label_field, export_media):
+    """``export()`` arguments for the format, refusing label fields the format cannot hold."""
+    if dataset_type == "CSV":
+        fields = {"filepath": "filepath"}
+        if label_field:
+            fields[f"{label_field}.label" if is_classification(dataset.get_field(label_field)) else label_field] = "label"
+        return dict(fields=fields, abs_paths=True, export_media=False)
+    if dataset_type != "FiftyOneDataset" and label_field is None:
+        raise ValueError(f"exporting as {dataset_type} needs a label_field")
+    if dataset_type in ("COCO", "YOLO") and is_classification(dataset.get_field(label_field)):
+        raise ValueError(
+            f"{dataset_type} holds detections; {label_field!r} holds classifications: "
+            "export as ImageClassificationDirectoryTree, FiftyOneDataset or CSV"
+        )
+    kwargs = {"export_media": export_media}
+    if label_field is not None:
+        kwargs["label_field"] = label_field
+    return kwargs
+
+
+def _point_yolo_config_at(staging, export_dir):
+    """YOLOv5's dataset.yaml records the folder it was written to: the final one, here."""
+    config_path = os.path.join(staging, "dataset.yaml")
+    with open(config_path) as handle:
+        config = yaml.safe_load(handle)
+    config["path"] = export_dir
+    with open(config_path, "w") as handle:
+        yaml.safe_dump(config, handle, sort_keys=False)
+
+
+def _swap_in(staging, export_dir, overwrite, workspace):
+    """Put the finished export ``staging`` at ``export_dir``; an earlier export there is
+    moved into ``workspace`` first (deleted with it once the new one is in place)."""
+    problem = export_dir_problem(export_dir, overwrite)  # the folder may have changed meanwhile
+    if problem:
+        raise ExportRefused(problem)
+    retired = None
+    if os.path.isdir(export_dir):
+        if os.listdir(export_dir):
+            retired = os.path.join(workspace, "replaced")
+            os.rename(export_dir, retired)
+        else:
+            os.rmdir(export_dir)
+    try:
+        os.rename(staging, export_dir)
+    except OSError:
+        if retired:
+            os.rename(retired, export_dir)  # put the earlier export back
+        raise
 
 
 def delete_excluded(dataset, keys, manifest_path, confirm=False, exclude=EXCLUDED_STATUSES,
                     combine="union", label_field=None):  # fmt: skip
     """Delete the excluded samples from the dataset: only with ``confirm=True``, and only
-    after writing their manifest to ``manifest_path``. Returns how many were deleted."""
+    after writing their manifest to ``manifest_path`` (a new file: an existing one is
+    never replaced). Returns how many were deleted."""
     if confirm is not True:
         raise PermissionError(
             "deleting samples from the dataset needs confirm=True; export the curated view "

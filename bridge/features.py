@@ -48,6 +48,7 @@ def compute_feature_clusters(
     device=None,
     random_state=0,
     progress=None,
+    overwrite=False,
 ):
     """Outliers and semantically similar images of ``samples`` in a trained model's
     feature space (Raud 2023; class-wise as Birodkar et al. 2019).
@@ -61,6 +62,9 @@ def compute_feature_clusters(
     cosine clustering merges the rest into ``floor((1 - p_outlier - p_similar) * n)``
     clusters, keeping the member nearest each cluster's centre. ``classwise`` does all of
     it within each class of ``label_field`` so every class keeps its share.
+    ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
+    unless True (those samples would lose the run's fields); a re-run on the same samples
+    (or more) replaces the run either way.
     """
     parameters = FeatureParameters(
         reduction=reduction,
@@ -71,7 +75,7 @@ def compute_feature_clusters(
         min_cluster_size=min_cluster_size,
         random_state=random_state,
     )
-    runs.validate_key(samples, key, METHOD)
+    runs.validate_key(samples, key, METHOD, overwrite=overwrite)
     require_images(samples)
     sample_ids = samples.values("id")
     labels = read_labels(samples, label_field)

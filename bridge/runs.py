@@ -46,8 +46,9 @@ def run_fields(key, extra_suffixes=()):
     return [f"{key}_{suffix}" for suffix in (*FIELD_TYPES, *extra_suffixes)]
 
 
-def validate_key(samples, key, method, extra_suffixes=()):
-    """Check that ``key`` can hold a run of ``method`` without touching anything else."""
+def validate_key(samples, key, method, extra_suffixes=(), overwrite=False):
+    """Check that ``key`` can hold a run of ``method`` on ``samples`` without touching
+    anything else (see ``check_replacement`` for ``overwrite``)."""
     if not isinstance(key, str) or not key.isidentifier():
         raise ValueError(f"run key {key!r} must be a Python identifier, e.g. 'wavelet'")
     dataset = samples._dataset
@@ -58,6 +59,7 @@ def validate_key(samples, key, method, extra_suffixes=()):
                 f"run key {key!r} already holds a {existing!r} run on dataset "
                 f"{dataset.name!r}; choose another key or delete that run first"
             )
+        check_replacement(samples, key, overwrite)
         return
     schema = dataset.get_field_schema()
     taken = [name for name in run_fields(key, extra_suffixes) if name in schema]
@@ -65,6 +67,33 @@ def validate_key(samples, key, method, extra_suffixes=()):
         raise ValueError(
             f"fields {taken} already exist on dataset {dataset.name!r} but belong to no "
             f"run of this plugin; choose another key than {key!r}"
+        )
+
+
+class ReplacementRefused(ValueError):
+    """A new run would replace one that covers samples it does not; nothing changed."""
+
+
+def samples_outside(samples, key):
+    """How many samples the run under ``key`` covers that ``samples`` does not: they would
+    lose their ``{key}_*`` fields if a run on ``samples`` replaced it."""
+    dataset = samples._dataset
+    field = f"{key}_status"
+    if not dataset.has_sample_field(field):
+        return 0
+    return dataset.exists(field).count() - samples.exists(field).count()
+
+
+def check_replacement(samples, key, overwrite=False):
+    """Refuse (brain-style) to replace the run under ``key`` by a run on ``samples`` that
+    leaves out samples the stored run covers, unless ``overwrite=True``."""
+    n_outside = samples_outside(samples, key)
+    if n_outside and not overwrite:
+        raise ReplacementRefused(
+            f"run key {key!r} holds a run on {samples._dataset.exists(f'{key}_status').count()} "
+            f"samples of dataset {samples._dataset.name!r}; {n_outside} of them are outside the "
+            "samples given now and would lose their results. Choose another key, or pass "
+            "overwrite=True to replace that run"
         )
 
 

@@ -59,6 +59,12 @@ def require_images(samples, minimum=2):
             f"the view has {count} sample(s); an analysis needs at least {minimum}. "
             "Choose a larger view or the whole dataset"
         )
+    if samples.media_type == fo.core.media.GROUP:
+        slices = sorted(samples.group_media_types)
+        raise ValueError(
+            f"the view is a grouped dataset (slices {slices}); analyse one image slice, e.g. "
+            f"dataset.select_group_slices({slices[0]!r})"
+        )
     if samples.media_type != fo.core.media.IMAGE:
         raise ValueError(
             f"the view holds {samples.media_type} samples; these analyses need images"

@@ -38,6 +38,7 @@ def compute_ssim_clusters(
     num_workers=4,
     skip_failures=False,
     progress=None,
+    overwrite=False,
 ):
     """Group structurally similar images of ``samples`` by the plugin's pair score: SSIM
     (Wang et al. 2004, 11x11 Gaussian window) at the best alignment of the two images'
@@ -60,6 +61,9 @@ def compute_ssim_clusters(
     Then the decision rule: one label per group keeps the member most similar to the
     others (``representative``), the rest are ``redundant``; mixed labels: ``influential``.
     ``skip_failures`` leaves unreadable images out (listed in the run's ``skipped``).
+    ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
+    unless True (those samples would lose the run's fields); a re-run on the same samples
+    (or more) replaces the run either way.
     """
     size = image_size_tuple(image_size)
     parameters = SSIMParameters(
@@ -74,7 +78,7 @@ def compute_ssim_clusters(
         random_state=random_state,
         pair_score=_pair_score(pair_score, device),
     )
-    runs.validate_key(samples, key, METHOD)
+    runs.validate_key(samples, key, METHOD, overwrite=overwrite)
     sample_ids, labels, images, decode_seconds, skipped = read_view(
         samples, label_field, size, color, num_workers, progress, skip_failures
     )
@@ -120,6 +124,7 @@ def compute_split_similarity(
     embeddings_field=None,
     num_workers=4,
     progress=None,
+    overwrite=False,
 ):
     """How similar the test split is to the training split, by the plugin's pair score
     (see :func:`compute_ssim_clusters`: aligned SSIM of colour-normalised images, fused
@@ -136,7 +141,10 @@ def compute_split_similarity(
     ``label_field``) test samples are compared only with training samples of their class.
     ``mode``: "exhaustive" (every pair), "candidates" (each test image with its nearest
     training images by each descriptor, ``pair_score["n_neighbors"]`` of them) or "auto"
-    (exhaustive up to 200,000 pairs).
+    (exhaustive up to 200,000 pairs)).
+    ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
+    unless True (those samples would lose the run's fields); a re-run on the same samples
+    (or more) replaces the run either way.
     """
     parameters = SplitParameters(
         threshold=threshold,
@@ -147,7 +155,7 @@ def compute_split_similarity(
     train_view, test_view = _split_views(samples, train, test, split_field)
     if within_class and label_field is None:
         raise ValueError("within_class=True needs a label_field to tell the classes apart")
-    runs.validate_key(samples, key, SPLIT_METHOD, tuple(SPLIT_FIELDS))
+    runs.validate_key(samples, key, SPLIT_METHOD, tuple(SPLIT_FIELDS), overwrite=overwrite)
     size = image_size_tuple(image_size)
     timings = {}
     with timed(timings, "decode"):

@@ -33,6 +33,7 @@ def compute_wavelet_clusters(
     num_workers=4,
     skip_failures=False,
     progress=None,
+    overwrite=False,
 ):
     """Find redundant and influential images of ``samples`` with wavelet clusters.
 
@@ -64,6 +65,9 @@ def compute_wavelet_clusters(
     made with ``fo.report_progress``. An unreadable image raises an error naming it; with
     ``skip_failures`` such samples are left out and listed in the run's ``skipped``.
     Returns a :class:`RedundancyRun`.
+    ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
+    unless True (those samples would lose the run's fields); a re-run on the same samples
+    (or more) replaces the run either way.
     """
     size = image_size_tuple(image_size)
     parameters = WaveletParameters(
@@ -82,7 +86,7 @@ def compute_wavelet_clusters(
         device=device,
         pair_score=pair_score,
     )
-    runs.validate_key(samples, key, METHOD)
+    runs.validate_key(samples, key, METHOD, overwrite=overwrite)
     sample_ids, labels, images, decode_seconds, skipped = read_view(
         samples, label_field, size, color, num_workers, progress, skip_failures
     )

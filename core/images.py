@@ -3,9 +3,11 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 COLOR_MODES = {"rgb": "RGB", "gray": "L"}
+EXIF_ORIENTATION = 0x0112
+TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)  # stored on their side: width and height swap
 NORMALIZATIONS = ("none", "mean", "contrast")
 
 
@@ -18,15 +20,18 @@ def load_image(path, size=(32, 32), color="rgb"):
 
     Any PIL mode is accepted: palette and alpha images are flattened to RGB, 16-bit and
     float images are scaled by their type's range (not clipped at 255), and large JPEGs
-    are decoded at a reduced scale first. Returns float32 values in [0, 1], shape
+    are decoded at a reduced scale first. The EXIF orientation is applied, as the App and
+    photo viewers do, so a phone photo stored on its side matches its upright copy.
+    Returns float32 values in [0, 1], shape
     ``(height, width, channels)``. Failures raise ``ImageReadError`` naming the file.
     """
     if color not in COLOR_MODES:
         raise ValueError(f"color must be one of {sorted(COLOR_MODES)}, got {color!r}")
     try:
         with Image.open(path) as image:
-            image.draft(COLOR_MODES[color], tuple(size))  # JPEG: decode near the target size
-            image = _eight_bit(image).convert(COLOR_MODES[color])
+            turned = image.getexif().get(EXIF_ORIENTATION, 1) in TRANSPOSING_ORIENTATIONS
+            image.draft(COLOR_MODES[color], tuple(size[::-1] if turned else size))  # JPEG: decode near the target size
+            image = _eight_bit(ImageOps.exif_transpose(image)).convert(COLOR_MODES[color])
             if image.size != tuple(size):
                 image = image.resize(tuple(size), Image.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.float32) / 255.0

@@ -1,6 +1,7 @@
 """Operators: tag for review, untag, override a representative, export, delete."""
 
 import os
+import time
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
@@ -10,39 +11,52 @@ from ..bridge.curation import (
     EXCLUDED_STATUSES,
     EXPORT_FORMATS,
     TAGGED_STATUSES,
+    ExportRefused,
     delete_excluded,
     excluded_view,
     export_curated,
+    export_dir_problem,
     set_representative,
     tag_preview,
     tag_samples,
     untag_samples,
 )
-from ..bridge.runs import list_runs
 from .forms import (
+    app_wording,
     delegable_config,
+    failures_in_place,
     label_field_input,
     label_field_param,
     progress_reporter,
     run_choice_input,
+    runs_newest_first,
+    summary_output,
 )
+
+OVERWRITE_EXPORT_LABEL = "Replace an earlier export in this folder"
 
 
 def runs_input(inputs, ctx, name="keys", label="Runs"):
-    """Multi-select of the dataset's redundancy runs; False when there are none."""
-    keys = list_runs(ctx.dataset)
+    """Multi-select of the dataset's redundancy runs (latest first; nothing else can be
+    typed); False when there are none or a chosen run does not exist."""
+    keys = runs_newest_first(ctx.dataset)
     if not keys:
         return run_choice_input(inputs, ctx)  # says there are none
-    choices = types.AutocompleteView(multiple=True)
+    choices = types.AutocompleteView(multiple=True, allow_user_input=False, allow_duplicates=False)
     for key in keys:
         choices.add_choice(key, label=key)
-    inputs.list(name, types.String(), default=keys[:1], required=True, label=label, view=choices)
+    prop = inputs.list(name, types.String(), default=keys[:1], required=True, label=label, view=choices)
+    unknown = [key for key in ctx.params.get(name) or [] if key not in keys]
+    if unknown:
+        prop.invalid = True
+        prop.error_message = f"No run named {', '.join(map(repr, unknown))}; choose among {', '.join(keys)}"
+        return False
     return True
 
 
 def chosen_keys(ctx):
-    """The runs chosen in the form so far (the first run before any choice)."""
-    return ctx.params.get("keys") or list_runs(ctx.dataset)[:1]
+    """The runs chosen in the form so far (the latest run before any choice)."""
+    return ctx.params.get("keys") or runs_newest_first(ctx.dataset)[:1]
 
 
 def statuses_input(inputs, defaults, label):
@@ -61,25 +75,37 @@ class _TagOperator(foo.Operator):
         inputs = types.Object()
         if not runs_input(inputs, ctx):
             return types.Property(inputs)
-        statuses_input(inputs, TAGGED_STATUSES, "Tag")
+        statuses_input(inputs, TAGGED_STATUSES, "Tag" if self.tagging else "Untag")
         tag_names = {}
         for status in chosen_statuses(ctx.params, TAGGED_STATUSES):
             inputs.str(f"tag_{status}", default=status, label=f"Tag name for {status}")
             tag_names[status] = ctx.params.get(f"tag_{status}") or status
         keys = chosen_keys(ctx)
         preview = tag_preview(ctx.dataset, keys, chosen_statuses(ctx.params, TAGGED_STATUSES), tag_names)
-        verb = "tag" if self.tagging else "untag"
         lines = ", ".join(f"**{count}** samples as `{tag}`" for tag, count in preview.items()) or "nothing"
-        inputs.md(f"This will {verb} {lines}. Existing tags are never removed by tagging.", name="preview")
+        if self.tagging:
+            text = f"This will tag {lines}. Tags the samples already have are kept."
+        else:
+            text = f"This will remove the tags from {lines.replace(' as ', ' tagged ')}. Other tags are kept."
+        inputs.md(text, name="preview")
         return types.Property(inputs)
 
+    @failures_in_place("Tagging")
     def execute(self, ctx):
+        started = time.perf_counter()
         statuses = chosen_statuses(ctx.params, TAGGED_STATUSES)
         tag_names = {status: ctx.params.get(f"tag_{status}") or status for status in statuses}
         action = tag_samples if self.tagging else untag_samples
         counts = action(ctx.dataset, ctx.params["keys"], statuses, tag_names)
         ctx.ops.reload_dataset()
-        return {"counts": counts}
+        done = ", ".join(f"**{count:,}** samples `{tag}`" for tag, count in counts.items()) or "no samples"
+        verb = "Tagged" if self.tagging else "Removed the tags from"
+        hint = "Filter the grid by these tags in the sidebar's *Sample tags*." if self.tagging else "Other tags are unchanged."
+        summary = f"{verb} {done} (runs {', '.join(ctx.params['keys'])}) in {time.perf_counter() - started:.1f} s. {hint}"
+        return {"counts": counts, "summary": summary}
+
+    def resolve_output(self, ctx):
+        return summary_output("Tags added" if self.tagging else "Tags removed", ctx)
 
 
 class TagRedundancy(_TagOperator):
@@ -127,9 +153,21 @@ class SetRepresentative(foo.Operator):
     def execute(self, ctx):
         if len(ctx.selected) != 1:
             raise ValueError("select exactly one sample")
-        set_representative(ctx.dataset, ctx.params["key"], ctx.selected[0])
+        key, chosen = ctx.params["key"], ctx.selected[0]
+        run = set_representative(ctx.dataset, key, chosen)
         ctx.ops.reload_dataset()
-        return {"representative": ctx.selected[0]}
+        sample = ctx.dataset[chosen]
+        group = sample[f"{key}_group"]
+        size = run.group_sizes()[group]
+        summary = (
+            f"`{os.path.basename(sample.filepath)}` now represents group **{group}** of run `{key}`; "
+            f"the other {size - 1} members are `redundant` and point to it. See the group in the "
+            "**Redundancy** panel."
+        )
+        return {"representative": chosen, "summary": summary}
+
+    def resolve_output(self, ctx):
+        return summary_output("Representative changed")
 
 
 class ExportCurated(foo.Operator):
@@ -154,9 +192,17 @@ class ExportCurated(foo.Operator):
         for name in EXPORT_FORMATS:
             formats.add_choice(name, label=name)
         inputs.enum("dataset_type", list(EXPORT_FORMATS), default="FiftyOneDataset", label="Format", view=formats)
-        label_field_input(inputs, ctx, ctx.dataset)
-        inputs.str("export_dir", required=True, label="Export directory")
-        inputs.bool("overwrite", default=False, label="Empty the directory first if it holds files")
+        label_field_input(inputs, ctx, ctx.dataset, description=(
+            "The labels written with the samples (needed by every format but FiftyOneDataset) "
+            "and in the label column of excluded.csv"))  # fmt: skip
+        folder = inputs.str("export_dir", required=True, label="Export directory",
+                            description="A new or empty folder, or one holding an earlier export of this plugin")  # fmt: skip
+        inputs.bool("overwrite", default=False, label=OVERWRITE_EXPORT_LABEL,
+                    description="Only a folder this plugin exported to can be replaced; any other files are never deleted")  # fmt: skip
+        problem = self.folder_problem(ctx)
+        if problem:
+            folder.invalid = True
+            folder.error_message = problem
         inputs.str("new_dataset", label="Also as a new dataset named (optional)")
         inputs.str("saved_view", label="Also as a saved view named (optional)")
         keys = chosen_keys(ctx)
@@ -164,23 +210,52 @@ class ExportCurated(foo.Operator):
         inputs.md(f"Keeps **{len(ctx.dataset) - dropped}** samples and lists **{dropped}** in `excluded.csv`.", name="preview")
         return types.Property(inputs)
 
+    @staticmethod
+    def folder_problem(ctx):
+        folder = ctx.params.get("export_dir")
+        if not folder:
+            return None
+        overwrite = bool(ctx.params.get("overwrite", False))
+        return export_dir_problem(os.path.expanduser(folder), overwrite, f"tick '{OVERWRITE_EXPORT_LABEL}'")
+
+    @failures_in_place("Export")
     def execute(self, ctx):
         params = ctx.params
-        label_field = label_field_param(ctx)
-        summary = export_curated(
-            ctx.dataset,
-            params["keys"],
-            os.path.expanduser(params["export_dir"]),
-            params.get("dataset_type", "FiftyOneDataset"),
-            label_field=label_field,
-            exclude=chosen_statuses(params, EXCLUDED_STATUSES),
-            combine=params.get("combine", "union"),
-            new_dataset=params.get("new_dataset") or None,
-            saved_view=params.get("saved_view") or None,
-            overwrite=bool(params.get("overwrite", False)),
-            progress=progress_reporter(ctx, "Exporting"),
+        problem = self.folder_problem(ctx)
+        if problem:
+            raise ExportRefused(problem)
+        started = time.perf_counter()
+        with app_wording(OVERWRITE_EXPORT_LABEL):
+            summary = export_curated(
+                ctx.dataset,
+                params["keys"],
+                os.path.expanduser(params["export_dir"]),
+                params.get("dataset_type", "FiftyOneDataset"),
+                label_field=label_field_param(ctx),
+                exclude=chosen_statuses(params, EXCLUDED_STATUSES),
+                combine=params.get("combine", "union"),
+                new_dataset=params.get("new_dataset") or None,
+                saved_view=params.get("saved_view") or None,
+                overwrite=bool(params.get("overwrite", False)),
+                progress=progress_reporter(ctx, "Exporting"),
+            )
+        by_status = "; ".join(
+            f"run `{key}`: " + ", ".join(f"{count:,} {status}" for status, count in counts.items())
+            for key, counts in summary["dropped_by_status"].items()
         )
-        return summary
+        lines = [
+            f"Exported **{summary['kept']:,}** samples as {params.get('dataset_type', 'FiftyOneDataset')} to "
+            f"`{summary['export_dir']}` in {time.perf_counter() - started:.1f} s.",
+            f"Left out **{summary['dropped']:,}** ({by_status}), listed in `{summary['manifest']}`.",
+        ]
+        if params.get("new_dataset"):
+            lines.append(f"Also cloned as the dataset `{params['new_dataset']}`.")
+        if params.get("saved_view"):
+            lines.append(f"Also saved as the view `{params['saved_view']}` (open it from the saved views menu).")
+        return {**summary, "summary": "\n\n".join(lines)}
+
+    def resolve_output(self, ctx):
+        return summary_output("Curated set exported", ctx)
 
 
 class DeleteExcluded(foo.Operator):
@@ -200,18 +275,31 @@ class DeleteExcluded(foo.Operator):
         statuses_input(inputs, EXCLUDED_STATUSES, "Delete")
         keys = chosen_keys(ctx)
         count = len(excluded_view(ctx.dataset, keys, chosen_statuses(ctx.params, EXCLUDED_STATUSES)))
-        inputs.str("manifest_path", required=True, label="Write the manifest of deleted samples to (CSV)")
+        manifest = inputs.str("manifest_path", required=True, label="Write the manifest of deleted samples to (CSV)",
+                              description="A new file: an existing one is never replaced")  # fmt: skip
+        path = os.path.expanduser(ctx.params.get("manifest_path") or "")
+        if path and os.path.lexists(path):
+            manifest.invalid = True
+            manifest.error_message = f"{path} already exists and is never replaced: choose a new file name"
         inputs.view("danger", types.Warning(label=f"This permanently deletes {count} samples from dataset {ctx.dataset.name!r}"))
         inputs.bool("confirm", default=False, required=True, label=f"Yes, delete {count} samples")
         return types.Property(inputs)
 
     def execute(self, ctx):
+        manifest = os.path.expanduser(ctx.params["manifest_path"])
         deleted = delete_excluded(
             ctx.dataset,
             ctx.params["keys"],
-            os.path.expanduser(ctx.params["manifest_path"]),
+            manifest,
             confirm=ctx.params.get("confirm") is True,
             exclude=chosen_statuses(ctx.params, EXCLUDED_STATUSES),
         )
         ctx.ops.reload_dataset()
-        return {"deleted": deleted}
+        summary = (
+            f"Deleted **{deleted:,}** samples from dataset `{ctx.dataset.name}` ({len(ctx.dataset):,} remain). "
+            f"Their files, labels and statuses are listed in `{manifest}`."
+        )
+        return {"deleted": deleted, "summary": summary}
+
+    def resolve_output(self, ctx):
+        return summary_output("Samples deleted")

@@ -5,16 +5,19 @@ import os
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.features import compute_boundary_crossings, compute_feature_clusters, resolve_model
+from ..bridge.features import METHOD, compute_boundary_crossings, compute_feature_clusters, resolve_model
 from ..core.features import layer_names
 from .forms import (
     delegable_config,
-    analysis_result,
+    analysis_steps,
+    app_wording,
     label_field_input,
     label_field_param,
-    progress_reporter,
+    replace_param,
     run_choice_input,
     run_key_input,
+    run_summary_markdown,
+    summary_output,
 )
 
 SOURCES = {
@@ -86,6 +89,7 @@ class ComputeFeatureClusters(foo.Operator):
             "compute_feature_clusters",
             "Redundancy: feature-map clusters",
             "Outliers and semantically similar images in a trained model's feature space",
+            reports_progress=True,
         )
 
     def resolve_input(self, ctx):
@@ -94,7 +98,7 @@ class ComputeFeatureClusters(foo.Operator):
         model_inputs(inputs, ctx)
         label_field_input(inputs, ctx, view)
         inputs.bool("classwise", default=False, label="Within each class (keeps every class's share)")
-        run_key_input(inputs, ctx, "features")
+        run_key_input(inputs, ctx, "features", view, METHOD)
         reduction = types.Dropdown()
         for name in ("pca", "umap", "none"):
             reduction.add_choice(name, label=name.upper() if name != "none" else "None")
@@ -109,23 +113,29 @@ class ComputeFeatureClusters(foo.Operator):
 
     def execute(self, ctx):
         params = ctx.params
-        run = compute_feature_clusters(
-            ctx.target_view(),
-            layer=params.get("layer") or None,
-            label_field=label_field_param(ctx),
-            key=params.get("key", "features"),
-            classwise=bool(params.get("classwise", False)),
-            reduction=params.get("reduction", "pca"),
-            n_reduce=int(params.get("n_reduce", 50)),
-            p_outlier=float(params.get("p_outlier", 0.01)),
-            p_similar=float(params.get("p_similar", 0.1)),
-            image_size=int(params.get("image_size", 32)),
-            batch_size=int(params.get("batch_size", 64)),
-            num_workers=int(params.get("num_workers", 0)),
-            progress=progress_reporter(ctx, "Extracting features"),
-            **model_arguments(params),
-        )
-        return analysis_result(ctx, run)
+
+        def work(progress):
+            with app_wording():
+                return compute_feature_clusters(
+                    ctx.target_view(),
+                    layer=params.get("layer") or None,
+                    label_field=label_field_param(ctx),
+                    key=params.get("key", "features"),
+                    classwise=bool(params.get("classwise", False)),
+                    reduction=params.get("reduction", "pca"),
+                    n_reduce=int(params.get("n_reduce", 50)),
+                    p_outlier=float(params.get("p_outlier", 0.01)),
+                    p_similar=float(params.get("p_similar", 0.1)),
+                    image_size=int(params.get("image_size", 32)),
+                    batch_size=int(params.get("batch_size", 64)),
+                    num_workers=int(params.get("num_workers", 0)),
+                    progress=progress,
+                    overwrite=replace_param(ctx),
+                    **model_arguments(params),
+                )
+
+        yield from analysis_steps(ctx, "Extracting features", work, run_summary_markdown, "Feature-map clusters done")
+
 
 
 class ComputeBoundaryCrossings(foo.Operator):
@@ -152,4 +162,15 @@ class ComputeBoundaryCrossings(foo.Operator):
         counts = compute_boundary_crossings(ctx.dataset, ctx.params["key"], steps=int(ctx.params.get("steps", 32)), **arguments)
         if not ctx.delegated:
             ctx.ops.reload_dataset()
-        return {"pairs": len(counts), "pairs_crossing": sum(1 for c in counts.values() if c > 0)}
+        key = ctx.params["key"]
+        crossing = sum(1 for count in counts.values() if count > 0)
+        summary = (
+            f"Probed **{len(counts):,}** redundant samples of run `{key}` against their representatives: "
+            f"for **{crossing:,}** the model's prediction changes along the way (a decision boundary runs "
+            f"between them). Each sample's count is in the field `{key}_crossings`; sort or filter the grid by it."
+        )
+        return {"pairs": len(counts), "pairs_crossing": crossing, "summary": summary}
+
+    def resolve_output(self, ctx):
+        return summary_output("Decision-boundary probe done")
+

@@ -1,17 +1,29 @@
-"""Form pieces shared by the analysis operators."""
+"""Form pieces shared by the operators: inputs, the checks that run while the user
+types, and the readable result each operator ends with."""
+
+import functools
+import queue
+import threading
+from contextlib import contextmanager
 
 import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import list_runs
+from ..bridge.runs import METHOD_PREFIX, RedundancyRun, list_runs, review_view_name, samples_outside
 from ..bridge.samples import classification_fields
 from ..core.pair_score import PairScoreParameters
+from ..panels.run_state import method_title
 
 NO_LABELS = "(none)"
+PYTHON_OVERWRITE = "pass overwrite=True"  # how bridge refusals say "ask explicitly" in Python
+REPLACE_LABEL = "Replace the run stored under this key"
+SHOWN_PARAMETERS = ("label_field", "mode", "grouping", "threshold", "n_clusters", "train", "test",
+                    "embeddings_field", "reduction", "classwise")  # fmt: skip
 
 
-def label_field_input(inputs, ctx, view):
+def label_field_input(inputs, ctx, view,
+                      description="Clusters whose members carry different labels are marked influential"):  # fmt: skip
     """Dropdown of the view's label fields, with "(none)" for unlabeled analysis."""
     fields = classification_fields(view)
     choices = types.DropdownView()
@@ -24,7 +36,7 @@ def label_field_input(inputs, ctx, view):
         choices.values(),
         default=default,
         label="Label field",
-        description="Clusters whose members carry different labels are marked influential",
+        description=description,
         view=choices,
     )
 
@@ -74,19 +86,92 @@ def pair_score_params(ctx):
     }
 
 
-def run_key_input(inputs, ctx, default):
-    """Text box for the run key, flagged invalid when it is not an identifier."""
+def run_key_input(inputs, ctx, default, view, method):
+    """Text box for the run key of a ``method`` run on ``view``, checked as the user types.
+
+    A key that holds a run says what that run covers and offers a fresh key; when that run
+    covers samples ``view`` does not, the form asks for the "replace" box before it lets
+    the run go ahead (``overwrite=True`` in Python)."""
     key = ctx.params.get("key", default)
-    prop = inputs.str(
-        "key",
-        default=default,
-        required=True,
-        label="Run key",
-        description="Fields are written as {key}_status, {key}_group, ...; re-running a key replaces it",
-    )
-    if key is not None and not str(key).isidentifier():
+    prop = inputs.str("key", default=default, required=True, label="Run key",
+                      description="The run's fields are named after it: <key>_status, <key>_group, ...")  # fmt: skip
+    if key is None or not str(key).isidentifier():
         prop.invalid = True
         prop.error_message = "The run key must be a Python identifier, e.g. wavelet_2"
+        return
+    if not ctx.dataset.has_run(key):
+        return
+    fresh = fresh_key(ctx.dataset, key)
+    stored = ctx.dataset.get_run_info(key).config.method or ""
+    if stored != METHOD_PREFIX + method:
+        prop.invalid = True
+        prop.error_message = f"Key {key!r} holds a {stored!r} run: choose another key, e.g. {fresh}"
+        return
+    run = RedundancyRun(ctx.dataset, key)
+    inputs.view("existing_run", types.Notice(label=f"Key {key!r} holds {describe_run(run)}. Use the key {fresh!r} to keep it."))
+    outside = samples_outside(view, key)
+    if outside:
+        inputs.view("replace_warning", types.Warning(
+            label=f"{outside:,} of the samples run {key!r} covers are not among the {len(view):,} "
+            "analysed now: replacing the run removes their results."))  # fmt: skip
+        inputs.bool("replace", default=False, label=REPLACE_LABEL)
+        if not ctx.params.get("replace"):
+            prop.invalid = True
+            prop.error_message = f"Tick '{REPLACE_LABEL}' below, or choose another key, e.g. {fresh}"
+
+
+def describe_run(run):
+    """``a run of wavelet clusters on 2,107 samples, stored 2026-11-28 01:23 UTC (threshold=0.12, ...)``."""
+    n_samples = run.dataset.exists(f"{run.key}_status").count()
+    unused = {"threshold": "n_clusters", "kmeans": "threshold", "spectral": "threshold"}.get(run.parameters.get("grouping"))
+    shown = ", ".join(
+        f"{name}={run.parameters[name]}" for name in SHOWN_PARAMETERS if name != unused and run.parameters.get(name) is not None
+    )
+    return f"a run of {method_title(run)} on {n_samples:,} samples, stored {run.timestamp:%Y-%m-%d %H:%M} UTC ({shown})"
+
+
+def fresh_key(dataset, key):
+    """The first of ``key_2``, ``key_3``, ... that names no run and no field yet."""
+    schema = dataset.get_field_schema()
+    number = 2
+    while dataset.has_run(f"{key}_{number}") or f"{key}_{number}_status" in schema:
+        number += 1
+    return f"{key}_{number}"
+
+
+@contextmanager
+def app_wording(checkbox=REPLACE_LABEL):
+    """Bridge refusals say "pass overwrite=True"; in the App they name the form's box."""
+    try:
+        yield
+    except (ValueError, OSError) as error:
+        if PYTHON_OVERWRITE not in str(error):
+            raise
+        raise type(error)(str(error).replace(PYTHON_OVERWRITE, f"tick '{checkbox}'")) from None
+
+
+def failures_in_place(what):
+    """For operators the panels open: a failure of ``execute`` in the App becomes a result
+    saying what failed and that nothing changed (``failed``), so the panel that opened it
+    stays usable; delegated runs still fail as runs."""
+
+    def decorate(execute):
+        @functools.wraps(execute)
+        def guarded(self, ctx):
+            try:
+                return execute(self, ctx)
+            except (ValueError, OSError) as error:
+                if ctx.delegated:
+                    raise
+                return {"failed": str(error), "summary": f"**{what} failed, nothing changed:** {error}"}
+
+        return guarded
+
+    return decorate
+
+
+def replace_param(ctx):
+    return bool(ctx.params.get("replace", False))
 
 
 def progress_reporter(ctx, label):
@@ -96,8 +181,9 @@ def progress_reporter(ctx, label):
     )
 
 
-def delegable_config(name, label, description):
-    """OperatorConfig of long work: a dynamic form, run now or delegated to a worker."""
+def delegable_config(name, label, description, reports_progress=False):
+    """OperatorConfig of long work: a dynamic form, run now or delegated to a worker;
+    ``reports_progress``: ``execute`` is a generator (see ``analysis_steps``)."""
     return foo.OperatorConfig(
         name=name,
         label=label,
@@ -105,19 +191,77 @@ def delegable_config(name, label, description):
         dynamic=True,
         allow_immediate_execution=True,
         allow_delegated_execution=True,
+        execute_as_generator=reports_progress,
     )
 
 
-def analysis_result(ctx, run):
-    """Reload the App (not from a delegated worker) and report the run."""
-    if not ctx.delegated:
-        ctx.ops.reload_dataset()
-    return {"key": run.key, "counts": run.counts, "timings": run.timings}
+def analysis_steps(ctx, label, work, summarize, title):
+    """The ``execute`` of an analysis operator, as a generator.
+
+    ``work(progress)`` runs the analysis; run now in the App, it runs in a worker thread
+    and its progress reaches the App's progress indicator with a percentage while it runs
+    (FiftyOne 1.22 streams what a generator yields; ``ctx.set_progress`` in an immediate
+    run only logs). Then the App reloads and shows ``summarize(run)`` under ``title``.
+    Delegated, it runs in place and reports through ``ctx.set_progress``."""
+    if ctx.delegated:
+        work(progress_reporter(ctx, label))
+        return
+    updates, outcome, finished = queue.Queue(), {}, object()
+
+    def run():
+        try:
+            outcome["run"] = work(fo.report_progress(lambda bar: updates.put(bar.progress), dt=0.5))
+        except BaseException as error:  # raised again below, in the operator's thread
+            outcome["error"] = error
+        finally:
+            updates.put(finished)
+
+    threading.Thread(target=run, name=f"redundancy: {label}", daemon=True).start()
+    while (fraction := updates.get()) is not finished:
+        yield ctx.ops.set_progress(label=f"{label}: {fraction:.0%}", progress=fraction)
+    if "error" in outcome:
+        raise outcome["error"]
+    yield ctx.ops.reload_dataset()
+    summary = f"**{title}.** {summarize(outcome['run'])}"  # show_output draws no title of its own
+    yield ctx.ops.show_output(summary_output(title).to_json(), {"summary": summary})
+
+
+def run_summary_markdown(run):
+    """What a finished analysis tells the user: counts, time, and where to look next."""
+    counts = run.counts
+    total = sum(counts.values())
+    shown = " · ".join(f"**{counts.get(status, 0):,}** {status}" for status in ("redundant", "influential", "outlier", "representative", "unique"))
+    n_groups = len(run.group_sizes())
+    skipped = run.details.get("skipped") or []
+    lines = [
+        f"Run **`{run.key}`** stored: {total:,} samples analysed in {sum(run.timings.values()):.1f} s, {n_groups:,} group{'' if n_groups == 1 else 's'}.",
+        shown,
+    ]
+    if skipped:
+        lines.append(f"{len(skipped):,} unreadable images were skipped (listed in the run's `skipped`).")
+    lines.append(f"Review the groups in the **Redundancy** panel or the **Embedding map** (run `{run.key}`), "
+                 f"or open the saved view `{review_view_name(run.key)}`.")  # fmt: skip
+    return "\n\n".join(lines)
+
+
+def summary_output(title, ctx=None):
+    """The result view every operator ends with: its ``summary`` as markdown (headed
+    "Failed" when ``failures_in_place`` caught a failure)."""
+    outputs = types.Object()
+    outputs.str("summary", label="", view=types.MarkdownView())
+    failed = ctx is not None and ctx.results.get("failed")
+    return types.Property(outputs, view=types.View(label="Failed" if failed else title))
+
+
+def runs_newest_first(dataset):
+    """The dataset's redundancy runs, the latest first (the one a user most likely means)."""
+    return sorted(list_runs(dataset), key=lambda key: dataset.get_run_info(key).timestamp, reverse=True)
 
 
 def run_choice_input(inputs, ctx, label="Run"):
-    """Dropdown of the dataset's redundancy runs; False (with a warning) when none."""
-    keys = list_runs(ctx.dataset)
+    """Dropdown of the dataset's redundancy runs, latest first; False (with a warning)
+    when there are none."""
+    keys = runs_newest_first(ctx.dataset)
     if not keys:
         inputs.view("no_runs", types.Warning(label="This dataset has no redundancy runs yet: run an analysis first"))
         return False
@@ -126,3 +270,16 @@ def run_choice_input(inputs, ctx, label="Run"):
         choices.add_choice(key, label=key)
     inputs.enum("key", keys, default=keys[0], required=True, label=label, view=choices)
     return True
+
+
+def split_summary_markdown(run):
+    """What a finished train-vs-test run tells the user."""
+    details = run.details
+    return "\n\n".join([
+        f"Run **`{run.key}`** stored in {sum(run.timings.values()):.1f} s: **{details['n_near_identical']:,}** of "
+        f"{details['n_test']:,} test samples ({100.0 * details['share_near_identical']:.1f}%) have a near-identical "
+        f"training image among {details['n_train']:,} (they are `redundant`); the "
+        f"{len(details['least_similar_ids']):,} least similar test samples are `outlier`.",
+        f"See the similarity histogram in the **Redundancy** panel (run `{run.key}`), and its "
+        "*Least similar test samples* button.",
+    ])  # fmt: skip

@@ -3,8 +3,8 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import delete_run
-from .forms import run_choice_input
+from ..bridge.runs import RedundancyRun, delete_run
+from .forms import describe_run, run_choice_input, runs_newest_first, summary_output
 
 
 class DeleteRedundancyRun(foo.Operator):
@@ -21,14 +21,29 @@ class DeleteRedundancyRun(foo.Operator):
         inputs = types.Object()
         if not run_choice_input(inputs, ctx):
             return types.Property(inputs)
-        inputs.view(
-            "warning",
-            types.Warning(label="The run's fields ({key}_status, ...) are removed from every sample"),
-        )
+        keys = runs_newest_first(ctx.dataset)
+        key = ctx.params.get("key") or keys[0]  # the dropdown's default before the first change
+        if key not in keys:
+            return types.Property(inputs)  # the dropdown flags it
+        run = RedundancyRun(ctx.dataset, key)
+        inputs.view("warning", types.Warning(
+            label=f"Run {run.key!r} is {describe_run(run)}. Deleting it removes its fields "
+            f"({', '.join(run.fields)}) from every sample and its saved view {run.key}-review."))  # fmt: skip
+        typed = inputs.str("confirm_key", required=True, label=f"Type {run.key} to confirm")
+        if ctx.params.get("confirm_key") not in (None, run.key):
+            typed.invalid = True
+            typed.error_message = f"Type the run key {run.key} exactly"
         return types.Property(inputs, view=types.View(label="Delete a redundancy run"))
 
     def execute(self, ctx):
         key = ctx.params["key"]
+        if ctx.params.get("confirm_key") != key:
+            raise ValueError(f"type the run key {key} in the confirmation box to delete it")
+        fields = RedundancyRun(ctx.dataset, key).fields
         delete_run(ctx.dataset, key)
         ctx.ops.reload_dataset()
-        return {"deleted": key}
+        summary = f"Deleted run `{key}` and its fields ({', '.join(fields)}). The samples themselves are unchanged."
+        return {"deleted": key, "summary": summary}
+
+    def resolve_output(self, ctx):
+        return summary_output("Run deleted")

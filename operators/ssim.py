@@ -3,18 +3,21 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.ssim import compute_split_similarity, compute_ssim_clusters
+from ..bridge.ssim import METHOD, SPLIT_METHOD, compute_split_similarity, compute_ssim_clusters
 from ..core.split_similarity import SplitParameters
 from ..core.ssim_analysis import SSIMParameters, dense_bytes
 from .forms import (
     delegable_config,
-    analysis_result,
+    analysis_steps,
+    app_wording,
     label_field_input,
     label_field_param,
     pair_score_inputs,
     pair_score_params,
-    progress_reporter,
+    replace_param,
     run_key_input,
+    run_summary_markdown,
+    split_summary_markdown,
 )
 
 
@@ -25,13 +28,14 @@ class ComputeSSIMClusters(foo.Operator):
             "compute_ssim_clusters",
             "Redundancy: SSIM clusters",
             "Group structurally similar images by SSIM (spectral or threshold); mark redundant and influential samples",
+            reports_progress=True,
         )
 
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
         label_field_input(inputs, ctx, view)
-        run_key_input(inputs, ctx, "ssim")
+        run_key_input(inputs, ctx, "ssim", view, METHOD)
 
         mode = types.RadioGroup()
         mode.add_choice("auto", label="Automatic (dense when it fits the memory budget)")
@@ -69,23 +73,29 @@ class ComputeSSIMClusters(foo.Operator):
 
     def execute(self, ctx):
         params = ctx.params
-        run = compute_ssim_clusters(
-            ctx.target_view(),
-            label_field=label_field_param(ctx),
-            key=params.get("key", "ssim"),
-            image_size=int(params.get("image_size", 32)),
-            mode=params.get("mode", "auto"),
-            grouping=params.get("grouping", "threshold"),
-            threshold=float(params.get("threshold", SSIMParameters().threshold)),
-            n_clusters=params.get("n_clusters") or None,
-            rule=params.get("rule", "largest_gap"),
-            gamma=float(params.get("gamma", 0.4)),
-            memory_budget_gb=float(params.get("memory_budget_gb", 2.0)),
-            **pair_score_params(ctx),
-            skip_failures=bool(params.get("skip_failures", False)),
-            progress=progress_reporter(ctx, "Decoding images"),
-        )
-        return analysis_result(ctx, run)
+
+        def work(progress):
+            with app_wording():
+                return compute_ssim_clusters(
+                    ctx.target_view(),
+                    label_field=label_field_param(ctx),
+                    key=params.get("key", "ssim"),
+                    image_size=int(params.get("image_size", 32)),
+                    mode=params.get("mode", "auto"),
+                    grouping=params.get("grouping", "threshold"),
+                    threshold=float(params.get("threshold", SSIMParameters().threshold)),
+                    n_clusters=params.get("n_clusters") or None,
+                    rule=params.get("rule", "largest_gap"),
+                    gamma=float(params.get("gamma", 0.4)),
+                    memory_budget_gb=float(params.get("memory_budget_gb", 2.0)),
+                    **pair_score_params(ctx),
+                    skip_failures=bool(params.get("skip_failures", False)),
+                    progress=progress,
+                    overwrite=replace_param(ctx),
+                )
+
+        yield from analysis_steps(ctx, "Decoding images", work, run_summary_markdown, "SSIM clusters done")
+
 
 
 class ComputeSplitSimilarity(foo.Operator):
@@ -95,6 +105,7 @@ class ComputeSplitSimilarity(foo.Operator):
             "compute_split_similarity",
             "Redundancy: train vs test similarity",
             "Find test images with a near-identical training image, and test images far from all training images",
+            reports_progress=True,
         )
 
     def resolve_input(self, ctx):
@@ -117,7 +128,7 @@ class ComputeSplitSimilarity(foo.Operator):
             inputs.str("test", default="test", required=True, label="Test value")
         label_field_input(inputs, ctx, view)
         inputs.bool("within_class", default=False, label="Compare within each class only")
-        run_key_input(inputs, ctx, "split")
+        run_key_input(inputs, ctx, "split", view, SPLIT_METHOD)
         inputs.float("threshold", default=SplitParameters().threshold, min=0.0, max=1.0, label="Near-identical pair score")
         inputs.int("n_least_similar", default=10, min=1, label="How many least-similar test samples to flag")
         mode = types.Dropdown()
@@ -131,26 +142,23 @@ class ComputeSplitSimilarity(foo.Operator):
     def execute(self, ctx):
         params = ctx.params
         by_field = params.get("split_source", "tags") == "field"
-        run = compute_split_similarity(
-            ctx.target_view(),
-            train=params["train"],
-            test=params["test"],
-            split_field=params.get("split_field") if by_field else None,
-            label_field=label_field_param(ctx),
-            within_class=bool(params.get("within_class", False)),
-            key=params.get("key", "split"),
-            threshold=float(params.get("threshold", SplitParameters().threshold)),
-            n_least_similar=int(params.get("n_least_similar", 10)),
-            mode=params.get("mode", "auto"),
-            **pair_score_params(ctx),
-            progress=progress_reporter(ctx, "Decoding images"),
-        )
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
-        details = run.details
-        return {
-            "key": run.key,
-            "counts": run.counts,
-            "share_near_identical": details["share_near_identical"],
-            "least_similar_ids": details["least_similar_ids"],
-        }
+
+        def work(progress):
+            with app_wording():
+                return compute_split_similarity(
+                    ctx.target_view(),
+                    train=params["train"],
+                    test=params["test"],
+                    split_field=params.get("split_field") if by_field else None,
+                    label_field=label_field_param(ctx),
+                    within_class=bool(params.get("within_class", False)),
+                    key=params.get("key", "split"),
+                    threshold=float(params.get("threshold", SplitParameters().threshold)),
+                    n_least_similar=int(params.get("n_least_similar", 10)),
+                    mode=params.get("mode", "auto"),
+                    **pair_score_params(ctx),
+                    progress=progress,
+                    overwrite=replace_param(ctx),
+                )
+
+        yield from analysis_steps(ctx, "Decoding images", work, split_summary_markdown, "Train vs test similarity done")

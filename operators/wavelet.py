@@ -3,17 +3,19 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.wavelet import compute_wavelet_clusters
+from ..bridge.wavelet import METHOD, compute_wavelet_clusters
 from ..core.wavelet_analysis import WaveletParameters
 from .forms import (
     delegable_config,
-    analysis_result,
+    analysis_steps,
+    app_wording,
     label_field_input,
     label_field_param,
     pair_score_inputs,
     pair_score_params,
-    progress_reporter,
+    replace_param,
     run_key_input,
+    run_summary_markdown,
 )
 
 
@@ -24,6 +26,7 @@ class ComputeWaveletClusters(foo.Operator):
             "compute_wavelet_clusters",
             "Redundancy: wavelet clusters",
             "Group near-duplicate images (wavelet candidates, verified by the pair score); mark redundant and influential samples",
+            reports_progress=True,
         )
 
     def resolve_input(self, ctx):
@@ -36,7 +39,7 @@ class ComputeWaveletClusters(foo.Operator):
             name="intro",
         )
         label_field_input(inputs, ctx, view)
-        run_key_input(inputs, ctx, "wavelet")
+        run_key_input(inputs, ctx, "wavelet", view, METHOD)
 
         defaults = WaveletParameters()
         grouping = types.RadioGroup()
@@ -94,30 +97,29 @@ class ComputeWaveletClusters(foo.Operator):
         defaults = WaveletParameters()
         count = params.get("n_clusters", defaults.n_clusters)
         n_clusters = int(count) if count >= 1 else float(count)
-        run = compute_wavelet_clusters(
-            ctx.target_view(),
-            label_field=label_field_param(ctx),
-            key=params.get("key", "wavelet"),
-            image_size=int(params.get("image_size", 32)),
-            color=params.get("color", "rgb"),
-            wavelet=params.get("wavelet", defaults.wavelet),
-            level=int(params.get("level", defaults.level)),
-            approximation_only=bool(params.get("approximation_only", defaults.approximation_only)),
-            normalization=params.get("normalization", defaults.normalization),
-            tau=float(params.get("tau", defaults.tau)),
-            grouping=params.get("grouping", defaults.grouping),
-            threshold=float(params.get("threshold", defaults.threshold)),
-            radius=float(params.get("radius", defaults.radius)),
-            n_clusters=n_clusters,
-            **pair_score_params(ctx),
-            skip_failures=bool(params.get("skip_failures", False)),
-            progress=progress_reporter(ctx, "Decoding images"),
-        )
-        return analysis_result(ctx, run)
 
-    def resolve_output(self, ctx):
-        outputs = types.Object()
-        outputs.str("key", label="Run key")
-        outputs.obj("counts", label="Samples per status", view=types.JSONView())
-        outputs.obj("timings", label="Seconds per stage", view=types.JSONView())
-        return types.Property(outputs, view=types.View(label="Wavelet clusters done"))
+        def work(progress):
+            with app_wording():
+                return compute_wavelet_clusters(
+                    ctx.target_view(),
+                    label_field=label_field_param(ctx),
+                    key=params.get("key", "wavelet"),
+                    image_size=int(params.get("image_size", 32)),
+                    color=params.get("color", "rgb"),
+                    wavelet=params.get("wavelet", defaults.wavelet),
+                    level=int(params.get("level", defaults.level)),
+                    approximation_only=bool(params.get("approximation_only", defaults.approximation_only)),
+                    normalization=params.get("normalization", defaults.normalization),
+                    tau=float(params.get("tau", defaults.tau)),
+                    grouping=params.get("grouping", defaults.grouping),
+                    threshold=float(params.get("threshold", defaults.threshold)),
+                    radius=float(params.get("radius", defaults.radius)),
+                    n_clusters=n_clusters,
+                    **pair_score_params(ctx),
+                    skip_failures=bool(params.get("skip_failures", False)),
+                    progress=progress,
+                    overwrite=replace_param(ctx),
+                )
+
+        yield from analysis_steps(ctx, "Decoding images", work, run_summary_markdown, "Wavelet clusters done")
+

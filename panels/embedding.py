@@ -6,6 +6,8 @@ shows its group (or the sample alone). Past ``figures.MAX_POINTS`` the map is do
 and says so.
 """
 
+import os
+
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
@@ -15,7 +17,7 @@ from ..bridge.ssim import METHOD as SSIM_METHOD
 from ..bridge.ssim import SPLIT_METHOD
 from ..bridge.wavelet import METHOD as WAVELET_METHOD
 from . import figures
-from .run_state import RunPanel, current_run, data_name, new_revision, set_data
+from .run_state import RunPanel, current_run, data_name, errors_in_place, new_revision, set_data
 
 COLOR_BY = ("status", "label")
 NO_MAPS = (
@@ -34,6 +36,7 @@ class EmbeddingMapPanel(RunPanel):
             help_markdown="A redundancy run's 2-D/3-D projection; lasso points to select samples",
         )
 
+    @errors_in_place
     def on_load(self, ctx, chosen=None):
         new_revision(ctx)
         run = current_run(ctx, keys=runs_with_maps(ctx.dataset), chosen=chosen)
@@ -51,6 +54,7 @@ class EmbeddingMapPanel(RunPanel):
             statuses,
             representatives,
             colors=labels if color_by == "label" else None,
+            hover=hover_texts(run, sample_ids, labels),
         )
         ctx.panel.state.color_by = color_by
         ctx.panel.state.three_d = three_d
@@ -68,6 +72,7 @@ class EmbeddingMapPanel(RunPanel):
         ctx.panel.state.three_d = bool(ctx.params.get("value"))
         self.on_load(ctx)
 
+    @errors_in_place
     def on_selected(self, ctx):
         """Lasso or box: select those samples and show them in the grid."""
         ids = [point["id"] for point in ctx.params.get("data") or [] if point.get("id")]
@@ -80,12 +85,15 @@ class EmbeddingMapPanel(RunPanel):
             "the operators' *selected samples* target."
         )
 
+    @errors_in_place
     def on_click(self, ctx):
         """A point: its group in the grid, or the sample alone when it is in none."""
         sample_id = ctx.params.get("id")
         if not sample_id:
             return
-        run = current_run(ctx, keys=runs_with_maps(ctx.dataset))
+        run = self.shown_run(ctx, keys=runs_with_maps(ctx.dataset))
+        if run is None:
+            return
         group = ctx.dataset[sample_id][f"{run.key}_group"]
         if group is not None and group >= 0:
             ctx.ops.set_view(view=run.group_view(group))
@@ -99,6 +107,7 @@ class EmbeddingMapPanel(RunPanel):
 
     def render(self, ctx):
         panel = types.Object()
+        self.error_notice(ctx, panel)
         keys = runs_with_maps(ctx.dataset)
         if not keys or ctx.panel.state.key is None:
             panel.str("note_md", view=types.MarkdownView())
@@ -138,3 +147,16 @@ def map_note(run, n_points, downsample_note):
     }[run.method]
     note = f"{n_points:,} samples of run `{run.key}`, placed by {space}. Lasso or box-select points to select those samples; click one for its group."
     return f"{note}\n\n{downsample_note}" if downsample_note else note
+
+
+def hover_texts(run, sample_ids, labels):
+    """What hovering a point says: its file name, label and group."""
+    view = run.view()
+    ids, paths, groups = view.values(["id", "filepath", f"{run.key}_group"])
+    where = {sample_id: (os.path.basename(path), group) for sample_id, path, group in zip(ids, paths, groups)}
+    texts = []
+    for row, sample_id in enumerate(sample_ids):
+        name, group = where[sample_id]
+        label = "" if labels is None else f" · label {labels[row]}"
+        texts.append(f"{name}{label} · " + (f"group {group}" if group is not None and group >= 0 else "in no group"))
+    return texts

@@ -112,13 +112,14 @@ def downsample_note(chosen, statuses):
     )
 
 
-def embedding_map(points, sample_ids, statuses, representatives, colors=None, max_points=MAX_POINTS):
+def embedding_map(points, sample_ids, statuses, representatives, colors=None, hover=None, max_points=MAX_POINTS):
     """Scatter traces of a run's projection, one per colour group, plus the links from each
     redundant sample to its representative (2-D only, as in the thesis figure).
 
     ``points`` is ``(n, 2)`` or ``(n, 3)``; ``representatives[i]`` is the sample id of
     sample i's representative (or None); ``colors`` (optional) are per-sample category
-    names (e.g. labels) that replace the status colouring. Returns ``(traces, MapPoints)``.
+    names (e.g. labels) that replace the status colouring; ``hover`` (optional) per-sample
+    text shown over each point. Returns ``(traces, MapPoints)``.
     """
     points = np.asarray(points, dtype=float)
     statuses = np.asarray(statuses, dtype=object)
@@ -151,6 +152,9 @@ def embedding_map(points, sample_ids, statuses, representatives, colors=None, ma
             "marker": {"size": 3 if three_d else 6, "color": color},
             "hovertemplate": f"{name}<extra></extra>",
         }
+        if hover is not None:
+            trace["text"] = [hover[row] for row in rows]
+            trace["hovertemplate"] = f"%{{text}}<br>{name}<extra></extra>"
         if three_d:
             trace["z"] = points[rows, 2].tolist()
         traces.append(trace)

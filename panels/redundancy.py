@@ -14,9 +14,10 @@ from ..bridge.ssim import SPLIT_METHOD
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
 from ..core.spectral import clusters_from_spectrum
 from . import figures
-from .run_state import RunPanel, PLUGIN, current_run, data_name, new_revision, set_data
+from .run_state import RunPanel, PLUGIN, current_run, data_name, errors_in_place, method_title, new_revision, set_data
 
 MAX_GROUP_ROWS = 100
+GROUP_COLUMNS = {"group": "Group", "size": "Size", "kind": "Kind", "labels": "Labels", "representative": "Representative"}
 NO_RUNS = (
     "This dataset has no redundancy runs yet. Run one from the operator browser "
     "(`Redundancy: wavelet clusters`, `SSIM`, `feature maps` ...) or from Python "
@@ -34,6 +35,7 @@ class RedundancyPanel(RunPanel):
             help_markdown="Summary, groups and actions of a stored redundancy run",
         )
 
+    @errors_in_place
     def on_load(self, ctx, chosen=None):
         new_revision(ctx)
         run = current_run(ctx, chosen=chosen)
@@ -46,7 +48,7 @@ class RedundancyPanel(RunPanel):
         ctx.panel.state.details_md = details_markdown(run)
         set_data(ctx, "status_chart", figures.status_chart(run.counts))
         rows = run.group_rows(limit=MAX_GROUP_ROWS)
-        set_data(ctx, "groups", rows)
+        set_data(ctx, "groups", group_table(rows))
         ctx.panel.state.groups_md = groups_heading(len(rows), n_groups)
         if run.method == SSIM_METHOD:
             spectrum = run.details["spectrum"]
@@ -60,34 +62,54 @@ class RedundancyPanel(RunPanel):
             ctx.panel.state.threshold = run.parameters["threshold"]
             set_data(ctx, "histogram", figures.similarity_histogram(run.details["best_similarities"]))
 
+    @errors_in_place
     def show_group(self, ctx):
         """A row of the groups table was clicked: that group in the grid."""
-        run = current_run(ctx)
+        run = self.shown_run(ctx)
+        if run is None:
+            return
         groups = run.largest_groups()
         row = int(ctx.params.get("row", -1))
         if 0 <= row < len(groups):
             ctx.ops.set_view(view=run.group_view(groups[row]))
+            set_data(ctx, "groups", group_table(run.group_rows(limit=MAX_GROUP_ROWS), selected=row))
 
+    @errors_in_place
     def show_groups(self, ctx):
-        ctx.ops.set_view(view=current_run(ctx).groups_view())
+        run = self.shown_run(ctx)
+        if run is not None:
+            ctx.ops.set_view(view=run.groups_view())
 
+    @errors_in_place
     def show_redundant(self, ctx):
-        ctx.ops.set_view(view=current_run(ctx).view(REDUNDANT))
+        run = self.shown_run(ctx)
+        if run is not None:
+            ctx.ops.set_view(view=run.view(REDUNDANT))
 
+    @errors_in_place
     def show_influential(self, ctx):
-        ctx.ops.set_view(view=current_run(ctx).view(INFLUENTIAL))
+        run = self.shown_run(ctx)
+        if run is not None:
+            ctx.ops.set_view(view=run.view(INFLUENTIAL))
 
+    @errors_in_place
     def show_outliers(self, ctx):
-        ctx.ops.set_view(view=current_run(ctx).view(OUTLIER))
+        run = self.shown_run(ctx)
+        if run is not None:
+            ctx.ops.set_view(view=run.view(OUTLIER))
 
+    @errors_in_place
     def show_least_similar(self, ctx):
-        ctx.ops.set_view(view=current_run(ctx).least_similar_view())
+        run = self.shown_run(ctx)
+        if run is not None:
+            ctx.ops.set_view(view=run.least_similar_view())
 
     def show_all(self, ctx):
         ctx.ops.clear_view()
 
     def render(self, ctx):
         panel = types.Object()
+        self.error_notice(ctx, panel)
         keys = list_runs(ctx.dataset)
         if not keys or ctx.panel.state.key is None:
             panel.str("summary_md", view=types.MarkdownView())
@@ -124,15 +146,21 @@ class RedundancyPanel(RunPanel):
 
         panel.str("groups_md", view=types.MarkdownView())
         table = types.TableView(on_click_row=self.show_group)
-        table.add_column("group", label="Group")
-        table.add_column("size", label="Size")
-        table.add_column("kind", label="Kind")
-        table.add_column("labels", label="Labels")
-        table.add_column("representative", label="Representative")
+        for name, label in GROUP_COLUMNS.items():
+            table.add_column(name, label=label)
         table.add_row_action("show", self.show_group, label="Show", icon="visibility", tooltip="Show this group in the grid")
         panel.list(data_name(ctx, "groups"), types.Object(), view=table)
         panel.str("details_md", view=types.MarkdownView())
         return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, padding=1))
+
+
+def group_table(rows, selected=None):
+    """The groups table's data; the row ``selected`` (the one clicked) is highlighted."""
+    return {
+        "columns": list(GROUP_COLUMNS),
+        "rows": [[row[name] for name in GROUP_COLUMNS] for row in rows],
+        "selected_rows": [] if selected is None else [selected],
+    }
 
 
 def summary_markdown(run, n_groups):
@@ -143,7 +171,7 @@ def summary_markdown(run, n_groups):
     def share(status):
         return f"**{counts.get(status, 0):,}** {status} ({100.0 * counts.get(status, 0) / max(total, 1):.1f}%)"
 
-    lines = [f"**Run `{run.key}`** · {run.method.replace('_', ' ')} · {total:,} samples"]
+    lines = [f"**Run `{run.key}`** · {method_title(run)} · {total:,} samples"]
     lines.append(" · ".join(share(status) for status in STATUSES))
     seconds = f"computed in {sum(run.timings.values()):.1f} s"
     if run.method == SPLIT_METHOD:

@@ -4,7 +4,15 @@ The App deep-merges a panel's new data into what a property showed before (lists
 index), so a figure with fewer traces or a table with fewer rows would keep stale ones.
 Each load therefore writes its data under fresh names: ``data_name(ctx, "groups")`` is
 ``groups_<revision>``, and the revision goes up with every load.
+
+Runs change behind an open panel (an operator or Python adds, renames, recomputes or
+deletes one): every App event compares the dataset's runs with those of the last load and
+loads again when they differ, and an action on a run that is gone reloads instead of
+silently acting on another. A failing event shows its message at the top of the panel
+instead of replacing the panel.
 """
+
+import functools
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
@@ -14,15 +22,55 @@ from ..bridge.runs import RedundancyRun, list_runs
 PLUGIN = "@fiftyone-redundancy/redundancy"
 
 
+def errors_in_place(event):
+    """A panel event that fails says why at the top of the panel (``error_md``)."""
+
+    @functools.wraps(event)
+    def guarded(self, ctx, *args, **kwargs):
+        if ctx.panel.state.error_md:  # written only when it changes: every write is an App event
+            ctx.panel.state.error_md = None
+        try:
+            return event(self, ctx, *args, **kwargs)
+        except Exception as error:  # shown to the user in place, the panel stays usable
+            ctx.panel.state.error_md = f"**{event.__name__.replace('_', ' ').capitalize()} failed:** {error}"
+
+    return guarded
+
+
+def runs_listed(dataset):
+    """Each run of the dataset with the time it was stored: when this changes, a panel
+    shows stale runs."""
+    return [[key, dataset.get_run_info(key).timestamp.isoformat()] for key in list_runs(dataset)]
+
+
 class RunPanel(foo.Panel):
     """A panel that shows one stored run: ``on_load(ctx, chosen)`` loads it, again when
-    the user picks another run in the dropdown or the App switches dataset."""
+    the user picks another run in the dropdown, the App switches dataset, or the
+    dataset's runs change."""
 
     def on_load(self, ctx, chosen=None):
         raise NotImplementedError
 
     def on_change_dataset(self, ctx):
         self.on_load(ctx)
+
+    @errors_in_place
+    def on_change_ctx(self, ctx):
+        listed = ctx.panel.state.runs_listed
+        if listed is not None and listed != runs_listed(ctx.dataset):  # None: on_load is still running
+            self.on_load(ctx)
+
+    def shown_run(self, ctx, keys=None):
+        """The run the panel shows, or None (after loading again) when it no longer exists."""
+        keys = list_runs(ctx.dataset) if keys is None else keys
+        if ctx.panel.state.key not in keys:
+            self.on_load(ctx)
+            return None
+        return RedundancyRun(ctx.dataset, ctx.panel.state.key)
+
+    def error_notice(self, ctx, panel):
+        if ctx.panel.state.error_md:
+            panel.str("error_md", view=types.MarkdownView())
 
     def on_change_run(self, ctx):
         self.on_load(ctx, chosen=ctx.params.get("value"))
@@ -53,9 +101,18 @@ def current_run(ctx, keys=None, chosen=None):
 
 
 def new_revision(ctx):
-    """Start a load: clear the previous load's data and move to fresh data names."""
+    """Start a load: clear the previous load's data, move to fresh data names, and note
+    which runs the dataset has."""
     ctx.panel.data.clear()
     ctx.panel.state.revision = (ctx.panel.state.revision or 0) + 1
+    ctx.panel.state.runs_listed = runs_listed(ctx.dataset)
+
+
+def method_title(run):
+    """The run's analysis in words: an SSIM run says how it grouped."""
+    if run.method == "ssim_spectral":
+        return "SSIM (spectral clustering)" if run.parameters.get("grouping") == "spectral" else "SSIM (threshold grouping)"
+    return run.method.replace("_", " ")
 
 
 def data_name(ctx, name):

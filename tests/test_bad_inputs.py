@@ -13,11 +13,23 @@ The catalogue (input -> what happens):
 - fewer samples than requested clusters -> "between 1 and the number of samples"
 - NaN features -> names the rows; constant features -> analysed, no crash
 - video samples -> "these analyses need images"
+- a grouped dataset -> names its slices and how to analyse one; one slice is analysed
+- a phone photo stored on its side with EXIF orientation 6 -> turned upright on decode (as
+  the App shows it), so it groups with its upright copy
+- a CMYK JPEG -> decoded to the same picture as its RGB original
+- unicode file names (accents, CJK, emoji, spaces) -> read and grouped like any other
+- two samples with the same file path -> one group, one of them kept
+- a subset run on a key holding a run over more samples -> refused unless overwrite=True
+  (tests/test_operators.py); the form asks with its Replace box
+- export into a folder holding other files, with or without overwrite -> refused, nothing
+  deleted; bad format/label field/run/status/combine -> refused before the disk is touched;
+  an export interrupted midway -> the earlier export stays as it was; an existing deletion
+  manifest -> never replaced (tests/test_curation.py)
 """
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 from skimage import data
 
 import fiftyone as fo
@@ -131,3 +143,74 @@ def test_nan_and_constant_features():
         analyze_features(np.where(np.arange(30).reshape(10, 3) == 7, np.nan, 1.0))
     analysis = analyze_features(np.ones((40, 6)), None, FeatureParameters(p_outlier=0.05, p_similar=0.2))
     assert len(analysis.decisions.status) == 40
+
+
+def photo_pair_dataset(tmp_path, copies):
+    """The coffee photo as ``upright.jpg`` plus ``copies`` ({file name: PIL image, or
+    (image, save options)}), and three unrelated photos, as one dataset."""
+    photo = Image.fromarray(data.coffee()).resize((96, 64))
+    paths = {}
+    for name, image in {"upright.jpg": photo, **copies(photo)}.items():
+        image, options = image if isinstance(image, tuple) else (image, {})
+        paths[name] = str(tmp_path / name)
+        image.save(paths[name], quality=95, **options)
+    for name in ("astronaut", "chelsea", "rocket"):
+        paths[name] = str(tmp_path / f"{name}.jpg")
+        Image.fromarray(getattr(data, name)()).convert("RGB").resize((96, 64)).save(paths[name], quality=95)
+    return dataset_of(list(paths.values()), "photos"), paths
+
+
+def groups_by_path(dataset, key="wavelet"):
+    return dict(zip(dataset.values("filepath"), dataset.values(f"{key}_group")))
+
+
+def test_a_photo_stored_on_its_side_with_exif_orientation_groups_with_its_upright_copy(tmp_path):
+    def sideways(photo):
+        exif = Image.Exif()
+        exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+        return {"phone.jpg": (photo.rotate(90, expand=True), {"exif": exif})}
+
+    dataset, paths = photo_pair_dataset(tmp_path, sideways)
+    with Image.open(paths["phone.jpg"]) as stored:
+        assert stored.size == (64, 96) and ImageOps.exif_transpose(stored).size == (96, 64)
+    assert np.abs(load_image(paths["phone.jpg"], (48, 32)) - load_image(paths["upright.jpg"], (48, 32))).mean() < 0.02
+    fr.compute_wavelet_clusters(dataset, progress=False)
+    groups = groups_by_path(dataset)
+    assert groups[paths["phone.jpg"]] == groups[paths["upright.jpg"]] >= 0
+    assert all(groups[paths[name]] == -1 for name in ("astronaut", "chelsea", "rocket"))
+
+
+def test_cmyk_jpegs_and_unicode_file_names_are_read_like_any_other(tmp_path):
+    dataset, paths = photo_pair_dataset(tmp_path, lambda photo: {
+        "cmyk.jpg": photo.convert("CMYK"),
+        "café 東京 ☕.jpg": photo,
+    })  # fmt: skip
+    assert np.abs(load_image(paths["cmyk.jpg"]) - load_image(paths["upright.jpg"])).mean() < 0.02
+    fr.compute_wavelet_clusters(dataset, progress=False)
+    groups = groups_by_path(dataset)
+    assert groups[paths["cmyk.jpg"]] == groups[paths["café 東京 ☕.jpg"]] == groups[paths["upright.jpg"]] >= 0
+
+
+def test_two_samples_of_one_file_are_one_group_keeping_one(tmp_path):
+    dataset, paths = photo_pair_dataset(tmp_path, lambda photo: {})
+    dataset.add_sample(fo.Sample(filepath=paths["upright.jpg"], ground_truth=fo.Classification(label="x")))
+    run = fr.compute_wavelet_clusters(dataset, label_field="ground_truth", progress=False)
+    twins = dataset.match(fo.ViewField("filepath") == paths["upright.jpg"])
+    assert len(set(twins.values("wavelet_group"))) == 1
+    assert sorted(twins.values("wavelet_status")) == ["redundant", "representative"]
+    assert run.counts["redundant"] == 1
+
+
+def test_a_grouped_dataset_is_refused_with_its_slices_and_one_slice_is_analysed(odd_files):
+    dataset = fo.Dataset()
+    dataset.add_group_field("group", default="left")
+    for left, right in (("rgb", "gray"), ("rgba", "gray_twin"), ("other", "sixteen")):
+        group = fo.Group()
+        dataset.add_samples([fo.Sample(filepath=odd_files[left], group=group.element("left")),
+                             fo.Sample(filepath=odd_files[right], group=group.element("right"))])  # fmt: skip
+    with pytest.raises(ValueError, match=r"grouped dataset \(slices \['left', 'right'\]\).*select_group_slices\('left'\)"):
+        fr.compute_wavelet_clusters(dataset, progress=False)
+    run = fr.compute_wavelet_clusters(dataset.select_group_slices("left"), progress=False)
+    assert sum(run.counts.values()) == 3
+    groups = groups_by_path(dataset.select_group_slices("left"))
+    assert groups[odd_files["rgb"]] == groups[odd_files["rgba"]] >= 0 and groups[odd_files["other"]] == -1

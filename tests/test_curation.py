@@ -145,14 +145,85 @@ def test_detection_formats_round_trip(analysed, tmp_path, dataset_type):
     reimported.delete()
 
 
-def test_a_non_empty_export_folder_is_only_replaced_when_asked(analysed, tmp_path):
+def folder_state(folder):
+    """Every file under ``folder`` with its content: what a refused export must not change."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_a_folder_holding_other_files_is_never_emptied_even_with_overwrite(analysed, tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
-    (folder / "old.txt").write_text("from an earlier export")
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        fr.export_curated(analysed, ["wavelet"], str(folder))
-    fr.export_curated(analysed, ["wavelet"], str(folder), overwrite=True)
-    assert not (folder / "old.txt").exists() and (folder / "excluded.csv").exists()
+    (folder / "thesis.txt").write_text("four years of work")
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=r"thesis.txt.*never deleted"):
+            fr.export_curated(analysed, ["wavelet"], str(folder), overwrite=overwrite)
+    assert folder_state(folder) == {"thesis.txt": b"four years of work"}
+    assert os.listdir(tmp_path) == ["out"]  # no temporary folder left beside it
+
+
+def test_an_earlier_export_is_replaced_only_with_overwrite(analysed, tmp_path):
+    folder = tmp_path / "out"
+    fr.export_curated(analysed, ["wavelet"], str(folder), "FiftyOneDataset")
+    first = folder_state(folder)
+    assert any(name.startswith("data/") for name in first) and "redundancy-export.json" in first
+    with pytest.raises(FileExistsError, match="earlier export; pass overwrite=True"):
+        fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
+    assert folder_state(folder) == first
+    summary = fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth", overwrite=True)
+    assert sorted(folder_state(folder)) == ["excluded.csv", "labels.csv", "redundancy-export.json"]
+    assert summary["export_dir"] == str(folder) and os.listdir(tmp_path) == ["out"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"dataset_type": "TFRecords"},
+    {"label_field": "no_such_field"},
+    {"keys": ["no_such_run"]},
+    {"exclude": ["redundent"]},
+    {"combine": "both"},
+    {"dataset_type": "COCO", "label_field": "ground_truth"},
+])  # fmt: skip
+def test_bad_arguments_leave_an_earlier_export_untouched_even_with_overwrite(analysed, tmp_path, bad):
+    folder = tmp_path / "out"
+    fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
+    before = folder_state(folder)
+    arguments = {"keys": ["wavelet"], "dataset_type": "CSV", "label_field": "ground_truth", **bad}
+    with pytest.raises(ValueError):
+        fr.export_curated(analysed, export_dir=str(folder), overwrite=True, **arguments)
+    assert folder_state(folder) == before and os.listdir(tmp_path) == ["out"]
+
+
+def test_taken_names_and_a_file_as_folder_are_refused_before_anything_is_written(analysed, tmp_path):
+    analysed.save_view("mine", analysed.limit(3))
+    taken = fo.Dataset("someone-elses")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("notes")
+    try:
+        for arguments, message in [
+            (dict(new_dataset="someone-elses"), "already exists"),
+            (dict(saved_view="mine"), "already has a saved view 'mine'.*overwrite=True"),
+        ]:
+            with pytest.raises(ValueError, match=message):
+                fr.export_curated(analysed, ["wavelet"], str(tmp_path / "out"), **arguments)
+        with pytest.raises(FileExistsError, match="is a file, not a folder"):
+            fr.export_curated(analysed, ["wavelet"], str(a_file))
+        assert sorted(os.listdir(tmp_path)) == ["notes.txt"] and len(taken) == 0
+        assert len(analysed.load_saved_view("mine")) == 3
+    finally:
+        taken.delete()
+
+
+def test_an_export_that_fails_midway_leaves_the_earlier_one_in_place(analysed, tmp_path):
+    folder = tmp_path / "out"
+    fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
+    before = folder_state(folder)
+
+    def interrupt(progress_bar):
+        raise KeyboardInterrupt("stopped by the user")
+
+    with pytest.raises(KeyboardInterrupt):
+        fr.export_curated(analysed, ["wavelet"], str(folder), overwrite=True,
+                          progress=fo.report_progress(interrupt, dt=0.0))  # fmt: skip
+    assert folder_state(folder) == before and os.listdir(tmp_path) == ["out"]
 
 
 def test_curated_view_can_become_a_dataset_or_a_saved_view(analysed, tmp_path):
@@ -162,6 +233,17 @@ def test_curated_view_can_become_a_dataset_or_a_saved_view(analysed, tmp_path):
     copy = fo.load_dataset("curated-copy")
     assert len(copy) == summary["kept"] == len(analysed.load_saved_view("curated"))
     copy.delete()
+
+
+def test_the_deletion_manifest_never_replaces_an_existing_file(analysed, tmp_path):
+    earlier = tmp_path / "deleted.csv"
+    earlier.write_text("the record of an earlier deletion")
+    count = len(analysed)
+    with pytest.raises(FileExistsError, match="never replaced"):
+        fr.delete_excluded(analysed, ["wavelet"], str(earlier), confirm=True)
+    with pytest.raises(IsADirectoryError, match="give the manifest a file name"):
+        fr.delete_excluded(analysed, ["wavelet"], str(tmp_path), confirm=True)
+    assert len(analysed) == count and earlier.read_text() == "the record of an earlier deletion"
 
 
 def test_nothing_is_deleted_without_confirmation(analysed, tmp_path):
@@ -232,3 +314,56 @@ def test_set_representative_operator_on_the_selected_sample(analysed):
     result = run_operator("set_representative", analysed, {"key": "wavelet"}, selected=[chosen])
     assert result.error is None, result.error
     assert analysed[chosen].wavelet_status == "representative"
+
+
+def test_every_curation_operator_ends_with_a_readable_summary(analysed, tmp_path):
+    params = {"keys": ["wavelet"], "use_influential": False, "use_outlier": False}
+    redundant = len(ids_with(analysed, "wavelet", {"redundant"}))
+    tagged = run_operator("tag_redundancy", analysed, params).result["summary"]
+    assert tagged.startswith(f"Tagged **{redundant:,}** samples `redundant` (runs wavelet) in ")
+    untagged = run_operator("untag_redundancy", analysed, params).result["summary"]
+    assert untagged.startswith(f"Removed the tags from **{redundant:,}** samples `redundant`")
+    assert "Existing tags are never removed by tagging" not in form_text(analysed, "untag_redundancy", params)
+
+    folder = tmp_path / "out"
+    exported = run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": str(folder),
+                                                         "dataset_type": "CSV", "label_field": "ground_truth"})  # fmt: skip
+    kept, dropped = len(fr.curated_view(analysed, ["wavelet"])), len(fr.excluded_view(analysed, ["wavelet"]))
+    text = exported.result["summary"]
+    assert f"Exported **{kept:,}** samples as CSV to `{folder}`" in text
+    assert f"Left out **{dropped:,}** (run `wavelet`: " in text and f"`{folder / 'excluded.csv'}`" in text
+
+    chosen = analysed.match(F("wavelet_status") == "redundant").first()
+    changed = run_operator("set_representative", analysed, {"key": "wavelet"}, selected=[chosen.id]).result["summary"]
+    assert changed.startswith(f"`{os.path.basename(chosen.filepath)}` now represents group **{chosen.wavelet_group}**")
+
+    manifest = tmp_path / "deleted.csv"
+    deleted = run_operator("delete_excluded", analysed, {"keys": ["wavelet"], "manifest_path": str(manifest), "confirm": True})
+    assert deleted.result["summary"].startswith(f"Deleted **{deleted.result['deleted']:,}** samples from dataset")
+
+
+def test_run_choices_are_strict_and_newest_first(analysed, tmp_path):
+    fr.compute_wavelet_clusters(analysed, key="z_latest", progress=False)
+    form = form_text(analysed, "tag_redundancy", {})
+    assert "'default': ['z_latest']" in form and "'allow_user_input': False" in form
+    typed = form_text(analysed, "tag_redundancy", {"keys": ["nope"]})  # typed + Enter: a message, no traceback
+    assert "No run named 'nope'; choose among z_latest, ssim, wavelet" in typed
+    from fiftyone.operators.executor import ExecutionError
+
+    with pytest.raises(ExecutionError, match="No run named 'nope'"):
+        run_operator("tag_redundancy", analysed, {"keys": ["nope"]})
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("keep me")
+    form = form_text(analysed, "export_curated", {"keys": ["wavelet"], "export_dir": str(folder), "overwrite": True})
+    assert "never deleted: choose an empty or new folder" in form
+    with pytest.raises(ExecutionError, match="never deleted"):
+        run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": str(folder), "overwrite": True})
+    assert os.listdir(folder) == ["thesis.txt"]
+
+
+def test_an_export_failing_in_the_app_says_so_as_its_result_and_changes_nothing(analysed):
+    result = run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": "/proc/no-exports-here"})
+    assert result.error is None  # not an uncaught error that would replace the panel that opened the form
+    assert result.result["summary"].startswith("**Export failed, nothing changed:** cannot write in /proc")
+    assert not os.path.exists("/proc/no-exports-here")

@@ -2,9 +2,10 @@
 
 import fiftyone.operators as foo
 import fiftyone.plugins as fop
+import pytest
 from fiftyone import ViewField as F
 
-from fiftyone.operators.executor import ExecutionContext
+from fiftyone.operators.executor import ExecutionContext, ExecutionError
 from fiftyone.operators.registry import OperatorRegistry
 
 import fiftyone_redundancy.api as fr
@@ -28,13 +29,15 @@ def test_operator_on_a_view_writes_what_the_python_api_writes(small_dataset):
         ),
     )
     assert result.error is None, result.error
-    assert result.result["key"] == "from_app"
     fr.compute_wavelet_clusters(view, label_field="ground_truth", key="from_python", progress=False)
 
     assert small_dataset.count("from_app_status") == len(view) < len(small_dataset)
     for suffix in ("status", "group", "score"):
         assert view.values(f"from_app_{suffix}") == view.values(f"from_python_{suffix}")
-    assert result.result["counts"] == fr.load_run(small_dataset, "from_python").counts
+    assert fr.load_run(small_dataset, "from_app").counts == fr.load_run(small_dataset, "from_python").counts
+    app_requests = [r["operator_uri"] for r in result.to_json()["executor"]["requests"]]
+    assert app_requests[-2:] == ["reload_dataset", "show_output"]  # the App reloads, then shows the result
+    assert shown_summary(result).startswith(f"**Wavelet clusters done.** Run **`from_app`** stored: {len(view):,} samples analysed in ")
     assert fr.load_run(small_dataset, "from_app").parameters["label_field"] == "ground_truth"
 
 
@@ -53,9 +56,25 @@ def test_operator_without_labels_and_with_kmeans(small_dataset):
     assert len(run.group_sizes()) + run.counts["unique"] == round(0.9 * len(small_dataset))
 
 
-def resolve_form(dataset, operator_name, params):
+def shown_summary(result):
+    """The summary an analysis operator showed the App at its end (its ``show_output``)."""
+    (shown,) = [r["params"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == "show_output"]
+    assert shown["outputs"]["view"]["label"].endswith("done")
+    return shown["results"]["summary"]
+
+
+def progress_shown(result):
+    """The percentages an operator's progress indicator showed, in order."""
+    requests = result.to_json()["executor"]["requests"]
+    return [r["params"]["progress"] for r in requests if r["operator_uri"] == "set_progress"]
+
+
+def resolve_form(dataset, operator_name, params, view=None):
     operator = OperatorRegistry().get_operator(f"{PLUGIN}/{operator_name}")
-    ctx = ExecutionContext(request_params={"dataset_name": dataset.name, "params": params})
+    request = {"dataset_name": dataset.name, "params": params}
+    if view is not None:
+        request["view"] = view._serialize()
+    ctx = ExecutionContext(request_params=request)
     return operator.resolve_input(ctx).to_json()["type"]["properties"]
 
 
@@ -73,14 +92,68 @@ def test_operator_form_asks_for_a_cluster_count_with_kmeans(small_dataset):
     assert "n_clusters" in properties and "threshold" not in properties
 
 
-def test_delete_operator_removes_run_and_fields(small_dataset):
+def test_delete_operator_asks_for_the_key_typed_and_says_what_it_removed(small_dataset):
     fr.compute_wavelet_clusters(small_dataset, key="gone", progress=False)
-    result = foo.execute_operator(
-        f"{PLUGIN}/delete_redundancy_run", ctx=dict(dataset=small_dataset, params={"key": "gone"})
-    )
+    form = resolve_form(small_dataset, "delete_redundancy_run", {"key": "gone", "confirm_key": "gon"})
+    assert form["confirm_key"]["invalid"] is True
+    assert "gone_status, gone_group" in form["warning"]["view"]["label"]  # the real names, no "{key}"
+    uri = f"{PLUGIN}/delete_redundancy_run"
+    with pytest.raises(ExecutionError, match="confirm_key"):
+        foo.execute_operator(uri, ctx=dict(dataset=small_dataset, params={"key": "gone"}))
+    with pytest.raises(ExecutionError, match="Type the run key gone exactly"):
+        foo.execute_operator(uri, ctx=dict(dataset=small_dataset, params={"key": "gone", "confirm_key": "Gone"}))
+    assert "gone" in fr.list_runs(small_dataset)
+    result = foo.execute_operator(uri, ctx=dict(dataset=small_dataset, params={"key": "gone", "confirm_key": "gone"}))
     assert result.error is None, result.error
     assert "gone" not in fr.list_runs(small_dataset)
     assert "gone_status" not in small_dataset.get_field_schema()
+    assert "Deleted run `gone`" in result.result["summary"]
+
+
+def test_a_subset_run_may_not_replace_a_full_run_unless_asked(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", progress=False)
+    subset = small_dataset.match(F("source") == "skimage")
+    outside = len(small_dataset) - len(subset)
+    with pytest.raises(ValueError, match=rf"{outside} of them are outside .* pass overwrite=True"):
+        fr.compute_wavelet_clusters(subset, label_field="ground_truth", progress=False)
+    assert small_dataset.count("wavelet_status") == len(small_dataset)  # nothing changed
+    fr.compute_wavelet_clusters(small_dataset, progress=False)  # the same samples again: no question
+    run = fr.compute_wavelet_clusters(subset, progress=False, overwrite=True)
+    assert small_dataset.count("wavelet_status") == len(subset) == sum(run.counts.values())
+
+
+def test_the_form_describes_the_run_a_key_holds_and_asks_before_a_subset_replaces_it(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", progress=False)
+    subset = small_dataset.match(F("source") == "skimage")
+    params = {"key": "wavelet", "view_target": "CURRENT_VIEW"}
+    form = resolve_form(small_dataset, "compute_wavelet_clusters", params, view=subset)
+    notice = form["existing_run"]["view"]["label"]
+    assert f"a run of wavelet clusters on {len(small_dataset):,} samples" in notice and "'wavelet_2'" in notice
+    assert "label_field=ground_truth" in notice and "threshold=0.12" in notice
+    assert form["key"]["invalid"] is True and "Replace the run stored under this key" in form["key"]["error_message"]
+    assert form["replace"]["type"]["name"] == "Boolean"
+    assert not resolve_form(small_dataset, "compute_wavelet_clusters", {**params, "replace": True}, view=subset)["key"].get("invalid")
+    whole = resolve_form(small_dataset, "compute_wavelet_clusters", {"key": "wavelet", "view_target": "DATASET"})
+    assert "replace" not in whole and not whole["key"].get("invalid")
+
+    uri = f"{PLUGIN}/compute_wavelet_clusters"
+    with pytest.raises(ExecutionError, match="Tick 'Replace the run stored under this key' below"):
+        foo.execute_operator(uri, ctx=dict(view=subset, params=params))
+    assert small_dataset.count("wavelet_status") == len(small_dataset)
+    done = foo.execute_operator(uri, ctx=dict(view=subset, params={**params, "replace": True}))
+    assert done.error is None, done.error
+    assert small_dataset.count("wavelet_status") == len(subset)
+    assert f"{len(subset):,} samples analysed" in shown_summary(done)
+
+
+def test_refusals_reaching_the_app_name_the_checkbox_not_the_python_argument(small_dataset):
+    from fiftyone_redundancy.operators.forms import REPLACE_LABEL, app_wording
+
+    fr.compute_wavelet_clusters(small_dataset, progress=False)
+    with pytest.raises(ValueError) as refused, app_wording():
+        fr.compute_wavelet_clusters(small_dataset.limit(5), progress=False)
+    assert f"tick '{REPLACE_LABEL}'" in str(refused.value) and "overwrite=True" not in str(refused.value)
+    assert small_dataset.count("wavelet_status") == len(small_dataset)
 
 
 def test_delegated_run_equals_the_immediate_run(small_dataset):
@@ -98,3 +171,15 @@ def test_delegated_run_equals_the_immediate_run(small_dataset):
     fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="now", progress=False)
     assert small_dataset.values("queued_status") == small_dataset.values("now_status")
     assert small_dataset.values("queued_group") == small_dataset.values("now_group")
+
+
+def test_an_analysis_run_from_the_app_reports_its_progress_as_it_goes(small_dataset):
+    result = foo.execute_operator(
+        f"{PLUGIN}/compute_wavelet_clusters",
+        ctx=dict(dataset=small_dataset, params={"key": "watched", "view_target": "DATASET"}),
+    )
+    assert result.error is None, result.error
+    shown = progress_shown(result)
+    assert shown and shown[-1] == 1.0 and shown == sorted(shown)
+    labels = [r["params"]["label"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == "set_progress"]
+    assert labels[-1] == "Decoding images: 100%"

@@ -2,6 +2,8 @@
 handlers run headlessly through FiftyOne's executor on a stored run (what the App would
 receive: state and data patches, and the view it is told to show)."""
 
+import os
+
 import fiftyone.core.view as fov
 import fiftyone.operators as foo
 import numpy as np
@@ -41,6 +43,12 @@ def shown_ids(dataset, serialized_view):
 
 def revision_data(state, data, name):
     return data[f"{name}_{state['revision']}"]
+
+
+def table_rows(state, data, name="groups"):
+    """The rows of a table the panel sent, as ``{column: value}``."""
+    table = revision_data(state, data, name)
+    return [dict(zip(table["columns"], row)) for row in table["rows"]]
 
 
 # --- figures ---------------------------------------------------------------------------
@@ -128,7 +136,7 @@ def test_redundancy_panel_loads_counts_and_groups_largest_first(small_dataset):
     assert f"**{run.counts['redundant']:,}** redundant" in state["summary_md"]
     assert revision_data(state, data, "status_chart")[0]["x"] == [run.counts[s] for s in
         ("representative", "redundant", "influential", "outlier", "unique")]  # fmt: skip
-    rows = revision_data(state, data, "groups")
+    rows = table_rows(state, data)
     sizes = run.group_sizes()
     assert [row["size"] for row in rows] == sorted(sizes.values(), reverse=True)
     assert len(rows) == len(sizes) and rows[0]["group"] == run.largest_groups()[0]
@@ -148,8 +156,10 @@ def test_mixed_label_groups_list_their_labels_and_have_no_representative(small_d
 
 def test_clicking_a_group_row_shows_that_group_representative_first(small_dataset):
     run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
-    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
-    _, _, requests = call_panel(small_dataset, "redundancy_panel", "show_group", state=state, event_args={}, row=2)
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert revision_data(state, data, "groups")["selected_rows"] == []
+    _, data, requests = call_panel(small_dataset, "redundancy_panel", "show_group", state=state, event_args={}, row=2)
+    assert revision_data(state, data, "groups")["selected_rows"] == [2]  # the clicked row is highlighted
     (set_view,) = [r for r in requests if r["operator_uri"] == "set_view"]
     group = run.largest_groups()[2]
     shown = shown_ids(small_dataset, set_view["params"]["view"])
@@ -207,7 +217,7 @@ def test_reload_shows_a_run_recomputed_under_the_same_key(small_dataset):
     assert reloaded["revision"] == state["revision"] + 1
     assert f"**{wider.counts['redundant']:,}** redundant" in reloaded["summary_md"]
     assert reloaded["summary_md"] != state["summary_md"]
-    assert len(revision_data(reloaded, data, "groups")) == min(len(wider.group_sizes()), 100)
+    assert len(table_rows(reloaded, data)) == min(len(wider.group_sizes()), 100)
 
 
 def test_clicking_a_point_shows_its_group_or_the_sample_alone(small_dataset):
@@ -241,8 +251,44 @@ def test_panels_still_open_when_the_runs_label_field_is_gone(small_dataset):
     state, data, _ = call_panel(small_dataset, "embedding_map", "on_load", state={"color_by": "label"})
     assert state["color_by"] == "status" and not state["has_labels"]
     state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
-    rows = revision_data(state, data, "groups")
+    rows = table_rows(state, data)
     assert {row["labels"] for row in rows} == {"(none)"}
     run = fr.load_run(small_dataset, "wavelet")
     influential_groups = set(run.view("influential").values("wavelet_group"))
     assert {row["group"] for row in rows if row["kind"] == "mixed labels"} == influential_groups
+
+
+def test_a_row_click_on_a_run_deleted_since_reloads_instead_of_showing_another_run(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="kept", progress=False)
+    fr.compute_wavelet_clusters(small_dataset, key="doomed", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert state["key"] == "doomed" and [key for key, _ in state["runs_listed"]] == ["doomed", "kept"]
+    fr.delete_run(small_dataset, "doomed")
+    state, _, requests = call_panel(small_dataset, "redundancy_panel", "show_group", state=state, event_args={}, row=0)
+    assert state["key"] == "kept" and "set_view" not in [r["operator_uri"] for r in requests]
+    fr.compute_wavelet_clusters(small_dataset, key="added", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_change_ctx", state=state)
+    assert [key for key, _ in state["runs_listed"]] == ["added", "kept"] and state["key"] == "kept"
+
+
+def test_a_failing_panel_event_shows_its_message_in_place(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="wavelet", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    state, _, requests = call_panel(small_dataset, "redundancy_panel", "show_least_similar", state=state)
+    assert state["error_md"].startswith("**Show least similar failed:**") and "only split-similarity runs" in state["error_md"]
+    assert "set_view" not in [r["operator_uri"] for r in requests]
+    state, _, requests = call_panel(small_dataset, "redundancy_panel", "show_redundant", state=state)
+    assert not state["error_md"] and "set_view" in [r["operator_uri"] for r in requests]
+
+
+def test_threshold_ssim_runs_are_not_headed_spectral_and_map_points_name_their_file(small_dataset):
+    fr.compute_ssim_clusters(small_dataset, label_field="ground_truth", key="ssim", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert "SSIM (threshold grouping)" in state["summary_md"] and "spectral" not in state["summary_md"].split("\n")[0]
+    state, data, _ = call_panel(small_dataset, "embedding_map", "on_load")
+    run = fr.load_run(small_dataset, "ssim")
+    member = run.group_view(run.largest_groups()[0]).first()
+    texts = {i: t for trace in revision_data(state, data, "embedding")[1:] for i, t in zip(trace["ids"], trace["text"])}
+    assert texts[member.id] == (
+        f"{os.path.basename(member.filepath)} · label {member.ground_truth.label} · group {member.ssim_group}"
+    )

@@ -8,6 +8,7 @@ Without Chromium or Playwright these tests skip, unless REDUNDANCY_BROWSER_TESTS
 skips them anyway.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -29,6 +30,7 @@ CHROMIUM_FLAGS = [
 TIMEOUT_MS = 60_000
 
 try:
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
@@ -124,7 +126,10 @@ def choose_run(page, name, key):
 def screenshot(page, name, focus=None):
     """Save what the page shows, scrolled so that ``focus`` (a locator) is in view."""
     if focus is not None:
-        focus.scroll_into_view_if_needed()
+        try:
+            focus.scroll_into_view_if_needed()
+        except PlaywrightError:  # a plot drawn again meanwhile (the App may load a run twice): its successor
+            focus.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)  # let plotly finish drawing
     page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"))
 
@@ -143,6 +148,12 @@ def test_redundancy_panel_shows_the_counts_and_a_group_click_fills_the_grid(page
 
     page.locator("table tbody tr").first.click()
     grid_count(page, size).wait_for()
+    page.mouse.move(5, 500)  # away from the table, so no row is merely hovered
+    page.wait_for_function(  # the clicked row is highlighted: its cells differ from the next row's
+        """() => { const rows = document.querySelectorAll('[data-cy="panel-content-redundancy_panel"] table tbody tr');
+            const colour = row => getComputedStyle(row.querySelector('td')).backgroundColor;
+            return rows.length > 1 && colour(rows[0]) !== colour(rows[1]); }"""
+    )
     session, _ = app
     shown = session.view
     assert shown.values("id") == run.group_view(largest).values("id")
@@ -155,7 +166,7 @@ def test_redundancy_panel_draws_the_ssim_spectrum_and_the_split_histogram(page, 
     choose_run(page, "redundancy_panel", "ssim")
     page.get_by_text("Laplacian spectrum.").wait_for()
     page.get_by_text("gap threshold γ = 0.4").wait_for()
-    assert page.locator(".js-plotly-plot").count() == 2  # counts and spectrum
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 2")  # counts and spectrum
     screenshot(page, "redundancy_panel_ssim", focus=page.locator(".js-plotly-plot").nth(1))
 
     page.get_by_role("button", name="Tag for review…").click()  # the tag operator, this run chosen
@@ -288,3 +299,97 @@ def lasso(page, corners):
         for step in np.linspace(0, 1, 12)[1:]:
             page.mouse.move(x0 + step * (x1 - x0), y0 + step * (y1 - y0))
     page.mouse.up()
+
+
+def form_input(page, label):
+    """The text box under the operator form's field ``label``."""
+    return page.get_by_text(label, exact=True).locator("xpath=following::input[1]")
+
+
+def folder_state(folder):
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_export_from_the_panel_never_empties_a_folder_of_other_files(page, app_dataset, tmp_path):
+    folder = tmp_path / "my-thesis"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("four years of work")
+    open_panel(page, "redundancy_panel")
+    page.get_by_role("button", name="Export curated…").click()
+    form_input(page, "Export directory").fill(str(folder))
+    page.get_by_text("Replace an earlier export in this folder", exact=True).click()
+    page.get_by_text("they are never deleted: choose an empty or new folder").wait_for()
+    screenshot(page, "export_refuses_a_folder_of_other_files")
+    assert page.get_by_role("button", name="Execute").is_disabled()
+    assert folder_state(folder) == {"thesis.txt": b"four years of work"}
+
+    earlier = tmp_path / "earlier-export"  # the same folder twice: the form asks for the box
+    fr.export_curated(app_dataset, ["wavelet"], str(earlier), "CSV", label_field="ground_truth")
+    form_input(page, "Export directory").fill(str(earlier))
+    page.get_by_text("Replace an earlier export in this folder", exact=True).click()  # untick
+    page.get_by_text("holds an earlier export; tick 'Replace an earlier export in this folder'").wait_for()
+    page.get_by_text("Replace an earlier export in this folder", exact=True).click()
+    page.get_by_role("button", name="Execute").click()
+    page.get_by_text("Curated set exported").wait_for()
+    with open(earlier / "redundancy-export.json") as handle:
+        record = json.load(handle)
+    assert record["format"] == "FiftyOneDataset" and "labels.csv" not in os.listdir(earlier)
+    page.get_by_text(f"Exported {len(fr.curated_view(app_dataset, record['keys'])):,} samples as FiftyOneDataset").wait_for()
+    screenshot(page, "export_result")
+    page.get_by_role("button", name="Close").click()
+
+    page.get_by_role("button", name="Export curated…").click()  # a folder that cannot be created: it fails
+    form_input(page, "Export directory").fill("/proc/no-exports-here")
+    page.get_by_role("button", name="Execute").click()
+    page.get_by_text("Export failed, nothing changed: cannot write in /proc").wait_for()
+    screenshot(page, "export_failed")
+    page.get_by_role("button", name="Close").click()
+    choose_run(page, "redundancy_panel", "ssim")  # the panel still answers
+    page.get_by_text("Laplacian spectrum.").wait_for()
+    assert folder_state(folder) == {"thesis.txt": b"four years of work"}
+
+
+def test_a_subset_run_on_the_key_of_a_full_run_asks_first(page, app, app_dataset):
+    full = fr.compute_wavelet_clusters(app_dataset, key="everything", progress=False)
+    session, _ = app
+    chosen = app_dataset.take(68, seed=1).values("id")
+    session.selected = chosen
+    page.get_by_text("68", exact=True).first.wait_for()  # the selection badge
+    page.keyboard.press("`")
+    page.keyboard.type("wavelet clusters")
+    page.keyboard.press("Enter")
+    form_input(page, "Run key").fill("everything")
+    page.get_by_text(f"Key 'everything' holds a run of wavelet clusters on {len(app_dataset):,} samples").wait_for()
+    page.get_by_text(f"{len(app_dataset) - 68:,} of the samples run 'everything' covers").wait_for()
+    screenshot(page, "subset_run_asks_first")
+    assert page.get_by_role("button", name="Execute").is_disabled()
+    assert app_dataset.count("everything_status") == len(app_dataset) and full.key == "everything"
+
+    page.get_by_text("Replace the run stored under this key", exact=True).click()
+    page.get_by_role("button", name="Execute").click()
+    page.get_by_text("Wavelet clusters done").wait_for()
+    page.get_by_text("Run everything stored: 68 samples analysed").wait_for()
+    screenshot(page, "wavelet_result")
+    assert app_dataset.count("everything_status") == 68
+
+
+def test_a_run_deleted_from_the_app_disappears_from_the_open_panel(page, app_dataset):
+    fr.compute_wavelet_clusters(app_dataset, key="doomed", progress=False)
+    open_panel(page, "redundancy_panel")
+    panel = page.locator('[data-cy="panel-content-redundancy_panel"]')
+    panel.get_by_text("doomed", exact=True).first.wait_for()  # the latest run is shown first
+    page.keyboard.press("`")
+    page.keyboard.type("delete a run")
+    page.keyboard.press("Enter")
+    page.get_by_text("Run 'doomed' is a run of wavelet clusters").wait_for()
+    form_input(page, "Type doomed to confirm").fill("doomed")
+    screenshot(page, "delete_run_asks_for_the_key")
+    page.get_by_role("button", name="Execute").click()
+    page.get_by_text("Deleted run doomed and its fields").wait_for()
+    page.get_by_role("button", name="Close").click()
+    page.wait_for_function(
+        """() => !document.querySelector('[data-cy="panel-content-redundancy_panel"]').innerText.includes('doomed')"""
+    )
+    screenshot(page, "panel_after_run_deleted")
+    app_dataset.reload()  # deleted by the App's server process
+    assert "doomed" not in fr.list_runs(app_dataset) and "doomed_status" not in app_dataset.get_field_schema()

@@ -156,7 +156,7 @@ def test_operators_write_what_the_python_api_writes(small_dataset):
     assert result.error is None, result.error
     fr.compute_split_similarity(small_dataset, key="py_split", progress=False)
     assert small_dataset.values("op_split_best_match") == small_dataset.values("py_split_best_match")
-    assert result.result["least_similar_ids"] == fr.load_run(small_dataset, "py_split").details["least_similar_ids"]
+    assert fr.load_run(small_dataset, "op_split").details["least_similar_ids"] == fr.load_run(small_dataset, "py_split").details["least_similar_ids"]
 
 
 def test_an_embeddings_field_adds_candidates_and_raises_the_scores(small_dataset):

@@ -106,7 +106,7 @@ def test_rerun_replaces_only_its_key_and_clears_samples_outside_the_new_view(sma
     fr.compute_wavelet_clusters(small_dataset, key="second", progress=False)
     before = small_dataset.values("first_status")
     subset = small_dataset.match(F("source") == "digits")
-    fr.compute_wavelet_clusters(subset, key="second", progress=False)
+    fr.compute_wavelet_clusters(subset, key="second", progress=False, overwrite=True)  # a subset: asked explicitly
     assert small_dataset.values("first_status") == before
     assert small_dataset.count("second_status") == len(subset)
     assert fr.load_run(small_dataset, "second").details["n_samples"] == len(subset)
