@@ -71,30 +71,33 @@ def compute_feature_clusters(
         min_cluster_size=min_cluster_size,
         random_state=random_state,
     )
-    runs.validate_key(samples, key, METHOD)
-    require_images(samples)
-    sample_ids = samples.values("id")
-    labels = read_labels(samples, label_field)
+    with runs.RunWriter(samples._dataset, key) as writer:
+        runs.validate_key(samples, key, METHOD)
+        require_images(samples)
+        sample_ids = samples.values("id")
+        labels = read_labels(samples, label_field)
 
-    started = time.perf_counter()
-    features, source = _features(
-        samples, model, layer, model_path, architecture, num_classes, zoo_model,
-        embeddings_field, image_size, normalize, pool, batch_size, num_workers, device, progress,
-    )  # fmt: skip
-    extract_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        features, source = _features(
+            samples, model, layer, model_path, architecture, num_classes, zoo_model,
+            embeddings_field, image_size, normalize, pool, batch_size, num_workers, device, progress,
+        )  # fmt: skip
+        extract_seconds = time.perf_counter() - started
+        runs.checkpoint("decoded")
 
-    analysis = analyze_features(features, labels, parameters)
-    details = {
-        "timings": {"extraction": extract_seconds, **analysis.timings},
-        "feature_dimensions": int(features.shape[1]),
-        "reduced_dimensions": int(analysis.reduced.shape[1]),
-        "sample_ids": sample_ids,
-        "points": analysis.points_2d.round(5).tolist(),
-        "points_3d": analysis.points_3d.round(5).tolist(),
-    }
-    config = {"label_field": label_field, "layer": layer, "source": source, "image_size": image_size,
-              "normalize": normalize, "pool": pool, **vars(parameters)}  # fmt: skip
-    return runs.store_run(samples, key, METHOD, config, sample_ids, analysis.decisions, details)
+        analysis = analyze_features(features, labels, parameters)
+        runs.checkpoint("analysed")
+        details = {
+            "timings": {"extraction": extract_seconds, **analysis.timings},
+            "feature_dimensions": int(features.shape[1]),
+            "reduced_dimensions": int(analysis.reduced.shape[1]),
+            "sample_ids": sample_ids,
+            "points": analysis.points_2d.round(5).tolist(),
+            "points_3d": analysis.points_3d.round(5).tolist(),
+        }
+        config = {"label_field": label_field, "layer": layer, "source": source, "image_size": image_size,
+                  "normalize": normalize, "pool": pool, **vars(parameters)}  # fmt: skip
+        return runs.store_run(writer, samples, METHOD, config, sample_ids, analysis.decisions, details)
 
 
 def _features(samples, model, layer, model_path, architecture, num_classes, zoo_model,

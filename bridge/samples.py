@@ -63,6 +63,20 @@ def require_images(samples, minimum=2):
         raise ValueError(
             f"the view holds {samples.media_type} samples; these analyses need images"
         )
+    if samples._is_generated:
+        raise ValueError(
+            "the view is a patches, frames or clips view: its samples live in a temporary "
+            "dataset and each would be read as its whole image. Run on the source dataset "
+            "(or a view of it), or export the crops as images first"
+        )
+    sample_ids = samples.values("id")
+    if len(set(sample_ids)) != len(sample_ids):
+        repeated = next(i for i in sample_ids if sample_ids.count(i) > 1)
+        raise ValueError(
+            f"the view holds sample {repeated} (and maybe others) more than once, e.g. "
+            "from concat(); every sample would look redundant with itself. Analyse a view "
+            "with each sample once"
+        )
 
 
 def image_size_tuple(image_size):

@@ -67,24 +67,27 @@ def compute_ssim_clusters(
         random_state=random_state,
         device=device,
     )
-    runs.validate_key(samples, key, METHOD)
-    sample_ids, labels, images, decode_seconds, skipped = read_view(
-        samples, label_field, size, color, num_workers, progress, skip_failures
-    )
+    with runs.RunWriter(samples._dataset, key) as writer:
+        runs.validate_key(samples, key, METHOD)
+        sample_ids, labels, images, decode_seconds, skipped = read_view(
+            samples, label_field, size, color, num_workers, progress, skip_failures
+        )
 
-    analysis = analyze_ssim(images, labels, parameters)
-    details = {
-        "timings": {"decode": decode_seconds, **analysis.timings},
-        "skipped": skipped,
-        "mode_used": analysis.mode,
-        "n_clusters_used": int(analysis.n_clusters),
-        "spectrum": [float(value) for value in analysis.spectrum],
-        "device": resolve_device(device),
-        "sample_ids": sample_ids,
-        "points": analysis.points.round(5).tolist(),
-    }
-    config = {"label_field": label_field, "image_size": list(size), "color": color, **vars(parameters)}
-    return runs.store_run(samples, key, METHOD, config, sample_ids, analysis.decisions, details)
+        runs.checkpoint("decoded")
+        analysis = analyze_ssim(images, labels, parameters)
+        runs.checkpoint("analysed")
+        details = {
+            "timings": {"decode": decode_seconds, **analysis.timings},
+            "skipped": skipped,
+            "mode_used": analysis.mode,
+            "n_clusters_used": int(analysis.n_clusters),
+            "spectrum": [float(value) for value in analysis.spectrum],
+            "device": resolve_device(device),
+            "sample_ids": sample_ids,
+            "points": analysis.points.round(5).tolist(),
+        }
+        config = {"label_field": label_field, "image_size": list(size), "color": color, **vars(parameters)}
+        return runs.store_run(writer, samples, METHOD, config, sample_ids, analysis.decisions, details)
 
 
 def compute_split_similarity(
@@ -121,72 +124,75 @@ def compute_split_similarity(
     train_view, test_view = _split_views(samples, train, test, split_field)
     if within_class and label_field is None:
         raise ValueError("within_class=True needs a label_field to tell the classes apart")
-    runs.validate_key(samples, key, SPLIT_METHOD, tuple(SPLIT_FIELDS))
-    size = image_size_tuple(image_size)
-    started = time.perf_counter()
-    train_ids, test_ids = train_view.values("id"), test_view.values("id")
-    overlap = set(train_ids) & set(test_ids)
-    if overlap:
-        raise ValueError(
-            f"{len(overlap)} samples are in both splits (e.g. {sorted(overlap)[0]}); "
-            "a sample must be in the training split or the test split, not both"
+    with runs.RunWriter(samples._dataset, key) as writer:
+        runs.validate_key(samples, key, SPLIT_METHOD, tuple(SPLIT_FIELDS))
+        size = image_size_tuple(image_size)
+        started = time.perf_counter()
+        train_ids, test_ids = train_view.values("id"), test_view.values("id")
+        overlap = set(train_ids) & set(test_ids)
+        if overlap:
+            raise ValueError(
+                f"{len(overlap)} samples are in both splits (e.g. {sorted(overlap)[0]}); "
+                "a sample must be in the training split or the test split, not both"
+            )
+        train_images = decode_images(train_view, size, color, num_workers, progress)
+        test_images = decode_images(test_view, size, color, num_workers, progress)
+        decode_seconds = time.perf_counter() - started
+
+        runs.checkpoint("decoded")
+        started = time.perf_counter()
+        result = split_similarity(
+            train_images,
+            test_images,
+            threshold=threshold,
+            n_least_similar=n_least_similar,
+            mode=mode,
+            n_neighbors=n_neighbors,
+            train_groups=read_labels(train_view, label_field) if within_class else None,
+            test_groups=read_labels(test_view, label_field) if within_class else None,
+            device=device,
         )
-    train_images = decode_images(train_view, size, color, num_workers, progress)
-    test_images = decode_images(test_view, size, color, num_workers, progress)
-    decode_seconds = time.perf_counter() - started
+        compare_seconds = time.perf_counter() - started
+        runs.checkpoint("analysed")
 
-    started = time.perf_counter()
-    result = split_similarity(
-        train_images,
-        test_images,
-        threshold=threshold,
-        n_least_similar=n_least_similar,
-        mode=mode,
-        n_neighbors=n_neighbors,
-        train_groups=read_labels(train_view, label_field) if within_class else None,
-        test_groups=read_labels(test_view, label_field) if within_class else None,
-        device=device,
-    )
-    compare_seconds = time.perf_counter() - started
-
-    decisions, best_match_ids = _split_decisions(result, len(train_ids))
-    sample_ids = test_ids + train_ids
-    best_similarity = [float(v) if np.isfinite(v) else None for v in result.best_similarity]
-    extra_fields = {
-        "best_match": (fo.StringField, [train_ids[i] if i >= 0 else None for i in best_match_ids] + [None] * len(train_ids)),
-        "best_similarity": (fo.FloatField, best_similarity + [None] * len(train_ids)),
-    }
-    n_near = int(result.near_identical.sum())
-    details = {
-        "timings": {"decode": decode_seconds, "ssim": compare_seconds},
-        "n_train": len(train_ids),
-        "n_test": len(test_ids),
-        "n_near_identical": n_near,
-        "share_near_identical": n_near / len(test_ids),
-        "least_similar_ids": [test_ids[i] for i in result.least_similar],
-        "mode_used": result.mode,
-        "n_pairs": int(result.n_pairs),
-        "best_similarities": best_similarity,
-        "device": resolve_device(device),
-    }
-    config = {
-        "train": train if isinstance(train, str) else "view",
-        "test": test if isinstance(test, str) else "view",
-        "split_field": split_field,
-        "label_field": label_field,
-        "within_class": within_class,
-        "threshold": threshold,
-        "n_least_similar": n_least_similar,
-        "mode": mode,
-        "n_neighbors": n_neighbors,
-        "image_size": list(size),
-        "color": color,
-        "device": device,
-    }
-    samples_view = samples._dataset.select(sample_ids)
-    return runs.store_run(
-        samples_view, key, SPLIT_METHOD, config, sample_ids, decisions, details, extra_fields
-    )
+        decisions, best_match_ids = _split_decisions(result, len(train_ids))
+        sample_ids = test_ids + train_ids
+        best_similarity = [float(v) if np.isfinite(v) else None for v in result.best_similarity]
+        extra_fields = {
+            "best_match": (fo.StringField, [train_ids[i] if i >= 0 else None for i in best_match_ids] + [None] * len(train_ids)),
+            "best_similarity": (fo.FloatField, best_similarity + [None] * len(train_ids)),
+        }
+        n_near = int(result.near_identical.sum())
+        details = {
+            "timings": {"decode": decode_seconds, "ssim": compare_seconds},
+            "n_train": len(train_ids),
+            "n_test": len(test_ids),
+            "n_near_identical": n_near,
+            "share_near_identical": n_near / len(test_ids),
+            "least_similar_ids": [test_ids[i] for i in result.least_similar],
+            "mode_used": result.mode,
+            "n_pairs": int(result.n_pairs),
+            "best_similarities": best_similarity,
+            "device": resolve_device(device),
+        }
+        config = {
+            "train": train if isinstance(train, str) else "view",
+            "test": test if isinstance(test, str) else "view",
+            "split_field": split_field,
+            "label_field": label_field,
+            "within_class": within_class,
+            "threshold": threshold,
+            "n_least_similar": n_least_similar,
+            "mode": mode,
+            "n_neighbors": n_neighbors,
+            "image_size": list(size),
+            "color": color,
+            "device": device,
+        }
+        samples_view = samples._dataset.select(sample_ids)
+        return runs.store_run(
+            writer, samples_view, SPLIT_METHOD, config, sample_ids, decisions, details, extra_fields
+        )
 
 
 def _split_views(samples, train, test, split_field):
