@@ -218,6 +218,7 @@ class RunWriter:
             lease = {"owner": self.owner, "since": now, "expires_at": now + timedelta(seconds=LEASE_SECONDS)}
             try:
                 _leases().insert_one({"_id": self.lease_id, "dataset_id": str(self.dataset._doc.id), "key": self.key, **lease})
+                self.dataset.reload()  # another process may have changed its runs meanwhile
                 break
             except DuplicateKeyError:
                 held = _leases().find_one({"_id": self.lease_id})
@@ -229,6 +230,7 @@ class RunWriter:
                     {"_id": self.lease_id, "owner.attempt": held["owner"]["attempt"]}, {"$set": lease}
                 )
                 if taken is not None:
+                    self.dataset.reload()
                     _recover(self.dataset, held)
                     _leases().update_one(self._mine(), {"$unset": {"commit": "", "staging": ""}})
                     break
@@ -319,13 +321,14 @@ def recover(dataset):
 
 def _roll_forward(dataset, lease_id, change, phase):
     """Apply a recorded change from ``phase`` on. Each phase is idempotent and the lease
-    records the next one when it ends, so a kill anywhere replays at most one phase.
+    records the next one when a phase ends, so a kill anywhere replays at most the phase
+    it interrupted (never an earlier one: replaying "drop" would delete the new fields).
 
     ``change``: ``key`` (the run written), ``drop_fields`` / ``drop_view`` / ``drop_run``
     (what the previous run owned), ``renames`` (staging or old field -> final field),
     ``run`` (``method``, ``parameters``, ``results``; None when deleting)."""
     key, run = change["key"], change.get("run")
-    for current in COMMIT_PHASES[COMMIT_PHASES.index(phase) :]:
+    for current, following in zip(COMMIT_PHASES[COMMIT_PHASES.index(phase) :], COMMIT_PHASES[COMMIT_PHASES.index(phase) + 1 :]):  # fmt: skip
         if current == "drop":
             for field in change["drop_fields"]:
                 if dataset.has_sample_field(field):
@@ -337,7 +340,7 @@ def _roll_forward(dataset, lease_id, change, phase):
                 dataset.delete_saved_view(change["drop_view"])
             if change.get("drop_run") and dataset.has_run(change["drop_run"]):
                 dataset.delete_run(change["drop_run"])
-            checkpoint("dropped run")
+            checkpoint("dropped:run")
         elif current == "rename":
             for source, target in change["renames"].items():
                 if dataset.has_sample_field(source):
@@ -355,7 +358,7 @@ def _roll_forward(dataset, lease_id, change, phase):
                 dataset.delete_saved_view(name)
             dataset.save_view(name, _groups_view(dataset, key))
             checkpoint("view")
-        _leases().update_one({"_id": lease_id, "commit": {"$exists": True}}, {"$set": {"commit.phase": current}})
+        _leases().update_one({"_id": lease_id, "commit": {"$exists": True}}, {"$set": {"commit.phase": following}})
     _leases().update_one({"_id": lease_id}, {"$unset": {"commit": "", "staging": ""}})
     checkpoint("committed")
 
