@@ -10,8 +10,8 @@ from functools import reduce
 import fiftyone as fo
 from fiftyone import ViewField as F
 
-from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE
-from .runs import RedundancyRun, require_run
+from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
+from .runs import RedundancyRun, list_runs, require_run
 from .samples import is_classification
 
 TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
@@ -37,6 +37,16 @@ def _run_keys(dataset, keys):
     return keys
 
 
+def _statuses(statuses):
+    """A list of statuses from one name or several, each checked: a single string is one
+    status, never its characters."""
+    statuses = [statuses] if isinstance(statuses, str) else list(statuses)
+    unknown = sorted(set(statuses) - set(STATUSES))
+    if unknown:
+        raise ValueError(f"unknown statuses {unknown}; use some of {list(STATUSES)}")
+    return statuses
+
+
 def _marked(key, statuses):
     return F(f"{key}_status").is_in(list(statuses))
 
@@ -48,26 +58,50 @@ def tag_preview(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
 
 def tag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
     """Tag the samples each status marks in any of the runs ``keys`` (tag name: the status,
-    or ``tag_names[status]``). Existing tags are kept. Returns ``tag_preview``'s counts."""
+    or ``tag_names[status]``). Existing tags are kept; each run records the samples this
+    call tagged, so ``untag_samples`` removes only those. Returns ``tag_preview``'s counts."""
     views = _tag_views(dataset, keys, statuses, tag_names)
+    added = {}
     for tag, view in views.items():
+        added[tag] = view.match_tags(tag, bool=False).values("id")
         view.tag_samples(tag)
+    for key in _run_keys(dataset, keys):
+        results = dataset.load_run_results(key, cache=False)
+        tagged = dict(getattr(results, "tagged", None) or {})
+        for tag, ids in added.items():
+            tagged[tag] = sorted(set(tagged.get(tag, [])) | set(ids))
+        results.tagged = tagged
+        dataset.save_run_results(key, results)
     return {tag: len(view) for tag, view in views.items()}
 
 
 def untag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
-    """Remove the tags ``tag_samples`` would add, from the samples the runs mark."""
+    """Remove the tags ``tag_samples`` added through the runs ``keys`` from the samples
+    they mark; a tag the sample had before (or got from elsewhere) stays. Returns
+    ``{tag: number of samples untagged}``."""
     views = _tag_views(dataset, keys, statuses, tag_names)
+    keys = _run_keys(dataset, keys)
+    recorded = {key: dict(getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}) for key in keys}
+    untagged = {}
     for tag, view in views.items():
-        view.untag_samples(tag)
-    return {tag: len(view) for tag, view in views.items()}
+        ours = set().union(*(tagged.get(tag, []) for tagged in recorded.values()))
+        untagged[tag] = {sample_id for sample_id in view.match_tags(tag).values("id") if sample_id in ours}
+        dataset.select(list(untagged[tag])).untag_samples(tag)
+    for key in list_runs(dataset):  # no run may claim these tags any more
+        results = dataset.load_run_results(key, cache=False)
+        tagged = getattr(results, "tagged", None)
+        if tagged:
+            results.tagged = {tag: [i for i in ids if i not in untagged.get(tag, ())] for tag, ids in tagged.items()}
+            dataset.save_run_results(key, results)
+    removed = {tag: len(ids) for tag, ids in untagged.items()}
+    return removed
 
 
 def _tag_views(dataset, keys, statuses, tag_names):
     keys = _run_keys(dataset, keys)
     tag_names = tag_names or {}
     views = {}
-    for status in statuses:
+    for status in _statuses(statuses):
         tag = tag_names.get(status, status)
         expression = reduce(lambda a, b: a | b, [_marked(key, [status]) for key in keys])
         views[tag] = dataset.match(expression)
@@ -79,6 +113,12 @@ def set_representative(dataset, key, sample_id):
     statuses and representative fields change, nothing else; the run records the
     override."""
     run = RedundancyRun(dataset, key)
+    if run.method == "split_similarity":
+        raise ValueError(
+            f"run {key!r} compares a test split with a training split: its representatives "
+            "are the training images that test images leak from, not a choice to override. "
+            "Drop or move the leaked test samples instead"
+        )
     sample = dataset[sample_id]
     group = sample[f"{key}_group"]
     if group is None or group < 0:
@@ -119,14 +159,14 @@ def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
 def _exclusion(dataset, keys, exclude, combine):
     if combine not in COMBINE:
         raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
-    marks = [_marked(key, exclude) for key in _run_keys(dataset, keys)]
+    marks = [_marked(key, _statuses(exclude)) for key in _run_keys(dataset, keys)]
     return reduce((lambda a, b: a | b) if combine == "union" else (lambda a, b: a & b), marks)
 
 
 def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine="union", label_field=None):
     """CSV of every excluded sample: file, label, status, run key, representative's file,
     score (one row per run that marks it). Returns the number of excluded samples."""
-    keys = _run_keys(dataset, keys)
+    keys, exclude = _run_keys(dataset, keys), _statuses(exclude)
     dropped = excluded_view(dataset, keys, exclude, combine)
     filepaths = dict(zip(dataset.values("id"), dataset.values("filepath")))
     labels = _labels(dropped, label_field)
@@ -172,6 +212,7 @@ def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", la
         shutil.rmtree(export_dir)
     if dataset_type not in EXPORT_FORMATS:
         raise ValueError(f"dataset_type must be one of {sorted(EXPORT_FORMATS)}, got {dataset_type!r}")
+    exclude = _statuses(exclude)
     kept = curated_view(dataset, keys, exclude, combine)
     kwargs = {}
     if dataset_type == "CSV":

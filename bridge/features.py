@@ -1,6 +1,7 @@
 """``compute_feature_clusters`` (feature-map analysis) and ``compute_boundary_crossings``
 (the decision-boundary probe) on FiftyOne views."""
 
+import pickle
 import time
 
 import fiftyone as fo
@@ -20,7 +21,14 @@ def resolve_model(model=None, model_path=None, architecture=None, num_classes=No
     """A torch module from an object, a file, or a torchvision architecture + checkpoint."""
     if model is not None:
         return model.eval()
-    return load_model(model_path, architecture, num_classes)
+    try:
+        return load_model(model_path, architecture, num_classes)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, RuntimeError, OSError) as error:
+        raise ValueError(
+            f"cannot load a model from {model_path!r} ({type(error).__name__}: {error}); give a "
+            "file saved with torch.save(model) or torch.jit.save, or a state dict together "
+            "with its torchvision architecture"
+        ) from error
 
 
 def compute_feature_clusters(
@@ -111,7 +119,18 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
                 f"{len(missing)} samples have no {embeddings_field!r} (e.g. {missing[0]}); "
                 "compute the embeddings for the whole view first"
             )
-        return np.asarray(values, dtype=np.float64), f"field:{embeddings_field}"
+        try:
+            features = np.asarray(values, dtype=np.float64)
+        except (ValueError, TypeError) as error:
+            features = None
+        if features is None or features.ndim != 2:
+            lengths = sorted({len(value) if hasattr(value, "__len__") else 1 for value in values})
+            raise ValueError(
+                f"embeddings_field {embeddings_field!r} must hold one numeric vector per sample, "
+                f"all of one length; it holds {type(values[0]).__name__} values of lengths "
+                f"{lengths[:5]}. Recompute the embeddings for the whole view with one model"
+            )
+        return features, f"field:{embeddings_field}"
     if zoo_model is not None:
         import fiftyone.zoo as foz
 
@@ -128,10 +147,18 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalize == "imagenet" else (None, None)
     files = ImageFiles(samples.values("filepath"), image_size_tuple(image_size), "rgb", mean, std)
     with fo.core.utils.ProgressBar(total=len(files), progress=progress) as bar:
-        features = extract_features(
-            module, layer, files, batch_size, num_workers, device, pool,
-            progress=lambda done, _: bar.set_iteration(done),
-        )  # fmt: skip
+        try:
+            features = extract_features(
+                module, layer, files, batch_size, num_workers, device, pool,
+                progress=lambda done, _: bar.set_iteration(done),
+            )  # fmt: skip
+        except (AttributeError, TypeError, RuntimeError) as error:
+            raise ValueError(
+                f"the model could not turn the images into feature vectors ({type(error).__name__}: "
+                f"{error}); its output (or layer {layer!r}'s) must be a tensor, or a tuple whose "
+                "first item is one, for batches of RGB images of image_size: wrap a model that "
+                "returns a dict, or choose another layer"
+            ) from error
     return features, model_path or architecture or type(module).__name__
 
 
@@ -140,23 +167,30 @@ def compute_boundary_crossings(dataset, key, model=None, model_path=None, archit
     """For every redundant sample of run ``key``: how often the classifier's prediction
     changes on the straight path to its representative (``{key}_crossings``). Zero means
     the model sees the pair as one; more means a decision boundary runs between them."""
-    run = runs.RedundancyRun(dataset, key)
-    classifier = torch_classifier(resolve_model(model, model_path, architecture, num_classes))
-    redundant = run.view("redundant")
-    ids, representatives = redundant.values("id"), redundant.values(f"{key}_representative")
-    paths = dict(zip(dataset.values("id"), dataset.values("filepath")))
-    counts = {}
-    for sample_id, representative in zip(ids, representatives):
-        first, second = (_as_input(paths[i], image_size, normalize) for i in (sample_id, representative))
-        counts[sample_id] = boundary_crossings(classifier, first, second, steps)[0]
     field = f"{key}_crossings"
-    dataset.add_sample_field(field, fo.IntField)
-    dataset.set_values(field, counts, key_field="id")
-    results = run._results
-    if field not in results.fields:
-        results.fields = list(results.fields) + [field]
-    results.probe = {"steps": steps, "n_pairs": len(counts), "pairs_crossing": int(sum(c > 0 for c in counts.values()))}
-    dataset.save_run_results(key, results)
+    with runs.RunWriter(dataset, key):
+        run = runs.RedundancyRun(dataset, key)
+        if dataset.has_sample_field(field) and field not in run.fields:
+            raise ValueError(
+                f"field {field!r} on dataset {dataset.name!r} was not written by run {key!r}; "
+                "rename or delete it to let the probe write its counts there"
+            )
+        classifier = torch_classifier(resolve_model(model, model_path, architecture, num_classes))
+        redundant = run.view("redundant")
+        ids, representatives = redundant.values("id"), redundant.values(f"{key}_representative")
+        paths = dict(zip(dataset.values("id"), dataset.values("filepath")))
+        counts = {}
+        for sample_id, representative in zip(ids, representatives):
+            first, second = (_as_input(paths[i], image_size, normalize) for i in (sample_id, representative))
+            counts[sample_id] = boundary_crossings(classifier, first, second, steps)[0]
+        results = run._results
+        if field not in results.fields:
+            results.fields = list(results.fields) + [field]
+            dataset.save_run_results(key, results)  # owned before it is written
+        dataset.add_sample_field(field, fo.IntField)
+        dataset.set_values(field, counts, key_field="id")
+        results.probe = {"steps": steps, "n_pairs": len(counts), "pairs_crossing": int(sum(c > 0 for c in counts.values()))}
+        dataset.save_run_results(key, results)
     return counts
 
 

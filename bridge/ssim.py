@@ -8,10 +8,11 @@ import numpy as np
 
 from ..core.decisions import OUTLIER, REDUNDANT, REPRESENTATIVE, UNIQUE, Decisions
 from ..core.devices import resolve_device
+from ..core.parameters import check_number
 from ..core.split_similarity import split_similarity
 from ..core.ssim_analysis import SSIMParameters, analyze_ssim
 from . import runs
-from .samples import decode_images, image_size_tuple, read_labels, read_view
+from .samples import image_size_tuple, read_images, read_labels, read_view, require_images
 
 METHOD = "ssim_spectral"
 SPLIT_METHOD = "split_similarity"
@@ -106,6 +107,7 @@ def compute_split_similarity(
     color="rgb",
     device=None,
     num_workers=4,
+    skip_failures=False,
     progress=None,
 ):
     """How similar the test split is to the training split, by SSIM.
@@ -120,13 +122,17 @@ def compute_split_similarity(
     ``within_class`` (needs ``label_field``) test samples are compared only with training
     samples of their class. ``mode``: "exhaustive" (every pair), "candidates" (each test
     image's ``n_neighbors`` nearest training images by wavelets) or "auto".
+    ``skip_failures`` leaves unreadable images out (listed in the run's ``skipped``).
     """
+    check_number("threshold (an SSIM value)", threshold, above=-1, at_most=1)
+    n_least_similar = check_number("n_least_similar", n_least_similar, integer=True, at_least=0)
+    n_neighbors = check_number("n_neighbors", n_neighbors, integer=True, at_least=1)
+    size = image_size_tuple(image_size)
     train_view, test_view = _split_views(samples, train, test, split_field)
     if within_class and label_field is None:
         raise ValueError("within_class=True needs a label_field to tell the classes apart")
     with runs.RunWriter(samples._dataset, key) as writer:
         runs.validate_key(samples, key, SPLIT_METHOD, tuple(SPLIT_FIELDS))
-        size = image_size_tuple(image_size)
         started = time.perf_counter()
         train_ids, test_ids = train_view.values("id"), test_view.values("id")
         overlap = set(train_ids) & set(test_ids)
@@ -135,8 +141,16 @@ def compute_split_similarity(
                 f"{len(overlap)} samples are in both splits (e.g. {sorted(overlap)[0]}); "
                 "a sample must be in the training split or the test split, not both"
             )
-        train_images = decode_images(train_view, size, color, num_workers, progress)
-        test_images = decode_images(test_view, size, color, num_workers, progress)
+        train_groups = read_labels(train_view, label_field) if within_class else None
+        test_groups = read_labels(test_view, label_field) if within_class else None
+        train_kept, train_images, skipped = read_images(train_view, size, color, num_workers, progress, skip_failures)
+        test_kept, test_images, test_skipped = read_images(test_view, size, color, num_workers, progress, skip_failures)
+        skipped += test_skipped
+        if not train_kept or not test_kept:
+            raise ValueError(f"no image of the {'training' if not train_kept else 'test'} split could be read; see the reasons: {skipped[:3]}")
+        train_ids, test_ids = [train_ids[i] for i in train_kept], [test_ids[i] for i in test_kept]
+        if within_class:
+            train_groups, test_groups = [train_groups[i] for i in train_kept], [test_groups[i] for i in test_kept]
         decode_seconds = time.perf_counter() - started
 
         runs.checkpoint("decoded")
@@ -148,8 +162,8 @@ def compute_split_similarity(
             n_least_similar=n_least_similar,
             mode=mode,
             n_neighbors=n_neighbors,
-            train_groups=read_labels(train_view, label_field) if within_class else None,
-            test_groups=read_labels(test_view, label_field) if within_class else None,
+            train_groups=train_groups,
+            test_groups=test_groups,
             device=device,
         )
         compare_seconds = time.perf_counter() - started
@@ -165,6 +179,7 @@ def compute_split_similarity(
         n_near = int(result.near_identical.sum())
         details = {
             "timings": {"decode": decode_seconds, "ssim": compare_seconds},
+            "skipped": skipped,
             "n_train": len(train_ids),
             "n_test": len(test_ids),
             "n_near_identical": n_near,
@@ -206,12 +221,19 @@ def _split_views(samples, train, test, split_field):
     else:
         train_view, test_view = samples.match_tags(train), samples.match_tags(test)
     for name, view in (("training", train_view), ("test", test_view)):
+        if view._dataset._doc.id != samples._dataset._doc.id:
+            raise ValueError(
+                f"the {name} view belongs to dataset {view._dataset.name!r}, not "
+                f"{samples._dataset.name!r}: a run stays on one dataset. Pass views of "
+                f"{samples._dataset.name!r}, or merge the datasets first"
+            )
         if len(view) == 0:
             where = f"field {split_field!r}" if split_field else "tags"
             raise ValueError(
                 f"the {name} split is empty: no sample has {train if name == 'training' else test!r} "
                 f"in its {where}; tag the splits or pass split_field / two views"
             )
+        require_images(view, minimum=1)
     return train_view, test_view
 
 

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from .clustering import complete_linkage_groups
 from .decisions import Decisions, decide, most_similar_on_average
 from .devices import resolve_device
+from .parameters import check_number
 from .projection import pca_projection
 from .spectral import (
     RULES,
@@ -55,10 +56,14 @@ class SSIMParameters:
             raise ValueError(f"grouping must be one of {GROUPINGS}, got {self.grouping!r}")
         if self.rule not in RULES:
             raise ValueError(f"rule must be one of {RULES}, got {self.rule!r}")
-        if not -1 < self.threshold < 1:
-            raise ValueError(f"threshold is an SSIM value in (-1, 1), got {self.threshold}")
-        if self.n_neighbors < 1:
-            raise ValueError(f"n_neighbors must be at least 1, got {self.n_neighbors}")
+        check_number("threshold (an SSIM value)", self.threshold, above=-1, below=1)
+        if self.n_clusters is not None:
+            self.n_clusters = check_number("n_clusters", self.n_clusters, integer=True, at_least=1)
+        check_number("gamma", self.gamma, above=0)
+        self.n_neighbors = check_number("n_neighbors", self.n_neighbors, integer=True, at_least=1)
+        self.n_eigenvalues = check_number("n_eigenvalues", self.n_eigenvalues, integer=True, at_least=2)
+        check_number("memory_budget_gb", self.memory_budget_gb, above=0)
+        self.random_state = check_number("random_state", self.random_state, integer=True, at_least=0)
         resolve_device(self.device)
 
     def dense_fits(self, n):

@@ -10,6 +10,7 @@ from .clustering import kmeans_clusters, threshold_clusters
 from .decisions import Decisions, decide, nearest_to_mean
 from .devices import resolve_device
 from .images import NORMALIZATIONS, normalize_images
+from .parameters import check_flag, check_number
 from .projection import pca_projection
 from .qr_selection import ColumnSelection, select_columns
 from .wavelets import wavelet_coefficients
@@ -50,17 +51,17 @@ class WaveletParameters:
             )
         if self.mode not in pywt.Modes.modes:
             raise ValueError(f"unknown mode {self.mode!r}; use one of {pywt.Modes.modes}")
-        if int(self.level) != self.level or self.level < 1:
-            raise ValueError(f"level must be a positive integer, got {self.level}")
-        if self.tau <= 1:
-            raise ValueError(f"tau must be greater than 1, got {self.tau}")
+        self.level = check_number("level", self.level, integer=True, at_least=1)
+        check_flag("approximation_only", self.approximation_only)
+        check_number("tau", self.tau, above=1)
+        check_number("threshold", self.threshold, above=0)
+        check_number("n_clusters", self.n_clusters, above=0)
+        self.random_state = check_number("random_state", self.random_state, integer=True, at_least=0)
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(
                 f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"
             )
         resolve_device(self.device)  # refuses unknown names and a missing GPU
-        if self.threshold <= 0:
-            raise ValueError(f"threshold must be positive, got {self.threshold}")
         if self.grouping not in ("threshold", "kmeans"):
             raise ValueError(f"grouping must be 'threshold' or 'kmeans', got {self.grouping!r}")
         if self.selection not in ("qr", "gram"):

@@ -135,7 +135,7 @@ def test_kmeans_grouping_is_available_with_a_cluster_count(small_dataset):
         (dict(label_field="nope"), "does not exist"),
         (dict(label_field="planted_group"), None),  # an int field is a valid label field
         (dict(label_field="filepath"), None),
-        (dict(threshold=-1.0), "threshold must be positive"),
+        (dict(threshold=-1.0), "threshold must be greater than 0"),
         (dict(wavelet="haarr"), "unknown wavelet"),
         (dict(grouping="dbscan"), "grouping must be"),
     ],
