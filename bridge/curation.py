@@ -11,7 +11,7 @@ import fiftyone as fo
 from fiftyone import ViewField as F
 
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
-from .runs import RedundancyRun, list_runs, require_run
+from .runs import RedundancyRun, RunWriter, list_runs, require_run
 from .samples import is_classification
 
 TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
@@ -112,33 +112,34 @@ def set_representative(dataset, key, sample_id):
     """Make ``sample_id`` the kept member of its group in run ``key``: the group's
     statuses and representative fields change, nothing else; the run records the
     override."""
-    run = RedundancyRun(dataset, key)
-    if run.method == "split_similarity":
-        raise ValueError(
-            f"run {key!r} compares a test split with a training split: its representatives "
-            "are the training images that test images leak from, not a choice to override. "
-            "Drop or move the leaked test samples instead"
-        )
-    sample = dataset[sample_id]
-    group = sample[f"{key}_group"]
-    if group is None or group < 0:
-        raise ValueError(f"sample {sample_id} is in no group of run {key!r}")
-    members = dataset.match(F(f"{key}_group") == group)
-    if sample[f"{key}_status"] == INFLUENTIAL:
-        raise ValueError(
-            f"group {group} of run {key!r} mixes labels (influential): it has no "
-            "representative to change; relabel its samples or tag them for review"
-        )
-    previous = members.match(F(f"{key}_status") == REPRESENTATIVE).values("id")
-    ids = members.values("id")
-    members.set_values(f"{key}_status", [REPRESENTATIVE if i == sample_id else REDUNDANT for i in ids])
-    members.set_values(f"{key}_representative", [None if i == sample_id else sample_id for i in ids])
-    results = run._results
-    results.overrides = list(getattr(results, "overrides", None) or []) + [
-        {"group": int(group), "representative": sample_id, "previous": previous[0] if previous else None}
-    ]
-    dataset.save_run_results(key, results)
-    return RedundancyRun(dataset, key)
+    with RunWriter(dataset, key):
+        run = RedundancyRun(dataset, key)
+        if run.method == "split_similarity":
+            raise ValueError(
+                f"run {key!r} compares a test split with a training split: its representatives "
+                "are the training images that test images leak from, not a choice to override. "
+                "Drop or move the leaked test samples instead"
+            )
+        sample = dataset[sample_id]
+        group = sample[f"{key}_group"]
+        if group is None or group < 0:
+            raise ValueError(f"sample {sample_id} is in no group of run {key!r}")
+        members = dataset.match(F(f"{key}_group") == group)
+        if sample[f"{key}_status"] == INFLUENTIAL:
+            raise ValueError(
+                f"group {group} of run {key!r} mixes labels (influential): it has no "
+                "representative to change; relabel its samples or tag them for review"
+            )
+        previous = members.match(F(f"{key}_status") == REPRESENTATIVE).values("id")
+        ids = members.values("id")
+        members.set_values(f"{key}_status", [REPRESENTATIVE if i == sample_id else REDUNDANT for i in ids])
+        members.set_values(f"{key}_representative", [None if i == sample_id else sample_id for i in ids])
+        results = run._results
+        results.overrides = list(getattr(results, "overrides", None) or []) + [
+            {"group": int(group), "representative": sample_id, "previous": previous[0] if previous else None}
+        ]
+        dataset.save_run_results(key, results)
+        return RedundancyRun(dataset, key)
 
 
 def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):

@@ -151,8 +151,8 @@ def _owner_alive(lease):
 
 
 def checkpoint(stage):
-    """Fault injection for tests/test_kill.py and tests/test_concurrency.py, inert unless
-    their environment variables are set: ``FIFTYONE_REDUNDANCY_TRACE`` (a file) records
+    """Fault injection for tests/test_kill.py, inert unless its environment variables are
+    set: ``FIFTYONE_REDUNDANCY_TRACE`` (a file) records
     each stage reached, ``FIFTYONE_REDUNDANCY_KILL_AT=N`` SIGKILLs this process at its Nth
     stage, and ``FIFTYONE_REDUNDANCY_HOLD`` (a file) holds a writer that has just taken its
     lease until that file exists."""
@@ -231,7 +231,11 @@ class RunWriter:
                 )
                 if taken is not None:
                     self.dataset.reload()
-                    _recover(self.dataset, held)
+                    try:
+                        _recover(self.dataset, held)
+                    except BaseException:
+                        _leases().update_one(self._mine(), {"$set": {"expires_at": _now()}})
+                        raise
                     _leases().update_one(self._mine(), {"$unset": {"commit": "", "staging": ""}})
                     break
         else:
@@ -291,10 +295,11 @@ def _plain(value):
 
 
 def stray_staging_fields(dataset, key):
-    """Staging fields for ``key`` in the schema (any attempt, and the unnumbered ones of
-    earlier versions): only a dead writer leaves them while nobody holds the lease."""
+    """Staging fields for ``key`` (or a key equal to it but for case: they share a lease)
+    in the schema, of any attempt and the unnumbered ones of earlier versions: only a dead
+    writer leaves them while nobody holds the lease."""
     suffixes = "|".join(map(re.escape, (*FIELD_TYPES, *EXTRA_SUFFIXES)))
-    pattern = re.compile(rf"{STAGING_PREFIX}(?:[0-9a-f]{{12}}_)?{re.escape(key)}_(?:{suffixes})")
+    pattern = re.compile(rf"{STAGING_PREFIX}(?:[0-9a-f]{{12}}_)?{re.escape(key)}_(?:{suffixes})", re.IGNORECASE)
     return [name for name in dataset.get_field_schema() if pattern.fullmatch(name)]
 
 
