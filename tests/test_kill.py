@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 
-import fiftyone as fo
 import fiftyone.core.odm as foo
+import numpy as np
 import pytest
 
 import fiftyone_redundancy.api as fr
@@ -86,10 +86,12 @@ def answer(writer, dataset):
     return ended
 
 
-def assert_one_complete_run(dataset, call, references):
-    """The run under the call's key is whole and is one of ``references``; nothing else
-    of any attempt is left. Returns the index of the reference it matches."""
-    key, _, _, extra = CALLS[call]
+def assert_one_complete_run(dataset, call, references, key=None):
+    """The run under ``key`` (by default the call's) is whole and is one of
+    ``references``; nothing else of any attempt is left. Returns the index of the
+    reference it matches."""
+    default_key, _, _, extra = CALLS[call]
+    key = key or default_key
     assert fr.list_runs(dataset).count(key) == 1  # also recovers what a dead writer left
     schema = dataset.get_field_schema()
     assert [name for name in schema if name.startswith(STAGING_PREFIX)] == []
@@ -163,3 +165,47 @@ def test_two_writers_on_one_key_give_one_complete_run_and_one_refusal(dataset, w
         assert "is being written by process" in refused[0]["error"] and "since" in refused[0]["error"]
         winner = [a["ok"] for a in answers].index(True)
         assert assert_one_complete_run(dataset, "wavelet", references) == winner
+
+
+def test_a_writer_killed_from_outside_at_any_moment_leaves_the_old_or_the_new_run(dataset, writers, tmp_path):
+    """Kills between checkpoints too: inside decoding, the analysis, a database write."""
+    key, old_threshold, new_threshold, _ = CALLS["wavelet"]
+    old = reference(dataset, "wavelet", dataset.limit(SMALL), old_threshold)
+    new = reference(dataset, "wavelet", dataset, new_threshold)
+    job = {"dataset_name": dataset.name, "call": "wavelet", "key": key, "threshold": new_threshold}
+    for trial, delay in enumerate(np.linspace(0.0, 1.5, 12)):
+        compute("wavelet", dataset.limit(SMALL), key, old_threshold)
+        send(writers[0], {**job, "kill_after": float(delay)}, tmp_path, f"outside{trial}")
+        answer(writers[0], dataset)  # killed, or finished before the delay
+        assert_one_complete_run(dataset, "wavelet", [old, new])
+
+
+def test_a_rename_killed_at_any_checkpoint_leaves_the_run_under_one_key(dataset, writers, tmp_path):
+    key, _, threshold, _ = CALLS["wavelet"]
+    whole = reference(dataset, "wavelet", dataset, threshold)
+    job = {"dataset_name": dataset.name, "call": "rename", "key": key, "new_key": "moved"}
+
+    def start():
+        for stale in set(fr.list_runs(dataset)) & {key, "moved"}:
+            fr.delete_run(dataset, stale)
+        compute("wavelet", dataset, key, threshold)
+
+    start()
+    trace = tmp_path / "rename-trace.txt"
+    send(writers[0], {**job, "env": {"FIFTYONE_REDUNDANCY_TRACE": str(trace)}}, tmp_path, "rename-dry")
+    assert answer(writers[0], dataset) == {"signal": 0, "ok": True}
+    stages = trace.read_text().split()
+    ended = []
+    for kill_at in range(1, len(stages) + 1):
+        start()
+        send(writers[0], {**job, "env": {"FIFTYONE_REDUNDANCY_KILL_AT": str(kill_at)}}, tmp_path, f"rename{kill_at}")
+        assert answer(writers[0], dataset)["signal"] == 9, (kill_at, " ".join(stages))
+        present = [name for name in (key, "moved") if name in fr.list_runs(dataset)]
+        assert len(present) == 1
+        assert assert_one_complete_run(dataset, "wavelet", [whole], key=present[0]) == 0
+        absent = {key, "moved"} - set(present)
+        assert not [name for name in dataset.get_field_schema() if name.split("_")[0] in absent]
+        assert not dataset.has_saved_view(f"{absent.pop()}-review")
+        ended.append(present[0])
+    committed_at = stages.index("committing")
+    assert ended == [key] * committed_at + ["moved"] * (len(stages) - committed_at)

@@ -4,14 +4,16 @@ fork instead of an import. It never connects to the database itself; each forked
 does. The answer line says how the writer ended: ``signal`` (9 when it was killed),
 ``ok``, and the ``error`` it raised.
 
-A job: ``dataset``, ``call`` ("wavelet" or "split"), ``key``, ``threshold``, ``limit``
-(analyse the first N samples, or all), ``outcome`` (a file the writer reports to),
-``env`` (the checkpoint hooks of bridge/runs.py), and optionally ``ready``/``go`` files:
-the writer creates ``ready`` and starts only once ``go`` exists.
+A job: ``dataset``, ``call`` ("wavelet", "split", or "rename" to ``new_key``), ``key``,
+``threshold``, ``limit`` (analyse the first N samples, or all), ``outcome`` (a file the
+writer reports to), ``env`` (the checkpoint hooks of bridge/runs.py), optionally
+``kill_after`` (seconds after which this process SIGKILLs the writer, wherever it is) and
+``ready``/``go`` files: the writer creates ``ready`` and starts only once ``go`` exists.
 """
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -27,7 +29,9 @@ def write(job):
         open(job["ready"], "w").close()
         while not os.path.exists(job["go"]):
             time.sleep(0.002)
-    if job["call"] == "wavelet":
+    if job["call"] == "rename":
+        fr.rename_run(dataset, job["key"], job["new_key"])
+    elif job["call"] == "wavelet":
         fr.compute_wavelet_clusters(view, key=job["key"], threshold=job["threshold"], num_workers=1, progress=False)
     else:
         fr.compute_split_similarity(view, key=job["key"], threshold=job["threshold"], num_workers=1, progress=False)
@@ -47,6 +51,9 @@ def main():
             with open(job["outcome"], "w") as handle:
                 json.dump(outcome, handle)
             os._exit(0)  # no atexit cleanup of FiftyOne's in a forked writer
+        if job.get("kill_after") is not None:
+            time.sleep(job["kill_after"])
+            os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         answer = {"signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0}
         if os.path.exists(job["outcome"]):
