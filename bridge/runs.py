@@ -401,6 +401,8 @@ def store_run(writer, samples, method, parameters, sample_ids, decisions, detail
         checkpoint(f"written:{final}")
 
     previous = dataset.has_run(key)
+    if previous:  # the tags an earlier run of this key added stay removable by untag
+        details["tagged"] = getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}
     details["fields"] = list(staging.values())
     details["review_view"] = review_view_name(key)
     details["timings"]["write"] = time.perf_counter() - started

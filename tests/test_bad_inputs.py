@@ -238,6 +238,12 @@ def test_untag_removes_only_the_tags_the_plugin_added(twins):
     assert twins.count_sample_tags()["redundant"] == 2
     removed = fr.untag_samples(twins, "wave", statuses="redundant")
     assert removed == {"redundant": 0} and twins.count_sample_tags()["redundant"] == 2
+    # a tag the plugin added stays removable after the key is computed again
+    twins.untag_samples("redundant")
+    fr.tag_samples(twins, "wave", statuses="redundant")
+    fr.compute_wavelet_clusters(twins, key="wave", progress=False)
+    assert fr.untag_samples(twins, "wave", statuses="redundant") == {"redundant": 1}
+    assert "redundant" not in twins.count_sample_tags()
 
 
 def test_one_status_name_is_one_status(twins):

@@ -1,7 +1,8 @@
-"""Runs survive kill -9 and a second writer: a writer process SIGKILLs itself at every
-checkpoint of a run (lease, decode, analysis, each staging write, each step of the commit),
-and two processes write one key at once. After each, the dataset holds the complete old
-run or the complete new run, nothing of the attempt that lost, and no staging field.
+"""Runs survive kill -9 and a second writer. A writer process SIGKILLs itself at every
+checkpoint of a run (lease, decode, analysis, each staging write, each step of the
+commit) and of a rename, or is killed from outside at moments between them; two processes
+write one key at once. After each, the dataset holds the complete old run or the complete
+new run, nothing of the attempt that lost, and no staging field.
 
 The writers are forked from tests/writer_process.py; the checkpoints and the hooks that
 kill or hold a writer are ``checkpoint`` in bridge/runs.py."""
