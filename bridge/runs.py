@@ -467,18 +467,17 @@ def delete_run(dataset, key):
 def rename_run(dataset, key, new_key):
     """Rename a run, its fields and its review view; every target name is checked
     before anything changes."""
-    require_run(dataset, key)
     check_key_name(new_key)
     if new_key == key:
         return RedundancyRun(dataset, key)
-    run = RedundancyRun(dataset, key)
-    old_fields = run.fields
-    new_fields = [new_key + name[len(key) :] for name in old_fields]
     with ExitStack() as leases:
         writer = leases.enter_context(RunWriter(dataset, key))
         if new_key.lower() != key.lower():  # keys equal but for case share one lease
             leases.enter_context(RunWriter(dataset, new_key))
-        if dataset.has_run(new_key) or new_key in _plugin_runs(dataset):
+        run = RedundancyRun(dataset, key)
+        old_fields = run.fields
+        new_fields = [new_key + name[len(key) :] for name in old_fields]
+        if dataset.has_run(new_key):
             raise ValueError(f"run key {new_key!r} is already taken on {dataset.name!r}")
         schema = dataset.get_field_schema()
         taken = [name for name in new_fields if name in schema]
@@ -512,12 +511,10 @@ def _owned_fields(dataset, key):
 
 
 def require_run(dataset, key):
-    """Refuse, with the dataset's runs, a key that holds no run of this plugin."""
-    if key not in list_runs(dataset):
-        raise ValueError(
-            f"dataset {dataset.name!r} has no redundancy run {key!r}; "
-            f"its runs are {_plugin_runs(dataset)}"
-        )
+    """Refuse, with the dataset's runs, a key that holds no run of this plugin (after
+    cleaning up what dead writers left)."""
+    recover(dataset)
+    _require_run(dataset, key)
 
 
 def _require_run(dataset, key):
