@@ -11,7 +11,7 @@ import fiftyone as fo
 from fiftyone import ViewField as F
 
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
-from .runs import RedundancyRun, RunWriter, list_runs, require_run
+from .runs import RedundancyRun, RunWriter, holding, require_run
 from .samples import is_classification
 
 TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
@@ -60,41 +60,42 @@ def tag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
     """Tag the samples each status marks in any of the runs ``keys`` (tag name: the status,
     or ``tag_names[status]``). Existing tags are kept; each run records the samples this
     call tagged, so ``untag_samples`` removes only those. Returns ``tag_preview``'s counts."""
-    views = _tag_views(dataset, keys, statuses, tag_names)
-    added = {}
-    for tag, view in views.items():
-        added[tag] = view.match_tags(tag, bool=False).values("id")
-        view.tag_samples(tag)
-    for key in _run_keys(dataset, keys):
-        results = dataset.load_run_results(key, cache=False)
-        tagged = dict(getattr(results, "tagged", None) or {})
-        for tag, ids in added.items():
-            tagged[tag] = sorted(set(tagged.get(tag, [])) | set(ids))
-        results.tagged = tagged
-        dataset.save_run_results(key, results)
-    return {tag: len(view) for tag, view in views.items()}
+    keys = _run_keys(dataset, keys)
+    with holding(dataset, keys):
+        views = _tag_views(dataset, keys, statuses, tag_names)
+        added = {}
+        for tag, view in views.items():
+            added[tag] = view.match_tags(tag, bool=False).values("id")
+            view.tag_samples(tag)
+        for key in keys:
+            results = dataset.load_run_results(key, cache=False)
+            tagged = dict(getattr(results, "tagged", None) or {})
+            for tag, ids in added.items():
+                tagged[tag] = sorted(set(tagged.get(tag, [])) | set(ids))
+            results.tagged = tagged
+            dataset.save_run_results(key, results)
+        return {tag: len(view) for tag, view in views.items()}
 
 
 def untag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
     """Remove the tags ``tag_samples`` added through the runs ``keys`` from the samples
     they mark; a tag the sample had before (or got from elsewhere) stays. Returns
     ``{tag: number of samples untagged}``."""
-    views = _tag_views(dataset, keys, statuses, tag_names)
     keys = _run_keys(dataset, keys)
-    recorded = {key: dict(getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}) for key in keys}
-    untagged = {}
-    for tag, view in views.items():
-        ours = set().union(*(tagged.get(tag, []) for tagged in recorded.values()))
-        untagged[tag] = {sample_id for sample_id in view.match_tags(tag).values("id") if sample_id in ours}
-        dataset.select(list(untagged[tag])).untag_samples(tag)
-    for key in list_runs(dataset):  # no run may claim these tags any more
-        results = dataset.load_run_results(key, cache=False)
-        tagged = getattr(results, "tagged", None)
-        if tagged:
-            results.tagged = {tag: [i for i in ids if i not in untagged.get(tag, ())] for tag, ids in tagged.items()}
-            dataset.save_run_results(key, results)
-    removed = {tag: len(ids) for tag, ids in untagged.items()}
-    return removed
+    with holding(dataset, keys):
+        views = _tag_views(dataset, keys, statuses, tag_names)
+        records = {key: dataset.load_run_results(key, cache=False) for key in keys}
+        untagged = {}
+        for tag, view in views.items():
+            ours = set().union(*((getattr(results, "tagged", None) or {}).get(tag, []) for results in records.values()))
+            untagged[tag] = {sample_id for sample_id in view.match_tags(tag).values("id") if sample_id in ours}
+            dataset.select(list(untagged[tag])).untag_samples(tag)
+        for key, results in records.items():
+            tagged = getattr(results, "tagged", None)
+            if tagged:
+                results.tagged = {tag: [i for i in ids if i not in untagged.get(tag, ())] for tag, ids in tagged.items()}
+                dataset.save_run_results(key, results)
+        return {tag: len(ids) for tag, ids in untagged.items()}
 
 
 def _tag_views(dataset, keys, statuses, tag_names):

@@ -8,6 +8,7 @@ import fiftyone as fo
 import numpy as np
 
 from ..core.feature_analysis import FeatureParameters, analyze_features
+from ..core.parameters import check_number
 from ..core.features import ImageFiles, extract_features, load_model
 from ..core.probe import boundary_crossings, torch_classifier
 from . import runs
@@ -79,6 +80,9 @@ def compute_feature_clusters(
         min_cluster_size=min_cluster_size,
         random_state=random_state,
     )
+    size = image_size_tuple(image_size)
+    batch_size = check_number("batch_size", batch_size, integer=True, at_least=1)
+    num_workers = check_number("num_workers", num_workers, integer=True, at_least=0)
     with runs.RunWriter(samples._dataset, key) as writer:
         runs.validate_key(samples, key, METHOD)
         require_images(samples)
@@ -88,7 +92,7 @@ def compute_feature_clusters(
         started = time.perf_counter()
         features, source = _features(
             samples, model, layer, model_path, architecture, num_classes, zoo_model,
-            embeddings_field, image_size, normalize, pool, batch_size, num_workers, device, progress,
+            embeddings_field, size, normalize, pool, batch_size, num_workers, device, progress,
         )  # fmt: skip
         extract_seconds = time.perf_counter() - started
         runs.checkpoint("decoded")
@@ -145,7 +149,7 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
         return np.asarray(samples.compute_embeddings(loaded, progress=progress)), f"zoo:{zoo_model}"
     module = resolve_model(model, model_path, architecture, num_classes)
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalize == "imagenet" else (None, None)
-    files = ImageFiles(samples.values("filepath"), image_size_tuple(image_size), "rgb", mean, std)
+    files = ImageFiles(samples.values("filepath"), image_size, "rgb", mean, std)
     with fo.core.utils.ProgressBar(total=len(files), progress=progress) as bar:
         try:
             features = extract_features(
@@ -167,6 +171,8 @@ def compute_boundary_crossings(dataset, key, model=None, model_path=None, archit
     """For every redundant sample of run ``key``: how often the classifier's prediction
     changes on the straight path to its representative (``{key}_crossings``). Zero means
     the model sees the pair as one; more means a decision boundary runs between them."""
+    steps = check_number("steps", steps, integer=True, at_least=2)
+    image_size_tuple(image_size)  # refuses a bad size before the model runs
     field = f"{key}_crossings"
     with runs.RunWriter(dataset, key):
         run = runs.RedundancyRun(dataset, key)

@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 
 import fiftyone as fo
@@ -272,6 +272,16 @@ class RunWriter:
                 "this process worked (it was paused longer than "
                 f"{LEASE_SECONDS:.0f} s) and another writer may have taken it; nothing was changed, retry"
             )
+
+
+@contextmanager
+def holding(dataset, keys):
+    """The leases of several run keys at once (one per key up to case), for changes that
+    span runs, such as tagging their samples."""
+    with ExitStack() as leases:
+        for key in {key.lower(): key for key in keys}.values():
+            leases.enter_context(RunWriter(dataset, key))
+        yield
 
 
 def _holder_message(dataset, key, lease):

@@ -373,3 +373,13 @@ def test_a_live_writer_is_named_and_a_dead_ones_lease_is_taken_over(twins):
     run = fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
     assert run.parameters["threshold"] == 0.3
     assert not [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
+
+
+def test_feature_and_probe_arguments_are_checked(twins):
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        fr.compute_feature_clusters(twins, model=torch.nn.Flatten(), batch_size=0, key="feat", progress=False)
+    with pytest.raises(ValueError, match="image_size must be at least 4"):
+        fr.compute_feature_clusters(twins, model=torch.nn.Flatten(), image_size=0, key="feat", progress=False)
+    with pytest.raises(ValueError, match="steps must be a finite whole number"):
+        fr.compute_boundary_crossings(twins, "wave", model=torch.nn.Flatten(), steps=math.nan)
+    assert "feat" not in twins.list_runs() and not twins.has_sample_field("wave_crossings")
