@@ -258,11 +258,12 @@ class RunWriter:
         """Record ``change`` (see ``_roll_forward``) in the lease, one atomic update, then
         apply it. From that update on, the change happens: a killed writer's next caller
         finishes it."""
-        change = _plain(change)
-        self._update({"$set": {"commit": {**change, "phase": COMMIT_PHASES[0]}}})
+        text = _as_json(change)
+        self._update({"$set": {"commit": {"change": text, "phase": COMMIT_PHASES[0]}}})
         self.committing = True
         checkpoint("committing")
-        _roll_forward(self.dataset, self.lease_id, change, COMMIT_PHASES[0])
+        # applied from the stored text, exactly as a recovering caller would apply it
+        _roll_forward(self.dataset, self.lease_id, json.loads(text), COMMIT_PHASES[0])
         self.committing = False
 
     def _update(self, update):
@@ -295,13 +296,14 @@ def _holder_message(dataset, key, lease):
     )
 
 
-def _plain(value):
-    """``value`` as plain JSON types (numpy scalars and arrays included), storable in BSON."""
+def _as_json(value):
+    """``value`` as JSON text (numpy scalars and arrays included): the lease stores the
+    commit as text, so tag names or counts keys with dots never meet BSON's key rules."""
 
     def convert(item):
         return item.tolist() if hasattr(item, "tolist") else str(item)
 
-    return json.loads(json.dumps(value, default=convert))
+    return json.dumps(value, default=convert)
 
 
 def stray_staging_fields(dataset, key):
@@ -316,9 +318,9 @@ def stray_staging_fields(dataset, key):
 def _recover(dataset, lease):
     """Finish or undo what the dead writer of ``lease`` left: a recorded commit rolls
     forward (its new values are complete); otherwise its staging fields go."""
-    change = lease.get("commit")
-    if change:
-        _roll_forward(dataset, lease["_id"], change, change["phase"])
+    commit = lease.get("commit")
+    if commit:
+        _roll_forward(dataset, lease["_id"], json.loads(commit["change"]), commit["phase"])
     else:
         _drop_fields(dataset, lease.get("staging", []))
 
@@ -343,7 +345,8 @@ def _roll_forward(dataset, lease_id, change, phase):
     (what the previous run owned), ``renames`` (staging or old field -> final field),
     ``run`` (``method``, ``parameters``, ``results``; None when deleting)."""
     key, run = change["key"], change.get("run")
-    for current, following in zip(COMMIT_PHASES[COMMIT_PHASES.index(phase) :], COMMIT_PHASES[COMMIT_PHASES.index(phase) + 1 :]):  # fmt: skip
+    start = COMMIT_PHASES.index(phase)
+    for current, following in zip(COMMIT_PHASES[start:], COMMIT_PHASES[start + 1 :]):
         if current == "drop":
             for field in change["drop_fields"]:
                 if dataset.has_sample_field(field):

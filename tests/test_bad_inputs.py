@@ -383,3 +383,10 @@ def test_feature_and_probe_arguments_are_checked(twins):
     with pytest.raises(ValueError, match="steps must be a finite whole number"):
         fr.compute_boundary_crossings(twins, "wave", model=torch.nn.Flatten(), steps=math.nan)
     assert "feat" not in twins.list_runs() and not twins.has_sample_field("wave_crossings")
+
+
+def test_tag_names_with_dots_survive_a_recompute(twins):
+    fr.tag_samples(twins, "wave", statuses="redundant", tag_names={"redundant": "v1.0.drop"})
+    fr.compute_wavelet_clusters(twins, key="wave", threshold=0.2, progress=False)
+    removed = fr.untag_samples(twins, "wave", statuses="redundant", tag_names={"redundant": "v1.0.drop"})
+    assert removed == {"v1.0.drop": 1} and "v1.0.drop" not in twins.count_sample_tags()
