@@ -21,7 +21,7 @@ import fiftyone as fo
 import fiftyone.core.odm as foo
 import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ..core.decisions import INFLUENTIAL, REPRESENTATIVE, STATUSES
 from .samples import read_labels
@@ -244,7 +244,10 @@ class RunWriter:
 
     def _renew(self):
         while not self._stop.wait(LEASE_SECONDS / 3):
-            _leases().update_one(self._mine(), {"$set": {"expires_at": _now() + timedelta(seconds=LEASE_SECONDS)}})
+            try:
+                _leases().update_one(self._mine(), {"$set": {"expires_at": _now() + timedelta(seconds=LEASE_SECONDS)}})
+            except PyMongoError:
+                pass  # retried at the next beat; a lease lost meanwhile stops the commit
 
     def staging_name(self, field):
         return f"{STAGING_PREFIX}{self.attempt}_{field}"
