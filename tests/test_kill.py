@@ -41,8 +41,9 @@ def dataset(small_demo_dataset):
 
 
 @pytest.fixture(scope="module")
-def writers():
-    """Two fork servers, so two writers can run at once."""
+def writers(dataset):
+    """Two fork servers, so two writers can run at once; started once this process has
+    connected, so they inherit its database (FiftyOne's private port, or the URI)."""
     processes = [
         subprocess.Popen([sys.executable, WRITER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(2)
