@@ -218,7 +218,7 @@ class RunWriter:
             lease = {"owner": self.owner, "since": now, "expires_at": now + timedelta(seconds=LEASE_SECONDS)}
             try:
                 _leases().insert_one({"_id": self.lease_id, "dataset_id": str(self.dataset._doc.id), "key": self.key, **lease})
-                self.dataset.reload()  # another process may have changed its runs meanwhile
+                _reload_schema(self.dataset)
                 break
             except DuplicateKeyError:
                 held = _leases().find_one({"_id": self.lease_id})
@@ -230,7 +230,7 @@ class RunWriter:
                     {"_id": self.lease_id, "owner.attempt": held["owner"]["attempt"]}, {"$set": lease}
                 )
                 if taken is not None:
-                    self.dataset.reload()
+                    _reload_schema(self.dataset)
                     try:
                         _recover(self.dataset, held)
                     except BaseException:
@@ -286,6 +286,13 @@ def holding(dataset, keys):
         for key in {key.lower(): key for key in keys}.values():
             leases.enter_context(RunWriter(dataset, key))
         yield
+
+
+def _reload_schema(dataset):
+    """See the runs and fields other processes wrote. Only the dataset's document: a
+    writer killed inside a FiftyOne field operation can leave sample data ahead of the
+    schema, and reloading in-memory samples would fail on it until recovery is done."""
+    dataset._reload(hard=True)
 
 
 def _holder_message(dataset, key, lease):
@@ -352,10 +359,11 @@ def _roll_forward(dataset, lease_id, change, phase):
     for current, following in zip(COMMIT_PHASES[start:], COMMIT_PHASES[start + 1 :]):
         if current == "drop":
             for field in change["drop_fields"]:
+                # values first, then the schema: values without a schema entry (a kill
+                # inside delete_sample_field) would make loading samples fail
+                dataset._sample_collection.update_many({field: {"$exists": True}}, {"$unset": {field: ""}})
                 if dataset.has_sample_field(field):
                     dataset.delete_sample_field(field)
-                # a kill between FiftyOne's schema and data updates could leave values
-                dataset._sample_collection.update_many({field: {"$exists": True}}, {"$unset": {field: ""}})
                 checkpoint(f"dropped:{field}")
             if change.get("drop_view") and dataset.has_saved_view(change["drop_view"]):
                 dataset.delete_saved_view(change["drop_view"])

@@ -390,3 +390,25 @@ def test_tag_names_with_dots_survive_a_recompute(twins):
     fr.compute_wavelet_clusters(twins, key="wave", threshold=0.2, progress=False)
     removed = fr.untag_samples(twins, "wave", statuses="redundant", tag_names={"redundant": "v1.0.drop"})
     assert removed == {"v1.0.drop": 1} and "v1.0.drop" not in twins.count_sample_tags()
+
+
+def test_recovery_after_a_writer_died_between_fiftyones_data_and_schema_updates(twins, monkeypatch):
+    """FiftyOne renames a field's values, then its schema entry: a kill in between leaves
+    values under a name the schema lacks, which loading samples refuses. The next call
+    still finishes the commit, and samples load again."""
+    sample = twins.first()  # in memory: FiftyOne reloads such samples after field edits
+
+    def rename_values_then_die(self, field, new_field):
+        self._sample_collection.update_many({}, {"$rename": {field: new_field}})
+        raise KeyboardInterrupt  # stands for SIGKILL: nothing after this line runs
+
+    monkeypatch.setattr(fo.Dataset, "rename_sample_field", rename_values_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
+    monkeypatch.undo()
+    assert "wave" in fr.list_runs(twins)  # recovers
+    twins.reload()
+    sample.reload()
+    assert fr.load_run(twins, "wave").parameters["threshold"] == 0.3
+    assert twins.count("wave_status") == len(twins) and sample.wave_status is not None
+    assert not [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]

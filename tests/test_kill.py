@@ -82,8 +82,9 @@ def send(writer, job, tmp_path, name):
 
 
 def answer(writer, dataset):
-    """How the writer ended; ``dataset`` is reloaded to see what it changed."""
+    """How the writer ended; ``dataset`` is recovered and reloaded to see what it changed."""
     ended = json.loads(writer.stdout.readline())
+    fr.list_runs(dataset)
     dataset.reload()
     return ended
 
