@@ -230,7 +230,6 @@ class RunWriter:
                     {"_id": self.lease_id, "owner.attempt": held["owner"]["attempt"]}, {"$set": lease}
                 )
                 if taken is not None:
-                    _reload_schema(self.dataset)
                     try:
                         _recover(self.dataset, held)
                     except BaseException:
@@ -328,6 +327,10 @@ def stray_staging_fields(dataset, key):
 def _recover(dataset, lease):
     """Finish or undo what the dead writer of ``lease`` left: a recorded commit rolls
     forward (its new values are complete); otherwise its staging fields go."""
+    # a kill inside FiftyOne's saved-view bookkeeping can leave a reference to a deleted
+    # view document, or a document nothing references: FiftyOne's own repair mends both
+    foo.patch_saved_views(dataset.name)
+    _reload_schema(dataset)
     commit = lease.get("commit")
     if commit:
         _roll_forward(dataset, lease["_id"], json.loads(commit["change"]), commit["phase"])

@@ -412,3 +412,38 @@ def test_recovery_after_a_writer_died_between_fiftyones_data_and_schema_updates(
     assert fr.load_run(twins, "wave").parameters["threshold"] == 0.3
     assert twins.count("wave_status") == len(twins) and sample.wave_status is not None
     assert not [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
+
+
+def test_recovery_after_a_writer_died_inside_fiftyones_saved_view_bookkeeping(twins, monkeypatch):
+    """FiftyOne deletes a saved view's document, then the dataset's reference to it: a
+    kill in between leaves a dangling reference. The next call repairs it and finishes."""
+
+    def delete_document_then_die(self, name):
+        self._get_saved_view_doc(name).delete()
+        raise KeyboardInterrupt  # stands for SIGKILL
+
+    monkeypatch.setattr(fo.Dataset, "delete_saved_view", delete_document_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
+    monkeypatch.undo()
+    assert "wave" in fr.list_runs(twins)  # recovers
+    twins.reload()
+    assert fr.load_run(twins, "wave").parameters["threshold"] == 0.3
+    assert twins.list_saved_views() == ["wave-review"]
+    assert len(twins.load_saved_view("wave-review")) == len(fr.load_run(twins, "wave").groups_view())
+
+
+def test_recovery_after_a_writer_died_inside_fiftyones_run_bookkeeping(twins, monkeypatch):
+    """The same for a run record: its document deleted, the dataset still naming it."""
+
+    def delete_document_then_die(self, key):
+        self._doc.runs[key].delete()
+        raise KeyboardInterrupt  # stands for SIGKILL
+
+    monkeypatch.setattr(fo.Dataset, "delete_run", delete_document_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
+    monkeypatch.undo()
+    assert fr.list_runs(twins) == ["wave"]  # recovers
+    twins.reload()
+    assert fr.load_run(twins, "wave").parameters["threshold"] == 0.3
