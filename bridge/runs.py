@@ -40,6 +40,9 @@ LEASES = "redundancy_leases"
 LEASE_SECONDS = 60.0
 """A writer renews its lease every third of this; a lease not renewed for this long is
 taken to belong to a dead writer."""
+DEAD_WRITER_GRACE_SECONDS = 0.25
+"""Before taking over from a dead writer: time for the writes it had already sent to
+reach the database, so none lands after the recovery."""
 COMMIT_PHASES = ("drop", "rename", "register", "view", "done")
 
 
@@ -226,6 +229,7 @@ class RunWriter:
                     continue
                 if _owner_alive(held):
                     raise RunInProgressError(_holder_message(self.dataset, self.key, held)) from None
+                time.sleep(DEAD_WRITER_GRACE_SECONDS)
                 taken = _leases().find_one_and_update(
                     {"_id": self.lease_id, "owner.attempt": held["owner"]["attempt"]}, {"$set": lease}
                 )
@@ -315,13 +319,18 @@ def _as_json(value):
     return json.dumps(value, default=convert)
 
 
+STAGING_FIELD = re.compile(
+    rf"{STAGING_PREFIX}(?:[0-9a-f]{{12}}_)?(.+)_(?:{'|'.join((*FIELD_TYPES, *EXTRA_SUFFIXES))})"
+)
+"""A staging field's name; group 1 is its run key."""
+
+
 def stray_staging_fields(dataset, key):
     """Staging fields for ``key`` (or a key equal to it but for case: they share a lease)
     in the schema, of any attempt and the unnumbered ones of earlier versions: only a dead
     writer leaves them while nobody holds the lease."""
-    suffixes = "|".join(map(re.escape, (*FIELD_TYPES, *EXTRA_SUFFIXES)))
-    pattern = re.compile(rf"{STAGING_PREFIX}(?:[0-9a-f]{{12}}_)?{re.escape(key)}_(?:{suffixes})", re.IGNORECASE)
-    return [name for name in dataset.get_field_schema() if pattern.fullmatch(name)]
+    matches = map(STAGING_FIELD.fullmatch, dataset.get_field_schema())
+    return [match.group(0) for match in matches if match and match.group(1).lower() == key.lower()]
 
 
 def _recover(dataset, lease):
@@ -339,14 +348,18 @@ def _recover(dataset, lease):
 
 
 def recover(dataset):
-    """Clean up after every dead writer on ``dataset`` (no-op when there is none)."""
-    for lease in _leases().find({"dataset_id": str(dataset._doc.id)}):
-        if not _owner_alive(lease):
+    """Clean up after every dead writer on ``dataset`` (no-op when there is none): its
+    lease, and staging fields of keys nobody holds."""
+    leases = list(_leases().find({"dataset_id": str(dataset._doc.id)}))
+    held = {lease["key"].lower() for lease in leases if _owner_alive(lease)}
+    stray_keys = {match.group(1) for match in map(STAGING_FIELD.fullmatch, dataset.get_field_schema()) if match}
+    for key in {lease["key"] for lease in leases} | stray_keys:
+        if key.lower() not in held:
             try:
-                with RunWriter(dataset, lease["key"]):
+                with RunWriter(dataset, key):
                     pass
-            except RunInProgressError:
-                pass  # a live writer took it over meanwhile
+            except (RunInProgressError, ValueError):
+                pass  # a live writer took it over meanwhile, or not a key at all
 
 
 def _roll_forward(dataset, lease_id, change, phase):

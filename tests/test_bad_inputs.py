@@ -373,6 +373,10 @@ def test_a_live_writer_is_named_and_a_dead_ones_lease_is_taken_over(twins):
     run = fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
     assert run.parameters["threshold"] == 0.3
     assert not [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
+    # a staging field with no lease at all (a dead writer's write that landed late)
+    twins.add_sample_field(f"{runs.STAGING_PREFIX}0123456789ab_wave_score", fo.FloatField)
+    assert fr.list_runs(twins) == ["wave"]
+    assert not [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
 
 
 def test_feature_and_probe_arguments_are_checked(twins):
