@@ -284,11 +284,9 @@ class RunWriter:
 @contextmanager
 def holding(dataset, keys):
     """The leases of several run keys at once (one per key up to case), for changes that
-    span runs, such as tagging their samples."""
+    span runs, such as tagging their samples or renaming one; yields their writers."""
     with ExitStack() as leases:
-        for key in {key.lower(): key for key in keys}.values():
-            leases.enter_context(RunWriter(dataset, key))
-        yield
+        yield [leases.enter_context(RunWriter(dataset, key)) for key in {key.lower(): key for key in keys}.values()]
 
 
 def _reload_schema(dataset):
@@ -510,10 +508,8 @@ def rename_run(dataset, key, new_key):
     check_key_name(new_key)
     if new_key == key:
         return RedundancyRun(dataset, key)
-    with ExitStack() as leases:
-        writer = leases.enter_context(RunWriter(dataset, key))
-        if new_key.lower() != key.lower():  # keys equal but for case share one lease
-            leases.enter_context(RunWriter(dataset, new_key))
+    with holding(dataset, [key, new_key]) as writers:
+        writer = writers[0]  # keys equal but for case share this one lease
         run = RedundancyRun(dataset, key)
         old_fields = run.fields
         new_fields = [new_key + name[len(key) :] for name in old_fields]

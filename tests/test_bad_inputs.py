@@ -216,6 +216,9 @@ def test_rename_checks_every_target_name_first(twins, taken):
     renamed = fr.rename_run(twins, "wave", "wave2")
     assert renamed.fields == ["wave2_status", "wave2_group", "wave2_representative", "wave2_score"]
     assert twins.has_saved_view("wave2-review") and not twins.has_saved_view("wave-review")
+    recased = fr.rename_run(twins, "wave2", "Wave2")  # one lease and one view slug for both
+    assert recased.fields[0] == "Wave2_status"
+    assert "Wave2-review" in twins.list_saved_views() and "wave2-review" not in twins.list_saved_views()
 
 
 def test_the_probe_never_writes_a_users_crossings_field(twins):
