@@ -28,7 +28,7 @@ from .bridge.features import (
     compute_boundary_crossings,
     compute_feature_clusters,
 )
-from .bridge.runs import RedundancyRun, delete_run, list_runs, rename_run
+from .bridge.runs import RedundancyRun, RunInProgressError, delete_run, list_runs, rename_run
 from .bridge.ssim import compute_split_similarity, compute_ssim_clusters
 from .bridge.wavelet import compute_wavelet_clusters
 
@@ -53,6 +53,7 @@ __all__ = [
     "untag_samples",
     "write_manifest",
     "RedundancyRun",
+    "RunInProgressError",
     "compute_split_similarity",
     "compute_ssim_clusters",
     "compute_wavelet_clusters",

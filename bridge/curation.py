@@ -16,7 +16,7 @@ import fiftyone as fo
 from fiftyone import ViewField as F
 
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
-from .runs import RedundancyRun, require_run
+from .runs import RedundancyRun, RunWriter, holding, require_run
 from .samples import classification_fields, is_classification
 
 TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
@@ -44,6 +44,16 @@ def _run_keys(dataset, keys):
     return keys
 
 
+def _statuses(statuses):
+    """A list of statuses from one name or several, each checked: a single string is one
+    status, never its characters."""
+    statuses = [statuses] if isinstance(statuses, str) else list(statuses)
+    unknown = sorted(set(statuses) - set(STATUSES))
+    if unknown:
+        raise ValueError(f"unknown statuses {unknown}; use some of {list(STATUSES)}")
+    return statuses
+
+
 def _marked(key, statuses):
     return F(f"{key}_status").is_in(list(statuses))
 
@@ -55,26 +65,51 @@ def tag_preview(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
 
 def tag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
     """Tag the samples each status marks in any of the runs ``keys`` (tag name: the status,
-    or ``tag_names[status]``). Existing tags are kept. Returns ``tag_preview``'s counts."""
-    views = _tag_views(dataset, keys, statuses, tag_names)
-    for tag, view in views.items():
-        view.tag_samples(tag)
-    return {tag: len(view) for tag, view in views.items()}
+    or ``tag_names[status]``). Existing tags are kept; each run records the samples this
+    call tagged, so ``untag_samples`` removes only those. Returns ``tag_preview``'s counts."""
+    keys = _run_keys(dataset, keys)
+    with holding(dataset, keys):
+        views = _tag_views(dataset, keys, statuses, tag_names)
+        added = {}
+        for tag, view in views.items():
+            added[tag] = view.match_tags(tag, bool=False).values("id")
+            view.tag_samples(tag)
+        for key in keys:
+            results = dataset.load_run_results(key, cache=False)
+            tagged = dict(getattr(results, "tagged", None) or {})
+            for tag, ids in added.items():
+                tagged[tag] = sorted(set(tagged.get(tag, [])) | set(ids))
+            results.tagged = tagged
+            dataset.save_run_results(key, results)
+        return {tag: len(view) for tag, view in views.items()}
 
 
 def untag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
-    """Remove the tags ``tag_samples`` would add, from the samples the runs mark."""
-    views = _tag_views(dataset, keys, statuses, tag_names)
-    for tag, view in views.items():
-        view.untag_samples(tag)
-    return {tag: len(view) for tag, view in views.items()}
+    """Remove the tags ``tag_samples`` added through the runs ``keys`` from the samples
+    they mark; a tag the sample had before (or got from elsewhere) stays. Returns
+    ``{tag: number of samples untagged}``."""
+    keys = _run_keys(dataset, keys)
+    with holding(dataset, keys):
+        views = _tag_views(dataset, keys, statuses, tag_names)
+        records = {key: dataset.load_run_results(key, cache=False) for key in keys}
+        untagged = {}
+        for tag, view in views.items():
+            ours = set().union(*((getattr(results, "tagged", None) or {}).get(tag, []) for results in records.values()))
+            untagged[tag] = {sample_id for sample_id in view.match_tags(tag).values("id") if sample_id in ours}
+            dataset.select(list(untagged[tag])).untag_samples(tag)
+        for key, results in records.items():
+            tagged = getattr(results, "tagged", None)
+            if tagged:
+                results.tagged = {tag: [i for i in ids if i not in untagged.get(tag, ())] for tag, ids in tagged.items()}
+                dataset.save_run_results(key, results)
+        return {tag: len(ids) for tag, ids in untagged.items()}
 
 
 def _tag_views(dataset, keys, statuses, tag_names):
     keys = _run_keys(dataset, keys)
     tag_names = tag_names or {}
     views = {}
-    for status in statuses:
+    for status in _statuses(statuses):
         tag = tag_names.get(status, status)
         expression = reduce(lambda a, b: a | b, [_marked(key, [status]) for key in keys])
         views[tag] = dataset.match(expression)
@@ -85,27 +120,34 @@ def set_representative(dataset, key, sample_id):
     """Make ``sample_id`` the kept member of its group in run ``key``: the group's
     statuses and representative fields change, nothing else; the run records the
     override."""
-    run = RedundancyRun(dataset, key)
-    sample = dataset[sample_id]
-    group = sample[f"{key}_group"]
-    if group is None or group < 0:
-        raise ValueError(f"sample {sample_id} is in no group of run {key!r}")
-    members = dataset.match(F(f"{key}_group") == group)
-    if sample[f"{key}_status"] == INFLUENTIAL:
-        raise ValueError(
-            f"group {group} of run {key!r} mixes labels (influential): it has no "
-            "representative to change; relabel its samples or tag them for review"
-        )
-    previous = members.match(F(f"{key}_status") == REPRESENTATIVE).values("id")
-    ids = members.values("id")
-    members.set_values(f"{key}_status", [REPRESENTATIVE if i == sample_id else REDUNDANT for i in ids])
-    members.set_values(f"{key}_representative", [None if i == sample_id else sample_id for i in ids])
-    results = run._results
-    results.overrides = list(getattr(results, "overrides", None) or []) + [
-        {"group": int(group), "representative": sample_id, "previous": previous[0] if previous else None}
-    ]
-    dataset.save_run_results(key, results)
-    return RedundancyRun(dataset, key)
+    with RunWriter(dataset, key):
+        run = RedundancyRun(dataset, key)
+        if run.method == "split_similarity":
+            raise ValueError(
+                f"run {key!r} compares a test split with a training split: its representatives "
+                "are the training images that test images leak from, not a choice to override. "
+                "Drop or move the leaked test samples instead"
+            )
+        sample = dataset[sample_id]
+        group = sample[f"{key}_group"]
+        if group is None or group < 0:
+            raise ValueError(f"sample {sample_id} is in no group of run {key!r}")
+        members = dataset.match(F(f"{key}_group") == group)
+        if sample[f"{key}_status"] == INFLUENTIAL:
+            raise ValueError(
+                f"group {group} of run {key!r} mixes labels (influential): it has no "
+                "representative to change; relabel its samples or tag them for review"
+            )
+        previous = members.match(F(f"{key}_status") == REPRESENTATIVE).values("id")
+        ids = members.values("id")
+        members.set_values(f"{key}_status", [REPRESENTATIVE if i == sample_id else REDUNDANT for i in ids])
+        members.set_values(f"{key}_representative", [None if i == sample_id else sample_id for i in ids])
+        results = run._results
+        results.overrides = list(getattr(results, "overrides", None) or []) + [
+            {"group": int(group), "representative": sample_id, "previous": previous[0] if previous else None}
+        ]
+        dataset.save_run_results(key, results)
+        return RedundancyRun(dataset, key)
 
 
 def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
@@ -126,7 +168,7 @@ def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
 def _exclusion(dataset, keys, exclude, combine):
     if combine not in COMBINE:
         raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
-    marks = [_marked(key, exclude) for key in _run_keys(dataset, keys)]
+    marks = [_marked(key, _statuses(exclude)) for key in _run_keys(dataset, keys)]
     return reduce((lambda a, b: a | b) if combine == "union" else (lambda a, b: a & b), marks)
 
 
@@ -136,8 +178,7 @@ def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine="unio
 
     An existing file at ``path`` is never replaced (it may be the record of an earlier
     deletion): the CSV is written to a temporary sibling and moved into place."""
-    keys = _run_keys(dataset, keys)
-    _check_statuses(exclude)
+    keys, exclude = _run_keys(dataset, keys), _statuses(exclude)
     _check_label_field(dataset, label_field)
     _check_new_file(path)
     dropped = excluded_view(dataset, keys, exclude, combine)
@@ -171,12 +212,6 @@ def _check_new_file(path):
         raise IsADirectoryError(f"{path} is a folder; give the manifest a file name such as {os.path.join(path, 'deleted.csv')}")
     if os.path.lexists(path):
         raise FileExistsError(f"{path} already exists and is never replaced; choose a new file name for the manifest")
-
-
-def _check_statuses(statuses):
-    unknown = sorted(set(statuses) - set(STATUSES))
-    if unknown:
-        raise ValueError(f"unknown statuses {unknown}; use some of {STATUSES}")
 
 
 def _check_label_field(dataset, label_field):
@@ -250,7 +285,7 @@ def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", la
         raise ValueError(f"dataset_type must be one of {sorted(EXPORT_FORMATS)}, got {dataset_type!r}")
     if combine not in COMBINE:
         raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
-    _check_statuses(exclude)
+    exclude = _statuses(exclude)
     _check_label_field(dataset, label_field)
     kwargs = _export_kwargs(dataset, dataset_type, label_field, export_media)
     if new_dataset and fo.dataset_exists(new_dataset):

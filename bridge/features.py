@@ -1,12 +1,14 @@
 """``compute_feature_clusters`` (feature-map analysis) and ``compute_boundary_crossings``
 (the decision-boundary probe) on FiftyOne views."""
 
+import pickle
 import time
 
 import fiftyone as fo
 import numpy as np
 
 from ..core.feature_analysis import FeatureParameters, analyze_features
+from ..core.parameters import check_number
 from ..core.features import ImageFiles, extract_features, load_model
 from ..core.probe import boundary_crossings, torch_classifier
 from . import runs
@@ -20,7 +22,14 @@ def resolve_model(model=None, model_path=None, architecture=None, num_classes=No
     """A torch module from an object, a file, or a torchvision architecture + checkpoint."""
     if model is not None:
         return model.eval()
-    return load_model(model_path, architecture, num_classes)
+    try:
+        return load_model(model_path, architecture, num_classes)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, RuntimeError, OSError) as error:
+        raise ValueError(
+            f"cannot load a model from {model_path!r} ({type(error).__name__}: {error}); give a "
+            "file saved with torch.save(model) or torch.jit.save, or a state dict together "
+            "with its torchvision architecture"
+        ) from error
 
 
 def compute_feature_clusters(
@@ -75,30 +84,36 @@ def compute_feature_clusters(
         min_cluster_size=min_cluster_size,
         random_state=random_state,
     )
-    runs.validate_key(samples, key, METHOD, overwrite=overwrite)
-    require_images(samples)
-    sample_ids = samples.values("id")
-    labels = read_labels(samples, label_field)
+    size = image_size_tuple(image_size)
+    batch_size = check_number("batch_size", batch_size, integer=True, at_least=1)
+    num_workers = check_number("num_workers", num_workers, integer=True, at_least=0)
+    with runs.RunWriter(samples._dataset, key) as writer:
+        runs.validate_key(samples, key, METHOD, overwrite=overwrite)
+        require_images(samples)
+        sample_ids = samples.values("id")
+        labels = read_labels(samples, label_field)
 
-    started = time.perf_counter()
-    features, source = _features(
-        samples, model, layer, model_path, architecture, num_classes, zoo_model,
-        embeddings_field, image_size, normalize, pool, batch_size, num_workers, device, progress,
-    )  # fmt: skip
-    extract_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        features, source = _features(
+            samples, model, layer, model_path, architecture, num_classes, zoo_model,
+            embeddings_field, size, normalize, pool, batch_size, num_workers, device, progress,
+        )  # fmt: skip
+        extract_seconds = time.perf_counter() - started
+        runs.checkpoint("decoded")
 
-    analysis = analyze_features(features, labels, parameters)
-    details = {
-        "timings": {"extraction": extract_seconds, **analysis.timings},
-        "feature_dimensions": int(features.shape[1]),
-        "reduced_dimensions": int(analysis.reduced.shape[1]),
-        "sample_ids": sample_ids,
-        "points": analysis.points_2d.round(5).tolist(),
-        "points_3d": analysis.points_3d.round(5).tolist(),
-    }
-    config = {"label_field": label_field, "layer": layer, "source": source, "image_size": image_size,
-              "normalize": normalize, "pool": pool, **vars(parameters)}  # fmt: skip
-    return runs.store_run(samples, key, METHOD, config, sample_ids, analysis.decisions, details)
+        analysis = analyze_features(features, labels, parameters)
+        runs.checkpoint("analysed")
+        details = {
+            "timings": {"extraction": extract_seconds, **analysis.timings},
+            "feature_dimensions": int(features.shape[1]),
+            "reduced_dimensions": int(analysis.reduced.shape[1]),
+            "sample_ids": sample_ids,
+            "points": analysis.points_2d.round(5).tolist(),
+            "points_3d": analysis.points_3d.round(5).tolist(),
+        }
+        config = {"label_field": label_field, "layer": layer, "source": source, "image_size": image_size,
+                  "normalize": normalize, "pool": pool, **vars(parameters)}  # fmt: skip
+        return runs.store_run(writer, samples, METHOD, config, sample_ids, analysis.decisions, details)
 
 
 def _features(samples, model, layer, model_path, architecture, num_classes, zoo_model,
@@ -112,7 +127,18 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
                 f"{len(missing)} samples have no {embeddings_field!r} (e.g. {missing[0]}); "
                 "compute the embeddings for the whole view first"
             )
-        return np.asarray(values, dtype=np.float64), f"field:{embeddings_field}"
+        try:
+            features = np.asarray(values, dtype=np.float64)
+        except (ValueError, TypeError) as error:
+            features = None
+        if features is None or features.ndim != 2:
+            lengths = sorted({len(value) if hasattr(value, "__len__") else 1 for value in values})
+            raise ValueError(
+                f"embeddings_field {embeddings_field!r} must hold one numeric vector per sample, "
+                f"all of one length; it holds {type(values[0]).__name__} values of lengths "
+                f"{lengths[:5]}. Recompute the embeddings for the whole view with one model"
+            )
+        return features, f"field:{embeddings_field}"
     if zoo_model is not None:
         import fiftyone.zoo as foz
 
@@ -127,12 +153,20 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
         return np.asarray(samples.compute_embeddings(loaded, progress=progress)), f"zoo:{zoo_model}"
     module = resolve_model(model, model_path, architecture, num_classes)
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalize == "imagenet" else (None, None)
-    files = ImageFiles(samples.values("filepath"), image_size_tuple(image_size), "rgb", mean, std)
+    files = ImageFiles(samples.values("filepath"), image_size, "rgb", mean, std)
     with fo.core.utils.ProgressBar(total=len(files), progress=progress) as bar:
-        features = extract_features(
-            module, layer, files, batch_size, num_workers, device, pool,
-            progress=lambda done, _: bar.set_iteration(done),
-        )  # fmt: skip
+        try:
+            features = extract_features(
+                module, layer, files, batch_size, num_workers, device, pool,
+                progress=lambda done, _: bar.set_iteration(done),
+            )  # fmt: skip
+        except (AttributeError, TypeError, RuntimeError) as error:
+            raise ValueError(
+                f"the model could not turn the images into feature vectors ({type(error).__name__}: "
+                f"{error}); its output (or layer {layer!r}'s) must be a tensor, or a tuple whose "
+                "first item is one, for batches of RGB images of image_size: wrap a model that "
+                "returns a dict, or choose another layer"
+            ) from error
     return features, model_path or architecture or type(module).__name__
 
 
@@ -141,23 +175,32 @@ def compute_boundary_crossings(dataset, key, model=None, model_path=None, archit
     """For every redundant sample of run ``key``: how often the classifier's prediction
     changes on the straight path to its representative (``{key}_crossings``). Zero means
     the model sees the pair as one; more means a decision boundary runs between them."""
-    run = runs.RedundancyRun(dataset, key)
-    classifier = torch_classifier(resolve_model(model, model_path, architecture, num_classes))
-    redundant = run.view("redundant")
-    ids, representatives = redundant.values("id"), redundant.values(f"{key}_representative")
-    paths = dict(zip(dataset.values("id"), dataset.values("filepath")))
-    counts = {}
-    for sample_id, representative in zip(ids, representatives):
-        first, second = (_as_input(paths[i], image_size, normalize) for i in (sample_id, representative))
-        counts[sample_id] = boundary_crossings(classifier, first, second, steps)[0]
+    steps = check_number("steps", steps, integer=True, at_least=2)
+    image_size_tuple(image_size)  # refuses a bad size before the model runs
     field = f"{key}_crossings"
-    dataset.add_sample_field(field, fo.IntField)
-    dataset.set_values(field, counts, key_field="id")
-    results = run._results
-    if field not in results.fields:
-        results.fields = list(results.fields) + [field]
-    results.probe = {"steps": steps, "n_pairs": len(counts), "pairs_crossing": int(sum(c > 0 for c in counts.values()))}
-    dataset.save_run_results(key, results)
+    with runs.RunWriter(dataset, key):
+        run = runs.RedundancyRun(dataset, key)
+        if dataset.has_sample_field(field) and field not in run.fields:
+            raise ValueError(
+                f"field {field!r} on dataset {dataset.name!r} was not written by run {key!r}; "
+                "rename or delete it to let the probe write its counts there"
+            )
+        classifier = torch_classifier(resolve_model(model, model_path, architecture, num_classes))
+        redundant = run.view("redundant")
+        ids, representatives = redundant.values("id"), redundant.values(f"{key}_representative")
+        paths = dict(zip(dataset.values("id"), dataset.values("filepath")))
+        counts = {}
+        for sample_id, representative in zip(ids, representatives):
+            first, second = (_as_input(paths[i], image_size, normalize) for i in (sample_id, representative))
+            counts[sample_id] = boundary_crossings(classifier, first, second, steps)[0]
+        results = run._results
+        if field not in results.fields:
+            results.fields = list(results.fields) + [field]
+            dataset.save_run_results(key, results)  # owned before it is written
+        dataset.add_sample_field(field, fo.IntField)
+        dataset.set_values(field, counts, key_field="id")
+        results.probe = {"steps": steps, "n_pairs": len(counts), "pairs_crossing": int(sum(c > 0 for c in counts.values()))}
+        dataset.save_run_results(key, results)
     return counts
 
 

@@ -6,11 +6,22 @@ registers a run whose config carries ``method`` (``redundancy.<analysis>``) and 
 parameters, and whose results carry counts, timings and the panel's projection.
 """
 
+import json
 import os
+import re
+import secrets
+import signal
+import socket
+import threading
 import time
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timedelta, timezone
 
 import fiftyone as fo
+import fiftyone.core.odm as foo
+import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ..core.decisions import INFLUENTIAL, REPRESENTATIVE, STATUSES
 from .samples import read_labels
@@ -23,6 +34,20 @@ FIELD_TYPES = {
     "representative": fo.StringField,
     "score": fo.FloatField,
 }
+EXTRA_SUFFIXES = ("best_match", "best_similarity", "crossings")
+"""Field suffixes beyond the contract that some runs write (split runs, the probe)."""
+LEASES = "redundancy_leases"
+LEASE_SECONDS = 60.0
+"""A writer renews its lease every third of this; a lease not renewed for this long is
+taken to belong to a dead writer."""
+DEAD_WRITER_GRACE_SECONDS = 0.25
+"""Before taking over from a dead writer: time for the writes it had already sent to
+reach the database, so none lands after the recovery."""
+COMMIT_PHASES = ("drop", "rename", "register", "view", "done")
+
+
+class RunInProgressError(RuntimeError):
+    """Another live process (or thread) holds the lease on a run key."""
 
 
 def parameters_record(parameters):
@@ -46,12 +71,29 @@ def run_fields(key, extra_suffixes=()):
     return [f"{key}_{suffix}" for suffix in (*FIELD_TYPES, *extra_suffixes)]
 
 
+def check_key_name(key):
+    """Refuse, before anything is written, a key FiftyOne cannot store as a run."""
+    if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
+        raise ValueError(
+            f"run key {key!r} must be a Python identifier that does not start with '_', "
+            "e.g. 'wavelet'"
+        )
+
+
 def validate_key(samples, key, method, extra_suffixes=(), overwrite=False):
-    """Check that ``key`` can hold a run of ``method`` on ``samples`` without touching
-    anything else (see ``check_replacement`` for ``overwrite``)."""
-    if not isinstance(key, str) or not key.isidentifier():
-        raise ValueError(f"run key {key!r} must be a Python identifier, e.g. 'wavelet'")
+    """Check that ``key`` can hold a run of ``method`` without touching anything else:
+    no other run's key equal to it but for case, no field or saved view of that name
+    that this plugin did not create; and a run on fewer samples replaces the stored one
+    only with ``overwrite`` (see ``check_replacement``)."""
+    check_key_name(key)
     dataset = samples._dataset
+    twins = [other for other in dataset.list_runs() if other != key and other.lower() == key.lower()]
+    if twins:
+        raise ValueError(
+            f"run key {key!r} differs only in case from run {twins[0]!r} on dataset "
+            f"{dataset.name!r}; their review views would collide. Choose another key"
+        )
+    view_holder = _saved_view_holder(dataset, review_view_name(key))
     if dataset.has_run(key):
         existing = dataset.get_run_info(key).config.method
         if existing != METHOD_PREFIX + method:
@@ -59,6 +101,9 @@ def validate_key(samples, key, method, extra_suffixes=(), overwrite=False):
                 f"run key {key!r} already holds a {existing!r} run on dataset "
                 f"{dataset.name!r}; choose another key or delete that run first"
             )
+        owned_view = _owned_review_view(dataset, key)
+        if view_holder is not None and view_holder != owned_view:
+            raise _view_taken_error(dataset, view_holder, key)
         check_replacement(samples, key, overwrite)
         return
     schema = dataset.get_field_schema()
@@ -68,6 +113,8 @@ def validate_key(samples, key, method, extra_suffixes=(), overwrite=False):
             f"fields {taken} already exist on dataset {dataset.name!r} but belong to no "
             f"run of this plugin; choose another key than {key!r}"
         )
+    if view_holder is not None:
+        raise _view_taken_error(dataset, view_holder, key)
 
 
 class ReplacementRefused(ValueError):
@@ -97,17 +144,326 @@ def check_replacement(samples, key, overwrite=False):
         )
 
 
-def store_run(samples, key, method, parameters, sample_ids, decisions, details,
-              extra_fields=None):  # fmt: skip
-    """Write ``decisions`` (index-aligned with ``sample_ids``) as fields and register the run.
+def _saved_view_holder(dataset, name):
+    """The saved view whose name (or URL slug, which FiftyOne keeps unique) is ``name``'s."""
+    slug = fou.to_slug(name)
+    for existing in dataset.list_saved_views():
+        if existing == name or fou.to_slug(existing) == slug:
+            return existing
+    return None
 
-    ``extra_fields`` maps more field suffixes to ``(field type, values)``. Nothing is half
-    written: the values go to staging fields first; only once all are written is a
-    previous run under ``key`` deleted (so samples outside the new view keep no stale
-    values) and the staging fields renamed into place. If writing fails, the staging
-    fields are removed and the dataset is as it was.
+
+def _view_taken_error(dataset, holder, key):
+    return ValueError(
+        f"saved view {holder!r} on dataset {dataset.name!r} was not created by this plugin; "
+        f"run {key!r} would save its review view under {review_view_name(key)!r}. Rename "
+        "that view or choose another key"
+    )
+
+
+def _owned_review_view(dataset, key):
+    """The review view run ``key`` saved (runs stored before this was recorded: its
+    standard name)."""
+    results = dataset.load_run_results(key, cache=False)
+    return getattr(results, "review_view", review_view_name(key)) if results is not None else None
+
+
+def _now():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _leases():
+    return foo.get_db_conn()[LEASES]
+
+
+def _lease_id(dataset, key):
+    """Keys equal but for case share a lease: they would share a review view."""
+    return f"{dataset._doc.id}:{key.lower()}"
+
+
+def _owner_alive(lease):
+    """Whether the writer holding ``lease`` may still be working: its lease is unexpired
+    and, on this host, its process exists."""
+    if lease["expires_at"] < _now():
+        return False
+    owner = lease["owner"]
+    if owner["host"] != socket.gethostname() or owner["pid"] == os.getpid():
+        return True
+    try:
+        os.kill(owner["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def checkpoint(stage):
+    """Fault injection for tests/test_kill.py, inert unless its environment variables are
+    set: ``FIFTYONE_REDUNDANCY_TRACE`` (a file) records
+    each stage reached, ``FIFTYONE_REDUNDANCY_KILL_AT=N`` SIGKILLs this process at its Nth
+    stage, and ``FIFTYONE_REDUNDANCY_HOLD`` (a file) holds a writer that has just taken its
+    lease until that file exists."""
+    trace = os.environ.get("FIFTYONE_REDUNDANCY_TRACE")
+    if trace:
+        with open(trace, "a") as handle:
+            handle.write(stage + "\n")
+    kill_at = os.environ.get("FIFTYONE_REDUNDANCY_KILL_AT")
+    if kill_at:
+        checkpoint.reached = getattr(checkpoint, "reached", 0) + 1
+        if checkpoint.reached == int(kill_at):
+            os.kill(os.getpid(), signal.SIGKILL)
+    hold = os.environ.get("FIFTYONE_REDUNDANCY_HOLD")
+    if hold and stage == "leased":
+        while not os.path.exists(hold):
+            time.sleep(0.01)
+
+
+class RunWriter:
+    """One attempt at changing run ``key``: holds the key's lease (a document in the
+    ``redundancy_leases`` collection naming host, pid, attempt id and expiry, renewed in the
+    background), recovers what a dead writer left first, and names its staging fields
+    after its attempt id so no two attempts share one.
+
+    Use as a context manager; ``RunInProgressError`` names the live holder."""
+
+    def __init__(self, dataset, key):
+        check_key_name(key)
+        self.dataset = dataset
+        self.key = key
+        self.attempt = secrets.token_hex(6)
+        self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "attempt": self.attempt}
+        self.lease_id = _lease_id(dataset, key)
+        self.committing = False
+        self.staging = []
+        self._stop = threading.Event()
+        self._renewer = None
+
+    def __enter__(self):
+        self._acquire()
+        self._renewer = threading.Thread(target=self._renew, daemon=True)
+        self._renewer.start()
+        checkpoint("leased")
+        return self
+
+    def __exit__(self, error_type, error, traceback):
+        self._stop.set()
+        self._renewer.join()
+        if error_type is not None and self.committing:
+            # the new values are complete: let the next call roll the commit forward
+            _leases().update_one(self._mine(), {"$set": {"expires_at": _now()}})
+            return
+        if error_type is not None:
+            _drop_fields(self.dataset, self.staging)
+        _leases().delete_one(self._mine())
+
+    def _mine(self):
+        return {"_id": self.lease_id, "owner.attempt": self.attempt}
+
+    def _acquire(self):
+        for _ in range(3):
+            now = _now()
+            lease = {"owner": self.owner, "since": now, "expires_at": now + timedelta(seconds=LEASE_SECONDS)}
+            try:
+                _leases().insert_one({"_id": self.lease_id, "dataset_id": str(self.dataset._doc.id), "key": self.key, **lease})
+                _reload_schema(self.dataset)
+                break
+            except DuplicateKeyError:
+                held = _leases().find_one({"_id": self.lease_id})
+                if held is None:
+                    continue
+                if _owner_alive(held):
+                    raise RunInProgressError(_holder_message(self.dataset, self.key, held)) from None
+                time.sleep(DEAD_WRITER_GRACE_SECONDS)
+                taken = _leases().find_one_and_update(
+                    {"_id": self.lease_id, "owner.attempt": held["owner"]["attempt"]}, {"$set": lease}
+                )
+                if taken is not None:
+                    try:
+                        _recover(self.dataset, held)
+                    except BaseException:
+                        _leases().update_one(self._mine(), {"$set": {"expires_at": _now()}})
+                        raise
+                    _leases().update_one(self._mine(), {"$unset": {"commit": "", "staging": ""}})
+                    break
+        else:
+            raise RunInProgressError(f"run key {self.key!r} on {self.dataset.name!r} is contended; retry")
+        _drop_fields(self.dataset, stray_staging_fields(self.dataset, self.key))
+
+    def _renew(self):
+        while not self._stop.wait(LEASE_SECONDS / 3):
+            try:
+                _leases().update_one(self._mine(), {"$set": {"expires_at": _now() + timedelta(seconds=LEASE_SECONDS)}})
+            except PyMongoError:
+                pass  # retried at the next beat; a lease lost meanwhile stops the commit
+
+    def staging_name(self, field):
+        return f"{STAGING_PREFIX}{self.attempt}_{field}"
+
+    def record_staging(self, names):
+        """Note staging fields in the lease before creating them, so a recoverer finds them."""
+        self._update({"$addToSet": {"staging": {"$each": list(names)}}})
+        self.staging.extend(names)
+
+    def commit(self, change):
+        """Record ``change`` (see ``_roll_forward``) in the lease, one atomic update, then
+        apply it. From that update on, the change happens: a killed writer's next caller
+        finishes it."""
+        text = _as_json(change)
+        self._update({"$set": {"commit": {"change": text, "phase": COMMIT_PHASES[0]}}})
+        self.committing = True
+        checkpoint("committing")
+        # applied from the stored text, exactly as a recovering caller would apply it
+        _roll_forward(self.dataset, self.lease_id, json.loads(text), COMMIT_PHASES[0])
+        self.committing = False
+
+    def _update(self, update):
+        if _leases().update_one(self._mine(), update).matched_count != 1:
+            raise RunInProgressError(
+                f"the lease on run key {self.key!r} of {self.dataset.name!r} expired while "
+                "this process worked (it was paused longer than "
+                f"{LEASE_SECONDS:.0f} s) and another writer may have taken it; nothing was changed, retry"
+            )
+
+
+@contextmanager
+def holding(dataset, keys):
+    """The leases of several run keys at once (one per key up to case), for changes that
+    span runs, such as tagging their samples or renaming one; yields their writers."""
+    with ExitStack() as leases:
+        yield [leases.enter_context(RunWriter(dataset, key)) for key in {key.lower(): key for key in keys}.values()]
+
+
+def _reload_schema(dataset):
+    """See the runs and fields other processes wrote. Only the dataset's document: a
+    writer killed inside a FiftyOne field operation can leave sample data ahead of the
+    schema, and reloading in-memory samples would fail on it until recovery is done."""
+    dataset._reload(hard=True)
+
+
+def _holder_message(dataset, key, lease):
+    owner = lease["owner"]
+    return (
+        f"run key {lease.get('key', key)!r} of dataset {dataset.name!r} is being written by "
+        f"process {owner['pid']} on host {owner['host']!r} (attempt {owner['attempt']}) since "
+        f"{lease['since']:%Y-%m-%d %H:%M:%S} UTC, its lease runs until "
+        f"{lease['expires_at']:%H:%M:%S} UTC. Wait for it to finish or use another key; a "
+        "lease left by a dead process is taken over once it expires"
+    )
+
+
+def _as_json(value):
+    """``value`` as JSON text (numpy scalars and arrays included): the lease stores the
+    commit as text, so tag names or counts keys with dots never meet BSON's key rules."""
+
+    def convert(item):
+        return item.tolist() if hasattr(item, "tolist") else str(item)
+
+    return json.dumps(value, default=convert)
+
+
+STAGING_FIELD = re.compile(
+    rf"{STAGING_PREFIX}(?:[0-9a-f]{{12}}_)?(.+)_(?:{'|'.join((*FIELD_TYPES, *EXTRA_SUFFIXES))})"
+)
+"""A staging field's name; group 1 is its run key."""
+
+
+def stray_staging_fields(dataset, key):
+    """Staging fields for ``key`` (or a key equal to it but for case: they share a lease)
+    in the schema, of any attempt and the unnumbered ones of earlier versions: only a dead
+    writer leaves them while nobody holds the lease."""
+    matches = map(STAGING_FIELD.fullmatch, dataset.get_field_schema())
+    return [match.group(0) for match in matches if match and match.group(1).lower() == key.lower()]
+
+
+def _recover(dataset, lease):
+    """Finish or undo what the dead writer of ``lease`` left: a recorded commit rolls
+    forward (its new values are complete); otherwise its staging fields go."""
+    # a kill inside FiftyOne's saved-view bookkeeping can leave a reference to a deleted
+    # view document, or a document nothing references: FiftyOne's own repair mends both
+    foo.patch_saved_views(dataset.name)
+    _reload_schema(dataset)
+    commit = lease.get("commit")
+    if commit:
+        _roll_forward(dataset, lease["_id"], json.loads(commit["change"]), commit["phase"])
+    else:
+        _drop_fields(dataset, lease.get("staging", []))
+
+
+def recover(dataset):
+    """Clean up after every dead writer on ``dataset`` (no-op when there is none): its
+    lease, and staging fields of keys nobody holds."""
+    leases = list(_leases().find({"dataset_id": str(dataset._doc.id)}))
+    held = {lease["key"].lower() for lease in leases if _owner_alive(lease)}
+    stray_keys = {match.group(1) for match in map(STAGING_FIELD.fullmatch, dataset.get_field_schema()) if match}
+    for key in {lease["key"] for lease in leases} | stray_keys:
+        if key.lower() not in held:
+            try:
+                with RunWriter(dataset, key):
+                    pass
+            except (RunInProgressError, ValueError):
+                pass  # a live writer took it over meanwhile, or not a key at all
+
+
+def _roll_forward(dataset, lease_id, change, phase):
+    """Apply a recorded change from ``phase`` on. Each phase is idempotent and the lease
+    records the next one when a phase ends, so a kill anywhere replays at most the phase
+    it interrupted (never an earlier one: replaying "drop" would delete the new fields).
+
+    ``change``: ``key`` (the run written), ``drop_fields`` / ``drop_view`` / ``drop_run``
+    (what the previous run owned), ``renames`` (staging or old field -> final field),
+    ``run`` (``method``, ``parameters``, ``results``; None when deleting)."""
+    key, run = change["key"], change.get("run")
+    start = COMMIT_PHASES.index(phase)
+    for current, following in zip(COMMIT_PHASES[start:], COMMIT_PHASES[start + 1 :]):
+        if current == "drop":
+            for field in change["drop_fields"]:
+                # values first, then the schema: values without a schema entry (a kill
+                # inside delete_sample_field) would make loading samples fail
+                dataset._sample_collection.update_many({field: {"$exists": True}}, {"$unset": {field: ""}})
+                if dataset.has_sample_field(field):
+                    dataset.delete_sample_field(field)
+                checkpoint(f"dropped:{field}")
+            if change.get("drop_view") and dataset.has_saved_view(change["drop_view"]):
+                dataset.delete_saved_view(change["drop_view"])
+            if change.get("drop_run") and dataset.has_run(change["drop_run"]):
+                dataset.delete_run(change["drop_run"])
+            checkpoint("dropped:run")
+        elif current == "rename":
+            for source, target in change["renames"].items():
+                if dataset.has_sample_field(source):
+                    dataset.rename_sample_field(source, target)  # data first, then schema
+                checkpoint(f"renamed:{target}")
+        elif current == "register" and run is not None:
+            if not dataset.has_run(key):
+                dataset.register_run(key, dataset.init_run(method=run["method"], **run["parameters"]))
+                checkpoint("registered")
+            dataset.save_run_results(key, dataset.init_run_results(key, **run["results"]))
+            checkpoint("results")
+        elif current == "view" and run is not None:
+            name = run["results"]["review_view"]
+            if dataset.has_saved_view(name):  # ours: validated before the commit
+                dataset.delete_saved_view(name)
+            dataset.save_view(name, _groups_view(dataset, key))
+            checkpoint("view")
+        _leases().update_one({"_id": lease_id, "commit": {"$exists": True}}, {"$set": {"commit.phase": following}})
+    _leases().update_one({"_id": lease_id}, {"$unset": {"commit": "", "staging": ""}})
+    checkpoint("committed")
+
+
+def store_run(writer, samples, method, parameters, sample_ids, decisions, details,
+              extra_fields=None):  # fmt: skip
+    """Write ``decisions`` (index-aligned with ``sample_ids``) as fields and register the
+    run under ``writer.key``, all or nothing, even if the process is killed.
+
+    ``extra_fields`` maps more field suffixes to ``(field type, values)``. The values go
+    to staging fields named after this attempt; then one update records the commit in
+    the key's lease, and the commit drops the previous run's fields (so samples outside
+    the new view keep no stale values), renames the staging fields into place, and
+    registers the run. Killed before that update, the next call drops the staging
+    fields (the old run stays); after it, the next call completes the commit.
     """
-    dataset = samples._dataset
+    dataset, key = samples._dataset, writer.key
     started = time.perf_counter()
     columns = {
         "status": [str(status) for status in decisions.status],
@@ -119,35 +475,38 @@ def store_run(samples, key, method, parameters, sample_ids, decisions, details,
     for suffix, (field_type, values) in (extra_fields or {}).items():
         field_types[suffix] = field_type
         columns[suffix] = values
-    staging = {f"{STAGING_PREFIX}{key}_{suffix}": f"{key}_{suffix}" for suffix in field_types}
-    try:
-        for (stage, _), (suffix, field_type) in zip(staging.items(), field_types.items()):
-            dataset.add_sample_field(stage, field_type)
-            samples.set_values(stage, dict(zip(sample_ids, columns[suffix])), key_field="id")
-    except BaseException:
-        _drop_fields(dataset, staging)
-        raise
+    staging = {writer.staging_name(f"{key}_{suffix}"): f"{key}_{suffix}" for suffix in field_types}
+    writer.record_staging(staging)
+    for (stage, final), (suffix, field_type) in zip(staging.items(), field_types.items()):
+        dataset.add_sample_field(stage, field_type)
+        checkpoint(f"staging:{final}")
+        samples.set_values(stage, dict(zip(sample_ids, columns[suffix])), key_field="id")
+        checkpoint(f"written:{final}")
 
-    if dataset.has_run(key):
-        delete_run(dataset, key)
-    dataset.rename_sample_fields(staging)
+    previous = dataset.has_run(key)
+    if previous:  # the tags an earlier run of this key added stay removable by untag
+        details["tagged"] = getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}
     details["fields"] = list(staging.values())
-    config = dataset.init_run(method=METHOD_PREFIX + method, **parameters)
-    dataset.register_run(key, config)
+    details["review_view"] = review_view_name(key)
     details["timings"]["write"] = time.perf_counter() - started
-    results = dataset.init_run_results(
-        key, counts=decisions.counts(), n_samples=len(sample_ids), **details
-    )
-    dataset.save_run_results(key, results)
-    run = RedundancyRun(dataset, key)
-    dataset.save_view(review_view_name(key), run.groups_view(), overwrite=True)
-    return run
+    writer.commit({
+        "key": key,
+        "drop_fields": _owned_fields(dataset, key) if previous else [],
+        "drop_view": _owned_review_view(dataset, key) if previous else None,
+        "drop_run": key if previous else None,
+        "renames": staging,
+        "run": {
+            "method": METHOD_PREFIX + method,
+            "parameters": parameters,
+            "results": {"counts": decisions.counts(), "n_samples": len(sample_ids), **details},
+        },
+    })  # fmt: skip
+    return RedundancyRun(dataset, key)
 
 
 def _drop_fields(dataset, names):
-    schema = dataset.get_field_schema()
     for name in names:
-        if name in schema:
+        if dataset.has_sample_field(name):
             dataset.delete_sample_field(name)
 
 
@@ -157,7 +516,13 @@ def review_view_name(key):
 
 
 def list_runs(dataset, method=None):
-    """Keys of this plugin's runs on ``dataset``, optionally of one ``method``."""
+    """Keys of this plugin's runs on ``dataset``, optionally of one ``method``, after
+    cleaning up what dead writers left."""
+    recover(dataset)
+    return _plugin_runs(dataset, method)
+
+
+def _plugin_runs(dataset, method=None):
     keys = []
     for key in dataset.list_runs():
         stored = dataset.get_run_info(key).config.method or ""
@@ -169,34 +534,56 @@ def list_runs(dataset, method=None):
 
 
 def delete_run(dataset, key):
-    """Delete the run under ``key`` and the fields it wrote."""
-    require_run(dataset, key)
-    schema = dataset.get_field_schema()
-    for field in _owned_fields(dataset, key):
-        if field in schema:
-            dataset.delete_sample_field(field)
-    if dataset.has_saved_view(review_view_name(key)):
-        dataset.delete_saved_view(review_view_name(key))
-    dataset.delete_run(key)
+    """Delete the run under ``key`` and the fields and review view it created."""
+    with RunWriter(dataset, key) as writer:
+        _require_run(dataset, key)
+        writer.commit({
+            "key": key,
+            "drop_fields": _owned_fields(dataset, key),
+            "drop_view": _owned_review_view(dataset, key),
+            "drop_run": key,
+            "renames": {},
+            "run": None,
+        })  # fmt: skip
 
 
 def rename_run(dataset, key, new_key):
-    """Rename a run and its fields."""
-    require_run(dataset, key)
-    if not isinstance(new_key, str) or not new_key.isidentifier():
-        raise ValueError(f"run key {new_key!r} must be a Python identifier")
-    if dataset.has_run(new_key):
-        raise ValueError(f"run key {new_key!r} is already taken on {dataset.name!r}")
-    old_fields = _owned_fields(dataset, key)
-    new_fields = [new_key + name[len(key) :] for name in old_fields]
-    dataset.rename_sample_fields(dict(zip(old_fields, new_fields)))
-    dataset.rename_run(key, new_key)
-    results = dataset.load_run_results(new_key, cache=False)
-    results.fields = new_fields
-    dataset.save_run_results(new_key, results)
-    if dataset.has_saved_view(review_view_name(key)):
-        dataset.delete_saved_view(review_view_name(key))
-    dataset.save_view(review_view_name(new_key), RedundancyRun(dataset, new_key).groups_view())
+    """Rename a run, its fields and its review view; every target name is checked
+    before anything changes."""
+    check_key_name(new_key)
+    if new_key == key:
+        return RedundancyRun(dataset, key)
+    with holding(dataset, [key, new_key]) as writers:
+        writer = writers[0]  # keys equal but for case share this one lease
+        run = RedundancyRun(dataset, key)
+        old_fields = run.fields
+        new_fields = [new_key + name[len(key) :] for name in old_fields]
+        if dataset.has_run(new_key):
+            raise ValueError(f"run key {new_key!r} is already taken on {dataset.name!r}")
+        schema = dataset.get_field_schema()
+        taken = [name for name in new_fields if name in schema]
+        if taken:
+            raise ValueError(
+                f"fields {taken} already exist on dataset {dataset.name!r}; rename or delete "
+                f"them, or choose another key than {new_key!r}"
+            )
+        twins = [k for k in dataset.list_runs() if k != key and k.lower() == new_key.lower()]
+        if twins:
+            raise ValueError(f"run key {new_key!r} differs only in case from run {twins[0]!r}; choose another key")
+        holder = _saved_view_holder(dataset, review_view_name(new_key))
+        owned_view = _owned_review_view(dataset, key)
+        if holder is not None and holder != owned_view:
+            raise _view_taken_error(dataset, holder, new_key)
+        results = {"counts": run.counts, **run.details, "fields": new_fields, "review_view": review_view_name(new_key)}
+        writer.commit({
+            "key": new_key,
+            "drop_fields": [],
+            "drop_view": owned_view,
+            "drop_run": key,
+            "renames": dict(zip(old_fields, new_fields)),
+            "run": {"method": METHOD_PREFIX + run.method, "parameters": run.parameters, "results": results},
+        })  # fmt: skip
+    return RedundancyRun(dataset, new_key)
 
 
 def _owned_fields(dataset, key):
@@ -205,12 +592,25 @@ def _owned_fields(dataset, key):
 
 
 def require_run(dataset, key):
-    """Refuse, with the dataset's runs, a key that holds no run of this plugin."""
-    if key not in list_runs(dataset):
+    """Refuse, with the dataset's runs, a key that holds no run of this plugin (after
+    cleaning up what dead writers left)."""
+    recover(dataset)
+    _require_run(dataset, key)
+
+
+def _require_run(dataset, key):
+    """``require_run`` for a caller that holds the key's lease (no recovery pass)."""
+    if key not in _plugin_runs(dataset):
         raise ValueError(
             f"dataset {dataset.name!r} has no redundancy run {key!r}; "
-            f"its runs are {list_runs(dataset)}"
+            f"its runs are {_plugin_runs(dataset)}"
         )
+
+
+def _groups_view(dataset, key):
+    """Samples in groups, group by group (largest first), each representative first."""
+    group, status = f"{key}_group", f"{key}_status"
+    return dataset.match(F(group) >= 0).sort_by([(F(group), 1), ((F(status) == REPRESENTATIVE), -1)])
 
 
 class RedundancyRun:
@@ -268,8 +668,7 @@ class RedundancyRun:
 
     def groups_view(self):
         """Samples in groups, group by group (largest first), each representative first."""
-        group, status = f"{self.key}_group", f"{self.key}_status"
-        return self._in_groups().sort_by([(F(group), 1), ((F(status) == REPRESENTATIVE), -1)])
+        return _groups_view(self.dataset, self.key)
 
     def _in_groups(self):
         return self.dataset.match(F(f"{self.key}_group") >= 0)

@@ -1,13 +1,19 @@
 """Reading what the analyses need (ids, image files, labels) from any FiftyOne view."""
 
+import os
 import time
 
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
 from ..core.images import load_images
+from ..core.parameters import check_number
 
 LABEL_VALUE_FIELDS = (fo.StringField, fo.IntField, fo.BooleanField)
+MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 4, 1024
+BYTES_PER_PIXEL_VALUE = 4 * 6
+"""The float32 batch and the float64 copies the analyses make of it (normalized images,
+coefficients, their selection)."""
 
 
 def is_classification(field):
@@ -69,11 +75,49 @@ def require_images(samples, minimum=2):
         raise ValueError(
             f"the view holds {samples.media_type} samples; these analyses need images"
         )
+    if samples._is_generated:
+        raise ValueError(
+            "the view is a patches, frames or clips view: its samples live in a temporary "
+            "dataset and each would be read as its whole image. Run on the source dataset "
+            "(or a view of it), or export the crops as images first"
+        )
+    sample_ids = samples.values("id")
+    if len(set(sample_ids)) != len(sample_ids):
+        repeated = next(i for i in sample_ids if sample_ids.count(i) > 1)
+        raise ValueError(
+            f"the view holds sample {repeated} (and maybe others) more than once, e.g. "
+            "from concat(); every sample would look redundant with itself. Analyse a view "
+            "with each sample once"
+        )
 
 
 def image_size_tuple(image_size):
-    """``(width, height)`` from an int (square) or a pair."""
-    return (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    """``(width, height)`` from an int (square) or a pair, each side a whole number of
+    pixels from ``MIN_IMAGE_SIDE`` to ``MAX_IMAGE_SIDE``."""
+    sides = list(image_size) if isinstance(image_size, (tuple, list)) else [image_size, image_size]
+    if len(sides) != 2:
+        raise ValueError(f"image_size must be one side or a (width, height) pair, got {image_size!r}")
+    return tuple(
+        check_number("image_size", side, integer=True, at_least=MIN_IMAGE_SIDE, at_most=MAX_IMAGE_SIDE)
+        for side in sides
+    )
+
+
+def check_decode_memory(count, size, color):
+    """Refuse, with the estimate, a batch whose analysis would not fit in half this
+    machine's memory, before a byte is allocated."""
+    channels = 3 if color == "rgb" else 1
+    needed = count * size[0] * size[1] * channels * BYTES_PER_PIXEL_VALUE
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return
+    if needed > available / 2:
+        raise ValueError(
+            f"{count} images at {size[0]}x{size[1]} ({color}) need about {needed / 2**30:.1f} GiB "
+            f"for the analysis, over half of this machine's {available / 2**30:.0f} GiB; use a "
+            "smaller image_size (32 finds near-duplicates) or analyse a smaller view"
+        )
 
 
 def decode_images(samples, size, color, workers=4, progress=None, skip_failures=False):
@@ -82,6 +126,7 @@ def decode_images(samples, size, color, workers=4, progress=None, skip_failures=
     if color not in ("rgb", "gray"):
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
     paths = samples.values("filepath")
+    check_decode_memory(len(paths), size, color)
     with fou.ProgressBar(total=len(paths), progress=progress) as bar:
         return load_images(
             paths, size, color, workers,
@@ -89,28 +134,32 @@ def decode_images(samples, size, color, workers=4, progress=None, skip_failures=
         )  # fmt: skip
 
 
+def read_images(samples, size, color, workers=4, progress=None, skip_failures=False):
+    """The images of ``samples`` as one batch: ``(indices of the samples read, batch,
+    skipped samples)``. Skipped samples (only with ``skip_failures``; without it the
+    first unreadable image raises) are ``{"id", "filepath", "reason"}`` records."""
+    decoded = decode_images(samples, size, color, workers, progress, skip_failures)
+    if not skip_failures:
+        return list(range(len(decoded))), decoded, []
+    images, failures = decoded
+    sample_ids, paths = samples.values("id"), samples.values("filepath")
+    skipped = [{"id": sample_ids[i], "filepath": paths[i], "reason": reason} for i, reason in sorted(failures.items())]
+    return [i for i in range(len(sample_ids)) if i not in failures], images, skipped
+
+
 def read_view(samples, label_field, size, color, workers=4, progress=None, skip_failures=False):
     """What an image analysis reads from a view, after checking it can be analysed:
-    ``(sample ids, labels or None, image batch, seconds taken, skipped samples)``.
-    Skipped samples (only with ``skip_failures``) are ``{"id", "filepath", "reason"}``
-    records; the ids, labels and batch then hold the readable samples only."""
+    ``(sample ids, labels or None, image batch, seconds taken, skipped samples)``; with
+    ``skip_failures`` the ids, labels and batch hold the readable samples only."""
     require_images(samples)
     started = time.perf_counter()
     sample_ids = samples.values("id")
     labels = read_labels(samples, label_field)
-    decoded = decode_images(samples, size, color, workers, progress, skip_failures)
-    skipped = []
-    if skip_failures:
-        images, failures = decoded
-        paths = samples.values("filepath")
-        skipped = [{"id": sample_ids[i], "filepath": paths[i], "reason": reason} for i, reason in sorted(failures.items())]
-        keep = [i for i in range(len(sample_ids)) if i not in failures]
-        sample_ids = [sample_ids[i] for i in keep]
-        labels = None if labels is None else [labels[i] for i in keep]
-        if len(sample_ids) < 2:
-            raise ValueError(f"only {len(sample_ids)} of {len(paths)} images could be read; see the reasons: {skipped[:3]}")
-    else:
-        images = decoded
+    kept, images, skipped = read_images(samples, size, color, workers, progress, skip_failures)
+    if len(kept) < 2:
+        raise ValueError(f"only {len(kept)} of {len(sample_ids)} images could be read; see the reasons: {skipped[:3]}")
+    sample_ids = [sample_ids[i] for i in kept]
+    labels = None if labels is None else [labels[i] for i in kept]
     return sample_ids, labels, images, time.perf_counter() - started, skipped
 
 

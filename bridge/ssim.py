@@ -5,12 +5,12 @@ import fiftyone as fo
 import numpy as np
 
 from ..core.devices import resolve_device
-from ..core.pair_score import DEFAULT_THRESHOLD, PairScoreParameters
+from ..core.pair_score import DEFAULT_THRESHOLD, pair_score_parameters
 from ..core.split_similarity import SplitParameters, split_decisions, split_similarity
 from ..core.ssim_analysis import SSIMParameters, analyze_ssim
 from ..core.timing import timed
 from . import runs
-from .samples import decode_images, image_size_tuple, read_embeddings, read_labels, read_view
+from .samples import image_size_tuple, read_embeddings, read_images, read_labels, read_view, require_images
 
 METHOD = "ssim_spectral"
 SPLIT_METHOD = "split_similarity"
@@ -76,34 +76,37 @@ def compute_ssim_clusters(
         n_eigenvalues=n_eigenvalues,
         memory_budget_gb=memory_budget_gb,
         random_state=random_state,
-        pair_score=_pair_score(pair_score, device),
+        pair_score=pair_score_parameters(pair_score, device),
     )
-    runs.validate_key(samples, key, METHOD, overwrite=overwrite)
-    sample_ids, labels, images, decode_seconds, skipped = read_view(
-        samples, label_field, size, color, num_workers, progress, skip_failures
-    )
+    with runs.RunWriter(samples._dataset, key) as writer:
+        runs.validate_key(samples, key, METHOD, overwrite=overwrite)
+        sample_ids, labels, images, decode_seconds, skipped = read_view(
+            samples, label_field, size, color, num_workers, progress, skip_failures
+        )
+        embeddings = read_embeddings(samples, embeddings_field, sample_ids)
 
-    embeddings = read_embeddings(samples, embeddings_field, sample_ids)
-    analysis = analyze_ssim(images, labels, parameters, embeddings)
-    details = {
-        "timings": {"decode": decode_seconds, **analysis.timings},
-        "skipped": skipped,
-        "mode_used": analysis.mode,
-        "n_clusters_used": int(analysis.n_clusters),
-        "spectrum": [float(value) for value in analysis.spectrum],
-        "device": resolve_device(device),
-        "sample_ids": sample_ids,
-        "points": analysis.points.round(5).tolist(),
-        "pairs": analysis.pairs.as_record(),
-    }
-    config = {
-        "label_field": label_field,
-        "image_size": list(size),
-        "color": color,
-        "embeddings_field": embeddings_field,
-        **runs.parameters_record(parameters),
-    }
-    return runs.store_run(samples, key, METHOD, config, sample_ids, analysis.decisions, details)
+        runs.checkpoint("decoded")
+        analysis = analyze_ssim(images, labels, parameters, embeddings)
+        runs.checkpoint("analysed")
+        details = {
+            "timings": {"decode": decode_seconds, **analysis.timings},
+            "skipped": skipped,
+            "mode_used": analysis.mode,
+            "n_clusters_used": int(analysis.n_clusters),
+            "spectrum": [float(value) for value in analysis.spectrum],
+            "device": resolve_device(device),
+            "sample_ids": sample_ids,
+            "points": analysis.points.round(5).tolist(),
+            "pairs": analysis.pairs.as_record(),
+        }
+        config = {
+            "label_field": label_field,
+            "image_size": list(size),
+            "color": color,
+            "embeddings_field": embeddings_field,
+            **runs.parameters_record(parameters),
+        }
+        return runs.store_run(writer, samples, METHOD, config, sample_ids, analysis.decisions, details)
 
 
 def compute_split_similarity(
@@ -123,6 +126,7 @@ def compute_split_similarity(
     pair_score=None,
     embeddings_field=None,
     num_workers=4,
+    skip_failures=False,
     progress=None,
     overwrite=False,
 ):
@@ -141,7 +145,8 @@ def compute_split_similarity(
     ``label_field``) test samples are compared only with training samples of their class.
     ``mode``: "exhaustive" (every pair), "candidates" (each test image with its nearest
     training images by each descriptor, ``pair_score["n_neighbors"]`` of them) or "auto"
-    (exhaustive up to 200,000 pairs)).
+    (exhaustive up to 200,000 pairs). ``skip_failures`` leaves unreadable images out
+    (listed in the run's ``skipped``).
     ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
     unless True (those samples would lose the run's fields); a re-run on the same samples
     (or more) replaces the run either way.
@@ -150,80 +155,85 @@ def compute_split_similarity(
         threshold=threshold,
         n_least_similar=n_least_similar,
         mode=mode,
-        pair_score=_pair_score(pair_score, device),
+        pair_score=pair_score_parameters(pair_score, device),
     )
+    size = image_size_tuple(image_size)
     train_view, test_view = _split_views(samples, train, test, split_field)
     if within_class and label_field is None:
         raise ValueError("within_class=True needs a label_field to tell the classes apart")
-    runs.validate_key(samples, key, SPLIT_METHOD, tuple(SPLIT_FIELDS), overwrite=overwrite)
-    size = image_size_tuple(image_size)
-    timings = {}
-    with timed(timings, "decode"):
-        train_ids, test_ids = train_view.values("id"), test_view.values("id")
-        overlap = set(train_ids) & set(test_ids)
-        if overlap:
-            raise ValueError(
-                f"{len(overlap)} samples are in both splits (e.g. {sorted(overlap)[0]}); "
-                "a sample must be in the training split or the test split, not both"
+    with runs.RunWriter(samples._dataset, key) as writer:
+        runs.validate_key(samples, key, SPLIT_METHOD, tuple(SPLIT_FIELDS), overwrite=overwrite)
+        timings = {}
+        with timed(timings, "decode"):
+            train_ids, test_ids = train_view.values("id"), test_view.values("id")
+            overlap = set(train_ids) & set(test_ids)
+            if overlap:
+                raise ValueError(
+                    f"{len(overlap)} samples are in both splits (e.g. {sorted(overlap)[0]}); "
+                    "a sample must be in the training split or the test split, not both"
+                )
+            train_groups = read_labels(train_view, label_field) if within_class else None
+            test_groups = read_labels(test_view, label_field) if within_class else None
+            train_kept, train_images, skipped = read_images(train_view, size, color, num_workers, progress, skip_failures)
+            test_kept, test_images, test_skipped = read_images(test_view, size, color, num_workers, progress, skip_failures)
+            skipped += test_skipped
+            if not train_kept or not test_kept:
+                raise ValueError(f"no image of the {'training' if not train_kept else 'test'} split could be read; see the reasons: {skipped[:3]}")
+            train_ids, test_ids = [train_ids[i] for i in train_kept], [test_ids[i] for i in test_kept]
+            if within_class:
+                train_groups, test_groups = [train_groups[i] for i in train_kept], [test_groups[i] for i in test_kept]
+
+        runs.checkpoint("decoded")
+        with timed(timings, "pair_scores"):
+            result = split_similarity(
+                train_images,
+                test_images,
+                parameters,
+                train_groups=train_groups,
+                test_groups=test_groups,
+                train_embeddings=read_embeddings(train_view, embeddings_field, train_ids),
+                test_embeddings=read_embeddings(test_view, embeddings_field, test_ids),
             )
-        train_images = decode_images(train_view, size, color, num_workers, progress)
-        test_images = decode_images(test_view, size, color, num_workers, progress)
+        runs.checkpoint("analysed")
 
-    with timed(timings, "pair_scores"):
-        result = split_similarity(
-            train_images,
-            test_images,
-            parameters,
-            train_groups=read_labels(train_view, label_field) if within_class else None,
-            test_groups=read_labels(test_view, label_field) if within_class else None,
-            train_embeddings=read_embeddings(train_view, embeddings_field, train_ids),
-            test_embeddings=read_embeddings(test_view, embeddings_field, test_ids),
+        decisions = split_decisions(result, len(train_ids))
+        sample_ids = test_ids + train_ids
+        best_similarity = [float(v) if np.isfinite(v) else None for v in result.best_similarity]
+        extra_fields = {
+            "best_match": (fo.StringField, [train_ids[i] if i >= 0 else None for i in result.best_match] + [None] * len(train_ids)),
+            "best_similarity": (fo.FloatField, best_similarity + [None] * len(train_ids)),
+        }
+        n_near = int(result.near_identical.sum())
+        details = {
+            "timings": timings,
+            "skipped": skipped,
+            "n_train": len(train_ids),
+            "n_test": len(test_ids),
+            "n_near_identical": n_near,
+            "share_near_identical": n_near / len(test_ids),
+            "least_similar_ids": [test_ids[i] for i in result.least_similar],
+            "closest_similarities": [float(v) if np.isfinite(v) else None for v in result.closest_raw],
+            "mode_used": result.mode,
+            "n_pairs": len(result.pairs.score),
+            "best_similarities": best_similarity,
+            "pairs": result.pairs.as_record(),
+            "device": resolve_device(device),
+        }
+        config = {
+            "train": train if isinstance(train, str) else "view",
+            "test": test if isinstance(test, str) else "view",
+            "split_field": split_field,
+            "label_field": label_field,
+            "within_class": within_class,
+            "image_size": list(size),
+            "color": color,
+            "embeddings_field": embeddings_field,
+            **runs.parameters_record(parameters),
+        }
+        samples_view = samples._dataset.select(sample_ids)
+        return runs.store_run(
+            writer, samples_view, SPLIT_METHOD, config, sample_ids, decisions, details, extra_fields
         )
-
-    decisions = split_decisions(result, len(train_ids))
-    sample_ids = test_ids + train_ids
-    best_similarity = [float(v) if np.isfinite(v) else None for v in result.best_similarity]
-    extra_fields = {
-        "best_match": (fo.StringField, [train_ids[i] if i >= 0 else None for i in result.best_match] + [None] * len(train_ids)),
-        "best_similarity": (fo.FloatField, best_similarity + [None] * len(train_ids)),
-    }
-    n_near = int(result.near_identical.sum())
-    details = {
-        "timings": timings,
-        "n_train": len(train_ids),
-        "n_test": len(test_ids),
-        "n_near_identical": n_near,
-        "share_near_identical": n_near / len(test_ids),
-        "least_similar_ids": [test_ids[i] for i in result.least_similar],
-        "closest_similarities": [float(v) if np.isfinite(v) else None for v in result.closest_raw],
-        "mode_used": result.mode,
-        "n_pairs": len(result.pairs.score),
-        "best_similarities": best_similarity,
-        "pairs": result.pairs.as_record(),
-        "device": resolve_device(device),
-    }
-    config = {
-        "train": train if isinstance(train, str) else "view",
-        "test": test if isinstance(test, str) else "view",
-        "split_field": split_field,
-        "label_field": label_field,
-        "within_class": within_class,
-        "image_size": list(size),
-        "color": color,
-        "embeddings_field": embeddings_field,
-        **runs.parameters_record(parameters),
-    }
-    samples_view = samples._dataset.select(sample_ids)
-    return runs.store_run(
-        samples_view, key, SPLIT_METHOD, config, sample_ids, decisions, details, extra_fields
-    )
-
-
-def _pair_score(pair_score, device):
-    """``PairScoreParameters`` from a dict (or one given), on ``device``."""
-    if isinstance(pair_score, PairScoreParameters):
-        return pair_score
-    return PairScoreParameters(**{"device": device, **(pair_score or {})})
 
 
 def _split_views(samples, train, test, split_field):
@@ -237,10 +247,17 @@ def _split_views(samples, train, test, split_field):
     else:
         train_view, test_view = samples.match_tags(train), samples.match_tags(test)
     for name, view in (("training", train_view), ("test", test_view)):
+        if view._dataset._doc.id != samples._dataset._doc.id:
+            raise ValueError(
+                f"the {name} view belongs to dataset {view._dataset.name!r}, not "
+                f"{samples._dataset.name!r}: a run stays on one dataset. Pass views of "
+                f"{samples._dataset.name!r}, or merge the datasets first"
+            )
         if len(view) == 0:
             where = f"field {split_field!r}" if split_field else "tags"
             raise ValueError(
                 f"the {name} split is empty: no sample has {train if name == 'training' else test!r} "
                 f"in its {where}; tag the splits or pass split_field / two views"
             )
+        require_images(view, minimum=1)
     return train_view, test_view

@@ -86,31 +86,34 @@ def compute_wavelet_clusters(
         device=device,
         pair_score=pair_score,
     )
-    runs.validate_key(samples, key, METHOD, overwrite=overwrite)
-    sample_ids, labels, images, decode_seconds, skipped = read_view(
-        samples, label_field, size, color, num_workers, progress, skip_failures
-    )
+    with runs.RunWriter(samples._dataset, key) as writer:
+        runs.validate_key(samples, key, METHOD, overwrite=overwrite)
+        sample_ids, labels, images, decode_seconds, skipped = read_view(
+            samples, label_field, size, color, num_workers, progress, skip_failures
+        )
+        embeddings = read_embeddings(samples, embeddings_field, sample_ids)
 
-    embeddings = read_embeddings(samples, embeddings_field, sample_ids)
-    analysis = analyze_wavelet_clusters(images, labels, parameters, embeddings)
-    details = {
-        "timings": {"decode": decode_seconds, **analysis.timings},
-        "skipped": skipped,
-        "coefficients_shape": list(analysis.coefficients_shape),
-        "kept_columns": [int(column) for column in analysis.selection.kept_columns],
-        "condition_number": analysis.selection.condition_number,
-        "selection_applied": analysis.selection.applied,
-        "device": resolve_device(device),
-        "sample_ids": sample_ids,
-        "points": analysis.points.round(5).tolist(),
-    }
-    if analysis.pairs is not None:
-        details["pairs"] = analysis.pairs.as_record()
-    config = {
-        "label_field": label_field,
-        "image_size": list(size),
-        "color": color,
-        "embeddings_field": embeddings_field,
-        **runs.parameters_record(parameters),
-    }
-    return runs.store_run(samples, key, METHOD, config, sample_ids, analysis.decisions, details)
+        runs.checkpoint("decoded")
+        analysis = analyze_wavelet_clusters(images, labels, parameters, embeddings)
+        runs.checkpoint("analysed")
+        details = {
+            "timings": {"decode": decode_seconds, **analysis.timings},
+            "skipped": skipped,
+            "coefficients_shape": list(analysis.coefficients_shape),
+            "kept_columns": [int(column) for column in analysis.selection.kept_columns],
+            "condition_number": analysis.selection.condition_number,
+            "selection_applied": analysis.selection.applied,
+            "device": resolve_device(device),
+            "sample_ids": sample_ids,
+            "points": analysis.points.round(5).tolist(),
+        }
+        if analysis.pairs is not None:
+            details["pairs"] = analysis.pairs.as_record()
+        config = {
+            "label_field": label_field,
+            "image_size": list(size),
+            "color": color,
+            "embeddings_field": embeddings_field,
+            **runs.parameters_record(parameters),
+        }
+        return runs.store_run(writer, samples, METHOD, config, sample_ids, analysis.decisions, details)

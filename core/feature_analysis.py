@@ -10,6 +10,7 @@ import numpy as np
 
 from .clustering import named_by_first_member
 from .decisions import OUTLIER, Decisions, closest_in_angle, decide
+from .parameters import check_flag, check_number
 from .projection import pca_projection
 
 REDUCTIONS = ("pca", "umap", "none")
@@ -32,13 +33,18 @@ class FeatureParameters:
     def __post_init__(self):
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
+        check_number("p_outlier", self.p_outlier)
+        check_number("p_similar", self.p_similar)
+        check_flag("classwise", self.classwise)
+        self.min_cluster_size = check_number("min_cluster_size", self.min_cluster_size, integer=True, at_least=2)
+        self.n_neighbors = check_number("n_neighbors", self.n_neighbors, integer=True, at_least=1)
+        self.random_state = check_number("random_state", self.random_state, integer=True, at_least=0)
         if not (0 <= self.p_outlier < 1 and 0 <= self.p_similar < 1 and self.p_outlier + self.p_similar < 1):
             raise ValueError(
                 f"p_outlier ({self.p_outlier}) and p_similar ({self.p_similar}) must be shares "
                 "in [0, 1) that add up to less than 1"
             )
-        if self.n_reduce < 1:
-            raise ValueError(f"n_reduce must be at least 1, got {self.n_reduce}")
+        self.n_reduce = check_number("n_reduce", self.n_reduce, integer=True, at_least=1)
 
 
 @dataclass

@@ -37,7 +37,7 @@ def load_image(path, size=(32, 32), color="rgb"):
             pixels = np.asarray(image, dtype=np.float32) / 255.0
     except FileNotFoundError as error:
         raise ImageReadError(f"image file {path} does not exist; fix or remove the sample") from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(
             f"cannot decode image file {path} ({error}); fix or remove the sample"
         ) from error

@@ -11,7 +11,6 @@ the nearest neighbours in an embeddings space when given. Every candidate is ver
 pair but never create one.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from .alignment import DEFAULT_SCALES, AlignedSimilarity, luminance, standardise
 from .devices import resolve_device
 from .images import normalize_images
+from .parameters import check_flag, check_number
 from .ssim import SSIMIndex
 from .wavelets import wavelet_coefficients
 
@@ -73,31 +73,30 @@ class PairScoreParameters:
     def __post_init__(self):
         if self.verification not in VERIFICATIONS:
             raise ValueError(f"verification must be one of {VERIFICATIONS}, got {self.verification!r}")
-        _require_count("n_neighbors", self.n_neighbors, minimum=1)
-        _require_count("max_shift", self.max_shift, minimum=0)
-        self.scales = tuple(self.scales)
-        if not self.scales or any(not _finite(s) or not 1 <= s <= 2 for s in self.scales) or self.scales[0] != 1:
-            raise ValueError(f"scales must start with 1.0 and lie in [1, 2], got {self.scales}")
-        if not _finite(self.smoothing) or not 0 <= self.smoothing <= 4:
-            raise ValueError(f"smoothing is a blur in pixels in [0, 4], got {self.smoothing}")
-        if not _finite(self.embedding_weight) or not 0 <= self.embedding_weight <= 1:
-            raise ValueError(f"embedding_weight must be in [0, 1], got {self.embedding_weight}")
+        self.n_neighbors = check_number("n_neighbors", self.n_neighbors, integer=True, at_least=1)
+        self.max_shift = check_number("max_shift", self.max_shift, integer=True, at_least=0, at_most=8)
+        self.scales = tuple(check_number("scales", scale, at_least=1, at_most=2) for scale in self.scales)
+        if not self.scales or self.scales[0] != 1:
+            raise ValueError(f"scales must start with 1.0 (no zoom), got {self.scales}")
+        check_flag("flips", self.flips)
+        check_number("smoothing", self.smoothing, at_least=0, at_most=4)
+        check_number("embedding_weight", self.embedding_weight, at_least=0, at_most=1)
         resolve_device(self.device)
 
 
-def _finite(value):
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _require_count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}")
+def pair_score_parameters(value, device=None):
+    """``PairScoreParameters`` from one given, a dict of its fields, or None (the
+    defaults); ``device`` unless the dict names one."""
+    if isinstance(value, PairScoreParameters):
+        return value
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"pair_score must be a dict of PairScoreParameters fields, got {value!r}")
+    return PairScoreParameters(**{"device": device, **(value or {})})
 
 
 def require_threshold(threshold, name="threshold"):
     """A pair-score cut: a finite number in (0, 1]."""
-    if not _finite(threshold) or not 0 < threshold <= 1:
-        raise ValueError(f"{name} is a pair score in (0, 1], got {threshold!r}")
+    check_number(f"{name} (a pair score)", threshold, above=0, at_most=1)
 
 
 def candidate_descriptors(images, device=None):

@@ -12,9 +12,11 @@ from .pair_score import (
     PairScoreParameters,
     PairScorer,
     ScoredPairs,
+    pair_score_parameters,
     require_threshold,
     score_across,
 )
+from .parameters import check_number
 
 MODES = ("auto", "exhaustive", "candidates")
 
@@ -38,10 +40,9 @@ class SplitParameters:
         require_threshold(self.threshold)
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if isinstance(self.n_least_similar, bool) or not isinstance(self.n_least_similar, (int, np.integer)) or self.n_least_similar < 0:
-            raise ValueError(f"n_least_similar must be a count of at least 0, got {self.n_least_similar!r}")
-        if isinstance(self.pair_score, dict):
-            self.pair_score = PairScoreParameters(**self.pair_score)
+        self.n_least_similar = check_number("n_least_similar", self.n_least_similar, integer=True, at_least=0)
+        self.max_exhaustive_pairs = check_number("max_exhaustive_pairs", self.max_exhaustive_pairs, integer=True, at_least=0)
+        self.pair_score = pair_score_parameters(self.pair_score)
 
 
 @dataclass

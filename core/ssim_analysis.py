@@ -12,6 +12,7 @@ from .pair_score import (
     DEFAULT_THRESHOLD,
     PairScoreParameters,
     PairScorer,
+    pair_score_parameters,
     ScoredPairs,
     require_threshold,
     score_groups,
@@ -19,6 +20,7 @@ from .pair_score import (
     score_within,
     submatrix,
 )
+from .parameters import check_number
 from .projection import pca_projection
 from .timing import timed
 from .spectral import (
@@ -69,12 +71,13 @@ class SSIMParameters:
         if self.rule not in RULES:
             raise ValueError(f"rule must be one of {RULES}, got {self.rule!r}")
         require_threshold(self.threshold)
-        if not isinstance(self.gamma, (int, float)) or not np.isfinite(self.gamma) or self.gamma < 0:
-            raise ValueError(f"gamma must be a non-negative number, got {self.gamma!r}")
-        if not isinstance(self.memory_budget_gb, (int, float)) or not np.isfinite(self.memory_budget_gb) or self.memory_budget_gb <= 0:
-            raise ValueError(f"memory_budget_gb must be a positive number, got {self.memory_budget_gb!r}")
-        if isinstance(self.pair_score, dict):
-            self.pair_score = PairScoreParameters(**self.pair_score)
+        if self.n_clusters is not None:
+            self.n_clusters = check_number("n_clusters", self.n_clusters, integer=True, at_least=1)
+        check_number("gamma", self.gamma, above=0)
+        self.n_eigenvalues = check_number("n_eigenvalues", self.n_eigenvalues, integer=True, at_least=2)
+        check_number("memory_budget_gb", self.memory_budget_gb, above=0)
+        self.random_state = check_number("random_state", self.random_state, integer=True, at_least=0)
+        self.pair_score = pair_score_parameters(self.pair_score)
 
     @property
     def device(self):

@@ -13,12 +13,14 @@ from .pair_score import (
     DEFAULT_THRESHOLD,
     PairScoreParameters,
     ScoredPairs,
+    pair_score_parameters,
     require_threshold,
     score_groups,
     score_matrix,
     score_within,
     submatrix,
 )
+from .parameters import check_flag, check_number
 from .projection import pca_projection
 from .qr_selection import ColumnSelection, select_columns
 from .timing import timed
@@ -71,24 +73,21 @@ class WaveletParameters:
             )
         if self.mode not in pywt.Modes.modes:
             raise ValueError(f"unknown mode {self.mode!r}; use one of {pywt.Modes.modes}")
-        if int(self.level) != self.level or self.level < 1:
-            raise ValueError(f"level must be a positive integer, got {self.level}")
-        if not isinstance(self.tau, (int, float)) or not np.isfinite(self.tau) or self.tau <= 1:
-            raise ValueError(f"tau must be greater than 1, got {self.tau}")
+        self.level = check_number("level", self.level, integer=True, at_least=1)
+        check_flag("approximation_only", self.approximation_only)
+        check_number("tau", self.tau, above=1)
+        check_number("n_clusters", self.n_clusters, above=0)
+        self.random_state = check_number("random_state", self.random_state, integer=True, at_least=0)
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(
                 f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"
             )
         resolve_device(self.device)  # refuses unknown names and a missing GPU
         require_threshold(self.threshold)
-        if not isinstance(self.radius, (int, float)) or not np.isfinite(self.radius) or self.radius <= 0:
-            raise ValueError(f"radius must be a positive distance, got {self.radius!r}")
+        check_number("radius", self.radius, above=0)
         if self.grouping not in GROUPINGS:
             raise ValueError(f"grouping must be one of {GROUPINGS}, got {self.grouping!r}")
-        if self.pair_score is None:
-            self.pair_score = PairScoreParameters(device=self.device)
-        elif isinstance(self.pair_score, dict):
-            self.pair_score = PairScoreParameters(**{"device": self.device, **self.pair_score})
+        self.pair_score = pair_score_parameters(self.pair_score, self.device)
         if self.selection not in ("qr", "gram"):
             raise ValueError(f"selection must be 'qr' or 'gram', got {self.selection!r}")
 

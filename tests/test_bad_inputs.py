@@ -25,17 +25,40 @@ The catalogue (input -> what happens):
   deleted; bad format/label field/run/status/combine -> refused before the disk is touched;
   an export interrupted midway -> the earlier export stays as it was; an existing deletion
   manifest -> never replaced (tests/test_curation.py)
+- a decompression-bomb PNG -> ImageReadError naming it; skip_failures skips it
+- keys starting with '_', equal but for case to another run's, or whose review view a
+  user saved -> refused before anything is written
+- a user's field ``{key}_crossings``, a user's ``redundant`` tags, a taken rename target
+  -> left as they are, with a message
+- views repeating samples, patches views, splits spanning datasets, set_representative on
+  a split run -> refused
+- NaN, infinite, negative, fractional or boolean numbers where they make no sense, an
+  image_size of 0 or 4096, a split threshold of -5 -> refused naming the parameter
+- one status name where a list is expected -> read as that one status
+- unloadable model files, models returning a dict, ragged or string embeddings -> named
+  with the fix
+- a lease held by a live writer -> refused naming it; one left by a dead writer -> taken
+  over, its staging fields removed
 """
+
+import math
+import os
+from datetime import timedelta
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageOps
 from skimage import data
 
 import fiftyone as fo
+import fiftyone.core.odm as foo
 import fiftyone_redundancy.api as fr
+from fiftyone_redundancy.bridge import runs
 from fiftyone_redundancy.core.feature_analysis import FeatureParameters, analyze_features
 from fiftyone_redundancy.core.images import ImageReadError, load_image
+from fiftyone_redundancy.core.ssim_analysis import SSIMParameters
+from fiftyone_redundancy.core.wavelet_analysis import WaveletParameters
 
 
 @pytest.fixture
@@ -214,3 +237,301 @@ def test_a_grouped_dataset_is_refused_with_its_slices_and_one_slice_is_analysed(
     assert sum(run.counts.values()) == 3
     groups = groups_by_path(dataset.select_group_slices("left"))
     assert groups[odd_files["rgb"]] == groups[odd_files["rgba"]] >= 0 and groups[odd_files["other"]] == -1
+@pytest.fixture
+def twins(odd_files):
+    """rgb, gray and its exact copy gray_twin, other: one redundant sample (a twin)."""
+    dataset = dataset_of([odd_files[n] for n in ("rgb", "gray", "gray_twin", "other")], "twins")
+    fr.compute_wavelet_clusters(dataset, key="wave", progress=False)
+    assert dataset.count_values("wave_status")["redundant"] == 1
+    return dataset
+
+
+def state(dataset):
+    """Everything a refused call must leave as it was."""
+    dataset.reload()
+    schema = dataset.get_field_schema()
+    return (
+        sorted(schema), dataset.list_runs(), dataset.list_saved_views(),
+        {name: dataset.values(name) for name in schema if name != "last_modified_at"},
+    )  # fmt: skip
+
+
+def test_a_decompression_bomb_is_named_and_skippable(odd_files, tmp_path, monkeypatch):
+    bomb = tmp_path / "bomb.png"
+    Image.new("L", (100, 100)).save(bomb)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # over twice this is a bomb: 100x100, not 64x48
+    dataset = dataset_of([odd_files["rgb"], odd_files["gray"], str(bomb)], "bomb")
+    with pytest.raises(ImageReadError, match="skip_failures=True") as error:
+        fr.compute_wavelet_clusters(dataset, progress=False)
+    assert str(bomb) in str(error.value)
+    run = fr.compute_wavelet_clusters(dataset, skip_failures=True, progress=False)
+    assert [item["filepath"] for item in run.details["skipped"]] == [str(bomb)]
+
+
+@pytest.mark.parametrize("key,message", [("_hidden", "does not start with '_'"), ("Wave", "differs only in case")])
+def test_keys_fiftyone_cannot_keep_apart_are_refused_before_writing(twins, key, message):
+    before = state(twins)
+    with pytest.raises(ValueError, match=message):
+        fr.compute_wavelet_clusters(twins, key=key, progress=False)
+    assert state(twins) == before
+
+
+def test_a_users_saved_view_named_like_the_review_view_is_kept(twins):
+    twins.save_view("mine-review", twins.limit(1))
+    before = state(twins)
+    with pytest.raises(ValueError, match="not created by this plugin"):
+        fr.compute_wavelet_clusters(twins, key="mine", progress=False)
+    assert state(twins) == before and len(twins.load_saved_view("mine-review")) == 1
+
+
+@pytest.mark.parametrize("taken", ["view", "field"])
+def test_rename_checks_every_target_name_first(twins, taken):
+    if taken == "view":
+        twins.save_view("other-review", twins.limit(1))
+    else:
+        twins.add_sample_field("other_score", fo.FloatField)
+    before = state(twins)
+    with pytest.raises(ValueError, match="other"):
+        fr.rename_run(twins, "wave", "other")
+    assert state(twins) == before
+    renamed = fr.rename_run(twins, "wave", "wave2")
+    assert renamed.fields == ["wave2_status", "wave2_group", "wave2_representative", "wave2_score"]
+    assert twins.has_saved_view("wave2-review") and not twins.has_saved_view("wave-review")
+    recased = fr.rename_run(twins, "wave2", "Wave2")  # one lease and one view slug for both
+    assert recased.fields[0] == "Wave2_status"
+    assert "Wave2-review" in twins.list_saved_views() and "wave2-review" not in twins.list_saved_views()
+
+
+def test_the_probe_never_writes_a_users_crossings_field(twins):
+    twins.add_sample_field("wave_crossings", fo.IntField)
+    twins.set_values("wave_crossings", [7] * len(twins))
+    with pytest.raises(ValueError, match="was not written by run 'wave'"):
+        fr.compute_boundary_crossings(twins, "wave", model=torch.nn.Linear(3, 2))
+    fr.delete_run(twins, "wave")
+    assert twins.values("wave_crossings") == [7] * len(twins)
+
+
+def test_untag_removes_only_the_tags_the_plugin_added(twins):
+    redundant = twins.match(fo.ViewField("wave_status") == "redundant").first()
+    redundant.tags.append("redundant")  # the user's own, before the plugin's
+    redundant.save()
+    other = twins.match(fo.ViewField("wave_status") == "unique").first()
+    other.tags.append("redundant")
+    other.save()
+    fr.tag_samples(twins, "wave", statuses="redundant")
+    assert twins.count_sample_tags()["redundant"] == 2
+    removed = fr.untag_samples(twins, "wave", statuses="redundant")
+    assert removed == {"redundant": 0} and twins.count_sample_tags()["redundant"] == 2
+    # a tag the plugin added stays removable after the key is computed again
+    twins.untag_samples("redundant")
+    fr.tag_samples(twins, "wave", statuses="redundant")
+    fr.compute_wavelet_clusters(twins, key="wave", progress=False)
+    assert fr.untag_samples(twins, "wave", statuses="redundant") == {"redundant": 1}
+    assert "redundant" not in twins.count_sample_tags()
+
+
+def test_one_status_name_is_one_status(twins):
+    assert len(fr.curated_view(twins, "wave", exclude="redundant")) == len(twins) - 1
+    assert fr.tag_preview(twins, "wave", statuses="redundant") == {"redundant": 1}
+    with pytest.raises(ValueError, match="unknown statuses"):
+        fr.curated_view(twins, "wave", exclude="redundnat")
+
+
+def test_views_it_cannot_analyse_are_refused(twins):
+    before = state(twins)
+    with pytest.raises(ValueError, match="more than once"):
+        fr.compute_wavelet_clusters(twins.limit(2).concat(twins.limit(2)), key="twice", progress=False)
+    for sample in twins.iter_samples(autosave=True):
+        sample["boxes"] = fo.Detections(detections=[fo.Detection(label="a", bounding_box=[0.1, 0.1, 0.5, 0.5])])
+    datasets = set(fo.list_datasets())
+    with pytest.raises(ValueError, match="patches, frames or clips"):
+        fr.compute_wavelet_clusters(twins.to_patches("boxes"), key="patches", progress=False)
+    assert set(fo.list_datasets()) == datasets
+    other = twins.clone()
+    with pytest.raises(ValueError, match="a run stays on one dataset"):
+        fr.compute_split_similarity(twins, train=other.limit(2), test=twins.skip(2), key="leak", progress=False)
+    twins.delete_sample_field("boxes")
+    assert state(twins) == before
+
+
+def test_set_representative_is_refused_on_split_runs(twins):
+    split = fr.compute_split_similarity(twins, train=twins.limit(2), test=twins.skip(2), key="leak", progress=False)
+    with pytest.raises(ValueError, match="compares a test split"):
+        fr.set_representative(twins, split.key, twins.first().id)
+
+
+def test_the_split_analysis_accepts_skip_failures(odd_files):
+    dataset = dataset_of([odd_files[n] for n in ("rgb", "gray", "gray_twin", "missing")], "split-skip")
+    run = fr.compute_split_similarity(dataset, train=dataset.limit(2), test=dataset.skip(2), skip_failures=True, progress=False)
+    assert [item["filepath"] for item in run.details["skipped"]] == [odd_files["missing"]]
+    assert run.details["n_test"] == 1
+
+
+@pytest.mark.parametrize(
+    "parameters,arguments,message",
+    [
+        (WaveletParameters, dict(threshold=math.nan), "threshold must be a finite number"),
+        (WaveletParameters, dict(tau=math.nan), "tau must be a finite number"),
+        (WaveletParameters, dict(tau=math.inf), "tau must be a finite number"),
+        (WaveletParameters, dict(level=1.5), "level must be a whole number"),
+        (WaveletParameters, dict(level=True), "level must be a finite whole number"),
+        (WaveletParameters, dict(n_clusters=math.nan), "n_clusters must be a finite number"),
+        (WaveletParameters, dict(random_state=-1), "random_state must be at least 0"),
+        (WaveletParameters, dict(approximation_only="no"), "approximation_only must be True or False"),
+        (SSIMParameters, dict(threshold=math.nan), "threshold .* must be a finite number"),
+        (SSIMParameters, dict(gamma=math.nan), "gamma must be a finite number"),
+        (SSIMParameters, dict(gamma=-1), "gamma must be greater than 0"),
+        (SSIMParameters, dict(n_clusters=2.5), "n_clusters must be a whole number"),
+        (SSIMParameters, dict(n_eigenvalues=0), "n_eigenvalues must be at least 2"),
+        (SSIMParameters, dict(memory_budget_gb=math.inf), "memory_budget_gb must be a finite number"),
+        (FeatureParameters, dict(min_cluster_size=1), "min_cluster_size must be at least 2"),
+        (FeatureParameters, dict(n_reduce="50"), "n_reduce must be a finite whole number"),
+        (FeatureParameters, dict(classwise="yes"), "classwise must be True or False"),
+    ],
+)
+def test_parameters_refuse_numbers_that_make_no_sense(parameters, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        parameters(**arguments)
+
+
+@pytest.mark.parametrize(
+    "arguments,message",
+    [
+        (dict(image_size=0), "image_size must be at least 4, got 0"),
+        (dict(image_size=4096), "image_size must be at most 1024"),
+        (dict(image_size=(32, 32, 3)), "one side or a"),
+        (dict(threshold=-5), r"threshold \(an SSIM value\) must be greater than -1"),
+        (dict(threshold=math.nan), "must be a finite number"),
+        (dict(n_least_similar=-1), "n_least_similar must be at least 0"),
+    ],
+)
+def test_split_arguments_are_checked(twins, arguments, message):
+    before = state(twins)
+    with pytest.raises(ValueError, match=message):
+        fr.compute_split_similarity(twins, train=twins.limit(2), test=twins.skip(2), key="leak", progress=False, **arguments)
+    assert state(twins) == before
+
+
+def test_a_batch_too_large_for_memory_is_refused_with_the_estimate(twins, monkeypatch):
+    monkeypatch.setattr(os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}[name])
+    with pytest.raises(ValueError, match=r"need about .* GiB .* use a\s+smaller image_size"):
+        fr.compute_wavelet_clusters(twins, key="big", image_size=1024, progress=False)
+    assert "big" not in twins.list_runs()
+
+
+def test_models_and_embeddings_it_cannot_use_are_named(twins, tmp_path):
+    garbage = tmp_path / "model.pt"
+    garbage.write_bytes(b"not a model at all")
+    with pytest.raises(ValueError, match="cannot load a model from"):
+        fr.compute_feature_clusters(twins, model_path=str(garbage), key="feat", progress=False)
+
+    class Named(torch.nn.Module):
+        def forward(self, batch):
+            return {"logits": batch.mean(dim=(2, 3))}
+
+    with pytest.raises(ValueError, match="wrap a model that returns a dict"):
+        fr.compute_feature_clusters(twins, model=Named(), key="feat", progress=False)
+    twins.set_values("ragged", [[1.0, 2.0], [1.0], [3.0, 4.0], [5.0, 6.0]])
+    twins.set_values("words", ["a", "b", "c", "d"])
+    for field in ("ragged", "words"):
+        with pytest.raises(ValueError, match="one numeric vector per sample"):
+            fr.compute_feature_clusters(twins, embeddings_field=field, key="feat", progress=False)
+    assert "feat" not in twins.list_runs()
+
+
+def test_a_live_writer_is_named_and_a_dead_ones_lease_is_taken_over(twins):
+    with runs.RunWriter(twins, "wave"):
+        with pytest.raises(runs.RunInProgressError, match=rf"being written by process {os.getpid()}"):
+            fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
+    assert fr.load_run(twins, "wave").parameters["threshold"] == 0.12
+    # a writer on another host that died with its staging fields written
+    stray = f"{runs.STAGING_PREFIX}0123456789ab_wave_status"
+    twins.add_sample_field(stray, fo.StringField)
+    twins.add_sample_field("redundancy_staging_wave_group", fo.IntField)  # of an earlier version
+    now = runs._now()
+    foo.get_db_conn()[runs.LEASES].insert_one({
+        "_id": runs._lease_id(twins, "wave"), "dataset_id": str(twins._doc.id), "key": "wave",
+        "owner": {"host": "elsewhere", "pid": 1, "attempt": "0123456789ab"}, "since": now - timedelta(hours=1),
+        "expires_at": now - timedelta(minutes=1), "staging": [stray],
+    })  # fmt: skip
+    run = fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
+    assert run.parameters["threshold"] == 0.3
+    assert not [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
+    # a staging field with no lease at all (a dead writer's write that landed late)
+    twins.add_sample_field(f"{runs.STAGING_PREFIX}0123456789ab_wave_score", fo.FloatField)
+    assert fr.list_runs(twins) == ["wave"]
+    assert not [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
+
+
+def test_feature_and_probe_arguments_are_checked(twins):
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        fr.compute_feature_clusters(twins, model=torch.nn.Flatten(), batch_size=0, key="feat", progress=False)
+    with pytest.raises(ValueError, match="image_size must be at least 4"):
+        fr.compute_feature_clusters(twins, model=torch.nn.Flatten(), image_size=0, key="feat", progress=False)
+    with pytest.raises(ValueError, match="steps must be a finite whole number"):
+        fr.compute_boundary_crossings(twins, "wave", model=torch.nn.Flatten(), steps=math.nan)
+    assert "feat" not in twins.list_runs() and not twins.has_sample_field("wave_crossings")
+
+
+def test_tag_names_with_dots_survive_a_recompute(twins):
+    fr.tag_samples(twins, "wave", statuses="redundant", tag_names={"redundant": "v1.0.drop"})
+    fr.compute_wavelet_clusters(twins, key="wave", threshold=0.2, progress=False)
+    removed = fr.untag_samples(twins, "wave", statuses="redundant", tag_names={"redundant": "v1.0.drop"})
+    assert removed == {"v1.0.drop": 1} and "v1.0.drop" not in twins.count_sample_tags()
+
+
+def test_recovery_after_a_writer_died_between_fiftyones_data_and_schema_updates(twins, monkeypatch):
+    """FiftyOne renames a field's values, then its schema entry: a kill in between leaves
+    values under a name the schema lacks, which loading samples refuses. The next call
+    still finishes the commit, and samples load again."""
+    sample = twins.first()  # in memory: FiftyOne reloads such samples after field edits
+
+    def rename_values_then_die(self, field, new_field):
+        self._sample_collection.update_many({}, {"$rename": {field: new_field}})
+        raise KeyboardInterrupt  # stands for SIGKILL: nothing after this line runs
+
+    monkeypatch.setattr(fo.Dataset, "rename_sample_field", rename_values_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
+    monkeypatch.undo()
+    assert "wave" in fr.list_runs(twins)  # recovers
+    twins.reload()
+    sample.reload()
+    assert fr.load_run(twins, "wave").parameters["threshold"] == 0.3
+    assert twins.count("wave_status") == len(twins) and sample.wave_status is not None
+    assert not [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
+
+
+def test_recovery_after_a_writer_died_inside_fiftyones_saved_view_bookkeeping(twins, monkeypatch):
+    """FiftyOne deletes a saved view's document, then the dataset's reference to it: a
+    kill in between leaves a dangling reference. The next call repairs it and finishes."""
+
+    def delete_document_then_die(self, name):
+        self._get_saved_view_doc(name).delete()
+        raise KeyboardInterrupt  # stands for SIGKILL
+
+    monkeypatch.setattr(fo.Dataset, "delete_saved_view", delete_document_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
+    monkeypatch.undo()
+    assert "wave" in fr.list_runs(twins)  # recovers
+    twins.reload()
+    assert fr.load_run(twins, "wave").parameters["threshold"] == 0.3
+    assert twins.list_saved_views() == ["wave-review"]
+    assert len(twins.load_saved_view("wave-review")) == len(fr.load_run(twins, "wave").groups_view())
+
+
+def test_recovery_after_a_writer_died_inside_fiftyones_run_bookkeeping(twins, monkeypatch):
+    """The same for a run record: its document deleted, the dataset still naming it."""
+
+    def delete_document_then_die(self, key):
+        self._doc.runs[key].delete()
+        raise KeyboardInterrupt  # stands for SIGKILL
+
+    monkeypatch.setattr(fo.Dataset, "delete_run", delete_document_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
+    monkeypatch.undo()
+    assert fr.list_runs(twins) == ["wave"]  # recovers
+    twins.reload()
+    assert fr.load_run(twins, "wave").parameters["threshold"] == 0.3

@@ -142,9 +142,9 @@ def test_kmeans_grouping_is_available_with_a_cluster_count(small_dataset):
         (dict(label_field="nope"), "does not exist"),
         (dict(label_field="planted_group"), None),  # an int field is a valid label field
         (dict(label_field="filepath"), None),
-        (dict(threshold=-1.0), "threshold is a pair score in"),
-        (dict(threshold=float("nan")), "threshold is a pair score in"),
-        (dict(grouping="distance", radius=0.0), "radius must be a positive distance"),
+        (dict(threshold=-1.0), r"threshold \(a pair score\) must be greater than 0"),
+        (dict(threshold=float("nan")), r"threshold \(a pair score\) must be a finite number"),
+        (dict(grouping="distance", radius=0.0), "radius must be greater than 0"),
         (dict(wavelet="haarr"), "unknown wavelet"),
         (dict(grouping="dbscan"), "grouping must be"),
     ],

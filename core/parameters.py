@@ -1,0 +1,32 @@
+"""Checks of numeric parameters, shared by the parameter dataclasses so every analysis
+refuses a bad value (wrong type, NaN, infinity, out of range) with the same message."""
+
+import math
+import numbers
+
+
+def check_number(name, value, integer=False, at_least=None, above=None, at_most=None, below=None):
+    """Refuse, naming the parameter, a value that is not a finite number (a whole number
+    when ``integer``; booleans are neither) inside the given bounds. Returns the value,
+    as an ``int`` when ``integer``."""
+    kind = "whole number" if integer else "number"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite {kind}, got {value!r}")
+    if integer and value != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    for bound, holds, words in (
+        (at_least, lambda b: value >= b, "at least"),
+        (above, lambda b: value > b, "greater than"),
+        (at_most, lambda b: value <= b, "at most"),
+        (below, lambda b: value < b, "less than"),
+    ):
+        if bound is not None and not holds(bound):
+            raise ValueError(f"{name} must be {words} {bound}, got {value!r}")
+    return int(value) if integer else value
+
+
+def check_flag(name, value):
+    """Refuse anything but True or False (a string "false" would read as true)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
