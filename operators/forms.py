@@ -18,7 +18,7 @@ from ..panels.run_state import method_title
 NO_LABELS = "(none)"
 PYTHON_OVERWRITE = "pass overwrite=True"  # how bridge refusals say "ask explicitly" in Python
 REPLACE_LABEL = "Replace the run stored under this key"
-SHOWN_PARAMETERS = ("label_field", "mode", "grouping", "threshold", "n_clusters", "train", "test",
+SHOWN_PARAMETERS = ("label_field", "mode", "grouping", "threshold", "radius", "n_clusters", "train", "test",
                     "embeddings_field", "reduction", "classwise")  # fmt: skip
 
 
@@ -121,11 +121,14 @@ def run_key_input(inputs, ctx, default, view, method):
 
 
 def describe_run(run):
-    """``a run of wavelet clusters on 2,107 samples, stored 2026-11-28 01:23 UTC (threshold=0.12, ...)``."""
+    """``a run of wavelet clusters on 2,107 samples, stored 2026-11-28 01:23 UTC (threshold=0.55, ...)``."""
     n_samples = run.dataset.exists(f"{run.key}_status").count()
-    unused = {"threshold": "n_clusters", "kmeans": "threshold", "spectral": "threshold"}.get(run.parameters.get("grouping"))
+    used_by_grouping = {"score": "threshold", "threshold": "threshold", "distance": "radius", "kmeans": "n_clusters", "spectral": "n_clusters"}
+    grouping = run.parameters.get("grouping")
+    unused = {"threshold", "radius", "n_clusters"} - {used_by_grouping.get(grouping, "threshold")}
     shown = ", ".join(
-        f"{name}={run.parameters[name]}" for name in SHOWN_PARAMETERS if name != unused and run.parameters.get(name) is not None
+        f"{name}={run.parameters[name]}" for name in SHOWN_PARAMETERS
+        if name not in unused and run.parameters.get(name) is not None
     )
     return f"a run of {method_title(run)} on {n_samples:,} samples, stored {run.timestamp:%Y-%m-%d %H:%M} UTC ({shown})"
 

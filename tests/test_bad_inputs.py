@@ -370,7 +370,7 @@ def test_the_split_analysis_accepts_skip_failures(odd_files):
 @pytest.mark.parametrize(
     "parameters,arguments,message",
     [
-        (WaveletParameters, dict(threshold=math.nan), "threshold must be a finite number"),
+        (WaveletParameters, dict(threshold=math.nan), r"threshold \(a pair score\) must be a finite number"),
         (WaveletParameters, dict(tau=math.nan), "tau must be a finite number"),
         (WaveletParameters, dict(tau=math.inf), "tau must be a finite number"),
         (WaveletParameters, dict(level=1.5), "level must be a whole number"),
@@ -400,7 +400,7 @@ def test_parameters_refuse_numbers_that_make_no_sense(parameters, arguments, mes
         (dict(image_size=0), "image_size must be at least 4, got 0"),
         (dict(image_size=4096), "image_size must be at most 1024"),
         (dict(image_size=(32, 32, 3)), "one side or a"),
-        (dict(threshold=-5), r"threshold \(an SSIM value\) must be greater than -1"),
+        (dict(threshold=-5), r"threshold \(a pair score\) must be greater than 0"),
         (dict(threshold=math.nan), "must be a finite number"),
         (dict(n_least_similar=-1), "n_least_similar must be at least 0"),
     ],

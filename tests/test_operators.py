@@ -9,6 +9,7 @@ from fiftyone.operators.executor import ExecutionContext, ExecutionError
 from fiftyone.operators.registry import OperatorRegistry
 
 import fiftyone_redundancy.api as fr
+from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD
 
 PLUGIN = "@fiftyone-redundancy/redundancy"
 
@@ -129,7 +130,7 @@ def test_the_form_describes_the_run_a_key_holds_and_asks_before_a_subset_replace
     form = resolve_form(small_dataset, "compute_wavelet_clusters", params, view=subset)
     notice = form["existing_run"]["view"]["label"]
     assert f"a run of wavelet clusters on {len(small_dataset):,} samples" in notice and "'wavelet_2'" in notice
-    assert "label_field=ground_truth" in notice and "threshold=0.12" in notice
+    assert "label_field=ground_truth" in notice and f"threshold={DEFAULT_THRESHOLD}" in notice
     assert form["key"]["invalid"] is True and "Replace the run stored under this key" in form["key"]["error_message"]
     assert form["replace"]["type"]["name"] == "Boolean"
     assert not resolve_form(small_dataset, "compute_wavelet_clusters", {**params, "replace": True}, view=subset)["key"].get("invalid")
