@@ -5,6 +5,7 @@ import os
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..bridge.samples import MAX_IMAGE_SIDE
 from ..bridge.features import METHOD, compute_boundary_crossings, compute_feature_clusters, resolve_model
 from ..core.features import layer_names
 from .forms import (
@@ -106,7 +107,7 @@ class ComputeFeatureClusters(foo.Operator):
         inputs.int("n_reduce", default=50, min=1, label="Dimensions after reduction")
         inputs.float("p_outlier", default=0.01, min=0.0, max=0.99, label="Share marked outlier")
         inputs.float("p_similar", default=0.1, min=0.0, max=0.99, label="Share marked redundant")
-        inputs.int("image_size", default=32, min=8, label="Image size fed to the model")
+        inputs.int("image_size", default=32, min=8, max=MAX_IMAGE_SIDE, label="Image size fed to the model")
         inputs.int("batch_size", default=64, min=1, label="Batch size")
         inputs.int("num_workers", default=0, min=0, label="DataLoader workers")
         return types.Property(inputs, view=types.View(label="Feature-map clusters"))

@@ -3,6 +3,7 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..bridge.samples import MAX_IMAGE_SIDE
 from ..bridge.ssim import METHOD, SPLIT_METHOD, compute_split_similarity, compute_ssim_clusters
 from ..core.split_similarity import SplitParameters
 from ..core.ssim_analysis import SSIMParameters, dense_bytes
@@ -68,7 +69,7 @@ class ComputeSSIMClusters(foo.Operator):
             inputs.float("gamma", default=0.4, min=0.0, label="Gamma")
         pair_score_inputs(inputs, ctx, view)
         inputs.bool("skip_failures", default=False, label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
-        inputs.int("image_size", default=32, min=19, label="Image size")
+        inputs.int("image_size", default=32, min=19, max=MAX_IMAGE_SIDE, label="Image size")
         return types.Property(inputs, view=types.View(label="Find redundant images: SSIM clusters"))
 
     def execute(self, ctx):

@@ -3,6 +3,7 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..bridge.samples import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 from ..bridge.wavelet import METHOD, compute_wavelet_clusters
 from ..core.wavelet_analysis import WaveletParameters
 from .forms import (
@@ -76,7 +77,7 @@ class ComputeWaveletClusters(foo.Operator):
             )
 
         inputs.bool("skip_failures", default=False, label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
-        inputs.int("image_size", default=32, min=4, label="Image size", description="Images are resized to this square size")
+        inputs.int("image_size", default=32, min=MIN_IMAGE_SIDE, max=MAX_IMAGE_SIDE, label="Image size", description="Images are resized to this square size")
         color = types.Dropdown()
         color.add_choice("rgb", label="RGB")
         color.add_choice("gray", label="Grayscale")

@@ -57,6 +57,7 @@ import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.bridge import runs
 from fiftyone_redundancy.core.feature_analysis import FeatureParameters, analyze_features
 from fiftyone_redundancy.core.images import ImageReadError, load_image
+from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD
 from fiftyone_redundancy.core.ssim_analysis import SSIMParameters
 from fiftyone_redundancy.core.wavelet_analysis import WaveletParameters
 
@@ -237,11 +238,14 @@ def test_a_grouped_dataset_is_refused_with_its_slices_and_one_slice_is_analysed(
     assert sum(run.counts.values()) == 3
     groups = groups_by_path(dataset.select_group_slices("left"))
     assert groups[odd_files["rgb"]] == groups[odd_files["rgba"]] >= 0 and groups[odd_files["other"]] == -1
+
+
 @pytest.fixture
 def twins(odd_files):
-    """rgb, gray and its exact copy gray_twin, other: one redundant sample (a twin)."""
+    """rgb, gray and its exact copy gray_twin, other: one redundant sample (a twin) by the
+    distance grouping (the pair score also groups rgb with its grey version)."""
     dataset = dataset_of([odd_files[n] for n in ("rgb", "gray", "gray_twin", "other")], "twins")
-    fr.compute_wavelet_clusters(dataset, key="wave", progress=False)
+    fr.compute_wavelet_clusters(dataset, key="wave", grouping="distance", progress=False)
     assert dataset.count_values("wave_status")["redundant"] == 1
     return dataset
 
@@ -443,7 +447,7 @@ def test_a_live_writer_is_named_and_a_dead_ones_lease_is_taken_over(twins):
     with runs.RunWriter(twins, "wave"):
         with pytest.raises(runs.RunInProgressError, match=rf"being written by process {os.getpid()}"):
             fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
-    assert fr.load_run(twins, "wave").parameters["threshold"] == 0.12
+    assert fr.load_run(twins, "wave").parameters["threshold"] == DEFAULT_THRESHOLD
     # a writer on another host that died with its staging fields written
     stray = f"{runs.STAGING_PREFIX}0123456789ab_wave_status"
     twins.add_sample_field(stray, fo.StringField)
