@@ -55,8 +55,9 @@ def writers(dataset):
 
 
 def compute(call, samples, key, threshold):
+    """A run that may replace one on more samples (the test checks nothing outside stays)."""
     compute_run = fr.compute_wavelet_clusters if call == "wavelet" else fr.compute_split_similarity
-    return compute_run(samples, key=key, threshold=threshold, num_workers=1, progress=False)
+    return compute_run(samples, key=key, threshold=threshold, num_workers=1, progress=False, overwrite=True)
 
 
 def field_values(dataset, key, suffixes):

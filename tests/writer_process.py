@@ -32,9 +32,9 @@ def write(job):
     if job["call"] == "rename":
         fr.rename_run(dataset, job["key"], job["new_key"])
     elif job["call"] == "wavelet":
-        fr.compute_wavelet_clusters(view, key=job["key"], threshold=job["threshold"], num_workers=1, progress=False)
+        fr.compute_wavelet_clusters(view, key=job["key"], threshold=job["threshold"], num_workers=1, progress=False, overwrite=True)
     else:
-        fr.compute_split_similarity(view, key=job["key"], threshold=job["threshold"], num_workers=1, progress=False)
+        fr.compute_split_similarity(view, key=job["key"], threshold=job["threshold"], num_workers=1, progress=False, overwrite=True)
 
 
 def main():
