@@ -179,7 +179,7 @@ def test_redundancy_panel_draws_the_ssim_spectrum_and_the_split_histogram(page, 
     choose_run(page, "redundancy_panel", "split")
     details = split.details
     page.get_by_text(f"{details['n_near_identical']} of {details['n_test']} test samples").wait_for()
-    page.get_by_text("near-identical ≥ 0.9").wait_for()
+    page.get_by_text(f"near-identical ≥ {split.parameters['threshold']}").wait_for()
     screenshot(page, "redundancy_panel_split", focus=page.locator(".js-plotly-plot").nth(1))
     page.get_by_role("button", name="Least similar test samples").click()
     grid_count(page, len(details["least_similar_ids"])).wait_for()
