@@ -99,11 +99,13 @@ def require_threshold(threshold, name="threshold"):
     check_number(f"{name} (a pair score)", threshold, above=0, at_most=1)
 
 
-def candidate_descriptors(images, device=None):
-    """The two candidate descriptors of ``images`` (n, h, w[, c]) in [0, 1], unit rows."""
-    wavelet = wavelet_coefficients(
-        normalize_images(images, "contrast"), "db1", 2, "periodization", True, device
-    )
+def candidate_descriptors(images, device=None, wavelet=None):
+    """The two candidate descriptors of ``images`` (n, h, w[, c]) in [0, 1], unit rows;
+    ``wavelet`` (rows per image) stands for the first one when a caller already has it."""
+    if wavelet is None:
+        wavelet = wavelet_coefficients(
+            normalize_images(images, "contrast"), "db1", 2, "periodization", True, device
+        )
     standard = standardise(luminance(images)) - 0.5
     spectrum = np.abs(np.fft.rfft2(standard))
     band = np.concatenate(
@@ -334,9 +336,7 @@ def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_
     ``wavelet_descriptor`` (rows per image) replaces the generic wavelet descriptor, for
     an analysis that has its own (the wavelet analysis's selected coefficients)."""
     parameters = parameters or PairScoreParameters()
-    sets = candidate_descriptors(images, parameters.device)
-    if wavelet_descriptor is not None:
-        sets[0] = unit_rows(wavelet_descriptor)
+    sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
     if embeddings is not None:
         sets.append(unit_rows_keep_mean(embeddings))
     pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device)
