@@ -27,7 +27,7 @@ from PIL import Image
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from fiftyone_redundancy.core.pair_score import PairScoreParameters, score_within  # noqa: E402
+from fiftyone_redundancy.core.pair_score import score_within  # noqa: E402
 from fiftyone_redundancy.realistic_edits import EDITS, HEAVY, OPTIONAL, apply_edit  # noqa: E402
 from fiftyone_redundancy.core.ssim import SSIMIndex  # noqa: E402
 from fiftyone_redundancy.core.ssim_analysis import neighbour_pairs  # noqa: E402

@@ -129,7 +129,7 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
             )
         try:
             features = np.asarray(values, dtype=np.float64)
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError):
             features = None
         if features is None or features.ndim != 2:
             lengths = sorted({len(value) if hasattr(value, "__len__") else 1 for value in values})
