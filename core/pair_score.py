@@ -19,6 +19,7 @@ from .alignment import DEFAULT_SCALES, AlignedSimilarity, luminance, standardise
 from .devices import resolve_device
 from .images import normalize_images
 from .parameters import check_flag, check_number
+from .clustering import unit_rows as embedding_rows
 from .ssim import SSIMIndex
 from .wavelets import wavelet_coefficients
 
@@ -103,9 +104,7 @@ def candidate_descriptors(images, device=None, wavelet=None):
     """The two candidate descriptors of ``images`` (n, h, w[, c]) in [0, 1], unit rows;
     ``wavelet`` (rows per image) stands for the first one when a caller already has it."""
     if wavelet is None:
-        wavelet = wavelet_coefficients(
-            normalize_images(images, "contrast"), "db1", 2, "periodization", True, device
-        )
+        wavelet = coarse_wavelet_descriptor(images, device)
     standard = standardise(luminance(images)) - 0.5
     spectrum = np.abs(np.fft.rfft2(standard))
     band = np.concatenate(
@@ -113,6 +112,12 @@ def candidate_descriptors(images, device=None, wavelet=None):
         axis=1,
     )
     return [unit_rows(wavelet), unit_rows(np.log1p(band))]
+
+
+def coarse_wavelet_descriptor(images, device=None):
+    """The coarse wavelet descriptor: level-2 Haar approximation of the contrast-normalised
+    image (rows per image, not yet unit)."""
+    return wavelet_coefficients(normalize_images(images, "contrast"), "db1", 2, "periodization", True, device)
 
 
 def unit_rows(features):
@@ -235,9 +240,7 @@ class PairScorer:
         self.parameters = parameters or PairScoreParameters()
         p = self.parameters
         images = np.asarray(images, dtype=np.float32)
-        self.descriptor = unit_rows(
-            candidate_descriptors(images, p.device)[0] if descriptor is None else descriptor
-        )
+        self.descriptor = unit_rows(coarse_wavelet_descriptor(images, p.device) if descriptor is None else descriptor)
         if p.smoothing > 0:
             from scipy.ndimage import gaussian_filter
 
@@ -247,7 +250,7 @@ class PairScorer:
             self.similarity = AlignedSimilarity(images, p.max_shift, p.scales, p.flips, p.device)
         else:
             self.similarity = SSIMIndex(images, device=p.device)
-        self.embeddings = None if embeddings is None else unit_rows_keep_mean(embeddings)
+        self.embeddings = None if embeddings is None else embedding_rows(embeddings)
 
     def __len__(self):
         return len(self.similarity)
@@ -275,13 +278,6 @@ class PairScorer:
         return fused, raw
 
 
-def unit_rows_keep_mean(embeddings):
-    """Embedding rows scaled to unit length (not centred: a cosine in the model's space)."""
-    embeddings = np.asarray(embeddings, dtype=np.float32)
-    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-    return np.divide(embeddings, norms, out=np.zeros_like(embeddings), where=norms > 0)
-
-
 @dataclass
 class ScoredPairs:
     """Verified candidate pairs of one image set (or query x index), with their score;
@@ -305,14 +301,6 @@ class ScoredPairs:
             "second": self.second.tolist(),
             "score": self.score.tolist(),
         }
-
-    @classmethod
-    def from_record(cls, record):
-        return cls(
-            np.asarray(record["first"], dtype=np.int64),
-            np.asarray(record["second"], dtype=np.int64),
-            np.asarray(record["score"], dtype=np.float64),
-        )
 
     def above(self, threshold):
         keep = self.score >= threshold
@@ -338,7 +326,7 @@ def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_
     parameters = parameters or PairScoreParameters()
     sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
     if embeddings is not None:
-        sets.append(unit_rows_keep_mean(embeddings))
+        sets.append(embedding_rows(embeddings))
     pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device)
     pairs = pairs[_passes_gates(pairs, sets)]
     scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0])
@@ -363,8 +351,8 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
     query_sets = candidate_descriptors(query_images, parameters.device)
     index_sets = candidate_descriptors(index_images, parameters.device)
     if query_embeddings is not None and index_embeddings is not None:
-        query_sets.append(unit_rows_keep_mean(query_embeddings))
-        index_sets.append(unit_rows_keep_mean(index_embeddings))
+        query_sets.append(embedding_rows(query_embeddings))
+        index_sets.append(embedding_rows(index_embeddings))
     pairs = cross_candidates(
         query_sets, index_sets, parameters.n_neighbors, query_groups, index_groups, parameters.device
     )
