@@ -186,18 +186,30 @@ class AlignedSimilarity:
 
 
 def _zoom(images, scale):
-    """The central ``1/scale`` of each image scaled back to full size (bilinear)."""
-    import torch
-    import torch.nn.functional as F
-
+    """The central ``1/scale`` of each image scaled back to full size (bilinear, edge
+    pixels repeated), as two small matrix products: the zoom is separable."""
     if scale == 1.0:
         return images
-    theta = torch.tensor([[[1.0 / scale, 0, 0], [0, 1.0 / scale, 0]]], device=images.device)
-    grid = F.affine_grid(theta, (1, 1, *images.shape[1:]), align_corners=False)
-    grid = grid.expand(len(images), *grid.shape[1:])
-    return F.grid_sample(
-        images[:, None], grid, mode="bilinear", padding_mode="border", align_corners=False
-    )[:, 0]
+    rows = _zoom_operator(images.shape[1], scale, images.device)
+    columns = _zoom_operator(images.shape[2], scale, images.device)
+    return rows @ images @ columns.T
+
+
+def _zoom_operator(length, scale, device):
+    """The ``length x length`` matrix of bilinear weights that samples pixel centres
+    ``(i + 1/2 - length/2) / scale`` around the centre (as ``grid_sample`` with
+    ``align_corners=False`` and border padding does)."""
+    import torch
+
+    source = (np.arange(length) + 0.5 - length / 2) / scale + length / 2 - 0.5
+    source = np.clip(source, 0, length - 1)
+    below = np.floor(source).astype(int)
+    above = np.minimum(below + 1, length - 1)
+    weight = source - below
+    operator = np.zeros((length, length))
+    np.add.at(operator, (np.arange(length), below), 1 - weight)
+    np.add.at(operator, (np.arange(length), above), weight)
+    return torch.as_tensor(operator, dtype=torch.float32, device=device)
 
 
 class _MovingSide:
@@ -205,16 +217,15 @@ class _MovingSide:
 
     def __init__(self, images, margin):
         import torch
-        import torch.nn.functional as F
 
         self.images = images
         height, width = images.shape[1:]
         kernel = (height - 2 * margin, width - 2 * margin)
         self.size = kernel[0] * kernel[1]
         self.spectrum = torch.fft.rfft2(images)
-        mean = F.avg_pool2d(images[:, None], kernel, stride=1)[:, 0]
-        mean_square = F.avg_pool2d(images[:, None] ** 2, kernel, stride=1)[:, 0]
-        self.spread = (mean_square - mean**2).clamp_min(1e-10).sqrt()
+        mean = _window_means(images, kernel)
+        mean_square = _window_means(images**2, kernel)
+        self.spread = (mean_square - mean**2).clamp_min(1e-10).sqrt().float()
 
     def window(self, rows, shift, inner, border=0):
         """The window of ``images[rows[k]]`` at flat shift index ``shift[k]``, widened by
@@ -227,6 +238,18 @@ class _MovingSide:
         row_index = (top[:, None] + torch.arange(inner[0] + 2 * border, device=rows.device)[None]).clamp(0, height - 1)
         column_index = (left[:, None] + torch.arange(inner[1] + 2 * border, device=rows.device)[None]).clamp(0, width - 1)
         return self.images[rows[:, None, None], row_index[:, :, None], column_index[:, None, :]]
+
+
+def _window_means(images, kernel):
+    """Mean of every ``kernel``-sized window of each image (stride 1), from a summed-area
+    table in float64: a few passes over the image instead of one sum per window."""
+    import torch
+    import torch.nn.functional as F
+
+    table = F.pad(images.double().cumsum(1).cumsum(2), (1, 0, 1, 0))
+    height, width = kernel
+    sums = table[:, height:, width:] - table[:, :-height, width:] - table[:, height:, :-width] + table[:, :-height, :-width]
+    return sums / (height * width)
 
 
 def _refined(centres, patches):
