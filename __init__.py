@@ -14,7 +14,7 @@ def register(plugin):
         UntagRedundancy,
     )
     from .operators.features import ComputeBoundaryCrossings, ComputeFeatureClusters
-    from .operators.runs import DeleteRedundancyRun
+    from .operators.runs import CancelRedundancyRun, DeleteRedundancyRun
     from .operators.ssim import ComputeSplitSimilarity, ComputeSSIMClusters
     from .operators.wavelet import ComputeWaveletClusters
     from .panels.embedding import EmbeddingMapPanel
@@ -27,6 +27,7 @@ def register(plugin):
         ComputeFeatureClusters,
         ComputeBoundaryCrossings,
         DeleteRedundancyRun,
+        CancelRedundancyRun,
         TagRedundancy,
         UntagRedundancy,
         SetRepresentative,

@@ -28,7 +28,16 @@ from .bridge.features import (
     compute_boundary_crossings,
     compute_feature_clusters,
 )
-from .bridge.runs import RedundancyRun, RunInProgressError, delete_run, list_runs, rename_run
+from .bridge.runs import (
+    RedundancyRun,
+    RunCancelled,
+    RunInProgressError,
+    cancel_run,
+    delete_run,
+    list_runs,
+    rename_run,
+    runs_in_progress,
+)
 from .bridge.ssim import compute_split_similarity, compute_ssim_clusters
 from .bridge.wavelet import compute_wavelet_clusters
 
@@ -53,12 +62,15 @@ __all__ = [
     "untag_samples",
     "write_manifest",
     "RedundancyRun",
+    "RunCancelled",
     "RunInProgressError",
     "compute_split_similarity",
     "compute_ssim_clusters",
     "compute_wavelet_clusters",
+    "cancel_run",
     "delete_run",
     "list_runs",
     "load_run",
     "rename_run",
+    "runs_in_progress",
 ]

@@ -44,10 +44,16 @@ DEAD_WRITER_GRACE_SECONDS = 0.25
 """Before taking over from a dead writer: time for the writes it had already sent to
 reach the database, so none lands after the recovery."""
 COMMIT_PHASES = ("drop", "rename", "register", "view", "done")
+CANCEL_POLL_SECONDS = 0.5
+"""How often a writer looks for a cancel request on its lease."""
 
 
 class RunInProgressError(RuntimeError):
     """Another live process (or thread) holds the lease on a run key."""
+
+
+class RunCancelled(RuntimeError):
+    """The run was cancelled (``cancel_run``) before its commit: nothing changed."""
 
 
 def parameters_record(parameters):
@@ -237,6 +243,7 @@ class RunWriter:
         self.committing = False
         self.staging = []
         self._stop = threading.Event()
+        self._cancel_request = None
         self._renewer = None
 
     def __enter__(self):
@@ -291,17 +298,37 @@ class RunWriter:
         _drop_fields(self.dataset, stray_staging_fields(self.dataset, self.key))
 
     def _renew(self):
-        while not self._stop.wait(LEASE_SECONDS / 3):
+        """Renew the lease every third of ``LEASE_SECONDS`` and look for a cancel request
+        every ``CANCEL_POLL_SECONDS`` (``raise_if_cancelled`` acts on it)."""
+        renewed = time.monotonic()
+        while not self._stop.wait(CANCEL_POLL_SECONDS):
             try:
-                _leases().update_one(self._mine(), {"$set": {"expires_at": _now() + timedelta(seconds=LEASE_SECONDS)}})
+                if time.monotonic() - renewed >= LEASE_SECONDS / 3:
+                    _leases().update_one(self._mine(), {"$set": {"expires_at": _now() + timedelta(seconds=LEASE_SECONDS)}})
+                    renewed = time.monotonic()
+                lease = _leases().find_one(self._mine(), {"cancel": 1})
+                if lease and lease.get("cancel"):
+                    self._cancel_request = lease["cancel"]
             except PyMongoError:
                 pass  # retried at the next beat; a lease lost meanwhile stops the commit
+
+    def raise_if_cancelled(self):
+        """Stop the work here when someone asked to cancel this run (the writer's exit then
+        drops the staging fields, so the dataset stays as it was); after the commit has
+        begun, a cancel comes too late and is ignored."""
+        if self._cancel_request is not None and not self.committing:
+            request = self._cancel_request
+            raise RunCancelled(
+                f"run {self.key!r} of {self.dataset.name!r} was cancelled at "
+                f"{request['at']:%H:%M:%S} UTC by {request['by']}; nothing was changed"
+            )
 
     def staging_name(self, field):
         return f"{STAGING_PREFIX}{self.attempt}_{field}"
 
     def record_staging(self, names):
         """Note staging fields in the lease before creating them, so a recoverer finds them."""
+        self.raise_if_cancelled()
         self._update({"$addToSet": {"staging": {"$each": list(names)}}})
         self.staging.extend(names)
 
@@ -310,20 +337,50 @@ class RunWriter:
         apply it. From that update on, the change happens: a killed writer's next caller
         finishes it."""
         text = _as_json(change)
-        self._update({"$set": {"commit": {"change": text, "phase": COMMIT_PHASES[0]}}})
+        self.raise_if_cancelled()
+        # only while nobody has asked to cancel: the request and the commit exclude each other
+        self._update({"$set": {"commit": {"change": text, "phase": COMMIT_PHASES[0]}}}, {"cancel": {"$exists": False}})
         self.committing = True
         checkpoint("committing")
         # applied from the stored text, exactly as a recovering caller would apply it
         _roll_forward(self.dataset, self.lease_id, json.loads(text), COMMIT_PHASES[0])
         self.committing = False
 
-    def _update(self, update):
-        if _leases().update_one(self._mine(), update).matched_count != 1:
+    def _update(self, update, condition=None):
+        if _leases().update_one({**self._mine(), **(condition or {})}, update).matched_count != 1:
+            lease = _leases().find_one(self._mine(), {"cancel": 1})
+            if lease is not None and lease.get("cancel"):
+                self._cancel_request = lease["cancel"]
+                self.raise_if_cancelled()
             raise RunInProgressError(
                 f"the lease on run key {self.key!r} of {self.dataset.name!r} expired while "
                 "this process worked (it was paused longer than "
                 f"{LEASE_SECONDS:.0f} s) and another writer may have taken it; nothing was changed, retry"
             )
+
+
+def runs_in_progress(dataset):
+    """``{key: lease}`` of the runs of ``dataset`` being written now by a live writer."""
+    leases = _leases().find({"dataset_id": str(dataset._doc.id), "commit": {"$exists": False}})
+    return {lease["key"]: lease for lease in leases if _owner_alive(lease)}
+
+
+def cancel_run(dataset, key, by="Python"):
+    """Ask the live writer of run ``key`` to stop; it stops at its next progress step and
+    leaves the dataset as it was. Returns False when no run of that key is in progress
+    (or it is already committing, too late to cancel)."""
+    check_key_name(key)
+    lease = runs_in_progress(dataset).get(key) or next(
+        (held for name, held in runs_in_progress(dataset).items() if name.lower() == key.lower()), None
+    )
+    if lease is None:
+        return False
+    cancel = {"at": _now(), "by": by}
+    found = _leases().update_one(
+        {"_id": lease["_id"], "owner.attempt": lease["owner"]["attempt"], "commit": {"$exists": False}},
+        {"$set": {"cancel": cancel}},
+    )
+    return found.matched_count == 1
 
 
 @contextmanager

@@ -4,10 +4,10 @@ import os
 import time
 
 import fiftyone as fo
-import fiftyone.core.utils as fou
 
 from ..core.images import load_images
 from ..core.parameters import check_number
+from .progress import DECODING, stage_progress
 
 LABEL_VALUE_FIELDS = (fo.StringField, fo.IntField, fo.BooleanField)
 MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 4, 1024
@@ -120,25 +120,24 @@ def check_decode_memory(count, size, color):
         )
 
 
-def decode_images(samples, size, color, workers=4, progress=None, skip_failures=False):
+def decode_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None):
     """All images of ``samples`` resized to ``size`` as one float32 batch, in view order;
-    with ``skip_failures``, ``(batch of the readable ones, {index: reason})``."""
+    with ``skip_failures``, ``(batch of the readable ones, {index: reason})``. ``check()``
+    is called at every progress step (a cancelled run raises there)."""
     if color not in ("rgb", "gray"):
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
     paths = samples.values("filepath")
     check_decode_memory(len(paths), size, color)
-    with fou.ProgressBar(total=len(paths), progress=progress) as bar:
-        return load_images(
-            paths, size, color, workers,
-            progress=lambda done, _: bar.set_iteration(done), skip_failures=skip_failures,
-        )  # fmt: skip
+    return load_images(
+        paths, size, color, workers, progress=stage_progress(progress, DECODING, check), skip_failures=skip_failures
+    )
 
 
-def read_images(samples, size, color, workers=4, progress=None, skip_failures=False):
+def read_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None):
     """The images of ``samples`` as one batch: ``(indices of the samples read, batch,
     skipped samples)``. Skipped samples (only with ``skip_failures``; without it the
     first unreadable image raises) are ``{"id", "filepath", "reason"}`` records."""
-    decoded = decode_images(samples, size, color, workers, progress, skip_failures)
+    decoded = decode_images(samples, size, color, workers, progress, skip_failures, check)
     if not skip_failures:
         return list(range(len(decoded))), decoded, []
     images, failures = decoded
@@ -147,7 +146,7 @@ def read_images(samples, size, color, workers=4, progress=None, skip_failures=Fa
     return [i for i in range(len(sample_ids)) if i not in failures], images, skipped
 
 
-def read_view(samples, label_field, size, color, workers=4, progress=None, skip_failures=False):
+def read_view(samples, label_field, size, color, workers=4, progress=None, skip_failures=False, check=None):
     """What an image analysis reads from a view, after checking it can be analysed:
     ``(sample ids, labels or None, image batch, seconds taken, skipped samples)``; with
     ``skip_failures`` the ids, labels and batch hold the readable samples only."""
@@ -155,7 +154,7 @@ def read_view(samples, label_field, size, color, workers=4, progress=None, skip_
     started = time.perf_counter()
     sample_ids = samples.values("id")
     labels = read_labels(samples, label_field)
-    kept, images, skipped = read_images(samples, size, color, workers, progress, skip_failures)
+    kept, images, skipped = read_images(samples, size, color, workers, progress, skip_failures, check)
     if len(kept) < 2:
         raise ValueError(f"only {len(kept)} of {len(sample_ids)} images could be read; see the reasons: {skipped[:3]}")
     sample_ids = [sample_ids[i] for i in kept]

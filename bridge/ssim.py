@@ -10,6 +10,7 @@ from ..core.split_similarity import SplitParameters, split_decisions, split_simi
 from ..core.ssim_analysis import SSIMParameters, analyze_ssim
 from ..core.timing import timed
 from . import runs
+from .progress import SCORING, stage_progress
 from .samples import image_size_tuple, read_embeddings, read_images, read_labels, read_view, require_images
 
 METHOD = "ssim_spectral"
@@ -81,12 +82,14 @@ def compute_ssim_clusters(
     with runs.RunWriter(samples._dataset, key) as writer:
         runs.validate_key(samples, key, METHOD, overwrite=overwrite)
         sample_ids, labels, images, decode_seconds, skipped = read_view(
-            samples, label_field, size, color, num_workers, progress, skip_failures
+            samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled
         )
         embeddings = read_embeddings(samples, embeddings_field, sample_ids)
 
         runs.checkpoint("decoded")
-        analysis = analyze_ssim(images, labels, parameters, embeddings)
+        analysis = analyze_ssim(
+            images, labels, parameters, embeddings, stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs")
+        )
         runs.checkpoint("analysed")
         details = {
             "timings": {"decode": decode_seconds, **analysis.timings},
@@ -174,8 +177,9 @@ def compute_split_similarity(
                 )
             train_groups = read_labels(train_view, label_field) if within_class else None
             test_groups = read_labels(test_view, label_field) if within_class else None
-            train_kept, train_images, skipped = read_images(train_view, size, color, num_workers, progress, skip_failures)
-            test_kept, test_images, test_skipped = read_images(test_view, size, color, num_workers, progress, skip_failures)
+            check = writer.raise_if_cancelled
+            train_kept, train_images, skipped = read_images(train_view, size, color, num_workers, progress, skip_failures, check)
+            test_kept, test_images, test_skipped = read_images(test_view, size, color, num_workers, progress, skip_failures, check)
             skipped += test_skipped
             if not train_kept or not test_kept:
                 raise ValueError(f"no image of the {'training' if not train_kept else 'test'} split could be read; see the reasons: {skipped[:3]}")
@@ -193,6 +197,7 @@ def compute_split_similarity(
                 test_groups=test_groups,
                 train_embeddings=read_embeddings(train_view, embeddings_field, train_ids),
                 test_embeddings=read_embeddings(test_view, embeddings_field, test_ids),
+                progress=stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"),
             )
         runs.checkpoint("analysed")
 

@@ -4,6 +4,7 @@ from ..core.devices import resolve_device
 from ..core.pair_score import DEFAULT_THRESHOLD
 from ..core.wavelet_analysis import WaveletParameters, analyze_wavelet_clusters
 from . import runs
+from .progress import SCORING, stage_progress
 from .samples import image_size_tuple, read_embeddings, read_view
 
 METHOD = "wavelet_clusters"
@@ -89,12 +90,14 @@ def compute_wavelet_clusters(
     with runs.RunWriter(samples._dataset, key) as writer:
         runs.validate_key(samples, key, METHOD, overwrite=overwrite)
         sample_ids, labels, images, decode_seconds, skipped = read_view(
-            samples, label_field, size, color, num_workers, progress, skip_failures
+            samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled
         )
         embeddings = read_embeddings(samples, embeddings_field, sample_ids)
 
         runs.checkpoint("decoded")
-        analysis = analyze_wavelet_clusters(images, labels, parameters, embeddings)
+        analysis = analyze_wavelet_clusters(
+            images, labels, parameters, embeddings, stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs")
+        )
         runs.checkpoint("analysed")
         details = {
             "timings": {"decode": decode_seconds, **analysis.timings},

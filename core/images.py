@@ -82,10 +82,13 @@ def load_images(paths, size=(32, 32), color="rgb", workers=4, progress=None, ski
                 raise ImageReadError(f"{error}, or pass skip_failures=True to skip such samples") from error
             failures[index] = str(error)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
         for done, _ in enumerate(pool.map(decode, range(len(paths))), start=1):
             if progress is not None and (done % 256 == 0 or done == len(paths)):
                 progress(done, len(paths))
+    finally:  # a failure, or a progress callback that stops the work, drops what is queued
+        pool.shutdown(cancel_futures=True)
     if not skip_failures:
         return batch
     readable = np.setdiff1d(np.arange(len(paths)), list(failures))

@@ -39,6 +39,8 @@ or its Fourier cosine 0.9: on the realistic-edit benchmark this keeps 98% of the
 copies' pairs and 40% of all candidates (train-vs-test candidates are all verified)."""
 SEARCH_DIMENSIONS = 32
 """Candidates are searched in this many principal axes of each descriptor."""
+PROGRESS_PAIRS = 16384
+"""Pairs verified between two progress reports (and chances to cancel)."""
 FOURIER_BAND = 6
 """Fourier magnitudes of frequencies up to this many cycles per image enter the shift-free
 descriptor (13 x 7 values at 32 x 32)."""
@@ -255,16 +257,27 @@ class PairScorer:
     def __len__(self):
         return len(self.similarity)
 
-    def score(self, first, second, other=None):
+    def score(self, first, second, other=None, progress=None):
         """Fused pair score of ``self[first[k]]`` with ``other[second[k]]``."""
-        return self.score_and_raw(first, second, other)[0]
+        return self.score_and_raw(first, second, other, progress)[0]
 
-    def score_and_raw(self, first, second, other=None):
+    def score_and_raw(self, first, second, other=None, progress=None):
         """``(fused score, raw verified similarity)``: the raw one (SSIM at the best
-        alignment, before any discount) ranks how unlike each other two images are."""
-        other = self if other is None else other
+        alignment, before any discount) ranks how unlike each other two images are.
+        ``progress(done, total)`` is called after every ``PROGRESS_PAIRS`` pairs (it may
+        raise to stop the work)."""
         first = np.asarray(first, dtype=np.int64)
         second = np.asarray(second, dtype=np.int64)
+        fused, raw = np.empty(len(first)), np.empty(len(first))
+        for start in range(0, len(first), PROGRESS_PAIRS):
+            chunk = slice(start, start + PROGRESS_PAIRS)
+            fused[chunk], raw[chunk] = self._score_chunk(first[chunk], second[chunk], other)
+            if progress is not None:
+                progress(min(start + PROGRESS_PAIRS, len(first)), len(first))
+        return fused, raw
+
+    def _score_chunk(self, first, second, other):
+        other = self if other is None else other
         if self.parameters.verification == "aligned":
             raw = self.similarity.raw_pairs(first, second, other.similarity)
             verified = self.similarity.discount(raw, first, second, other.similarity)
@@ -319,10 +332,12 @@ class ScoredPairs:
         return ScoredPairs(self.first[keep], self.second[keep], self.score[keep])
 
 
-def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None):
+def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
+                 progress=None):  # fmt: skip
     """Scored candidate pairs within one image set: ``(ScoredPairs, PairScorer)``.
     ``wavelet_descriptor`` (rows per image) replaces the generic wavelet descriptor, for
-    an analysis that has its own (the wavelet analysis's selected coefficients)."""
+    an analysis that has its own (the wavelet analysis's selected coefficients);
+    ``progress(done, total)`` follows the verification."""
     parameters = parameters or PairScoreParameters()
     sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
     if embeddings is not None:
@@ -330,7 +345,7 @@ def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_
     pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device)
     pairs = pairs[_passes_gates(pairs, sets)]
     scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0])
-    scores = scorer.score(pairs[:, 0], pairs[:, 1])
+    scores = scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores).bounded(len(images)), scorer
 
 
@@ -344,9 +359,9 @@ def _passes_gates(pairs, sets):
 
 
 def score_across(query_images, index_images, parameters=None, query_embeddings=None,
-                 index_embeddings=None, query_groups=None, index_groups=None):  # fmt: skip
+                 index_embeddings=None, query_groups=None, index_groups=None, progress=None):  # fmt: skip
     """Scored candidate pairs ``(query, index)`` between two image sets, with their raw
-    verified similarity."""
+    verified similarity; ``progress(done, total)`` follows the verification."""
     parameters = parameters or PairScoreParameters()
     query_sets = candidate_descriptors(query_images, parameters.device)
     index_sets = candidate_descriptors(index_images, parameters.device)
@@ -358,7 +373,7 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
     )
     query_scorer = PairScorer(query_images, parameters, query_embeddings, descriptor=query_sets[0])
     index_scorer = PairScorer(index_images, parameters, index_embeddings, descriptor=index_sets[0])
-    scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer)
+    scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores, raw)
 
 

@@ -61,8 +61,9 @@ class SplitSimilarity:
 
 
 def split_similarity(train_images, test_images, parameters=None, train_groups=None,
-                     test_groups=None, train_embeddings=None, test_embeddings=None):  # fmt: skip
-    """Pair scores of each test image with the training images.
+                     test_groups=None, train_embeddings=None, test_embeddings=None, progress=None):  # fmt: skip
+    """Pair scores of each test image with the training images (``progress(done, total)``
+    follows the pair scoring).
 
     With ``train_groups``/``test_groups`` (e.g. class labels) a test image is compared only
     with training images of its group. Embeddings (one row per image) add candidates and a
@@ -78,11 +79,11 @@ def split_similarity(train_images, test_images, parameters=None, train_groups=No
     if mode == "candidates":
         pairs = score_across(
             test_images, train_images, parameters.pair_score, test_embeddings, train_embeddings,
-            test_groups, train_groups,
+            test_groups, train_groups, progress,
         )  # fmt: skip
     else:
         pairs = _score_exhaustive(test_images, train_images, parameters.pair_score, test_embeddings,
-                                  train_embeddings, test_groups, train_groups)  # fmt: skip
+                                  train_embeddings, test_groups, train_groups, progress)  # fmt: skip
 
     best_match = np.full(n_test, -1, dtype=np.int64)
     best_similarity = np.full(n_test, -np.inf)
@@ -108,13 +109,13 @@ def split_similarity(train_images, test_images, parameters=None, train_groups=No
 
 
 def _score_exhaustive(test_images, train_images, pair_score, test_embeddings, train_embeddings,
-                      test_groups, train_groups):  # fmt: skip
+                      test_groups, train_groups, progress):  # fmt: skip
     test_groups = np.zeros(len(test_images), dtype=object) if test_groups is None else np.asarray(test_groups, dtype=object)
     train_groups = np.zeros(len(train_images), dtype=object) if train_groups is None else np.asarray(train_groups, dtype=object)
     tests, trains = np.nonzero(test_groups[:, None] == train_groups[None, :])
     test_scorer = PairScorer(test_images, pair_score, test_embeddings)
     train_scorer = PairScorer(train_images, pair_score, train_embeddings)
-    return ScoredPairs(tests, trains, *test_scorer.score_and_raw(tests, trains, train_scorer))
+    return ScoredPairs(tests, trains, *test_scorer.score_and_raw(tests, trains, train_scorer, progress))
 
 
 def split_decisions(result, n_train):

@@ -133,9 +133,10 @@ def neighbour_pairs(features, n_neighbors):
     return np.unique(pairs, axis=0)
 
 
-def analyze_ssim(images, labels=None, parameters=None, embeddings=None):
+def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress=None):
     """Run Algorithm 2 on ``images`` (n, h, w[, c]) floats in [0, 1], on the pair score
-    (``embeddings``, one row per image, add a candidate source and a fused signal)."""
+    (``embeddings``, one row per image, add a candidate source and a fused signal);
+    ``progress(done, total)`` follows the pair scoring."""
     parameters = parameters or SSIMParameters()
     n = len(images)
     mode = resolve_mode(parameters, n)
@@ -145,10 +146,10 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None):
         if mode == "dense":
             scorer = PairScorer(images, parameters.pair_score, embeddings)
             first, second = np.triu_indices(n, k=1)
-            similarity = score_matrix(n, ScoredPairs(first, second, scorer.score(first, second))).toarray()
+            similarity = score_matrix(n, ScoredPairs(first, second, scorer.score(first, second, progress=progress))).toarray()
             pairs = ScoredPairs(first, second, similarity[first, second]).bounded(n)
         else:
-            pairs, _ = score_within(images, parameters.pair_score, embeddings)
+            pairs, _ = score_within(images, parameters.pair_score, embeddings, progress=progress)
             similarity = score_matrix(n, pairs)
         stored = score_matrix(n, pairs)
 

@@ -135,9 +135,10 @@ def coarse_coefficients(images, device=None):
     return wavelet_coefficients(images, "db1", level=2, approximation_only=True, device=device)
 
 
-def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=None):
+def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=None, progress=None):
     """Run Algorithm 1 on ``images`` (n, h, w[, c]) with optional per-image ``labels``
-    (and ``embeddings``, rows per image, as a pair-score signal)."""
+    (and ``embeddings``, rows per image, as a pair-score signal); ``progress(done, total)``
+    follows the pair verification."""
     parameters = parameters or WaveletParameters()
     timings = {}
     selected, selection, coefficients_shape = wavelet_features(images, parameters, timings)
@@ -149,7 +150,7 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
         elif parameters.grouping == "distance":
             cluster_labels = threshold_clusters(selected, parameters.radius, parameters.device)
         else:
-            pairs, _ = score_within(images, parameters.pair_score, embeddings, wavelet_descriptor=selected)
+            pairs, _ = score_within(images, parameters.pair_score, embeddings, wavelet_descriptor=selected, progress=progress)
             matrix = score_matrix(len(images), pairs)
             cluster_labels = score_groups(len(images), pairs, parameters.threshold, matrix)
 

@@ -135,7 +135,7 @@ class ComputeFeatureClusters(foo.Operator):
                     **model_arguments(params),
                 )
 
-        yield from analysis_steps(ctx, "Extracting features", work, run_summary_markdown, "Feature-map clusters done")
+        yield from analysis_steps(ctx, "Feature-map clusters", work, run_summary_markdown, "Feature-map clusters done")
 
 
 

@@ -10,7 +10,7 @@ import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import METHOD_PREFIX, RedundancyRun, list_runs, review_view_name, samples_outside
+from ..bridge.runs import METHOD_PREFIX, RedundancyRun, RunCancelled, list_runs, review_view_name, samples_outside
 from ..bridge.samples import classification_fields
 from ..core.pair_score import PairScoreParameters
 from ..panels.run_state import method_title
@@ -18,6 +18,7 @@ from ..panels.run_state import method_title
 NO_LABELS = "(none)"
 PYTHON_OVERWRITE = "pass overwrite=True"  # how bridge refusals say "ask explicitly" in Python
 REPLACE_LABEL = "Replace the run stored under this key"
+CANCEL_HINT = "to stop it, run Redundancy: cancel a running analysis"
 SHOWN_PARAMETERS = ("label_field", "mode", "grouping", "threshold", "radius", "n_clusters", "train", "test",
                     "embeddings_field", "reduction", "classwise")  # fmt: skip
 
@@ -178,10 +179,17 @@ def replace_param(ctx):
 
 
 def progress_reporter(ctx, label):
-    """A FiftyOne progress callback that forwards to the App's progress bar."""
+    """A FiftyOne progress callback that forwards to the App's progress bar, naming the
+    stage (``bridge.progress``)."""
     return fo.report_progress(
-        lambda bar: ctx.set_progress(progress=bar.progress, label=label), dt=0.5
+        lambda bar: ctx.set_progress(progress=bar.progress, label=stage_label(label, bar)), dt=0.5
     )
+
+
+def stage_label(label, bar):
+    """``"Wavelet clusters: scoring pairs"``: the run and the stage its progress bar counts."""
+    stage = getattr(bar, "stage", None)
+    return f"{label}: {stage}" if stage else label
 
 
 def delegable_config(name, label, description, reports_progress=False):
@@ -213,15 +221,20 @@ def analysis_steps(ctx, label, work, summarize, title):
 
     def run():
         try:
-            outcome["run"] = work(fo.report_progress(lambda bar: updates.put(bar.progress), dt=0.5))
+            outcome["run"] = work(fo.report_progress(lambda bar: updates.put((stage_label(label, bar), bar.progress)), dt=0.5))
         except BaseException as error:  # raised again below, in the operator's thread
             outcome["error"] = error
         finally:
             updates.put(finished)
 
     threading.Thread(target=run, name=f"redundancy: {label}", daemon=True).start()
-    while (fraction := updates.get()) is not finished:
-        yield ctx.ops.set_progress(label=f"{label}: {fraction:.0%}", progress=fraction)
+    while (update := updates.get()) is not finished:
+        text, fraction = update
+        yield ctx.ops.set_progress(label=f"{text} {fraction:.0%} ({CANCEL_HINT})", progress=fraction)
+    if isinstance(outcome.get("error"), RunCancelled):
+        yield ctx.ops.reload_dataset()
+        yield ctx.ops.show_output(summary_output("Cancelled").to_json(), {"summary": f"**Cancelled.** {outcome['error']}."})
+        return
     if "error" in outcome:
         raise outcome["error"]
     yield ctx.ops.reload_dataset()

@@ -1,9 +1,9 @@
-"""Operator: delete a stored redundancy run and the fields it wrote."""
+"""Operators: delete a stored redundancy run and the fields it wrote; cancel one that is running."""
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import RedundancyRun, delete_run
+from ..bridge.runs import RedundancyRun, delete_run, cancel_run, runs_in_progress
 from .forms import describe_run, run_choice_input, runs_newest_first, summary_output
 
 
@@ -47,3 +47,40 @@ class DeleteRedundancyRun(foo.Operator):
 
     def resolve_output(self, ctx):
         return summary_output("Run deleted")
+
+
+class CancelRedundancyRun(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="cancel_redundancy_run",
+            label="Redundancy: cancel a running analysis",
+            description="Stop an analysis that is running on this dataset; the dataset stays as it was",
+            dynamic=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        running = runs_in_progress(ctx.dataset)
+        if not running:
+            inputs.view("none", types.Notice(label="No redundancy analysis is running on this dataset now."))
+            return types.Property(inputs, view=types.View(label="Cancel a running analysis"))
+        choices = types.Choices()
+        for key, lease in sorted(running.items(), key=lambda item: item[1]["since"], reverse=True):
+            owner = lease["owner"]
+            choices.add_choice(key, label=key, description=f"started {lease['since']:%Y-%m-%d %H:%M:%S} UTC by process {owner['pid']} on {owner['host']}")
+        inputs.enum("key", choices.values(), required=True, default=choices.values()[0], label="Run", view=choices)
+        inputs.view("note", types.Notice(label="It stops at its next progress step; the fields and the run it was "
+                                               "going to replace are left as they were."))  # fmt: skip
+        return types.Property(inputs, view=types.View(label="Cancel a running analysis"))
+
+    def execute(self, ctx):
+        key = ctx.params["key"]
+        if cancel_run(ctx.dataset, key, by="the App"):
+            summary = f"Asked run `{key}` to stop. It stops at its next progress step and changes nothing."
+        else:
+            summary = f"Run `{key}` is not running any more (it finished, failed or was cancelled); nothing to stop."
+        return {"key": key, "summary": summary}
+
+    def resolve_output(self, ctx):
+        return summary_output("Cancel requested")

@@ -95,7 +95,7 @@ class ComputeSSIMClusters(foo.Operator):
                     overwrite=replace_param(ctx),
                 )
 
-        yield from analysis_steps(ctx, "Decoding images", work, run_summary_markdown, "SSIM clusters done")
+        yield from analysis_steps(ctx, "SSIM clusters", work, run_summary_markdown, "SSIM clusters done")
 
 
 
@@ -162,4 +162,4 @@ class ComputeSplitSimilarity(foo.Operator):
                     overwrite=replace_param(ctx),
                 )
 
-        yield from analysis_steps(ctx, "Decoding images", work, split_summary_markdown, "Train vs test similarity done")
+        yield from analysis_steps(ctx, "Train vs test similarity", work, split_summary_markdown, "Train vs test similarity done")

@@ -122,5 +122,5 @@ class ComputeWaveletClusters(foo.Operator):
                     overwrite=replace_param(ctx),
                 )
 
-        yield from analysis_steps(ctx, "Decoding images", work, run_summary_markdown, "Wavelet clusters done")
+        yield from analysis_steps(ctx, "Wavelet clusters", work, run_summary_markdown, "Wavelet clusters done")
 
