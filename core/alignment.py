@@ -243,7 +243,6 @@ class _MovingSide:
 def _window_means(images, kernel):
     """Mean of every ``kernel``-sized window of each image (stride 1), from a summed-area
     table in float64: a few passes over the image instead of one sum per window."""
-    import torch
     import torch.nn.functional as F
 
     table = F.pad(images.double().cumsum(1).cumsum(2), (1, 0, 1, 0))

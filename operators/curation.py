@@ -22,12 +22,12 @@ from ..bridge.curation import (
     untag_samples,
 )
 from .forms import (
+    analysis_steps,
     app_wording,
     delegable_config,
     failures_in_place,
     label_field_input,
     label_field_param,
-    progress_reporter,
     run_choice_input,
     runs_newest_first,
     summary_output,
@@ -177,6 +177,7 @@ class ExportCurated(foo.Operator):
             "export_curated",
             "Redundancy: export the curated set",
             "Export the samples to train on, with a manifest of those left out",
+            reports_progress=True,
         )
 
     def resolve_input(self, ctx):
@@ -218,44 +219,46 @@ class ExportCurated(foo.Operator):
         overwrite = bool(ctx.params.get("overwrite", False))
         return export_dir_problem(os.path.expanduser(folder), overwrite, f"tick '{OVERWRITE_EXPORT_LABEL}'")
 
-    @failures_in_place("Export")
     def execute(self, ctx):
         params = ctx.params
-        problem = self.folder_problem(ctx)
-        if problem:
-            raise ExportRefused(problem)
         started = time.perf_counter()
-        with app_wording(OVERWRITE_EXPORT_LABEL):
-            summary = export_curated(
-                ctx.dataset,
-                params["keys"],
-                os.path.expanduser(params["export_dir"]),
-                params.get("dataset_type", "FiftyOneDataset"),
-                label_field=label_field_param(ctx),
-                exclude=chosen_statuses(params, EXCLUDED_STATUSES),
-                combine=params.get("combine", "union"),
-                new_dataset=params.get("new_dataset") or None,
-                saved_view=params.get("saved_view") or None,
-                overwrite=bool(params.get("overwrite", False)),
-                progress=progress_reporter(ctx, "Exporting"),
-            )
-        by_status = "; ".join(
-            f"run `{key}`: " + ", ".join(f"{count:,} {status}" for status, count in counts.items())
-            for key, counts in summary["dropped_by_status"].items()
-        )
-        lines = [
-            f"Exported **{summary['kept']:,}** samples as {params.get('dataset_type', 'FiftyOneDataset')} to "
-            f"`{summary['export_dir']}` in {time.perf_counter() - started:.1f} s.",
-            f"Left out **{summary['dropped']:,}** ({by_status}), listed in `{summary['manifest']}`.",
-        ]
-        if params.get("new_dataset"):
-            lines.append(f"Also cloned as the dataset `{params['new_dataset']}`.")
-        if params.get("saved_view"):
-            lines.append(f"Also saved as the view `{params['saved_view']}` (open it from the saved views menu).")
-        return {**summary, "summary": "\n\n".join(lines)}
 
-    def resolve_output(self, ctx):
-        return summary_output("Curated set exported", ctx)
+        def work(progress):
+            problem = self.folder_problem(ctx)
+            if problem:
+                raise ExportRefused(problem)
+            with app_wording(OVERWRITE_EXPORT_LABEL):
+                return export_curated(
+                    ctx.dataset,
+                    params["keys"],
+                    os.path.expanduser(params["export_dir"]),
+                    params.get("dataset_type", "FiftyOneDataset"),
+                    label_field=label_field_param(ctx),
+                    exclude=chosen_statuses(params, EXCLUDED_STATUSES),
+                    combine=params.get("combine", "union"),
+                    new_dataset=params.get("new_dataset") or None,
+                    saved_view=params.get("saved_view") or None,
+                    overwrite=bool(params.get("overwrite", False)),
+                    progress=progress,
+                )
+
+        def summarize(summary):
+            by_status = "; ".join(
+                f"run `{key}`: " + ", ".join(f"{count:,} {status}" for status, count in counts.items())
+                for key, counts in summary["dropped_by_status"].items()
+            )
+            lines = [
+                f"Exported **{summary['kept']:,}** samples as {params.get('dataset_type', 'FiftyOneDataset')} to "
+                f"`{summary['export_dir']}` in {time.perf_counter() - started:.1f} s.",
+                f"Left out **{summary['dropped']:,}** ({by_status}), listed in `{summary['manifest']}`.",
+            ]
+            if params.get("new_dataset"):
+                lines.append(f"Also cloned as the dataset `{params['new_dataset']}`.")
+            if params.get("saved_view"):
+                lines.append(f"Also saved as the view `{params['saved_view']}` (open it from the saved views menu).")
+            return "\n\n".join(lines)
+
+        yield from analysis_steps(ctx, "Exporting", work, summarize, "Curated set exported", failing_in_place="Export")
 
 
 class DeleteExcluded(foo.Operator):

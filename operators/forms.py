@@ -206,14 +206,16 @@ def delegable_config(name, label, description, reports_progress=False):
     )
 
 
-def analysis_steps(ctx, label, work, summarize, title):
-    """The ``execute`` of an analysis operator, as a generator.
+def analysis_steps(ctx, label, work, summarize, title, failing_in_place=None):
+    """The ``execute`` of long work (an analysis, an export), as a generator.
 
-    ``work(progress)`` runs the analysis; run now in the App, it runs in a worker thread
-    and its progress reaches the App's progress indicator with a percentage while it runs
+    ``work(progress)`` does the work; run now in the App, it runs in a worker thread and
+    its progress reaches the App's progress indicator with a percentage while it runs
     (FiftyOne 1.22 streams what a generator yields; ``ctx.set_progress`` in an immediate
-    run only logs). Then the App reloads and shows ``summarize(run)`` under ``title``.
-    Delegated, it runs in place and reports through ``ctx.set_progress``."""
+    run only logs). Then the App reloads and shows ``summarize(result)`` under ``title``.
+    A cancelled run says so. With ``failing_in_place`` (e.g. "Export"), a ``ValueError``
+    or ``OSError`` becomes a result saying what failed (see ``failures_in_place``).
+    Delegated, it runs in place, reports through ``ctx.set_progress`` and fails as a run."""
     if ctx.delegated:
         work(progress_reporter(ctx, label))
         return
@@ -221,7 +223,7 @@ def analysis_steps(ctx, label, work, summarize, title):
 
     def run():
         try:
-            outcome["run"] = work(fo.report_progress(lambda bar: updates.put((stage_label(label, bar), bar.progress)), dt=0.5))
+            outcome["result"] = work(fo.report_progress(lambda bar: updates.put((stage_label(label, bar), bar.progress)), dt=0.5))
         except BaseException as error:  # raised again below, in the operator's thread
             outcome["error"] = error
         finally:
@@ -231,14 +233,16 @@ def analysis_steps(ctx, label, work, summarize, title):
     while (update := updates.get()) is not finished:
         text, fraction = update
         yield ctx.ops.set_progress(label=f"{text} {fraction:.0%} ({CANCEL_HINT})", progress=fraction)
-    if isinstance(outcome.get("error"), RunCancelled):
-        yield ctx.ops.reload_dataset()
-        yield ctx.ops.show_output(summary_output("Cancelled").to_json(), {"summary": f"**Cancelled.** {outcome['error']}."})
-        return
-    if "error" in outcome:
-        raise outcome["error"]
+    error = outcome.get("error")
+    if isinstance(error, RunCancelled):
+        title, summary = "Cancelled", f"**Cancelled.** {error}."
+    elif failing_in_place and isinstance(error, (ValueError, OSError)):
+        title, summary = "Failed", f"**{failing_in_place} failed, nothing changed:** {error}"
+    elif error is not None:
+        raise error
+    else:
+        summary = f"**{title}.** {summarize(outcome['result'])}"  # show_output draws no title of its own
     yield ctx.ops.reload_dataset()
-    summary = f"**{title}.** {summarize(outcome['run'])}"  # show_output draws no title of its own
     yield ctx.ops.show_output(summary_output(title).to_json(), {"summary": summary})
 
 

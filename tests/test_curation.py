@@ -271,6 +271,13 @@ def run_operator(name, dataset, params, selected=None):
     return foo.execute_operator(f"{PLUGIN}/{name}", ctx=ctx)
 
 
+def shown_output(result):
+    """``(title, summary)`` of what a generator operator showed the App at its end."""
+    assert result.error is None, result.error
+    (shown,) = [r["params"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == "show_output"]
+    return shown["outputs"]["view"]["label"], shown["results"]["summary"]
+
+
 def form_text(dataset, name, params):
     from fiftyone.operators.executor import ExecutionContext
     from fiftyone.operators.registry import OperatorRegistry
@@ -294,8 +301,12 @@ def test_tag_operator_tags_what_its_form_announces(analysed):
 def test_export_and_delete_operators(analysed, tmp_path):
     result = run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": str(tmp_path / "x"),
                                                        "dataset_type": "CSV", "label_field": "ground_truth"})  # fmt: skip
-    assert result.error is None, result.error
-    assert result.result["kept"] == len(fr.curated_view(analysed, ["wavelet"]))
+    title, summary = shown_output(result)
+    assert title == "Curated set exported"
+    labels = [r["params"]["label"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == "set_progress"]
+    assert labels and labels[-1].startswith("Exporting 100%")  # the App shows how far the export is
+    assert f"Exported **{len(fr.curated_view(analysed, ['wavelet'])):,}** samples" in summary
+    assert len(list(csv.reader(open(tmp_path / "x" / "labels.csv")))) >= len(fr.curated_view(analysed, ["wavelet"]))
     count = len(analysed)
     from fiftyone.operators.executor import ExecutionError
 
@@ -329,7 +340,7 @@ def test_every_curation_operator_ends_with_a_readable_summary(analysed, tmp_path
     exported = run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": str(folder),
                                                          "dataset_type": "CSV", "label_field": "ground_truth"})  # fmt: skip
     kept, dropped = len(fr.curated_view(analysed, ["wavelet"])), len(fr.excluded_view(analysed, ["wavelet"]))
-    text = exported.result["summary"]
+    text = shown_output(exported)[1]
     assert f"Exported **{kept:,}** samples as CSV to `{folder}`" in text
     assert f"Left out **{dropped:,}** (run `wavelet`: " in text and f"`{folder / 'excluded.csv'}`" in text
 
@@ -357,13 +368,14 @@ def test_run_choices_are_strict_and_newest_first(analysed, tmp_path):
     (folder / "thesis.txt").write_text("keep me")
     form = form_text(analysed, "export_curated", {"keys": ["wavelet"], "export_dir": str(folder), "overwrite": True})
     assert "never deleted: choose an empty or new folder" in form
-    with pytest.raises(ExecutionError, match="never deleted"):
+    with pytest.raises(ExecutionError, match="never deleted"):  # the form refuses it before anything runs
         run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": str(folder), "overwrite": True})
     assert os.listdir(folder) == ["thesis.txt"]
 
 
 def test_an_export_failing_in_the_app_says_so_as_its_result_and_changes_nothing(analysed):
     result = run_operator("export_curated", analysed, {"keys": ["wavelet"], "export_dir": "/proc/no-exports-here"})
-    assert result.error is None  # not an uncaught error that would replace the panel that opened the form
-    assert result.result["summary"].startswith("**Export failed, nothing changed:** cannot write in /proc")
+    # not an uncaught error that would replace the panel that opened the form
+    title, summary = shown_output(result)
+    assert title == "Failed" and summary.startswith("**Export failed, nothing changed:** cannot write in /proc")
     assert not os.path.exists("/proc/no-exports-here")

@@ -336,14 +336,14 @@ def test_export_from_the_panel_never_empties_a_folder_of_other_files(page, app_d
     assert record["format"] == "FiftyOneDataset" and "labels.csv" not in os.listdir(earlier)
     page.get_by_text(f"Exported {len(fr.curated_view(app_dataset, record['keys'])):,} samples as FiftyOneDataset").wait_for()
     screenshot(page, "export_result")
-    page.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Done").click()
 
     page.get_by_role("button", name="Export curated…").click()  # a folder that cannot be created: it fails
     form_input(page, "Export directory").fill("/proc/no-exports-here")
     page.get_by_role("button", name="Execute").click()
     page.get_by_text("Export failed, nothing changed: cannot write in /proc").wait_for()
     screenshot(page, "export_failed")
-    page.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Done").click()
     choose_run(page, "redundancy_panel", "ssim")  # the panel still answers
     page.get_by_text("Laplacian spectrum.").wait_for()
     assert folder_state(folder) == {"thesis.txt": b"four years of work"}
