@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -393,3 +394,27 @@ def test_a_run_deleted_from_the_app_disappears_from_the_open_panel(page, app_dat
     screenshot(page, "panel_after_run_deleted")
     app_dataset.reload()  # deleted by the App's server process
     assert "doomed" not in fr.list_runs(app_dataset) and "doomed_status" not in app_dataset.get_field_schema()
+
+
+def test_a_running_analysis_is_cancelled_from_the_app(page, app_dataset):
+    from fiftyone_redundancy.bridge.runs import CANCEL_POLL_SECONDS, RunWriter
+
+    grid_count(page, len(app_dataset)).click()  # the keyboard goes to the App
+    page.keyboard.press("`")
+    page.keyboard.type("cancel a running")
+    page.keyboard.press("Enter")
+    page.get_by_text("No redundancy analysis is running on this dataset now.").wait_for()
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    with RunWriter(app_dataset, "long_run") as writer:  # a run in progress, e.g. from a notebook
+        grid_count(page, len(app_dataset)).click()
+        page.keyboard.press("`")
+        page.keyboard.type("cancel a running")
+        page.keyboard.press("Enter")
+        page.get_by_text("It stops at its next progress step").wait_for()
+        screenshot(page, "cancel_a_running_analysis")
+        page.get_by_role("button", name="Execute").click()
+        page.get_by_text("Asked run long_run to stop").wait_for()
+        time.sleep(4 * CANCEL_POLL_SECONDS)
+        with pytest.raises(fr.RunCancelled, match="by the App"):
+            writer.raise_if_cancelled()
+    assert fr.runs_in_progress(app_dataset) == {}
