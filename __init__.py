@@ -1,8 +1,27 @@
-"""FiftyOne plugin entry point: registers every operator and panel, nothing else.
+"""FiftyOne plugin entry point, and the public Python API::
 
-Imports happen inside ``register`` so that ``fiftyone_redundancy.core`` stays importable
-(and benchmarkable) where FiftyOne is not installed.
+    import fiftyone_redundancy as fr
+
+    run = fr.compute_wavelet_clusters(dataset, label_field="ground_truth")
+
+The API's names (those of ``fiftyone_redundancy.api``) are imported on first use, and
+``register`` imports the operators and panels when FiftyOne loads the plugin, so that
+``fiftyone_redundancy.core`` stays importable (and benchmarkable) where FiftyOne is not
+installed, and loading the plugin imports nothing it does not need.
 """
+
+import importlib
+
+
+def __getattr__(name):
+    api = importlib.import_module(f"{__name__}.api")
+    if name in api.__all__:
+        return getattr(api, name)
+    raise AttributeError(f"module 'fiftyone_redundancy' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(importlib.import_module(f"{__name__}.api").__all__))
 
 
 def register(plugin):

@@ -1,6 +1,6 @@
 """The public Python API, in the style of ``fiftyone.brain``::
 
-    import fiftyone_redundancy.api as fr
+    import fiftyone_redundancy as fr  # or fiftyone_redundancy.api
 
     run = fr.compute_wavelet_clusters(dataset, label_field="ground_truth")
     print(run.summary())

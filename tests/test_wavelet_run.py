@@ -167,3 +167,15 @@ def test_label_field_of_the_wrong_type_is_refused(small_dataset):
     small_dataset.add_sample_field("boxes", fo.EmbeddedDocumentField, embedded_doc_type=fo.Detections)
     with pytest.raises(ValueError, match="must hold one fo.Classification"):
         fr.compute_wavelet_clusters(small_dataset, label_field="boxes", progress=False)
+
+
+def test_the_package_is_the_api_and_loads_nothing_heavy_until_used():
+    import subprocess
+    import sys
+
+    import fiftyone_redundancy
+
+    assert fiftyone_redundancy.compute_wavelet_clusters is fr.compute_wavelet_clusters
+    assert "load_run" in dir(fiftyone_redundancy)
+    code = "import sys, fiftyone_redundancy; print('fiftyone' in sys.modules, 'torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == ["False", "False"]
