@@ -154,7 +154,7 @@ def nearest_neighbours(queries, index, n_neighbors, exclude_self=False, device=N
     half_norms = 0.5 * (index_rows * index_rows).sum(dim=1)
     found = np.empty((len(queries), count), dtype=np.int64)
     for start in range(0, len(queries), block):
-        products = query_rows[start : start + block] @ index_rows.T - half_norms
+        products = torch.addmm(half_norms, query_rows[start : start + block], index_rows.T, beta=-1)
         if exclude_self:
             rows = torch.arange(len(products), device=device)
             products[rows, start + rows] = -torch.inf
