@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the test suite against a real MongoDB: first FiftyOne's own (started in a temporary
-# folder), then the database-facing tests again against a separately started mongod
+# folder), then the database-facing tests (marker shared_db) again against a separately started mongod
 # reached through FIFTYONE_DATABASE_URI, the way teams share one server.
 # With arguments, runs just `pytest ARGS` once (against FIFTYONE_DATABASE_URI if set).
 set -euo pipefail
@@ -32,6 +32,4 @@ port=27099
 "$mongod" --dbpath "$dbpath" --port "$port" --bind_ip 127.0.0.1 --fork --logpath "$dbpath/mongod.log" >/dev/null
 trap '"$mongod" --dbpath "$dbpath" --shutdown >/dev/null 2>&1 || true; rm -rf "$dbpath"' EXIT
 echo "Shared-MongoDB pass: FIFTYONE_DATABASE_URI=mongodb://127.0.0.1:$port"
-FIFTYONE_DATABASE_URI="mongodb://127.0.0.1:$port" "$PY" -m pytest \
-    tests/test_wavelet_run.py tests/test_operators.py tests/test_reliability.py tests/test_curation.py \
-    tests/test_panels.py tests/test_kill.py
+FIFTYONE_DATABASE_URI="mongodb://127.0.0.1:$port" "$PY" -m pytest -m shared_db

@@ -9,6 +9,8 @@ from fiftyone import ViewField as F
 
 import fiftyone_redundancy.api as fr
 
+pytestmark = pytest.mark.shared_db
+
 
 @pytest.fixture
 def analysed(small_dataset):

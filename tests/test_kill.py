@@ -20,6 +20,8 @@ import pytest
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.bridge.runs import FIELD_TYPES, LEASES, STAGING_PREFIX
 
+pytestmark = pytest.mark.shared_db
+
 WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "writer_process.py")
 CALLS = {
     # call: (key, old threshold on the first SMALL samples, new threshold on all, extra suffixes)

@@ -7,11 +7,14 @@ import os
 import fiftyone.core.view as fov
 import fiftyone.operators as foo
 import numpy as np
+import pytest
 from fiftyone import ViewField as F
 
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.panels import figures
 from fiftyone_redundancy.panels.redundancy import NO_RUNS
+
+pytestmark = pytest.mark.shared_db
 
 PLUGIN = "@fiftyone-redundancy/redundancy"
 
