@@ -44,7 +44,9 @@ def compute_wavelet_clusters(
     (only the coarsest approximation when ``approximation_only``); when there are more
     images than coefficients, pivoted QR keeps the most independent coefficients with
     condition number below ``tau`` (``selection="gram"``, the default, factors the Gram
-    matrix ``W^T W`` with the same pivots and stops early; ``"qr"`` factors ``W`` itself).
+    matrix ``W^T W`` with the same pivots and stops early; ``"qr"`` factors ``W`` itself;
+    ``"laplacian"`` keeps the columns with the best Laplacian scores instead, as the paper's
+    published code offers, under the same bound).
 
     ``grouping="score"`` (the default) scores each image with its nearest neighbours in
     the selected coefficients (and by a shift-free descriptor, and in ``embeddings_field``

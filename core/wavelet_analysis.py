@@ -22,7 +22,7 @@ from .pair_score import (
 )
 from .parameters import check_flag, check_number
 from .projection import pca_projection
-from .qr_selection import ColumnSelection, select_columns
+from .qr_selection import SELECTIONS, ColumnSelection, select_columns
 from .timing import timed
 from .wavelets import wavelet_coefficients
 
@@ -88,8 +88,8 @@ class WaveletParameters:
         if self.grouping not in GROUPINGS:
             raise ValueError(f"grouping must be one of {GROUPINGS}, got {self.grouping!r}")
         self.pair_score = pair_score_parameters(self.pair_score, self.device)
-        if self.selection not in ("qr", "gram"):
-            raise ValueError(f"selection must be 'qr' or 'gram', got {self.selection!r}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
 
 
 @dataclass

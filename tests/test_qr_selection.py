@@ -80,3 +80,27 @@ def test_gram_and_qr_keep_the_same_columns_of_real_wavelet_coefficients():
     assert len(by_gram.kept_columns) == kept
     np.testing.assert_array_equal(by_gram.kept_columns[:50], by_qr.kept_columns[:50])
     assert np.linalg.cond(coefficients[:, by_gram.kept_columns]) < 1e3
+
+
+def test_laplacian_scores_rank_the_columns_that_follow_the_neighbourhoods_first():
+    from fiftyone_redundancy.core.qr_selection import laplacian_scores
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(8, 3)) * 5  # three columns carry cluster structure
+    rows = np.repeat(centres, 50, axis=0) + rng.normal(scale=0.1, size=(400, 3))
+    noise = rng.normal(size=(400, 5))  # five carry none
+    features = np.hstack([noise[:, :2], rows, noise[:, 2:]])
+    scores = laplacian_scores(features)
+    assert set(np.argsort(scores)[:3]) == {2, 3, 4}
+    assert scores[[2, 3, 4]].max() < 0.05 < 0.2 < scores[[0, 1, 5, 6, 7]].min()
+
+
+def test_laplacian_selection_keeps_best_scored_columns_under_the_bound():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(300, 6))
+    features = np.hstack([base, base[:, :2] + 1e-7 * rng.normal(size=(300, 2))])  # two near-copies
+    selection = select_columns(features, tau=1e3, method="laplacian")
+    assert selection.applied and selection.condition_number < 1e3
+    kept = set(selection.kept_columns.tolist())
+    assert not ({0, 6} <= kept or {1, 7} <= kept)  # never a column with its near-copy
+    assert np.linalg.cond(features[:, selection.kept_columns]) == pytest.approx(selection.condition_number)
