@@ -37,6 +37,9 @@ FIELD_TYPES = {
 EXTRA_SUFFIXES = ("best_match", "best_similarity", "crossings")
 """Field suffixes beyond the contract that some runs write (split runs, the probe)."""
 LEASES = "redundancy_leases"
+REVIEWS = "redundancy_reviews"
+"""Pair-review decisions of each run (``bridge/review.py``): a document per reviewed pair,
+so that a decision is one write and reviewers working at once never overwrite each other."""
 LEASE_SECONDS = 60.0
 """A writer renews its lease every third of this; a lease not renewed for this long is
 taken to belong to a dead writer."""
@@ -174,6 +177,10 @@ def _now():
 
 def _leases():
     return foo.get_db_conn()[LEASES]
+
+
+def _reviews():
+    return foo.get_db_conn()[REVIEWS]
 
 
 def _lease_id(dataset, key):
@@ -545,6 +552,7 @@ def delete_run(dataset, key):
             "renames": {},
             "run": None,
         })  # fmt: skip
+    _reviews().delete_many({"dataset_id": str(dataset._doc.id), "key": key})
 
 
 def rename_run(dataset, key, new_key):
@@ -583,6 +591,7 @@ def rename_run(dataset, key, new_key):
             "renames": dict(zip(old_fields, new_fields)),
             "run": {"method": METHOD_PREFIX + run.method, "parameters": run.parameters, "results": results},
         })  # fmt: skip
+        _reviews().update_many({"dataset_id": str(dataset._doc.id), "key": key}, {"$set": {"key": new_key}})
     return RedundancyRun(dataset, new_key)
 
 
