@@ -198,3 +198,27 @@ def test_precision_from_50_random_reviews_contains_the_true_precision(unreviewed
     assert estimate["reviewed"] == 50 and estimate["candidates"] == above.sum()
     assert estimate["low"] <= true_precision <= estimate["high"]
     assert estimate["duplicates_low"] <= true_precision * above.sum() <= estimate["duplicates_high"]
+
+
+def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unreviewed):
+    from test_panels import call_panel  # the App's way of calling a panel handler, headless
+
+    dataset = unreviewed
+    state, data, _ = call_panel(dataset, "pair_review", "on_load", {"key": "ssim"})
+    table = pair_table(dataset, "ssim")
+    nearest = review_order(table.pairs.score, DEFAULT_THRESHOLD, "uncertain")[0]
+    expected = sorted((table.sample_ids[table.pairs.first[nearest]], table.sample_ids[table.pairs.second[nearest]]))
+    assert sorted(state["pair"]) == expected and state["cut"] == DEFAULT_THRESHOLD
+    assert state["image_a"].startswith("/media?filepath=%2F") and state["image_difference"].startswith("data:image/png;base64,")
+    assert f"pair score **{float(table.pairs.score[nearest]):.3f}**" in state["pair_md"]
+    assert "**0** pairs reviewed" in state["progress_md"] and "none of them is reviewed" in state["calibration_md"]
+
+    state, data, _ = call_panel(dataset, "pair_review", "same", state)
+    assert [(r["a"], r["b"], r["decision"]) for r in fr.load_reviews(dataset, "ssim")] == [(*expected, SAME)]
+    assert sorted(state["pair"]) != expected and "**1** pairs reviewed" in state["progress_md"]
+    traces = {trace["name"]: trace for trace in data[f"calibration_{state['revision']}"]}
+    assert traces["reviewed pairs ≥ cut"]["y"][0] == 1  # the cut at the floor counts it
+    assert traces["precision"]["y"] and set(traces["precision"]["y"]) == {1.0}
+
+    state, _, _ = call_panel(dataset, "pair_review", "undo", state)
+    assert sorted(state["pair"]) == expected and fr.load_reviews(dataset, "ssim") == []
