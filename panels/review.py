@@ -52,6 +52,20 @@ NO_RUNS = (
 )
 
 
+def controls(ctx):
+    """The review controls (in the panel's ``controls`` row): order, score band and cut,
+    with their defaults filled in."""
+    chosen = dict(ctx.panel.state.controls or {})
+    numbers = {"band_low": STORED_FLOOR, "band_high": 1.0, "cut": ctx.panel.state.run_cut or STORED_FLOOR}
+    for name, default in numbers.items():
+        try:
+            chosen[name] = float(chosen[name])
+        except (KeyError, TypeError, ValueError):  # unset, or a box being typed into
+            chosen[name] = float(default)
+    chosen["order"] = chosen.get("order") if chosen.get("order") in ORDERS else ORDERS[0]
+    return chosen
+
+
 def reviewable_runs(dataset):
     """Keys of the runs decided on their stored pairs alone (they can be re-cut)."""
     keys = []
@@ -77,19 +91,17 @@ class PairReviewPanel(RunPanel):
     def on_load(self, ctx, chosen=None):
         new_revision(ctx)
         state = ctx.panel.state
+        if chosen is not None:
+            state.applied_md = None  # it spoke of another run
         run = current_run(ctx, reviewable_runs(ctx.dataset), chosen=chosen)
         if run is None:
             state.progress_md = NO_RUNS
             return
         table = pair_table(ctx.dataset, run.key)
         state.run_cut = table.threshold
-        state.cut = table.threshold
-        state.order = state.order or ORDERS[0]
-        if state.band_low is None:
-            state.band_low, state.band_high = STORED_FLOOR, 1.0
-        for decision, name in TAG_INPUTS.items():
-            if state.get(name) is None:
-                state.set(name, DEFAULT_TAGS[decision])
+        chosen = controls(ctx)
+        state.controls = {**chosen, "cut": table.threshold}
+        state.tags = {name: (state.tags or {}).get(name, DEFAULT_TAGS[decision]) for decision, name in TAG_INPUTS.items()}
         self.show_next(ctx)
 
     def show_next(self, ctx, pair=None):
@@ -98,8 +110,9 @@ class PairReviewPanel(RunPanel):
         state = ctx.panel.state
         table = pair_table(ctx.dataset, state.key)
         reviews = load_reviews(ctx.dataset, state.key)
-        low, high = state.band_low, state.band_high
-        order = table.order(state.cut, state.order, (low, high))
+        chosen = controls(ctx)
+        low, high = chosen["band_low"], chosen["band_high"]
+        order = table.order(chosen["cut"], chosen["order"], (low, high))
         if pair is None:  # the first pair of the order nobody has decided yet
             done = {tuple(sorted((table.row_of.get(r["a"], -1), table.row_of.get(r["b"], -1)))) for r in reviews}
             first, second, ids = table.pairs.first, table.pairs.second, table.sample_ids
@@ -114,7 +127,7 @@ class PairReviewPanel(RunPanel):
             self._show_pair(ctx, table, pair)
         else:
             state.pair_md = "**Every pair in this band is reviewed.** Widen the band or choose another order."
-            state.image_a = state.image_b = state.image_difference = None
+            state.images = None
         self._show_calibration(ctx, reviews)
 
     def _show_pair(self, ctx, table, pair):
@@ -128,19 +141,19 @@ class PairReviewPanel(RunPanel):
         pairs = table.pairs
         hit = np.flatnonzero((pairs.first == row_a) & (pairs.second == row_b))
         score = float(pairs.score[hit[0]]) if len(hit) else None
-        state.image_a, state.image_b = (media_url(path) for path in paths)
-        state.image_difference = difference_uri(*paths)
+        state.images = {"image_a": media_url(paths[0]), "image_b": media_url(paths[1]), "image_difference": difference_uri(*paths)}
+        cut = controls(ctx)["cut"]
         side = lambda path, label: f"`{os.path.basename(path)}`" + ("" if label is None else f" · label **{label}**")  # noqa: E731
-        verdict = "above" if score is not None and score >= state.cut else "below"
+        verdict = "above" if score is not None and score >= cut else "below"
         state.pair_md = (
             f"Left: {side(paths[0], labels[0])} · Right: {side(paths[1], labels[1])} · "
-            f"pair score **{score:.3f}** ({verdict} the cut {state.cut:g})" if score is not None else ""
+            f"pair score **{score:.3f}** ({verdict} the cut {cut:g})" if score is not None else ""
         ) + "\n\nDifference view (right): bright where the two images differ, after scaling both to one size."
 
     def _show_calibration(self, ctx, reviews):
         state = ctx.panel.state
         curve = calibration(ctx.dataset, state.key, reviews)
-        at = curve.at(state.cut)
+        at = curve.at(controls(ctx)["cut"])
         set_data(ctx, "calibration", calibration_figure(curve))
         if at["precision"] is None:
             state.calibration_md = (
@@ -160,7 +173,8 @@ class PairReviewPanel(RunPanel):
         state = ctx.panel.state
         if not state.pair:
             return
-        tags = {name: state.get(field) or None for name, field in TAG_INPUTS.items()}
+        chosen = state.tags or {}
+        tags = {name: chosen.get(field) or None for name, field in TAG_INPUTS.items()}
         review_pair(ctx.dataset, state.key, *state.pair, decision, tags=tags)
         self.show_next(ctx)
 
@@ -185,31 +199,45 @@ class PairReviewPanel(RunPanel):
         undone = undo_review(ctx.dataset, ctx.panel.state.key)
         self.show_next(ctx, pair=None if undone is None else (undone["a"], undone["b"]))
 
-    @errors_in_place
-    def on_change_order(self, ctx):
-        ctx.panel.state.order = ctx.params.get("value") or ORDERS[0]
+    def change_control(self, ctx, name):
+        """A control changed: note its value (a band edge past the other swaps them) and
+        show the next pair for the new order, band or cut."""
+        chosen = {**controls(ctx), name: ctx.params.get("value")}
+        ctx.panel.state.controls = chosen
+        chosen = controls(ctx)
+        chosen["band_low"], chosen["band_high"] = sorted((chosen["band_low"], chosen["band_high"]))
+        ctx.panel.state.controls = chosen
         self.show_next(ctx)
 
     @errors_in_place
-    def on_change_band(self, ctx):
-        state = ctx.panel.state
-        low, high = sorted((float(state.band_low or 0), float(state.band_high or 1)))
-        state.band_low, state.band_high = low, high
-        self.show_next(ctx)
+    def on_change_order(self, ctx):
+        self.change_control(ctx, "order")
+
+    @errors_in_place
+    def on_change_band_low(self, ctx):
+        self.change_control(ctx, "band_low")
+
+    @errors_in_place
+    def on_change_band_high(self, ctx):
+        self.change_control(ctx, "band_high")
 
     @errors_in_place
     def on_change_cut(self, ctx):
-        self.show_next(ctx)
+        self.change_control(ctx, "cut")
 
     @errors_in_place
     def apply_cut(self, ctx):
         """Re-cut the run at the cut shown: the Redundancy panel and the grid follow."""
         state = ctx.panel.state
-        run = recut_run(ctx.dataset, state.key, float(state.cut))
+        cut = controls(ctx)["cut"]
+        run = recut_run(ctx.dataset, state.key, cut)
         ctx.ops.reload_dataset()
         self.on_load(ctx)
-        state.progress_md = f"Run `{run.key}` re-cut at {state.cut:g}: {run.counts['redundant']:,} redundant, " \
-            f"{run.counts['influential']:,} influential. " + state.progress_md  # fmt: skip
+        state.applied_md = (
+            f"**Run `{run.key}` re-cut at {cut:g}** with {run.details['recut']['reviews_applied']:,} decisions applied: "
+            f"{run.counts['redundant']:,} redundant, {run.counts['influential']:,} influential, "
+            f"{run.counts['representative']:,} representative."
+        )
 
     def render(self, ctx):
         panel = types.Object()
@@ -220,14 +248,14 @@ class PairReviewPanel(RunPanel):
             panel.str("progress_md", view=types.MarkdownView())
             return types.Property(panel, view=types.GridView(orientation="vertical"))
         self.run_chooser(panel, keys)
-        controls = panel.h_stack("controls", gap=2, align_x="left")
+        row = panel.h_stack("controls", gap=2, align_x="left")
         orders = types.DropdownView(label="Order")
         for name in ORDERS:
             orders.add_choice(name, label=ORDER_LABELS[name])
-        controls.enum("order", list(ORDERS), view=orders, on_change=self.on_change_order)
-        controls.float("band_low", label="Band from", on_change=self.on_change_band)
-        controls.float("band_high", label="to", on_change=self.on_change_band)
-        controls.float("cut", label="Cut", on_change=self.on_change_cut)
+        row.enum("order", list(ORDERS), view=orders, on_change=self.on_change_order)
+        row.float("band_low", label="Band from", on_change=self.on_change_band_low)
+        row.float("band_high", label="to", on_change=self.on_change_band_high)
+        row.float("cut", label="Cut", on_change=self.on_change_cut)
         panel.str("progress_md", view=types.MarkdownView())
         if state.pair:
             images = panel.h_stack("images", gap=2, align_x="left")
@@ -238,10 +266,12 @@ class PairReviewPanel(RunPanel):
         for name, label, _ in BUTTONS:
             buttons.btn(name, label=label, on_click=getattr(self, name), variant="contained" if name == "same" else "outlined")
         buttons.btn("undo", label="Undo (u)", icon="undo", on_click=self.undo)
-        panel.plot(data_name(ctx, "calibration"), layout=calibration_layout(state.cut, state.run_cut),
+        panel.plot(data_name(ctx, "calibration"), layout=calibration_layout(controls(ctx)["cut"], state.run_cut),
                    config={"displayModeBar": False})  # fmt: skip
         panel.str("calibration_md", view=types.MarkdownView())
         panel.btn("apply_cut", label="Apply this cut", icon="content_cut", variant="contained", on_click=self.apply_cut)
+        if state.applied_md:
+            panel.str("applied_md", view=types.MarkdownView())
         tags = panel.h_stack("tags", gap=2, align_x="left")
         for decision, name in TAG_INPUTS.items():
             tags.str(name, label=f"Tag for '{decision.replace('_', ' ')}'")

@@ -208,8 +208,9 @@ def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unrevie
     table = pair_table(dataset, "ssim")
     nearest = review_order(table.pairs.score, DEFAULT_THRESHOLD, "uncertain")[0]
     expected = sorted((table.sample_ids[table.pairs.first[nearest]], table.sample_ids[table.pairs.second[nearest]]))
-    assert sorted(state["pair"]) == expected and state["cut"] == DEFAULT_THRESHOLD
-    assert state["image_a"].startswith("/media?filepath=%2F") and state["image_difference"].startswith("data:image/png;base64,")
+    assert sorted(state["pair"]) == expected and state["controls"]["cut"] == DEFAULT_THRESHOLD
+    images = state["images"]
+    assert images["image_a"].startswith("/media?filepath=%2F") and images["image_difference"].startswith("data:image/png;base64,")
     assert f"pair score **{float(table.pairs.score[nearest]):.3f}**" in state["pair_md"]
     assert "**0** pairs reviewed" in state["progress_md"] and "none of them is reviewed" in state["calibration_md"]
 
@@ -222,3 +223,8 @@ def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unrevie
 
     state, _, _ = call_panel(dataset, "pair_review", "undo", state)
     assert sorted(state["pair"]) == expected and fr.load_reviews(dataset, "ssim") == []
+
+    state, _, _ = call_panel(dataset, "pair_review", "on_change_order", state, value="highest")
+    best = int(np.argmax(table.pairs.score))
+    assert state["controls"]["order"] == "highest"
+    assert f"pair score **{float(table.pairs.score[best]):.3f}**" in state["pair_md"]
