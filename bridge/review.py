@@ -17,7 +17,19 @@ import numpy as np
 
 from ..core.decisions import decide, most_similar_on_average
 from ..core.pair_score import STORED_FLOOR, ScoredPairs, require_threshold, score_groups, score_matrix, submatrix
-from ..core.review import DECISIONS, DIFFERENT, LABELS_DIFFER, SAME, SKIPPED, calibrate, check_decision, decided_pairs, mark_influential
+from ..core.review import (
+    DECISIONS,
+    DIFFERENT,
+    KEYS,
+    LABELS_DIFFER,
+    SAME,
+    SKIPPED,
+    calibrate,
+    check_decision,
+    decided_pairs,
+    mark_influential,
+    review_order,
+)
 from . import runs
 from .samples import read_labels
 
@@ -57,8 +69,6 @@ class PairTable:
 
     def order(self, cut, order, band, seed=0):
         """Review order of the stored pairs (``core.review.review_order``), computed once."""
-        from ..core.review import review_order
-
         name = (round(cut, 6), order, tuple(round(edge, 6) for edge in band), seed)
         if name not in self._orders:
             self._orders[name] = review_order(self.pairs.score, cut, order, band, seed)
@@ -289,8 +299,6 @@ def import_reviews(dataset, key, path, tags=None):
     Files are matched by path, else by file name when one sample of the run has it; a row
     older than the pair's current decision is left out. Every row is checked before
     anything is recorded. Returns ``{"imported", "older", "unmatched"}``."""
-    from ..core.review import KEYS
-
     table = pair_table(dataset, key)
     ids, paths = dataset.select(table.sample_ids).values(["id", "filepath"])
     by_path = dict(zip(paths, ids))

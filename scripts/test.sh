@@ -34,4 +34,4 @@ trap '"$mongod" --dbpath "$dbpath" --shutdown >/dev/null 2>&1 || true; rm -rf "$
 echo "Shared-MongoDB pass: FIFTYONE_DATABASE_URI=mongodb://127.0.0.1:$port"
 FIFTYONE_DATABASE_URI="mongodb://127.0.0.1:$port" "$PY" -m pytest \
     tests/test_wavelet_run.py tests/test_operators.py tests/test_reliability.py tests/test_curation.py \
-    tests/test_panels.py tests/test_kill.py
+    tests/test_panels.py tests/test_kill.py tests/test_review.py

@@ -228,3 +228,16 @@ def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unrevie
     best = int(np.argmax(table.pairs.score))
     assert state["controls"]["order"] == "highest"
     assert f"pair score **{float(table.pairs.score[best]):.3f}**" in state["pair_md"]
+
+
+def test_the_recut_operator_recuts_and_says_why_it_refuses_a_cut_below_the_floor(unreviewed):
+    import fiftyone.operators as foo
+
+    uri = "@fiftyone-redundancy/redundancy/recut_redundancy_run"
+    result = foo.execute_operator(uri, ctx=dict(view=unreviewed, params={"key": "wavelet", "threshold": 0.7}))
+    assert result.error is None, result.error
+    run = fr.load_run(unreviewed, "wavelet")
+    assert run.parameters["threshold"] == 0.7 and result.result["counts"] == run.counts
+    refused = foo.execute_operator(uri, ctx=dict(view=unreviewed, params={"key": "wavelet", "threshold": 0.2}))
+    assert f"below {STORED_FLOOR}" in refused.result["failed"]
+    assert fr.load_run(unreviewed, "wavelet").parameters["threshold"] == 0.7
