@@ -72,6 +72,7 @@ def test_a_recut_at_t_equals_a_fresh_run_at_t(reviewed, key, where):
     assert recut.counts == fresh.counts
     assert run_values(dataset, key) == run_values(dataset, f"fresh_{key}")
     assert fresh.details["pairs"] == recut.details["pairs"]
+    assert run_values(dataset, key) != before  # the cut mattered
     fr.recut_run(dataset, key, DEFAULT_THRESHOLD)  # and back: the default cut's run again
     assert run_values(dataset, key) == before
 
@@ -230,14 +231,14 @@ def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unrevie
     assert f"pair score **{float(table.pairs.score[best]):.3f}**" in state["pair_md"]
 
 
-def test_the_recut_operator_recuts_and_says_why_it_refuses_a_cut_below_the_floor(unreviewed):
+def test_the_recut_operator_recuts_and_its_form_refuses_a_cut_below_the_floor(unreviewed):
     import fiftyone.operators as foo
 
     uri = "@fiftyone-redundancy/redundancy/recut_redundancy_run"
-    result = foo.execute_operator(uri, ctx=dict(view=unreviewed, params={"key": "wavelet", "threshold": 0.7}))
+    result = foo.execute_operator(uri, ctx=dict(dataset=unreviewed, params={"key": "wavelet", "threshold": 0.7}))
     assert result.error is None, result.error
     run = fr.load_run(unreviewed, "wavelet")
     assert run.parameters["threshold"] == 0.7 and result.result["counts"] == run.counts
-    refused = foo.execute_operator(uri, ctx=dict(view=unreviewed, params={"key": "wavelet", "threshold": 0.2}))
-    assert f"below {STORED_FLOOR}" in refused.result["failed"]
+    with pytest.raises(Exception, match=f"Choose a cut from {STORED_FLOOR} to 1: lower pairs are not stored"):
+        foo.execute_operator(uri, ctx=dict(dataset=unreviewed, params={"key": "wavelet", "threshold": 0.2}))
     assert fr.load_run(unreviewed, "wavelet").parameters["threshold"] == 0.7
