@@ -219,8 +219,9 @@ def recut_run(dataset, key, threshold):
     same analysis at ``threshold``, except where reviews decide: a pair reviewed as
     different is never in one group, a pair reviewed as the same image always is (the
     representative rule still applies), and a group holding a pair reviewed as the same
-    image with disagreeing labels is influential. Written with the same staged write as a
-    run (all or nothing); the run keeps its reviews and records the re-cut. A threshold
+    image with disagreeing labels is influential. Written through the run's lease like a
+    run (all or nothing, even if killed), but only the values that change are written; the
+    run keeps its reviews and tags and records the re-cut. A threshold
     below the storage floor (``STORED_FLOOR``) is refused: pairs under it were not kept, so
     such a cut could not equal a fresh run. Returns the :class:`RedundancyRun`."""
     require_threshold(threshold)
@@ -240,17 +241,21 @@ def recut_run(dataset, key, threshold):
                 "from their stored pairs alone. Run the analysis again at the new threshold"
             )
         table = PairTable(run)
-        samples = dataset.select(table.sample_ids, ordered=True)
-        if len(samples) != len(table.sample_ids):
+        samples = run.view()
+        ids = samples.values("id")
+        if len(ids) != len(table.sample_ids) or set(ids) != set(table.sample_ids):
             raise ValueError(
-                f"{len(table.sample_ids) - len(samples)} samples of run {key!r} were deleted since it ran; "
-                "run the analysis again on the dataset as it is now"
+                f"the samples of run {key!r} changed since it ran ({len(table.sample_ids):,} then, "
+                f"{len(ids):,} with its fields now); run the analysis again on the dataset as it is now"
             )
         first, second, decisions, _ = reviewed_rows(table, load_reviews(dataset, key))
         pairs = decided_pairs(table.pairs, first, second, decisions)
         n = len(table.sample_ids)
         matrix = score_matrix(n, pairs)
         labels = read_labels(samples, run.label_field())
+        if labels is not None:  # in the run's order
+            label_of = dict(zip(ids, labels))
+            labels = [label_of[sample_id] for sample_id in table.sample_ids]
         outcome = decide(
             score_groups(n, pairs, threshold, matrix),
             most_similar_on_average(lambda members: submatrix(matrix, members)),
@@ -270,7 +275,7 @@ def recut_run(dataset, key, threshold):
             "seconds": time.perf_counter() - started,
         }
         parameters = {**run.parameters, "threshold": threshold}
-        return runs.store_run(writer, samples, run.method, parameters, table.sample_ids, outcome, details)
+        return runs.store_changes(writer, samples, run.method, parameters, table.sample_ids, outcome, details)
 
 
 def export_reviews(dataset, key, path):

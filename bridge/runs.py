@@ -441,6 +441,7 @@ def _roll_forward(dataset, lease_id, change, phase):
                 if dataset.has_sample_field(source):
                     dataset.rename_sample_field(source, target)  # data first, then schema
                 checkpoint(f"renamed:{target}")
+            _apply_updates(dataset, change.get("updates") or {})
         elif current == "register" and run is not None:
             if not dataset.has_run(key):
                 dataset.register_run(key, dataset.init_run(method=run["method"], **run["parameters"]))
@@ -458,6 +459,63 @@ def _roll_forward(dataset, lease_id, change, phase):
     checkpoint("committed")
 
 
+def _apply_updates(dataset, updates):
+    """Set the recorded new values ``{sample id: {field: value}}`` (idempotent)."""
+    from bson import ObjectId
+    from pymongo import UpdateOne
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    ops = [UpdateOne({"_id": ObjectId(i)}, {"$set": {**values, "last_modified_at": now}}) for i, values in updates.items()]
+    if ops:
+        dataset._bulk_write(ops, ids=list(updates))
+        checkpoint("updated")
+
+
+def store_changes(writer, samples, method, parameters, sample_ids, decisions, details):
+    """``store_run`` for a run whose samples stay the same (a re-cut): the commit records
+    and applies only the field values that differ from the stored ones, so a change to a
+    few groups of a large run writes a few documents, all or nothing as ``store_run``."""
+    dataset, key = samples._dataset, writer.key
+    started = time.perf_counter()
+    columns = _columns(sample_ids, decisions)
+    fields = [f"{key}_{suffix}" for suffix in columns]
+    stored = dict(zip(samples.values("id"), zip(*samples.values(fields))))
+    updates = {}
+    for row, sample_id in enumerate(sample_ids):
+        new = [columns[suffix][row] for suffix in columns]
+        if list(stored[sample_id]) != new:
+            updates[sample_id] = {field: value for field, value, old in zip(fields, new, stored[sample_id]) if value != old}
+    previous = dataset.load_run_results(key, cache=False)
+    details["tagged"] = getattr(previous, "tagged", None) or {}
+    details["fields"] = list(previous.fields)
+    details["review_view"] = previous.review_view
+    details["timings"]["write"] = time.perf_counter() - started
+    writer.commit({
+        "key": key,
+        "drop_fields": [],
+        "drop_view": None,
+        "drop_run": key,
+        "renames": {},
+        "updates": updates,
+        "run": {
+            "method": METHOD_PREFIX + method,
+            "parameters": parameters,
+            "results": {"counts": decisions.counts(), "n_samples": len(sample_ids), **details},
+        },
+    })  # fmt: skip
+    return RedundancyRun(dataset, key)
+
+
+def _columns(sample_ids, decisions):
+    """The contract's field values per suffix, index-aligned with ``sample_ids``."""
+    return {
+        "status": [str(status) for status in decisions.status],
+        "group": [int(group) for group in decisions.group],
+        "representative": [sample_ids[i] if i >= 0 else None for i in decisions.representative],
+        "score": [float(score) for score in decisions.score],
+    }
+
+
 def store_run(writer, samples, method, parameters, sample_ids, decisions, details,
               extra_fields=None):  # fmt: skip
     """Write ``decisions`` (index-aligned with ``sample_ids``) as fields and register the
@@ -472,12 +530,7 @@ def store_run(writer, samples, method, parameters, sample_ids, decisions, detail
     """
     dataset, key = samples._dataset, writer.key
     started = time.perf_counter()
-    columns = {
-        "status": [str(status) for status in decisions.status],
-        "group": [int(group) for group in decisions.group],
-        "representative": [sample_ids[i] if i >= 0 else None for i in decisions.representative],
-        "score": [float(score) for score in decisions.score],
-    }
+    columns = _columns(sample_ids, decisions)
     field_types = dict(FIELD_TYPES)
     for suffix, (field_type, values) in (extra_fields or {}).items():
         field_types[suffix] = field_type
