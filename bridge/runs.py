@@ -485,10 +485,9 @@ def store_changes(writer, samples, method, parameters, sample_ids, decisions, de
         new = [columns[suffix][row] for suffix in columns]
         if list(stored[sample_id]) != new:
             updates[sample_id] = {field: value for field, value, old in zip(fields, new, stored[sample_id]) if value != old}
-    previous = dataset.load_run_results(key, cache=False)
-    details["tagged"] = getattr(previous, "tagged", None) or {}
-    details["fields"] = list(previous.fields)
-    details["review_view"] = previous.review_view
+    details["tagged"] = getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}
+    details["fields"] = _owned_fields(dataset, key)
+    details["review_view"] = _owned_review_view(dataset, key)
     details["timings"]["write"] = time.perf_counter() - started
     writer.commit({
         "key": key,

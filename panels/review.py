@@ -99,8 +99,7 @@ class PairReviewPanel(RunPanel):
             return
         table = pair_table(ctx.dataset, run.key)
         state.run_cut = table.threshold
-        chosen = controls(ctx)
-        state.controls = {**chosen, "cut": table.threshold}
+        state.controls = {**controls(ctx), "cut": table.threshold}
         state.tags = {name: (state.tags or {}).get(name, DEFAULT_TAGS[decision]) for decision, name in TAG_INPUTS.items()}
         self.show_next(ctx)
 
@@ -145,10 +144,11 @@ class PairReviewPanel(RunPanel):
         cut = controls(ctx)["cut"]
         side = lambda path, label: f"`{os.path.basename(path)}`" + ("" if label is None else f" · label **{label}**")  # noqa: E731
         verdict = "above" if score is not None and score >= cut else "below"
+        scored = "not stored by the run" if score is None else f"**{score:.3f}** ({verdict} the cut {cut:g})"
         state.pair_md = (
-            f"Left: {side(paths[0], labels[0])} · Right: {side(paths[1], labels[1])} · "
-            f"pair score **{score:.3f}** ({verdict} the cut {cut:g})" if score is not None else ""
-        ) + "\n\nDifference view (right): bright where the two images differ, after scaling both to one size."
+            f"Left: {side(paths[0], labels[0])} · Right: {side(paths[1], labels[1])} · pair score {scored}\n\n"
+            "Difference view (right): bright where the two images differ, after scaling both to one size."
+        )
 
     def _show_calibration(self, ctx, reviews):
         state = ctx.panel.state
@@ -303,17 +303,22 @@ def difference_uri(path_a, path_b, size=DIFFERENCE_SIZE):
 
 def calibration_figure(curve):
     """Precision of every cut with its 95% Wilson band, and the reviewed pairs at or above
-    each cut (right axis)."""
+    each cut (right axis). Every trace has a value (None where nothing is reviewed) at
+    every cut, so a figure merged into the previous one by the App keeps no stale point."""
     known = curve.reviewed > 0
-    cuts = curve.cuts[known].tolist()
+
+    def where_known(values):
+        return [float(value) if shown else None for value, shown in zip(values, known)]
+
+    cuts = curve.cuts.tolist()
     return [
-        {"type": "scatter", "x": cuts, "y": curve.high[known].tolist(), "mode": "lines",
+        {"type": "scatter", "x": cuts, "y": where_known(curve.high), "mode": "lines",
          "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip", "name": "upper"},
-        {"type": "scatter", "x": cuts, "y": curve.low[known].tolist(), "mode": "lines", "fill": "tonexty",
+        {"type": "scatter", "x": cuts, "y": where_known(curve.low), "mode": "lines", "fill": "tonexty",
          "fillcolor": "rgba(31,119,180,0.2)", "line": {"width": 0}, "name": "95% interval"},
-        {"type": "scatter", "x": cuts, "y": curve.precision[known].tolist(), "mode": "lines",
+        {"type": "scatter", "x": cuts, "y": where_known(curve.precision), "mode": "lines",
          "line": {"color": "#1f77b4"}, "name": "precision"},
-        {"type": "scatter", "x": curve.cuts.tolist(), "y": curve.reviewed.tolist(), "mode": "lines", "yaxis": "y2",
+        {"type": "scatter", "x": cuts, "y": curve.reviewed.tolist(), "mode": "lines", "yaxis": "y2",
          "line": {"color": "#7f8c8d", "dash": "dot"}, "name": "reviewed pairs ≥ cut"},
     ]  # fmt: skip
 
