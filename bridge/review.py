@@ -75,6 +75,16 @@ class PairTable:
         return self._orders[name]
 
 
+def reviewable_runs(dataset):
+    """Keys of the runs decided on their stored pairs alone: they can be reviewed and re-cut."""
+    keys = []
+    for key in runs.list_runs(dataset):
+        config = dataset.get_run_info(key).config
+        if RECUTTABLE.get(config.method[len(runs.METHOD_PREFIX) :]) == getattr(config, "grouping", None):
+            keys.append(key)
+    return keys
+
+
 def pair_table(dataset, key):
     """The ``PairTable`` of run ``key``, cached until the run is stored again."""
     if not dataset.has_run(key):

@@ -4,9 +4,8 @@ as CSV. The work is ``bridge.review``'s."""
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.review import CSV_COLUMNS, export_reviews, import_reviews, pair_table, recut_run
+from ..bridge.review import CSV_COLUMNS, export_reviews, import_reviews, pair_table, recut_run, reviewable_runs
 from ..core.pair_score import STORED_FLOOR
-from ..panels.review import reviewable_runs
 from .forms import failures_in_place, run_summary_markdown, summary_output
 
 

@@ -19,15 +19,14 @@ import numpy as np
 
 from ..bridge.review import (
     DEFAULT_TAGS,
-    RECUTTABLE,
     calibration,
     load_reviews,
     pair_table,
     recut_run,
     review_pair,
+    reviewable_runs,
     undo_review,
 )
-from ..bridge.runs import list_runs
 from ..bridge.samples import read_labels
 from ..core.pair_score import STORED_FLOOR
 from ..core.review import DIFFERENT, LABELS_DIFFER, ORDERS, SAME, SKIPPED
@@ -64,17 +63,6 @@ def controls(ctx):
             chosen[name] = float(default)
     chosen["order"] = chosen.get("order") if chosen.get("order") in ORDERS else ORDERS[0]
     return chosen
-
-
-def reviewable_runs(dataset):
-    """Keys of the runs decided on their stored pairs alone (they can be re-cut)."""
-    keys = []
-    for key in list_runs(dataset):
-        config = dataset.get_run_info(key).config
-        method = config.method.split(".", 1)[-1]
-        if RECUTTABLE.get(method) == getattr(config, "grouping", None):
-            keys.append(key)
-    return keys
 
 
 class PairReviewPanel(RunPanel):

@@ -169,6 +169,27 @@ def test_reviews_export_to_csv_and_import_into_another_run(unreviewed, tmp_path)
     assert mine == theirs
 
 
+def test_a_hand_written_csv_is_matched_by_file_name_and_checked_before_anything_is_recorded(unreviewed, tmp_path):
+    dataset = unreviewed
+    names = dict(zip(*dataset.values(["id", "filepath"])))
+    (a, b), (c, d) = [dataset.values("id")[i : i + 2] for i in (0, 2)]
+    good = tmp_path / "team.csv"
+    good.write_text(
+        "file_a,file_b,score,decision,when\n"
+        f"{os.path.basename(names[a])},{os.path.basename(names[b])},,y,2026-01-02T03:04:05+00:00\n"
+        f"elsewhere/{os.path.basename(names[c])},{names[d]},0.4,n,\n"
+        "nobody.png,other.png,,n,\n"
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(good.read_text() + f"{names[a]},{names[c]},,maybe,\n")
+    with pytest.raises(ValueError, match="line 5: decision 'maybe'"):
+        fr.import_reviews(dataset, "wavelet", str(bad))
+    assert fr.load_reviews(dataset, "wavelet") == []
+    assert fr.import_reviews(dataset, "wavelet", str(good)) == {"imported": 2, "older": 0, "unmatched": 1}
+    decided = {(r["a"], r["b"]): r["decision"] for r in fr.load_reviews(dataset, "wavelet")}
+    assert decided == {tuple(sorted((a, b))): SAME, tuple(sorted((c, d))): DIFFERENT}
+
+
 
 def test_reviews_follow_a_renamed_run_and_go_with_a_deleted_one(reviewed):
     dataset = reviewed
