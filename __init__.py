@@ -33,11 +33,13 @@ def register(plugin):
         UntagRedundancy,
     )
     from .operators.features import ComputeBoundaryCrossings, ComputeFeatureClusters
+    from .operators.review import ExportPairReviews, ImportPairReviews, RecutRedundancyRun
     from .operators.runs import CancelRedundancyRun, DeleteRedundancyRun
     from .operators.ssim import ComputeSplitSimilarity, ComputeSSIMClusters
     from .operators.wavelet import ComputeWaveletClusters
     from .panels.embedding import EmbeddingMapPanel
     from .panels.redundancy import RedundancyPanel
+    from .panels.review import PairReviewPanel
 
     for operator in (
         ComputeWaveletClusters,
@@ -52,7 +54,11 @@ def register(plugin):
         SetRepresentative,
         ExportCurated,
         DeleteExcluded,
+        RecutRedundancyRun,
+        ExportPairReviews,
+        ImportPairReviews,
         RedundancyPanel,
         EmbeddingMapPanel,
+        PairReviewPanel,
     ):
         plugin.register(operator)

@@ -9,6 +9,10 @@
     ssim = fr.compute_ssim_clusters(dataset, label_field="ground_truth", mode="sparse")
     split = fr.compute_split_similarity(dataset, train="train", test="test")
     split.details["share_near_identical"], split.least_similar_view()
+
+    fr.review_pair(dataset, "ssim", id_a, id_b, "different")  # or "same", "labels_differ"
+    print(fr.calibration(dataset, "ssim").at(0.6))  # precision with its Wilson interval
+    fr.recut_run(dataset, "ssim", 0.6)  # new groups from the stored pairs, reviews applied
 """
 
 from .bridge.curation import (
@@ -27,6 +31,15 @@ from .bridge.features import (
     boundary_crossings_between,
     compute_boundary_crossings,
     compute_feature_clusters,
+)
+from .bridge.review import (
+    calibration,
+    export_reviews,
+    import_reviews,
+    load_reviews,
+    recut_run,
+    review_pair,
+    undo_review,
 )
 from .bridge.runs import (
     RedundancyRun,
@@ -49,6 +62,13 @@ def load_run(dataset, key):
 
 __all__ = [
     "boundary_crossings_between",
+    "calibration",
+    "export_reviews",
+    "import_reviews",
+    "load_reviews",
+    "recut_run",
+    "review_pair",
+    "undo_review",
     "compute_boundary_crossings",
     "compute_feature_clusters",
     "EXPORT_FORMATS",

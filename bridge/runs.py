@@ -37,6 +37,9 @@ FIELD_TYPES = {
 EXTRA_SUFFIXES = ("best_match", "best_similarity", "crossings")
 """Field suffixes beyond the contract that some runs write (split runs, the probe)."""
 LEASES = "redundancy_leases"
+REVIEWS = "redundancy_reviews"
+"""Pair-review decisions of each run (``bridge/review.py``): a document per reviewed pair,
+so that a decision is one write and reviewers working at once never overwrite each other."""
 LEASE_SECONDS = 60.0
 """A writer renews its lease every third of this; a lease not renewed for this long is
 taken to belong to a dead writer."""
@@ -180,6 +183,10 @@ def _now():
 
 def _leases():
     return foo.get_db_conn()[LEASES]
+
+
+def _reviews():
+    return foo.get_db_conn()[REVIEWS]
 
 
 def _lease_id(dataset, key):
@@ -491,6 +498,7 @@ def _roll_forward(dataset, lease_id, change, phase):
                 if dataset.has_sample_field(source):
                     dataset.rename_sample_field(source, target)  # data first, then schema
                 checkpoint(f"renamed:{target}")
+            _apply_updates(dataset, change.get("updates") or {})
         elif current == "register" and run is not None:
             if not dataset.has_run(key):
                 dataset.register_run(key, dataset.init_run(method=run["method"], **run["parameters"]))
@@ -508,6 +516,62 @@ def _roll_forward(dataset, lease_id, change, phase):
     checkpoint("committed")
 
 
+def _apply_updates(dataset, updates):
+    """Set the recorded new values ``{sample id: {field: value}}`` (idempotent)."""
+    from bson import ObjectId
+    from pymongo import UpdateOne
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    ops = [UpdateOne({"_id": ObjectId(i)}, {"$set": {**values, "last_modified_at": now}}) for i, values in updates.items()]
+    if ops:
+        dataset._bulk_write(ops, ids=list(updates))
+        checkpoint("updated")
+
+
+def store_changes(writer, samples, method, parameters, sample_ids, decisions, details):
+    """``store_run`` for a run whose samples stay the same (a re-cut): the commit records
+    and applies only the field values that differ from the stored ones, so a change to a
+    few groups of a large run writes a few documents, all or nothing as ``store_run``."""
+    dataset, key = samples._dataset, writer.key
+    started = time.perf_counter()
+    columns = _columns(sample_ids, decisions)
+    fields = [f"{key}_{suffix}" for suffix in columns]
+    stored = dict(zip(samples.values("id"), zip(*samples.values(fields))))
+    updates = {}
+    for row, sample_id in enumerate(sample_ids):
+        new = [columns[suffix][row] for suffix in columns]
+        if list(stored[sample_id]) != new:
+            updates[sample_id] = {field: value for field, value, old in zip(fields, new, stored[sample_id]) if value != old}
+    details["tagged"] = getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}
+    details["fields"] = _owned_fields(dataset, key)
+    details["review_view"] = _owned_review_view(dataset, key)
+    details["timings"]["write"] = time.perf_counter() - started
+    writer.commit({
+        "key": key,
+        "drop_fields": [],
+        "drop_view": None,
+        "drop_run": key,
+        "renames": {},
+        "updates": updates,
+        "run": {
+            "method": METHOD_PREFIX + method,
+            "parameters": parameters,
+            "results": {"counts": decisions.counts(), "n_samples": len(sample_ids), **details},
+        },
+    })  # fmt: skip
+    return RedundancyRun(dataset, key)
+
+
+def _columns(sample_ids, decisions):
+    """The contract's field values per suffix, index-aligned with ``sample_ids``."""
+    return {
+        "status": [str(status) for status in decisions.status],
+        "group": [int(group) for group in decisions.group],
+        "representative": [sample_ids[i] if i >= 0 else None for i in decisions.representative],
+        "score": [float(score) for score in decisions.score],
+    }
+
+
 def store_run(writer, samples, method, parameters, sample_ids, decisions, details,
               extra_fields=None):  # fmt: skip
     """Write ``decisions`` (index-aligned with ``sample_ids``) as fields and register the
@@ -522,12 +586,7 @@ def store_run(writer, samples, method, parameters, sample_ids, decisions, detail
     """
     dataset, key = samples._dataset, writer.key
     started = time.perf_counter()
-    columns = {
-        "status": [str(status) for status in decisions.status],
-        "group": [int(group) for group in decisions.group],
-        "representative": [sample_ids[i] if i >= 0 else None for i in decisions.representative],
-        "score": [float(score) for score in decisions.score],
-    }
+    columns = _columns(sample_ids, decisions)
     field_types = dict(FIELD_TYPES)
     for suffix, (field_type, values) in (extra_fields or {}).items():
         field_types[suffix] = field_type
@@ -602,6 +661,7 @@ def delete_run(dataset, key):
             "renames": {},
             "run": None,
         })  # fmt: skip
+    _reviews().delete_many({"dataset_id": str(dataset._doc.id), "key": key})
 
 
 def rename_run(dataset, key, new_key):
@@ -640,6 +700,7 @@ def rename_run(dataset, key, new_key):
             "renames": dict(zip(old_fields, new_fields)),
             "run": {"method": METHOD_PREFIX + run.method, "parameters": run.parameters, "results": results},
         })  # fmt: skip
+        _reviews().update_many({"dataset_id": str(dataset._doc.id), "key": key}, {"$set": {"key": new_key}})
     return RedundancyRun(dataset, new_key)
 
 

@@ -215,3 +215,36 @@ def test_a_rename_killed_at_any_checkpoint_leaves_the_run_under_one_key(dataset,
         ended.append(present[0])
     committed_at = stages.index("committing")
     assert ended == [key] * committed_at + ["moved"] * (len(stages) - committed_at)
+
+
+def test_a_recut_killed_at_any_checkpoint_leaves_the_old_or_the_new_cut(dataset, writers, tmp_path):
+    """A re-cut commits only the values that change; killed anywhere, the run is the old
+    cut or the new one. Here a review joins two unrelated images, so the cut changes."""
+    key = CALLS["wavelet"][0]
+    pair = dataset.values("id")[:2]
+    old = reference(dataset, "wavelet", dataset, 0.3)
+    compute("wavelet", dataset, "reference", 0.3)
+    fr.review_pair(dataset, "reference", *pair, "same")
+    new = {"counts": fr.recut_run(dataset, "reference", 0.31).counts, "threshold": 0.31}
+    new["values"] = field_values(dataset, "reference", FIELD_TYPES)
+    fr.delete_run(dataset, "reference")
+    assert old["values"] != new["values"]
+    compute("wavelet", dataset, key, 0.3)
+    fr.review_pair(dataset, key, *pair, "same")  # kept by the runs that replace this one
+    job = {"dataset_name": dataset.name, "call": "recut", "key": key, "threshold": 0.31}
+    trace = tmp_path / "recut-trace.txt"
+    send(writers[0], {**job, "env": {"FIFTYONE_REDUNDANCY_TRACE": str(trace)}}, tmp_path, "recut-dry")
+    assert answer(writers[0], dataset) == {"signal": 0, "ok": True}
+    stages = trace.read_text().split()
+    assert {"committing", "updated", "committed"} <= set(stages)
+    assert assert_one_complete_run(dataset, "wavelet", [old, new]) == 1
+
+    ended = []
+    for kill_at in range(1, len(stages) + 1):
+        compute("wavelet", dataset, key, 0.3)
+        send(writers[0], {**job, "env": {"FIFTYONE_REDUNDANCY_KILL_AT": str(kill_at)}}, tmp_path, f"recut{kill_at}")
+        assert answer(writers[0], dataset)["signal"] == 9, (kill_at, " ".join(stages))
+        ended.append(assert_one_complete_run(dataset, "wavelet", [old, new]))
+    committed_at = stages.index("committing")
+    assert ended == [0] * committed_at + [1] * (len(stages) - committed_at)
+    fr.delete_run(dataset, key)

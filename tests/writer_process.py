@@ -4,7 +4,7 @@ fork instead of an import. It never connects to the database itself; each forked
 does. The answer line says how the writer ended: ``signal`` (9 when it was killed),
 ``ok``, and the ``error`` it raised.
 
-A job: ``dataset``, ``call`` ("wavelet", "split", or "rename" to ``new_key``), ``key``,
+A job: ``dataset``, ``call`` ("wavelet", "split", "recut", or "rename" to ``new_key``), ``key``,
 ``threshold``, ``limit`` (analyse the first N samples, or all), ``outcome`` (a file the
 writer reports to), ``env`` (the checkpoint hooks of bridge/runs.py), optionally
 ``kill_after`` (seconds after which this process SIGKILLs the writer, wherever it is) and
@@ -31,6 +31,8 @@ def write(job):
             time.sleep(0.002)
     if job["call"] == "rename":
         fr.rename_run(dataset, job["key"], job["new_key"])
+    elif job["call"] == "recut":
+        fr.recut_run(dataset, job["key"], job["threshold"])
     elif job["call"] == "wavelet":
         fr.compute_wavelet_clusters(view, key=job["key"], threshold=job["threshold"], num_workers=1, progress=False, overwrite=True)
     else:

@@ -1,0 +1,361 @@
+"""Pair review on a stored run: decisions on scored pairs (stored with the run, one
+document per pair in ``runs.REVIEWS``, and as sample tags the user chooses), the
+calibration they give, CSV exchange, and ``recut_run``, which cuts a run again from its
+stored pairs with the decisions overriding the scores.
+
+A run stores its scored pairs as indices into ``details["sample_ids"]``; reviews name the
+two samples by id (and the CSV by file path), so they survive re-runs and re-cuts.
+"""
+
+import csv
+import os
+import threading
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+
+from ..core.decisions import decide, most_similar_on_average
+from ..core.pair_score import STORED_FLOOR, ScoredPairs, require_threshold, score_groups, score_matrix, submatrix
+from ..core.review import (
+    DECISIONS,
+    DIFFERENT,
+    KEYS,
+    LABELS_DIFFER,
+    SAME,
+    SKIPPED,
+    calibrate,
+    check_decision,
+    decided_pairs,
+    mark_influential,
+    review_order,
+)
+from . import runs
+from .samples import read_labels
+
+DEFAULT_TAGS = {SAME: "pair:same", DIFFERENT: "pair:different", LABELS_DIFFER: "pair:labels_differ"}
+"""The tag each decision puts on both samples of the pair, unless the user names another."""
+CSV_COLUMNS = ("file_a", "file_b", "score", "decision", "when")
+RECUTTABLE = {"wavelet_clusters": "score", "ssim_spectral": "threshold"}
+"""Runs decided by complete linkage over their stored pairs alone (method: grouping)."""
+_cache_lock = threading.Lock()
+_tables = {}
+_indexed = set()
+
+
+class PairTable:
+    """A run's stored scored pairs, read once per stored run (the panel's events reuse it)."""
+
+    def __init__(self, run):
+        details = run.details
+        if "pairs" not in details:
+            raise ValueError(
+                f"run {run.key!r} ({run.method}) stores no scored pairs: only runs that group by the "
+                "pair score can be reviewed or re-cut. Run wavelet clusters (grouping='score') or SSIM "
+                "(grouping='threshold') first"
+            )
+        self.key, self.method = run.key, run.method
+        self.parameters = run.parameters
+        self.threshold = float(run.parameters.get("threshold", STORED_FLOOR))
+        self.sample_ids = list(details["sample_ids"])
+        self.row_of = {sample_id: row for row, sample_id in enumerate(self.sample_ids)}
+        stored = details["pairs"]
+        self.pairs = ScoredPairs(
+            np.asarray(stored["first"], dtype=np.int64),
+            np.asarray(stored["second"], dtype=np.int64),
+            np.asarray(stored["score"], dtype=np.float64),
+        )
+        self._orders = {}
+
+    def order(self, cut, order, band, seed=0):
+        """Review order of the stored pairs (``core.review.review_order``), computed once."""
+        name = (round(cut, 6), order, tuple(round(edge, 6) for edge in band), seed)
+        if name not in self._orders:
+            self._orders[name] = review_order(self.pairs.score, cut, order, band, seed)
+        return self._orders[name]
+
+
+def reviewable_runs(dataset):
+    """Keys of the runs decided on their stored pairs alone: they can be reviewed and re-cut."""
+    keys = []
+    for key in runs.list_runs(dataset):
+        config = dataset.get_run_info(key).config
+        if RECUTTABLE.get(config.method[len(runs.METHOD_PREFIX) :]) == getattr(config, "grouping", None):
+            keys.append(key)
+    return keys
+
+
+def pair_table(dataset, key):
+    """The ``PairTable`` of run ``key``, cached until the run is stored again."""
+    if not dataset.has_run(key):
+        runs.require_run(dataset, key)  # says which runs there are
+    name = (str(dataset._doc.id), key, dataset.get_run_info(key).timestamp)
+    with _cache_lock:
+        table = _tables.get(name)
+    if table is None:
+        table = PairTable(runs.RedundancyRun(dataset, key))
+        with _cache_lock:
+            for stale in [other for other in _tables if other[:2] == name[:2]]:
+                del _tables[stale]
+            _tables[name] = table
+    return table
+
+
+def _collection():
+    collection = runs._reviews()
+    if collection.full_name not in _indexed:
+        collection.create_index([("dataset_id", 1), ("key", 1), ("a", 1), ("b", 1)], unique=True)
+        _indexed.add(collection.full_name)
+    return collection
+
+
+def _where(dataset, key, **more):
+    return {"dataset_id": str(dataset._doc.id), "key": key, **more}
+
+
+def _ordered(id_a, id_b):
+    if id_a == id_b:
+        raise ValueError(f"a pair needs two different samples, got {id_a} twice")
+    return (id_a, id_b) if id_a < id_b else (id_b, id_a)
+
+
+def load_reviews(dataset, key):
+    """Every decision on run ``key``, oldest first: dicts with ``a``, ``b`` (sample ids),
+    ``decision``, ``score``, ``when``."""
+    found = _collection().find(_where(dataset, key), {"_id": 0, "a": 1, "b": 1, "decision": 1, "score": 1, "when": 1, "recorded": 1})
+    return sorted(found, key=lambda review: review["recorded"])
+
+
+def review_pair(dataset, key, id_a, id_b, decision, tags=None, when=None, score=None):
+    """Record that samples ``id_a`` and ``id_b`` of run ``key`` are the same image
+    (``"same"``), different (``"different"``), the same image with disagreeing labels
+    (``"labels_differ"``) or were skipped (``"skipped"``); a later decision on the pair
+    replaces the earlier one. The score recorded is the run's stored one (``score`` only
+    where the run stored none, e.g. from an imported CSV). Both samples get the decision's tag (``tags`` maps decisions
+    to tag names, default ``DEFAULT_TAGS``; tags they had before are kept)."""
+    check_decision(decision)
+    id_a, id_b = _ordered(id_a, id_b)
+    table = pair_table(dataset, key)
+    missing = [sample_id for sample_id in (id_a, id_b) if sample_id not in table.row_of]
+    if missing:
+        raise ValueError(f"sample {missing[0]} is not in run {key!r}; review pairs of the run's samples")
+    stored = _stored_score(table, id_a, id_b)
+    score = score if stored is None else stored
+    previous = _collection().find_one(_where(dataset, key, a=id_a, b=id_b))
+    if previous is not None:
+        _untag(dataset, key, previous, exclude_self=True)
+    tag = (tags or DEFAULT_TAGS).get(decision)
+    added = []
+    if tag:
+        pair = dataset.select([id_a, id_b])
+        added = pair.match_tags(tag, bool=False).values("id")
+        pair.tag_samples(tag)
+    record = {
+        "decision": decision,
+        "score": score,
+        "when": when or datetime.now(timezone.utc).replace(tzinfo=None),
+        "recorded": time.time_ns(),
+        "tag": tag,
+        "added": added,
+    }
+    _collection().update_one(_where(dataset, key, a=id_a, b=id_b), {"$set": record}, upsert=True)
+    return record
+
+
+def undo_review(dataset, key):
+    """Take back the latest decision recorded on run ``key`` (and the tags it added);
+    returns it, or None when there is none."""
+    latest = _collection().find_one(_where(dataset, key), sort=[("recorded", -1)])
+    if latest is None:
+        return None
+    _untag(dataset, key, latest, exclude_self=True)
+    _collection().delete_one({"_id": latest["_id"]})
+    return latest
+
+
+def _untag(dataset, key, review, exclude_self):
+    """Remove the tag ``review`` added from its samples that no other review with the same
+    tag still covers; a sample still covered keeps the tag, and that review inherits the
+    right to remove it later."""
+    tag = review.get("tag")
+    if not tag:
+        return
+    others = _where(dataset, key, tag=tag)
+    if exclude_self:
+        others["_id"] = {"$ne": review["_id"]}
+    for sample_id in review.get("added", []):
+        heir = _collection().find_one({**others, "$or": [{"a": sample_id}, {"b": sample_id}]})
+        if heir is None:
+            dataset.select([sample_id]).untag_samples(tag)
+        else:
+            _collection().update_one({"_id": heir["_id"]}, {"$addToSet": {"added": sample_id}})
+
+
+def _stored_score(table, id_a, id_b):
+    rows = sorted((table.row_of[id_a], table.row_of[id_b]))
+    pairs = table.pairs
+    hit = np.flatnonzero(
+        (np.minimum(pairs.first, pairs.second) == rows[0]) & (np.maximum(pairs.first, pairs.second) == rows[1])
+    )
+    return float(pairs.score[hit[0]]) if len(hit) else None
+
+
+def reviewed_rows(table, reviews):
+    """The reviews of ``table``'s run as rows: ``(first, second, decision, score)``
+    arrays, leaving out pairs with a sample no longer in the run."""
+    kept = [review for review in reviews if review["a"] in table.row_of and review["b"] in table.row_of]
+    first = np.array([table.row_of[review["a"]] for review in kept], dtype=np.int64)
+    second = np.array([table.row_of[review["b"]] for review in kept], dtype=np.int64)
+    decisions = np.array([review["decision"] for review in kept], dtype=object)
+    scores = np.array([np.nan if review.get("score") is None else review["score"] for review in kept], dtype=np.float64)
+    return first, second, decisions, scores
+
+
+def calibration(dataset, key, reviews=None):
+    """The precision of every cut of run ``key`` estimated from its reviewed pairs
+    (``core.review.Calibration``; skipped pairs and pairs without a stored score do not
+    count). ``reviews``: ``load_reviews``'s answer, when the caller has it."""
+    table = pair_table(dataset, key)
+    reviews = load_reviews(dataset, key) if reviews is None else reviews
+    _, _, decisions, scores = reviewed_rows(table, reviews)
+    counted = (decisions != SKIPPED) & np.isfinite(scores)
+    same = np.isin(decisions[counted], [SAME, LABELS_DIFFER])
+    return calibrate(table.pairs.score, scores[counted], same, floor=STORED_FLOOR)
+
+
+def recut_run(dataset, key, threshold):
+    """Cut run ``key`` again at pair score ``threshold`` from the scored pairs it stored,
+    without reading an image: the new groups and statuses equal those of a fresh run of the
+    same analysis at ``threshold``, except where reviews decide: a pair reviewed as
+    different is never in one group, a pair reviewed as the same image always is (the
+    representative rule still applies), and a group holding a pair reviewed as the same
+    image with disagreeing labels is influential. Written through the run's lease like a
+    run (all or nothing, even if killed), but only the values that change are written; the
+    run keeps its reviews and tags and records the re-cut. A threshold
+    below the storage floor (``STORED_FLOOR``) is refused: pairs under it were not kept, so
+    such a cut could not equal a fresh run. Returns the :class:`RedundancyRun`."""
+    require_threshold(threshold)
+    if threshold < STORED_FLOOR:
+        raise ValueError(
+            f"threshold {threshold} is below {STORED_FLOOR}, the lowest pair score a run stores: a "
+            f"re-cut there would miss pairs a fresh run finds. Run the analysis again with threshold={threshold}"
+        )
+    started = time.perf_counter()
+    with runs.RunWriter(dataset, key) as writer:
+        run = runs.RedundancyRun(dataset, key)
+        grouping = RECUTTABLE.get(run.method)
+        if grouping is None or run.parameters.get("grouping") != grouping:
+            raise ValueError(
+                f"run {key!r} is a {run.method} run grouped by {run.parameters.get('grouping', 'its own rule')!r}; "
+                "only wavelet runs with grouping='score' and SSIM runs with grouping='threshold' are cut "
+                "from their stored pairs alone. Run the analysis again at the new threshold"
+            )
+        table = PairTable(run)
+        samples = run.view()
+        ids = samples.values("id")
+        if len(ids) != len(table.sample_ids) or set(ids) != set(table.sample_ids):
+            raise ValueError(
+                f"the samples of run {key!r} changed since it ran ({len(table.sample_ids):,} then, "
+                f"{len(ids):,} with its fields now); run the analysis again on the dataset as it is now"
+            )
+        first, second, decisions, _ = reviewed_rows(table, load_reviews(dataset, key))
+        pairs = decided_pairs(table.pairs, first, second, decisions)
+        n = len(table.sample_ids)
+        matrix = score_matrix(n, pairs)
+        labels = read_labels(samples, run.label_field())
+        if labels is not None:  # in the run's order
+            label_of = dict(zip(ids, labels))
+            labels = [label_of[sample_id] for sample_id in table.sample_ids]
+        outcome = decide(
+            score_groups(n, pairs, threshold, matrix),
+            most_similar_on_average(lambda members: submatrix(matrix, members)),
+            labels,
+        )
+        conflicts = decisions == LABELS_DIFFER
+        outcome = mark_influential(outcome, np.concatenate([first[conflicts], second[conflicts]]))
+        details = {
+            name: value for name, value in run.details.items()
+            if name not in ("counts", "n_samples", "fields", "review_view", "overrides", "tagged")
+        }  # fmt: skip
+        details["timings"] = dict(details["timings"])
+        details["recut"] = {
+            "threshold": threshold,
+            "previous_threshold": table.threshold,
+            "reviews_applied": int(np.count_nonzero(decisions != SKIPPED)),
+            "seconds": time.perf_counter() - started,
+        }
+        parameters = {**run.parameters, "threshold": threshold}
+        return runs.store_changes(writer, samples, run.method, parameters, table.sample_ids, outcome, details)
+
+
+def export_reviews(dataset, key, path):
+    """Write run ``key``'s decisions to the CSV file ``path`` (columns ``file_a, file_b,
+    score, decision, when``: the two images' file paths, their stored pair score, the
+    decision and its UTC time in ISO 8601), so a team can share a review. An existing file
+    is refused. Returns the number of rows."""
+    if os.path.exists(path):
+        raise ValueError(f"{path} already exists; choose a new file name (nothing was written)")
+    reviews = load_reviews(dataset, key)
+    ids = sorted({review[side] for review in reviews for side in ("a", "b")})
+    paths = dict(zip(*dataset.select(ids).values(["id", "filepath"]))) if ids else {}
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for review in reviews:
+            if review["a"] in paths and review["b"] in paths:
+                score = "" if review.get("score") is None else f"{review['score']:.5f}"
+                writer.writerow([paths[review["a"]], paths[review["b"]], score, review["decision"], review["when"].isoformat()])
+    return len(reviews)
+
+
+def import_reviews(dataset, key, path, tags=None):
+    """Read decisions from a CSV written by :func:`export_reviews` (or by hand, with the
+    same columns; ``y``/``n``/``l``/``s`` stand for the decisions) into run ``key``.
+    Files are matched by path, else by file name when one sample of the run has it; a row
+    older than the pair's current decision is left out. Every row is checked before
+    anything is recorded. Returns ``{"imported", "older", "unmatched"}``."""
+    table = pair_table(dataset, key)
+    ids, paths = dataset.select(table.sample_ids).values(["id", "filepath"])
+    by_path = dict(zip(paths, ids))
+    names = {}
+    for sample_id, filepath in zip(ids, paths):
+        names.setdefault(os.path.basename(filepath), []).append(sample_id)
+    rows = []
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = set(CSV_COLUMNS) - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path} lacks the columns {sorted(missing)}; it needs {', '.join(CSV_COLUMNS)}")
+        for line, row in enumerate(reader, start=2):
+            decision = KEYS.get(row["decision"].strip(), row["decision"].strip())
+            if decision not in DECISIONS:
+                raise ValueError(f"{path}, line {line}: decision {row['decision']!r} is not one of {DECISIONS} (or y/n/l/s)")
+            try:
+                when = datetime.fromisoformat(row["when"].strip()) if row["when"].strip() else None
+                score = float(row["score"]) if row["score"].strip() else None
+            except ValueError as error:
+                raise ValueError(f"{path}, line {line}: {error}") from None
+            if when is not None and when.tzinfo is not None:
+                when = when.astimezone(timezone.utc).replace(tzinfo=None)
+            pair = [_match(file, by_path, names) for file in (row["file_a"], row["file_b"])]
+            rows.append((pair, decision, when, score))
+    counts = {"imported": 0, "older": 0, "unmatched": 0}
+    for (id_a, id_b), decision, when, score in rows:
+        if id_a is None or id_b is None or id_a == id_b:
+            counts["unmatched"] += 1
+            continue
+        current = _collection().find_one(_where(dataset, key, a=min(id_a, id_b), b=max(id_a, id_b)))
+        if current is not None and when is not None and current["when"] >= when:
+            counts["older"] += 1
+            continue
+        review_pair(dataset, key, id_a, id_b, decision, tags=tags, when=when, score=score)
+        counts["imported"] += 1
+    return counts
+
+
+def _match(file, by_path, names):
+    file = file.strip()
+    if file in by_path:
+        return by_path[file]
+    candidates = names.get(os.path.basename(file), [])
+    return candidates[0] if len(candidates) == 1 else None

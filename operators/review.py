@@ -1,0 +1,114 @@
+"""Operators of pair review: re-cut a run from its stored pairs, and share its decisions
+as CSV. The work is ``bridge.review``'s."""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+from ..bridge.review import CSV_COLUMNS, export_reviews, import_reviews, pair_table, recut_run, reviewable_runs
+from ..core.pair_score import STORED_FLOOR
+from .forms import failures_in_place, run_summary_markdown, summary_output
+
+
+def reviewable_run_input(inputs, ctx):
+    """Dropdown of the runs cut from their stored pairs; the chosen key, or None (with a
+    warning) when there is none."""
+    keys = reviewable_runs(ctx.dataset)
+    if not keys:
+        inputs.view("no_runs", types.Warning(label="No run here stores scored pairs: run wavelet clusters or SSIM first"))
+        return None
+    choices = types.DropdownView()
+    for key in keys:
+        choices.add_choice(key, label=key)
+    inputs.enum("key", keys, default=keys[0], required=True, label="Run", view=choices)
+    key = ctx.params.get("key") or keys[0]
+    return key if key in keys else None
+
+
+class RecutRedundancyRun(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="recut_redundancy_run",
+            label="Redundancy: re-cut a run",
+            description="Group a run again at another pair-score cut from its stored pairs, reviews applied",
+            dynamic=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        key = reviewable_run_input(inputs, ctx)
+        if key is not None:
+            table = pair_table(ctx.dataset, key)
+            cut = inputs.float(
+                "threshold", default=table.threshold, required=True, min=STORED_FLOOR, max=1.0, label="Cut (pair score)",
+                description=f"Run {key!r} is cut at {table.threshold:g}; it stores the pairs scoring {STORED_FLOOR} or more",
+            )  # fmt: skip
+            value = ctx.params.get("threshold")
+            if value is not None and not STORED_FLOOR <= value <= 1:
+                cut.invalid = True
+                cut.error_message = f"Choose a cut from {STORED_FLOOR} to 1: lower pairs are not stored"
+        return types.Property(inputs, view=types.View(label="Re-cut a redundancy run"))
+
+    @failures_in_place("Re-cut")
+    def execute(self, ctx):
+        run = recut_run(ctx.dataset, ctx.params["key"], float(ctx.params["threshold"]))
+        ctx.ops.reload_dataset()
+        return {"key": run.key, "counts": run.counts, "summary": run_summary_markdown(run)}
+
+    def resolve_output(self, ctx):
+        return summary_output("Run re-cut", ctx)
+
+
+class ExportPairReviews(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="export_pair_reviews",
+            label="Redundancy: export pair reviews (CSV)",
+            description=f"Write a run's review decisions to a CSV file ({', '.join(CSV_COLUMNS)})",
+            dynamic=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        if reviewable_run_input(inputs, ctx) is not None:
+            inputs.str("path", required=True, label="CSV file", description="A new file; an existing one is never replaced")
+        return types.Property(inputs, view=types.View(label="Export pair reviews"))
+
+    @failures_in_place("Export")
+    def execute(self, ctx):
+        count = export_reviews(ctx.dataset, ctx.params["key"], ctx.params["path"])
+        return {"rows": count, "summary": f"Wrote {count:,} decisions of run `{ctx.params['key']}` to `{ctx.params['path']}`."}
+
+    def resolve_output(self, ctx):
+        return summary_output("Pair reviews exported", ctx)
+
+
+class ImportPairReviews(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="import_pair_reviews",
+            label="Redundancy: import pair reviews (CSV)",
+            description="Add review decisions from a CSV file to a run (newer decisions win)",
+            dynamic=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        if reviewable_run_input(inputs, ctx) is not None:
+            inputs.str("path", required=True, label="CSV file", description=f"Columns {', '.join(CSV_COLUMNS)}")
+        return types.Property(inputs, view=types.View(label="Import pair reviews"))
+
+    @failures_in_place("Import")
+    def execute(self, ctx):
+        counts = import_reviews(ctx.dataset, ctx.params["key"], ctx.params["path"])
+        ctx.ops.reload_dataset()
+        summary = (
+            f"Imported **{counts['imported']:,}** decisions into run `{ctx.params['key']}`; {counts['older']:,} rows were "
+            f"older than the pair's current decision and {counts['unmatched']:,} named files outside the run."
+        )
+        return {**counts, "summary": summary}
+
+    def resolve_output(self, ctx):
+        return summary_output("Pair reviews imported", ctx)
