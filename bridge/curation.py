@@ -16,7 +16,7 @@ import fiftyone as fo
 from fiftyone import ViewField as F
 
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
-from .runs import RedundancyRun, RunWriter, holding, require_run
+from .runs import RedundancyRun, RunWriter, holding, require_run, update_results
 from .samples import classification_fields, is_classification
 
 TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
@@ -74,13 +74,14 @@ def tag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
         for tag, view in views.items():
             added[tag] = view.match_tags(tag, bool=False).values("id")
             view.tag_samples(tag)
-        for key in keys:
-            results = dataset.load_run_results(key, cache=False)
+        def record_tags(results):
             tagged = dict(getattr(results, "tagged", None) or {})
             for tag, ids in added.items():
                 tagged[tag] = sorted(set(tagged.get(tag, [])) | set(ids))
             results.tagged = tagged
-            dataset.save_run_results(key, results)
+
+        for key in keys:
+            update_results(dataset, key, record_tags)
         return {tag: len(view) for tag, view in views.items()}
 
 
@@ -97,11 +98,12 @@ def untag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
             ours = set().union(*((getattr(results, "tagged", None) or {}).get(tag, []) for results in records.values()))
             untagged[tag] = {sample_id for sample_id in view.match_tags(tag).values("id") if sample_id in ours}
             dataset.select(list(untagged[tag])).untag_samples(tag)
-        for key, results in records.items():
-            tagged = getattr(results, "tagged", None)
-            if tagged:
-                results.tagged = {tag: [i for i in ids if i not in untagged.get(tag, ())] for tag, ids in tagged.items()}
-                dataset.save_run_results(key, results)
+        def forget_tags(results):
+            tagged = getattr(results, "tagged", None) or {}
+            results.tagged = {tag: [i for i in ids if i not in untagged.get(tag, ())] for tag, ids in tagged.items()}
+
+        for key in keys:
+            update_results(dataset, key, forget_tags)
         return {tag: len(ids) for tag, ids in untagged.items()}
 
 
@@ -142,11 +144,12 @@ def set_representative(dataset, key, sample_id):
         ids = members.values("id")
         members.set_values(f"{key}_status", [REPRESENTATIVE if i == sample_id else REDUNDANT for i in ids])
         members.set_values(f"{key}_representative", [None if i == sample_id else sample_id for i in ids])
-        results = run._results
-        results.overrides = list(getattr(results, "overrides", None) or []) + [
-            {"group": int(group), "representative": sample_id, "previous": previous[0] if previous else None}
-        ]
-        dataset.save_run_results(key, results)
+        override = {"group": int(group), "representative": sample_id, "previous": previous[0] if previous else None}
+
+        def record_override(results):
+            results.overrides = list(getattr(results, "overrides", None) or []) + [override]
+
+        update_results(dataset, key, record_override)
         return RedundancyRun(dataset, key)
 
 

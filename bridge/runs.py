@@ -704,6 +704,15 @@ def rename_run(dataset, key, new_key):
     return RedundancyRun(dataset, new_key)
 
 
+def update_results(dataset, key, change):
+    """Apply ``change(results)`` to the stored results of run ``key`` and save them: the
+    one way a run record is amended after its commit (tags added, representatives
+    overridden). The caller holds the key's lease."""
+    results = dataset.load_run_results(key, cache=False)
+    change(results)
+    dataset.save_run_results(key, results)
+
+
 def _owned_fields(dataset, key):
     results = dataset.load_run_results(key, cache=False)
     return list(getattr(results, "fields", None) or run_fields(key))
