@@ -62,3 +62,54 @@ def _blocked_candidates(points, radius, device):
         keep = i < j
         found.append(torch.stack([i[keep], j[keep]], dim=1).cpu().numpy())
     return np.concatenate(found).astype(np.int64)
+
+
+def nearest_neighbours(points, k, device=None, spare=4):
+    """Each row's ``k`` nearest other rows (Euclidean), exact: ``(indices, distances)``,
+    each (n, k), nearest first. Blocks of row products in torch (float32; on a GPU when
+    ``device`` picks one) shortlist ``k + spare`` per row, never an n x n matrix; the
+    shortlist is measured again in float64 on the CPU, so both devices give the same
+    neighbours unless float32 rounding reorders rows that are more than ``spare`` deep."""
+    import torch
+
+    points = np.asarray(points, dtype=np.float64)
+    n = len(points)
+    k = min(k, n - 1)
+    shortlist = min(k + spare, n - 1)
+    rows = torch.as_tensor(points, dtype=torch.float32, device=resolve_device(device))
+    half_norms = 0.5 * (rows * rows).sum(dim=1)
+    found = np.empty((n, shortlist), dtype=np.int64)
+    distances = np.empty((n, shortlist))
+    with torch.inference_mode():
+        for start in range(0, n, BLOCK_ROWS):
+            scores = rows[start : start + BLOCK_ROWS] @ rows.T - half_norms  # -|a-b|^2/2 + |a|^2/2
+            own = torch.arange(len(scores), device=rows.device)
+            scores[own, start + own] = -torch.inf
+            block = torch.topk(scores, shortlist, dim=1).indices.cpu().numpy()
+            found[start : start + BLOCK_ROWS] = block
+            distances[start : start + BLOCK_ROWS] = np.linalg.norm(points[start : start + BLOCK_ROWS, None] - points[block], axis=2)
+    order = np.lexsort((found, distances), axis=1)[:, :k]  # by distance, ties by index
+    return np.take_along_axis(found, order, axis=1), np.take_along_axis(distances, order, axis=1)
+
+
+def joining_pairs(points, component, device=None):
+    """For each component (a label per row), its closest pair of rows ``(inside,
+    outside, distance)`` to any other component, Euclidean: the edges that link a
+    disconnected neighbour graph (one Boruvka round), by blocks of row products."""
+    import torch
+
+    rows = torch.as_tensor(points, dtype=torch.float32, device=resolve_device(device))
+    half_norms = 0.5 * (rows * rows).sum(dim=1)
+    pairs = []
+    with torch.inference_mode():
+        for label in np.unique(component).tolist():
+            inside, outside = np.flatnonzero(component == label), np.flatnonzero(component != label)
+            best = (-np.inf, 0, 0)
+            for start in range(0, len(inside), BLOCK_ROWS):
+                block = inside[start : start + BLOCK_ROWS]
+                scores = rows[block] @ rows[outside].T - half_norms[outside] - half_norms[block, None]
+                value, flat = scores.reshape(-1).max(dim=0)
+                best = max(best, (value.item(), start + flat.item() // len(outside), flat.item() % len(outside)))
+            a, b = inside[best[1]], outside[best[2]]
+            pairs.append((int(a), int(b), float(np.linalg.norm(points[a] - points[b]))))
+    return pairs
