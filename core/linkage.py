@@ -43,7 +43,8 @@ def average_linkage_clusters(points, n_clusters, n_neighbors=15, device=None):
     neighbours, _ = nearest_neighbours(points, n_neighbors, device)
     first = np.repeat(np.arange(n), neighbours.shape[1])
     second = neighbours.reshape(-1)
-    edges = np.unique(np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1), axis=0)
+    pairs = np.unique(np.minimum(first, second) * n + np.maximum(first, second))
+    edges = np.stack([pairs // n, pairs % n], axis=1)
     return named_by_first_member(np.arange(n), _graph_average_linkage(points, edges, n - n_clusters, device))
 
 
@@ -52,9 +53,12 @@ def _graph_average_linkage(points, edges, n_merges, device):
     merges of average linkage over ``edges`` (pairs of rows)."""
     n = len(points)
     distances = 1.0 - np.einsum("ij,ij->i", points[edges[:, 0]], points[edges[:, 1]])
-    links = [{} for _ in range(n)]
-    for (a, b), distance in zip(edges.tolist(), distances.tolist()):
-        links[a][b] = links[b][a] = distance
+    rows = np.concatenate([edges[:, 0], edges[:, 1]])
+    order = np.argsort(rows, kind="stable")
+    columns = np.concatenate([edges[:, 1], edges[:, 0]])[order].tolist()
+    values = np.concatenate([distances, distances])[order].tolist()
+    starts = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).tolist()
+    links = [dict(zip(columns[a:b], values[a:b])) for a, b in zip(starts[:-1], starts[1:])]
     heap = list(zip(distances.tolist(), edges[:, 0].tolist(), edges[:, 1].tolist()))
     heapq.heapify(heap)
     owner = list(range(n))  # a merged part points at the cluster that absorbed it
