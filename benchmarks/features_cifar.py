@@ -1,14 +1,16 @@
 """Feature-map analysis at CIFAR scale.
 
     .venv/bin/python benchmarks/features_cifar.py [--limit N] [--device cpu|cuda]
-        [--num-workers W] [--throughput N] [--write-back] [--skip-run]
+        [--num-workers W] [--throughput N] [--write-back] [--stages N] [--skip-run]
 
 Extracts torchvision resnet18 features (random weights: the speed is what is measured)
 at the ``avgpool`` layer for the 50,000 CIFAR-10 training images through FiftyOne, then
 times the reduction, HDBSCAN and clustering stages and the write-back, and prints
 images/s. ``--throughput N`` times extraction alone on N images at 32 and at 224 px;
 ``--write-back`` times four ``set_values`` calls against the bulk writes the runs use, on
-a scratch dataset of as many samples.
+a scratch dataset of as many samples; ``--stages N`` times the outlier scores and the
+clustering alone on N x 50 synthetic features (with CPU seconds: the load of other
+processes inflates wall time).
 """
 
 import argparse
@@ -32,6 +34,7 @@ def main():
     parser.add_argument("--num-workers", type=int, default=None, help="default: from the CPU count")
     parser.add_argument("--throughput", type=int, default=0, metavar="N")
     parser.add_argument("--write-back", action="store_true")
+    parser.add_argument("--stages", type=int, default=0, metavar="N")
     parser.add_argument("--skip-run", action="store_true")
     args = parser.parse_args()
 
@@ -43,6 +46,8 @@ def main():
         throughput(model, dataset.take(args.throughput, seed=0).values("filepath"), args)
     if args.write_back:
         write_back(len(dataset))
+    if args.stages:
+        stages(args.stages, args.device)
     if not args.skip_run:
         run(model, dataset, args)
 
@@ -84,6 +89,27 @@ def throughput(model, paths, args):
                          num_workers=workers, device=args.device)  # fmt: skip
         seconds = time.perf_counter() - started
         print(f"extraction at {size} px, {len(paths)} images, {workers} workers: {len(paths) / seconds:.0f} images/s")
+
+
+def stages(count, device):
+    """HDBSCAN outlier scores and the clustering of the default shares on ``count`` rows
+    of 50 dimensions: 2,000 Gaussian clusters of uneven spread, 1% scattered outliers."""
+    from fiftyone_redundancy.core.linkage import average_linkage_clusters
+    from fiftyone_redundancy.core.outliers import outlier_scores
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((2000, 50)) * 3
+    members = rng.integers(0, 2000, count)
+    points = centres[members] + rng.standard_normal((count, 50)) * rng.uniform(0.2, 1.5, (count, 1))
+    points[: count // 100] = rng.standard_normal((count // 100, 50)) * 12
+    for name, work in (
+        ("HDBSCAN outlier scores", lambda: outlier_scores(points, 5, device=device)),
+        ("clustering (89% kept)", lambda: average_linkage_clusters(points[count // 100 :], int(0.89 * count), 15, device)),
+    ):
+        wall, cpu = time.perf_counter(), time.process_time()
+        work()
+        print(f"{name}, {count} x 50: {time.perf_counter() - wall:.2f} s wall, {time.process_time() - cpu:.2f} CPU s, "
+              f"load {os.getloadavg()[0]:.2f}")  # fmt: skip
 
 
 def write_back(count):
