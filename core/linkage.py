@@ -17,7 +17,7 @@ import heapq
 import numpy as np
 
 from .clustering import named_by_first_member, unit_rows
-from .neighbors import joining_pairs, nearest_neighbours
+from .neighbors import foreign_neighbours, nearest_neighbours
 
 GRAPH_ABOVE = 2000
 """Up to this many rows, the exact average linkage (scikit-learn on scipy: an n x n
@@ -103,11 +103,16 @@ def _roots(owner):
 
 def _joining_links(points, cluster, links, device):
     """When no link is left, every cluster is a whole component of the graph: link each
-    to the cluster of its closest row outside it (that pair's cosine distance, as one
-    edge counts in the rule above), as a fresh heap."""
+    (but the largest, which the others link to) to the cluster of its closest row
+    outside it (that pair's cosine distance, as one edge counts in the rule above), as a
+    fresh heap."""
+    queries, found, apart = foreign_neighbours(points, cluster, 1, device)
     heap = []
-    for a, b, _ in joining_pairs(points, cluster, device):
-        node, other = int(cluster[a]), int(cluster[b])
+    for node in np.unique(cluster[queries]).tolist():
+        inside = np.flatnonzero(cluster[queries] == node)
+        closest = inside[np.argmin(apart[inside, 0])]
+        a, b = queries[closest], found[closest, 0]
+        other = int(cluster[b])
         if other not in links[node]:
             distance = float(1.0 - points[a] @ points[b])
             links[node][other] = links[other][node] = distance

@@ -92,24 +92,26 @@ def nearest_neighbours(points, k, device=None, spare=4):
     return np.take_along_axis(found, order, axis=1), np.take_along_axis(distances, order, axis=1)
 
 
-def joining_pairs(points, component, device=None):
-    """For each component (a label per row), its closest pair of rows ``(inside,
-    outside, distance)`` to any other component, Euclidean: the edges that link a
-    disconnected neighbour graph (one Boruvka round), by blocks of row products."""
+def foreign_neighbours(points, component, k=1, device=None):
+    """For each row outside the largest component (a label per row), its ``k`` nearest
+    rows of other components, Euclidean: ``(rows, indices, distances)``, nearest first;
+    one pass of blocked row products with a row's own component masked out. The edges
+    that link a disconnected neighbour graph: the closest pair between each other
+    component and the rest is among them."""
     import torch
 
-    rows = torch.as_tensor(points, dtype=torch.float32, device=resolve_device(device))
+    points = np.asarray(points, dtype=np.float64)
+    device = resolve_device(device)
+    _, component, sizes = np.unique(component, return_inverse=True, return_counts=True)
+    queries = np.flatnonzero(component != np.argmax(sizes))
+    rows = torch.as_tensor(points, dtype=torch.float32, device=device)
+    labels = torch.as_tensor(component, device=device)
     half_norms = 0.5 * (rows * rows).sum(dim=1)
-    pairs = []
+    found = np.empty((len(queries), k), dtype=np.int64)
     with torch.inference_mode():
-        for label in np.unique(component).tolist():
-            inside, outside = np.flatnonzero(component == label), np.flatnonzero(component != label)
-            best = (-np.inf, 0, 0)
-            for start in range(0, len(inside), BLOCK_ROWS):
-                block = inside[start : start + BLOCK_ROWS]
-                scores = rows[block] @ rows[outside].T - half_norms[outside] - half_norms[block, None]
-                value, flat = scores.reshape(-1).max(dim=0)
-                best = max(best, (value.item(), start + flat.item() // len(outside), flat.item() % len(outside)))
-            a, b = inside[best[1]], outside[best[2]]
-            pairs.append((int(a), int(b), float(np.linalg.norm(points[a] - points[b]))))
-    return pairs
+        for start in range(0, len(queries), BLOCK_ROWS):
+            block = torch.as_tensor(queries[start : start + BLOCK_ROWS], device=device)
+            scores = rows[block] @ rows.T - half_norms
+            scores.masked_fill_(labels[block, None] == labels[None], -torch.inf)
+            found[start : start + BLOCK_ROWS] = torch.topk(scores, k, dim=1).indices.cpu().numpy()
+    return queries, found, np.linalg.norm(points[queries, None, :] - points[found], axis=2)

@@ -3,8 +3,8 @@
 The ``hdbscan`` package builds the minimum spanning tree of the mutual-reachability graph
 with k-d tree Boruvka, which degrades in 50 dimensions (47 s at 50,000 CIFAR images).
 Here the tree is built over each row's nearest neighbours (exact, by blocks of row
-products, on a GPU when there is one), linked across components by their closest pairs,
-and handed to ``hdbscan``'s own single-linkage labelling, tree condensing and GLOSH, so
+products, on a GPU when there is one), plus, where those fall apart into components, each
+row's nearest rows in other components, and handed to ``hdbscan``'s own single-linkage labelling, tree condensing and GLOSH, so
 the scores are HDBSCAN's wherever the tree's edges are among those neighbours (as
 ``hdbscan``'s default ``approx_min_span_tree`` already does, the tree may differ in its
 longest edges between far clusters, which decide no outlier's score in practice).
@@ -12,10 +12,13 @@ longest edges between far clusters, which decide no outlier's score in practice)
 
 import numpy as np
 
-from .neighbors import joining_pairs, nearest_neighbours
+from .neighbors import foreign_neighbours, nearest_neighbours
 
 GRAPH_NEIGHBOURS = 15
 """Neighbours per row in the graph the spanning tree is found in (at least min_samples)."""
+FOREIGN_NEIGHBOURS = 3
+"""Where that graph falls apart: each row's nearest rows in other components (rows of
+the largest component excepted) join it."""
 
 
 def outlier_scores(points, min_cluster_size=5, min_samples=None, device=None):
@@ -43,10 +46,10 @@ def outlier_scores(points, min_cluster_size=5, min_samples=None, device=None):
         n_components, component = connected_components(tree, directed=False)
         if n_components == 1:
             break
-        links = np.array(joining_pairs(points, component, device))
-        first, second = links[:, 0].astype(np.int64), links[:, 1].astype(np.int64)
+        queries, found, apart = foreign_neighbours(points, component, FOREIGN_NEIGHBOURS, device)
+        first, second = np.repeat(queries, found.shape[1]), found.reshape(-1)
         rows, columns = np.concatenate([tree.row, first]), np.concatenate([tree.col, second])
-        reach = np.concatenate([tree.data - 1.0, np.maximum(np.maximum(core[first], core[second]), links[:, 2])])
+        reach = np.concatenate([tree.data - 1.0, np.maximum(np.maximum(core[first], core[second]), apart.reshape(-1))])
     edges = np.stack([tree.row, tree.col, tree.data - 1.0], axis=1)
     edges = edges[np.argsort(edges[:, 2], kind="stable")]
     scores = glosh(condense_tree(label(edges), min_cluster_size))
