@@ -66,13 +66,11 @@ def extract_features(model, layer, images, batch_size=64, num_workers=None, devi
     models take no hooks: only their output.
 
     Batches go channels-last (oneDNN's fast layout for convolutions) under
-    ``torch.inference_mode``, to a GPU from pinned memory without blocking, through the
-    model traced and frozen for inference where it can be (``_compiled``)."""
+    ``torch.inference_mode``; to a GPU from pinned memory without blocking."""
     modules = dict(model.named_modules())
     if layer is not None and layer not in modules:
         raise ValueError(f"the model has no layer {layer!r}; its layers are {layer_names(model)[:20]}...")
-    scripted = isinstance(model, torch.jit.ScriptModule)
-    if layer is not None and scripted:
+    if layer is not None and isinstance(model, torch.jit.ScriptModule):
         raise ValueError(
             "a TorchScript model cannot be hooked at an inner layer; use layer=None for its "
             "output, or save the model with torch.save(model) (or give its torchvision "
@@ -86,65 +84,31 @@ def extract_features(model, layer, images, batch_size=64, num_workers=None, devi
     loader = torch.utils.data.DataLoader(
         images, batch_size=batch_size, num_workers=workers, pin_memory=device == "cuda"
     )
-    eager = LayerOutput(model, layer, pool).eval()
-    forward, captured = None, []
-    for batch in loader:
-        batch = batch[0] if isinstance(batch, (tuple, list)) else batch
-        batch = batch.to(device, non_blocking=True)
-        batch = batch.contiguous(memory_format=torch.channels_last) if batch.ndim == 4 else batch
-        if forward is None:
-            forward = eager if scripted else _compiled(eager, batch) or eager
-        with torch.inference_mode():
-            try:
-                output = forward(batch)
-            except RuntimeError:
-                if forward is eager:
-                    raise
-                forward = eager  # traced with a shape this batch does not have
-                output = forward(batch)
-        captured.append(output.float().cpu())
-        if progress is not None:
-            progress(sum(map(len, captured)), len(images))
-    return torch.cat(captured).numpy()
+    captured = []
 
-
-class LayerOutput(torch.nn.Module):
-    """``model`` answering with the output of its ``layer`` (None: its own output), the
-    first item of a tuple, averaged over H and W when ``pool`` and convolutional, one
-    flattened row per image."""
-
-    def __init__(self, model, layer, pool):
-        super().__init__()
-        self.model, self.layer, self.pool = model, layer, pool
-
-    def forward(self, batch):
-        captured = []
-        handle = None
-        if self.layer is not None:
-            hooked = dict(self.model.named_modules())[self.layer]
-            handle = hooked.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
-        try:
-            output = self.model(batch)
-        finally:
-            if handle is not None:
-                handle.remove()
-        output = captured[0] if captured else output
+    def hook(_module, _inputs, output):
         output = output[0] if isinstance(output, (tuple, list)) else output
-        if self.pool and output.ndim == 4:
+        if pool and output.ndim == 4:
             output = output.mean(dim=(2, 3))
-        return output.flatten(1)
+        captured.append(output.detach().flatten(1).float().cpu())
 
-
-def _compiled(module, example):
-    """``module`` traced on ``example``, frozen and optimised for inference (batch norm
-    folded into convolutions, oneDNN layouts): half the CPU time of eager resnet18 at
-    32 px. None when the model cannot be traced (data-dependent control flow...)."""
+    handle = modules[layer].register_forward_hook(hook) if layer is not None else None
+    done = 0
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # the tracer's warnings about Python values
-            return torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(module, example)))
-    except (RuntimeError, TypeError, ValueError, AttributeError, torch.jit.Error):
-        return None
+        with torch.inference_mode():
+            for batch in loader:
+                batch = batch[0] if isinstance(batch, (tuple, list)) else batch
+                batch = batch.to(device, non_blocking=True)
+                output = model(batch.contiguous(memory_format=torch.channels_last) if batch.ndim == 4 else batch)
+                if handle is None:
+                    hook(None, None, output)
+                done += len(batch)
+                if progress is not None:
+                    progress(done, len(images))
+    finally:
+        if handle is not None:
+            handle.remove()
+    return torch.cat(captured).numpy()
 
 
 class ImageFiles(torch.utils.data.Dataset):
