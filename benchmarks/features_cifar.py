@@ -73,6 +73,8 @@ def run(model, dataset, args):
     for stage in ("extraction", "reduction", "outliers", "clustering", "decisions", "projection", "write"):
         print(f"{stage + ' (s)':<40}{timings[stage]:>12.2f}")
     print(f"{'end to end (s)':<40}{wall:>12.2f}")
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    print(f"{'CPU seconds, loader workers included':<40}{sum(u.ru_utime + u.ru_stime for u in used):>12.1f}")
     print(f"{'peak memory (GiB, RSS)':<40}{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:>12.2f}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 

@@ -7,9 +7,9 @@ cluster to a neighbour is the size-weighted mean of its parts' distances where b
 have an edge to it, else the one edge's distance. Merging stops once ``n_clusters``
 remain (a tenth of the rows merge at the default shares). A merged cluster keeps the
 number of its part with more neighbours, so a merge touches only the other part's edges:
-the large clusters that chained features form cost no more than small ones, where
-scikit-learn rebuilt their neighbour lists at every merge and completed a disconnected
-graph with all-pairs distances first (214 s at 50,000 CIFAR images).
+the large clusters that chained features form (4,228 images in one at 50,000 CIFAR
+images) cost no more than small ones, where scikit-learn rebuilt a merged cluster's whole
+neighbour list and queued all of its edges again at every merge (214 s there).
 """
 
 import heapq
