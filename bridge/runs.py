@@ -510,8 +510,8 @@ WRITE_BATCH = 10_000
 def write_columns(dataset, sample_ids, columns):
     """Write ``columns`` (field name -> values index-aligned with ``sample_ids``; the
     fields declared already) in bulk updates of ``WRITE_BATCH`` samples, each setting
-    every field of one sample: 1.6 s for four fields of 50,000 samples, where one
-    ``set_values`` per field took 19 s (``benchmarks/features_cifar.py --write-back``)."""
+    every field of one sample: 1.8 s for four fields of 50,000 samples, where one
+    ``set_values`` per field took 8.7 s (``benchmarks/features_cifar.py --write-back``)."""
     from bson import ObjectId
     from pymongo import UpdateOne
 
