@@ -8,7 +8,7 @@ import fiftyone as fo
 import numpy as np
 
 from ..core.feature_analysis import FeatureParameters, analyze_features
-from ..core.parameters import check_number
+from ..core.parameters import check_flag, check_number
 from ..core.features import ImageFiles, extract_features, load_model
 from ..core.probe import boundary_crossings, torch_classifier
 from . import runs
@@ -53,9 +53,10 @@ def compute_feature_clusters(
     normalize="imagenet",
     pool=True,
     batch_size=64,
-    num_workers=0,
+    num_workers=None,
     device=None,
     random_state=0,
+    store_features=False,
     progress=None,
     overwrite=False,
 ):
@@ -71,6 +72,13 @@ def compute_feature_clusters(
     cosine clustering merges the rest into ``floor((1 - p_outlier - p_similar) * n)``
     clusters, keeping the member nearest each cluster's centre. ``classwise`` does all of
     it within each class of ``label_field`` so every class keeps its share.
+    ``store_features`` also stores each sample's reduced features (the vectors it
+    clustered) in ``{key}_embedding``, owned by the run (renamed and deleted with it), so
+    the pair score of the other analyses can take them as a candidate and fused signal:
+    ``compute_wavelet_clusters(view, embeddings_field="features_embedding")`` then finds
+    semantic near-duplicates and leaks the pixels alone would miss.
+    Extraction uses ``num_workers`` DataLoader workers (None: from the CPU count) and
+    ``device`` (None: a CUDA GPU when there is one), as do PCA and the k-NN searches.
     ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
     unless True (those samples would lose the run's fields); a re-run on the same samples
     (or more) replaces the run either way.
@@ -84,11 +92,14 @@ def compute_feature_clusters(
         min_cluster_size=min_cluster_size,
         random_state=random_state,
     )
+    check_flag("store_features", store_features)
     size = image_size_tuple(image_size)
     batch_size = check_number("batch_size", batch_size, integer=True, at_least=1)
-    num_workers = check_number("num_workers", num_workers, integer=True, at_least=0)
+    if num_workers is not None:
+        num_workers = check_number("num_workers", num_workers, integer=True, at_least=0)
     with runs.RunWriter(samples._dataset, key) as writer:
-        runs.validate_key(samples, key, METHOD, overwrite=overwrite)
+        runs.validate_key(samples, key, METHOD, ("embedding",) if store_features else (), overwrite=overwrite)
+        _check_embedding_field(samples._dataset, key, store_features)
         require_images(samples)
         sample_ids = samples.values("id")
         labels = read_labels(samples, label_field)
@@ -101,7 +112,7 @@ def compute_feature_clusters(
         extract_seconds = time.perf_counter() - started
         runs.checkpoint("decoded")
 
-        analysis = analyze_features(features, labels, parameters)
+        analysis = analyze_features(features, labels, parameters, device)
         runs.checkpoint("analysed")
         details = {
             "timings": {"extraction": extract_seconds, **analysis.timings},
@@ -112,8 +123,19 @@ def compute_feature_clusters(
             "points_3d": analysis.points_3d.round(5).tolist(),
         }
         config = {"label_field": label_field, "layer": layer, "source": source, "image_size": image_size,
-                  "normalize": normalize, "pool": pool, **vars(parameters)}  # fmt: skip
-        return runs.store_run(writer, samples, METHOD, config, sample_ids, analysis.decisions, details)
+                  "normalize": normalize, "pool": pool, "store_features": store_features, **vars(parameters)}  # fmt: skip
+        extra = {"embedding": (fo.VectorField, list(analysis.reduced))} if store_features else None
+        return runs.store_run(writer, samples, METHOD, config, sample_ids, analysis.decisions, details, extra)
+
+
+def _check_embedding_field(dataset, key, store_features):
+    """Never write over a ``{key}_embedding`` field that the run under ``key`` does not own."""
+    field = f"{key}_embedding"
+    if store_features and dataset.has_sample_field(field) and field not in runs.RedundancyRun(dataset, key).fields:
+        raise ValueError(
+            f"field {field!r} on dataset {dataset.name!r} was not written by run {key!r}; "
+            "rename or delete it, or choose another key, to store the features there"
+        )
 
 
 def _features(samples, model, layer, model_path, architecture, num_classes, zoo_model,

@@ -1,6 +1,7 @@
 """Feature-map analysis (Raud 2023, with the class-wise variant of Birodkar et al. 2019):
 reduce, rank outliers with HDBSCAN, merge semantically similar images by agglomerative
-cosine clustering, keep the member nearest each cluster's centre."""
+cosine clustering, keep the member nearest each cluster's centre. PCA and the k-NN
+searches run in torch, on a GPU when there is one (``device``), with the CPU's results."""
 
 import math
 import time
@@ -10,13 +11,13 @@ import numpy as np
 
 from .clustering import named_by_first_member
 from .decisions import OUTLIER, Decisions, closest_in_angle, decide
+from .devices import resolve_device
+from .linkage import average_linkage_clusters
+from .outliers import outlier_scores
 from .parameters import check_flag, check_number
 from .projection import pca_projection
 
 REDUCTIONS = ("pca", "umap", "none")
-CONNECTIVITY_ABOVE = 2000
-"""Above this many rows, agglomerative clustering only merges neighbours in a k-NN graph,
-so it never builds an n x n distance matrix."""
 
 
 @dataclass
@@ -58,7 +59,7 @@ class FeatureAnalysis:
     timings: dict = field(default_factory=dict)
 
 
-def reduce_features(features, reduction="pca", n_reduce=50, random_state=0):
+def reduce_features(features, reduction="pca", n_reduce=50, random_state=0, device=None):
     """``min(n_reduce, n, d)`` dimensions by PCA (``U * S``: no whitening) or UMAP."""
     features = np.asarray(features, dtype=np.float64)
     if not np.all(np.isfinite(features)):
@@ -69,47 +70,28 @@ def reduce_features(features, reduction="pca", n_reduce=50, random_state=0):
     if reduction == "none" or dimensions == d:
         return features
     if reduction == "pca":
-        from sklearn.decomposition import PCA
-
-        return PCA(dimensions, random_state=random_state).fit_transform(features)
+        return principal_components(features, dimensions, device)
     import umap
 
     return umap.UMAP(n_components=min(dimensions, n - 2), random_state=random_state).fit_transform(features)
 
 
-def outlier_scores(reduced, min_cluster_size=5):
-    """HDBSCAN's GLOSH outlier score per row (higher: more of an outlier)."""
-    import hdbscan
+def principal_components(features, dimensions, device=None):
+    """The rows' coordinates on their top ``dimensions`` principal axes, from the d x d
+    covariance in float64 torch (one pass over the rows, on ``device``); each axis points
+    where its largest loading is positive (scikit-learn's sign rule), so CPU and GPU agree."""
+    import torch
 
-    if len(reduced) <= min_cluster_size:
-        return np.zeros(len(reduced))
-    model = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_cluster_size)
-    scores = model.fit(reduced).outlier_scores_
-    return np.nan_to_num(scores, nan=0.0)
-
-
-def cosine_clusters(reduced, n_clusters, n_neighbors=15):
-    """Agglomerative clustering with cosine distance and average linkage into
-    ``n_clusters``; past ``CONNECTIVITY_ABOVE`` rows only k-NN neighbours merge."""
-    from sklearn.cluster import AgglomerativeClustering
-    from sklearn.neighbors import kneighbors_graph
-
-    n = len(reduced)
-    if n_clusters >= n:
-        return np.arange(n)
-    if n_clusters <= 1:
-        return np.zeros(n, dtype=np.int64)
-    connectivity = None
-    if n > CONNECTIVITY_ABOVE:
-        connectivity = kneighbors_graph(reduced, min(n_neighbors, n - 1), metric="cosine", include_self=False)
-    model = AgglomerativeClustering(
-        n_clusters=n_clusters, metric="cosine", linkage="average", connectivity=connectivity
-    )
-    return model.fit_predict(reduced)
+    rows = torch.as_tensor(features, dtype=torch.float64, device=resolve_device(device))
+    centred = rows - rows.mean(dim=0)
+    _, axes = torch.linalg.eigh(centred.T @ centred)
+    axes = axes[:, -dimensions:].flip(1)
+    signs = torch.sign(axes.gather(0, axes.abs().argmax(dim=0, keepdim=True)))
+    return (centred @ (axes * signs)).cpu().numpy()
 
 
-def analyze_features(features, labels=None, parameters=None):
-    """Steps 2-6 on a feature matrix (one row per image)."""
+def analyze_features(features, labels=None, parameters=None, device=None):
+    """Steps 2-6 on a feature matrix (one row per image); ``device`` as ``resolve_device``."""
     parameters = parameters or FeatureParameters()
     n = len(features)
     if parameters.classwise and labels is None:
@@ -117,7 +99,7 @@ def analyze_features(features, labels=None, parameters=None):
     timings = {}
 
     started = time.perf_counter()
-    reduced = reduce_features(features, parameters.reduction, parameters.n_reduce, parameters.random_state)
+    reduced = reduce_features(features, parameters.reduction, parameters.n_reduce, parameters.random_state, device)
     timings["reduction"] = time.perf_counter() - started
 
     groups = np.asarray(labels, dtype=object) if parameters.classwise else np.zeros(n, dtype=object)
@@ -128,7 +110,7 @@ def analyze_features(features, labels=None, parameters=None):
     for group in dict.fromkeys(groups):
         members = np.flatnonzero(groups == group)
         started = time.perf_counter()
-        scores[members] = outlier_scores(reduced[members], parameters.min_cluster_size)
+        scores[members] = outlier_scores(reduced[members], parameters.min_cluster_size, device=device)
         n_outliers = math.ceil(parameters.p_outlier * len(members))
         ranked = members[np.argsort(-scores[members], kind="stable")]
         outliers[ranked[:n_outliers]] = True
@@ -137,7 +119,7 @@ def analyze_features(features, labels=None, parameters=None):
         started = time.perf_counter()
         rest = members[~outliers[members]]
         n_keep = max(1, math.floor((1 - parameters.p_outlier - parameters.p_similar) * len(members)))
-        local = cosine_clusters(reduced[rest], min(n_keep, len(rest)), parameters.n_neighbors)
+        local = average_linkage_clusters(reduced[rest], min(n_keep, len(rest)), parameters.n_neighbors, device)
         cluster_labels[rest] = named_by_first_member(rest, local)
         timings["clustering"] += time.perf_counter() - started
 

@@ -1,6 +1,7 @@
 """Feature maps of a trained torch model (the thesis method, step 1): a forward hook on a
 chosen layer captures its output for every image, batched through a DataLoader."""
 
+import os
 import warnings
 
 import numpy as np
@@ -48,12 +49,24 @@ def layer_names(model):
     return [name for name, _ in model.named_modules() if name]
 
 
-def extract_features(model, layer, images, batch_size=64, num_workers=0, device=None,
+def loader_workers(device):
+    """DataLoader workers for this machine: decoding shares the CPU with the model on a
+    CPU-only machine (one worker per core beyond the first), and feeds a GPU with every
+    core but one (at most 8)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(8, cores - 1) if device == "cuda" else min(4, max(cores - 1, 0))
+
+
+def extract_features(model, layer, images, batch_size=64, num_workers=None, device=None,
                      pool=True, progress=None):  # fmt: skip
     """Output of ``layer`` for every image of ``images`` (a torch ``Dataset`` of CHW
     tensors, or an array (n, C, H, W)), one flattened row per image; ``layer=None`` takes
     the model's own output. ``pool`` averages convolutional maps (N, C, H, W) over H and W
-    first. ``progress(done, total)``. TorchScript models take no hooks: only their output."""
+    first. ``num_workers`` None: ``loader_workers``. ``progress(done, total)``. TorchScript
+    models take no hooks: only their output.
+
+    Batches go channels-last (oneDNN's fast layout for convolutions) under
+    ``torch.inference_mode``; to a GPU from pinned memory without blocking."""
     modules = dict(model.named_modules())
     if layer is not None and layer not in modules:
         raise ValueError(f"the model has no layer {layer!r}; its layers are {layer_names(model)[:20]}...")
@@ -64,10 +77,13 @@ def extract_features(model, layer, images, batch_size=64, num_workers=0, device=
             "architecture and state dict)"
         )
     device = resolve_device(device)
-    model = model.to(device).eval()
+    model = model.to(device, memory_format=torch.channels_last).eval()
     if isinstance(images, np.ndarray):
         images = torch.utils.data.TensorDataset(torch.as_tensor(images, dtype=torch.float32))
-    loader = torch.utils.data.DataLoader(images, batch_size=batch_size, num_workers=num_workers)
+    workers = loader_workers(device) if num_workers is None else num_workers
+    loader = torch.utils.data.DataLoader(
+        images, batch_size=batch_size, num_workers=workers, pin_memory=device == "cuda"
+    )
     captured = []
 
     def hook(_module, _inputs, output):
@@ -79,10 +95,11 @@ def extract_features(model, layer, images, batch_size=64, num_workers=0, device=
     handle = modules[layer].register_forward_hook(hook) if layer is not None else None
     done = 0
     try:
-        with torch.no_grad():
+        with torch.inference_mode():
             for batch in loader:
                 batch = batch[0] if isinstance(batch, (tuple, list)) else batch
-                output = model(batch.to(device))
+                batch = batch.to(device, non_blocking=True)
+                output = model(batch.contiguous(memory_format=torch.channels_last) if batch.ndim == 4 else batch)
                 if handle is None:
                     hook(None, None, output)
                 done += len(batch)
@@ -96,7 +113,8 @@ def extract_features(model, layer, images, batch_size=64, num_workers=0, device=
 
 class ImageFiles(torch.utils.data.Dataset):
     """Image files as CHW float tensors of one size, decoded in DataLoader workers so a
-    large view streams instead of being held in memory. ``mean``/``std`` (per channel)
+    large view streams instead of being held in memory (``load_image`` decodes a large
+    JPEG near the target size with PIL's draft mode). ``mean``/``std`` (per channel)
     normalize as the model was trained, e.g. ImageNet's."""
 
     def __init__(self, paths, size=(32, 32), color="rgb", mean=None, std=None):

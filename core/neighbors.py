@@ -15,6 +15,8 @@ from .devices import resolve_device
 PROJECTED_DIMENSIONS = 6  # fastest on CIFAR-10 (50,000 x 191): 0.3 s, 32k candidates
 MAX_CANDIDATES = 20_000_000
 BLOCK_ROWS = 4096
+BUFFER_VALUES = 2**28
+"""The k-NN searches' product blocks hold at most this many float32 values (1 GiB)."""
 
 
 def radius_pairs(points, radius, device=None):
@@ -62,3 +64,66 @@ def _blocked_candidates(points, radius, device):
         keep = i < j
         found.append(torch.stack([i[keep], j[keep]], dim=1).cpu().numpy())
     return np.concatenate(found).astype(np.int64)
+
+
+def nearest_neighbours(points, k, device=None, spare=4):
+    """Each row's ``k`` nearest other rows (Euclidean), exact: ``(indices, distances)``,
+    each (n, k), nearest first. Blocks of row products in torch (float32; on a GPU when
+    ``device`` picks one; the bias added inside the product, into one reused buffer: 2.4x
+    less CPU than a product and a subtraction) shortlist ``k + spare`` per row, never an
+    n x n matrix; the shortlist is measured again in float64 on the CPU, so both devices
+    give the same neighbours unless float32 rounding reorders rows more than ``spare`` deep."""
+    import torch
+
+    points = np.asarray(points, dtype=np.float64)
+    n = len(points)
+    k = min(k, n - 1)
+    shortlist = min(k + spare, n - 1)
+    rows = torch.as_tensor(points, dtype=torch.float32, device=resolve_device(device))
+    negative_half_norms = -0.5 * (rows * rows).sum(dim=1)
+    found = np.empty((n, shortlist), dtype=np.int64)
+    distances = np.empty((n, shortlist))
+    with torch.inference_mode():
+        step = _block_rows(n)
+        buffer = torch.empty((min(step, n), n), device=rows.device)
+        for start in range(0, n, step):
+            block = rows[start : start + step]
+            scores = torch.addmm(negative_half_norms, block, rows.T, out=buffer[: len(block)])  # -|a-b|^2/2 + |a|^2/2
+            own = torch.arange(len(scores), device=rows.device)
+            scores[own, start + own] = -torch.inf
+            nearest = torch.topk(scores, shortlist, dim=1).indices.cpu().numpy()
+            found[start : start + step] = nearest
+            distances[start : start + step] = np.linalg.norm(points[start : start + step, None] - points[nearest], axis=2)
+    order = np.lexsort((found, distances), axis=1)[:, :k]  # by distance, ties by index
+    return np.take_along_axis(found, order, axis=1), np.take_along_axis(distances, order, axis=1)
+
+
+def foreign_neighbours(points, component, k=1, device=None):
+    """For each row outside the largest component (a label per row), its ``k`` nearest
+    rows of other components, Euclidean: ``(rows, indices, distances)``, nearest first;
+    one pass of blocked row products with a row's own component masked out. The edges
+    that link a disconnected neighbour graph: the closest pair between each other
+    component and the rest is among them."""
+    import torch
+
+    points = np.asarray(points, dtype=np.float64)
+    device = resolve_device(device)
+    _, component, sizes = np.unique(component, return_inverse=True, return_counts=True)
+    queries = np.flatnonzero(component != np.argmax(sizes))
+    rows = torch.as_tensor(points, dtype=torch.float32, device=device)
+    labels = torch.as_tensor(component, device=device)
+    negative_half_norms = -0.5 * (rows * rows).sum(dim=1)
+    found = np.empty((len(queries), k), dtype=np.int64)
+    with torch.inference_mode():
+        step = _block_rows(len(points))
+        buffer = torch.empty((min(step, len(queries)), len(points)), device=device)
+        for start in range(0, len(queries), step):
+            block = torch.as_tensor(queries[start : start + step], device=device)
+            scores = torch.addmm(negative_half_norms, rows[block], rows.T, out=buffer[: len(block)])
+            scores.masked_fill_(labels[block, None] == labels[None], -torch.inf)
+            found[start : start + step] = torch.topk(scores, k, dim=1).indices.cpu().numpy()
+    return queries, found, np.linalg.norm(points[queries, None, :] - points[found], axis=2)
+
+
+def _block_rows(n):
+    return max(1, min(BLOCK_ROWS, BUFFER_VALUES // n))

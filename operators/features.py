@@ -107,9 +107,11 @@ class ComputeFeatureClusters(foo.Operator):
         inputs.int("n_reduce", default=50, min=1, label="Dimensions after reduction")
         inputs.float("p_outlier", default=0.01, min=0.0, max=0.99, label="Share marked outlier")
         inputs.float("p_similar", default=0.1, min=0.0, max=0.99, label="Share marked redundant")
+        inputs.bool("store_features", default=False, label="Store the reduced features as {key}_embedding",
+                    description="The other analyses' pair score can then use them (embeddings field)")
         inputs.int("image_size", default=32, min=8, max=MAX_IMAGE_SIDE, label="Image size fed to the model")
         inputs.int("batch_size", default=64, min=1, label="Batch size")
-        inputs.int("num_workers", default=0, min=0, label="DataLoader workers")
+        inputs.int("num_workers", min=0, label="DataLoader workers", description="Empty: chosen from the CPU count")
         return types.Property(inputs, view=types.View(label="Feature-map clusters"))
 
     def execute(self, ctx):
@@ -127,9 +129,10 @@ class ComputeFeatureClusters(foo.Operator):
                     n_reduce=int(params.get("n_reduce", 50)),
                     p_outlier=float(params.get("p_outlier", 0.01)),
                     p_similar=float(params.get("p_similar", 0.1)),
+                    store_features=bool(params.get("store_features", False)),
                     image_size=int(params.get("image_size", 32)),
                     batch_size=int(params.get("batch_size", 64)),
-                    num_workers=int(params.get("num_workers", 0)),
+                    num_workers=params.get("num_workers"),
                     progress=progress,
                     overwrite=replace_param(ctx),
                     **model_arguments(params),

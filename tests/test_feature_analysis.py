@@ -137,3 +137,104 @@ def test_probe_on_a_torch_linear_layer():
         layer.weight.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0]]))  # class 0 when x > 0
     crossings, _ = boundary_crossings(torch_classifier(layer), [-1.0, 0.0], [1.0, 0.0], steps=8)
     assert crossings == 1
+
+
+def partition(cluster_labels):
+    groups = {}
+    for index, label in enumerate(cluster_labels):
+        groups.setdefault(label, []).append(index)
+    return sorted(tuple(members) for members in groups.values())
+
+
+def planted_blobs(n_blobs=300, per_blob=8, dimension=24, seed=4):
+    """Tight blobs of look-alikes (cosine), more than GRAPH_ABOVE rows in all."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_blobs, dimension))
+    spread = rng.uniform(0.02, 0.3, (n_blobs, 1, 1))
+    return (centres[:, None] + spread * rng.standard_normal((n_blobs, per_blob, dimension))).reshape(-1, dimension)
+
+
+@pytest.mark.parametrize("share", [0.9, 0.6, 0.2])
+def test_graph_linkage_gives_scikit_learns_groups_on_planted_blobs(share):
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.neighbors import kneighbors_graph
+
+    from fiftyone_redundancy.core.linkage import GRAPH_ABOVE, average_linkage_clusters
+
+    points = planted_blobs()
+    assert len(points) > GRAPH_ABOVE
+    n_clusters = int(share * len(points))
+    connectivity = kneighbors_graph(points, 15, metric="cosine", include_self=False)
+    reference = AgglomerativeClustering(
+        n_clusters=n_clusters, metric="cosine", linkage="average", connectivity=connectivity
+    ).fit_predict(points)
+    labels = average_linkage_clusters(points, n_clusters, n_neighbors=15)
+    assert partition(labels) == partition(reference)
+
+
+def test_graph_linkage_links_components_when_their_edges_run_out():
+    from fiftyone_redundancy.core.linkage import average_linkage_clusters
+
+    rng = np.random.default_rng(5)
+    directions = np.eye(6)[:3] * 10  # three far-apart directions, 800 rows each
+    points = np.vstack([d + rng.standard_normal((800, 6)) * 0.5 for d in directions])
+    labels = average_linkage_clusters(points, 2, n_neighbors=3)
+    assert len(set(labels)) == 2
+    assert all(len(set(labels[i * 800 : (i + 1) * 800])) == 1 for i in range(3))
+
+
+def test_outlier_scores_equal_hdbscans_on_planted_outliers():
+    import hdbscan
+
+    from fiftyone_redundancy.core.outliers import outlier_scores
+
+    features, _ = planted_features()
+    reference = hdbscan.HDBSCAN(min_cluster_size=5, min_samples=5).fit(features).outlier_scores_
+    scores = outlier_scores(features, min_cluster_size=5)
+    n = len(features)
+    assert sorted(np.argsort(-scores)[:3]) == sorted(np.argsort(-reference)[:3]) == [n - 3, n - 2, n - 1]
+    np.testing.assert_allclose(scores, np.nan_to_num(reference), atol=1e-3)
+
+
+def test_outlier_scores_link_a_disconnected_neighbour_graph():
+    from fiftyone_redundancy.core.outliers import outlier_scores
+
+    rng = np.random.default_rng(6)
+    blobs = [centre + rng.standard_normal((40, 5)) for centre in (np.zeros(5), np.full(5, 50.0))]
+    far = np.full((1, 5), 200.0)
+    scores = outlier_scores(np.vstack([*blobs, far]), min_cluster_size=5)
+    assert np.argmax(scores) == 80 and np.all(np.isfinite(scores))
+
+
+def test_pca_matches_scikit_learn_with_its_signs():
+    from sklearn.decomposition import PCA
+
+    from fiftyone_redundancy.core.feature_analysis import principal_components
+
+    features = np.random.default_rng(7).standard_normal((300, 40)) @ np.diag(np.linspace(5, 0.1, 40))
+    np.testing.assert_allclose(principal_components(features, 10), PCA(10).fit_transform(features), atol=1e-8)
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@cuda
+def test_the_gpu_gives_the_cpus_analysis():
+    features, labels = planted_features(seed=8, per_class=900)  # past GRAPH_ABOVE: the k-NN route
+    parameters = FeatureParameters(p_outlier=0.01, p_similar=0.3)
+    on_cpu = analyze_features(features, labels, parameters, device="cpu")
+    on_gpu = analyze_features(features, labels, parameters, device="cuda")
+    np.testing.assert_allclose(on_gpu.reduced, on_cpu.reduced, atol=1e-8)
+    np.testing.assert_allclose(on_gpu.outlier_scores, on_cpu.outlier_scores, atol=1e-9)
+    assert partition(on_gpu.cluster_labels) == partition(on_cpu.cluster_labels)
+    assert list(on_gpu.decisions.status) == list(on_cpu.decisions.status)
+
+
+@cuda
+def test_the_gpu_finds_the_cpus_nearest_neighbours():
+    from fiftyone_redundancy.core.neighbors import nearest_neighbours
+
+    points = np.random.default_rng(9).standard_normal((6000, 50))
+    on_cpu, on_gpu = nearest_neighbours(points, 15, "cpu"), nearest_neighbours(points, 15, "cuda")
+    np.testing.assert_array_equal(on_gpu[0], on_cpu[0])
+    np.testing.assert_allclose(on_gpu[1], on_cpu[1])

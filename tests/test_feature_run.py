@@ -81,6 +81,24 @@ def test_an_embeddings_field_gives_the_same_result_as_the_model(small_dataset, t
     assert a.parameters["source"] == "field:embedding" and b.counts == a.counts
 
 
+def test_stored_features_feed_the_pair_score_and_go_with_the_run(small_dataset, trained):
+    run = fr.compute_feature_clusters(small_dataset, model_path=trained[0], layer="8", key="feat",
+                                      store_features=True, progress=False)  # fmt: skip
+    vectors = np.array(small_dataset.values("feat_embedding"))
+    assert vectors.shape == (len(small_dataset), run.details["reduced_dimensions"])
+    assert "feat_embedding" in run.fields
+    fused = fr.compute_wavelet_clusters(small_dataset, embeddings_field="feat_embedding", key="fused", progress=False)
+    assert fused.parameters["embeddings_field"] == "feat_embedding"
+    for copy in small_dataset.match(F("planted_transform") == "exact"):  # still found with the fused score
+        assert copy.fused_group >= 0
+    fr.delete_run(small_dataset, "feat")
+    assert "feat_embedding" not in small_dataset.get_field_schema()
+    small_dataset.set_values("mine_embedding", [[1.0, 2.0]] * len(small_dataset))
+    with pytest.raises(ValueError, match="mine_embedding"):
+        fr.compute_feature_clusters(small_dataset, model_path=trained[0], key="mine", store_features=True, progress=False)
+    assert small_dataset.values("mine_embedding")[0] == [1.0, 2.0]
+
+
 def test_a_zoo_model_offline_fails_with_a_clear_message(small_dataset):
     with pytest.raises(ValueError, match="needs the internet"):
         fr.compute_feature_clusters(small_dataset, zoo_model="no-such-zoo-model-for-tests", progress=False)
