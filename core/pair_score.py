@@ -130,7 +130,7 @@ def unit_rows(features):
     return np.divide(centred, norms, out=np.zeros_like(centred), where=norms > 1e-9)
 
 
-def nearest_neighbours(queries, index, n_neighbors, exclude_self=False, device=None, block=4096):
+def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device=None, block=4096):
     """Indices ``(len(queries), n_neighbors)`` of the rows of ``index`` nearest each query
     row (Euclidean; on unit rows, the highest cosine), in the top ``SEARCH_DIMENSIONS``
     principal axes of ``index``, by blocks of matrix products in torch (on a GPU when
@@ -170,7 +170,7 @@ def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None):
     pairs = []
     for members in _group_members(n, groups):
         for descriptors in descriptor_sets:
-            neighbours = nearest_neighbours(
+            neighbours = candidate_neighbours(
                 descriptors[members], descriptors[members], n_neighbors, exclude_self=True, device=device
             )
             first = np.repeat(members, neighbours.shape[1])
@@ -191,7 +191,7 @@ def cross_candidates(query_sets, index_sets, n_neighbors, query_groups=None, ind
         if len(members) == 0:
             continue
         for query_descriptors, index_descriptors in zip(query_sets, index_sets):
-            neighbours = nearest_neighbours(
+            neighbours = candidate_neighbours(
                 query_descriptors[queries], index_descriptors[members], n_neighbors, device=device
             )
             pairs.append(np.stack([np.repeat(queries, neighbours.shape[1]), members[neighbours.reshape(-1)]], axis=1))
