@@ -135,6 +135,7 @@ class PairReviewPanel(RunPanel):
         scored = "not stored by the run" if score is None else f"**{score:.3f}** ({verdict} the cut {cut:g})"
         state.pair_md = (
             f"Left: {side(paths[0], labels[0])} · Right: {side(paths[1], labels[1])} · pair score {scored}\n\n"
+            f"Full resolution, in a new tab: [left]({media_url(paths[0])}) · [right]({media_url(paths[1])}). "
             "Difference view (right): bright where the two images differ, after scaling both to one size."
         )
 

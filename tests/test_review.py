@@ -236,6 +236,7 @@ def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unrevie
     images = state["images"]
     assert images["image_a"].startswith("/media?filepath=%2F") and images["image_difference"].startswith("data:image/png;base64,")
     assert f"pair score **{float(table.pairs.score[nearest]):.3f}**" in state["pair_md"]
+    assert f"[left]({images['image_a']})" in state["pair_md"] and f"[right]({images['image_b']})" in state["pair_md"]
     assert "**0** pairs reviewed" in state["progress_md"] and "none of them is reviewed" in state["calibration_md"]
 
     state, data, _ = call_panel(dataset, "pair_review", "same", state)
