@@ -27,15 +27,17 @@ SOURCES = {
     "zoo": "A FiftyOne zoo model (downloads weights: needs the internet)",
     "field": "Embeddings already on the samples",
 }
+PROBE_SOURCES = ("file", "torchvision")
+"""The probe needs a classifier it can run on interpolated images: a local model."""
 
 
-def model_inputs(inputs, ctx, with_layer=True):
-    """Model source inputs; with a model chosen, a dropdown of its layers."""
+def model_inputs(inputs, ctx, with_layer=True, sources=tuple(SOURCES)):
+    """Model source inputs (among ``sources``); with a model chosen, a dropdown of its layers."""
     source = types.RadioGroup()
-    for name, label in SOURCES.items():
-        source.add_choice(name, label=label)
+    for name in sources:
+        source.add_choice(name, label=SOURCES[name])
     chosen = ctx.params.get("source", "file")
-    inputs.enum("source", list(SOURCES), default="file", label="Features from", view=source)
+    inputs.enum("source", list(sources), default="file", label="Features from" if with_layer else "Classifier", view=source)
     if chosen == "field":
         inputs.str("embeddings_field", required=True, label="Embeddings field")
         return
@@ -155,14 +157,14 @@ class ComputeBoundaryCrossings(foo.Operator):
         inputs = types.Object()
         if not run_choice_input(inputs, ctx):
             return types.Property(inputs)
-        model_inputs(inputs, ctx, with_layer=False)
-        inputs.int("steps", default=32, min=1, label="Steps along each path")
+        model_inputs(inputs, ctx, with_layer=False, sources=PROBE_SOURCES)
+        inputs.int("steps", default=32, min=2, label="Steps along each path")
         return types.Property(inputs, view=types.View(label="Decision-boundary probe"))
 
     def execute(self, ctx):
+        if ctx.params.get("source", "file") not in PROBE_SOURCES:
+            raise ValueError(f"the probe runs a classifier on images: choose its source among {PROBE_SOURCES}")
         arguments = model_arguments(ctx.params)
-        arguments.pop("embeddings_field", None)
-        arguments.pop("zoo_model", None)
         counts = compute_boundary_crossings(ctx.dataset, ctx.params["key"], steps=int(ctx.params.get("steps", 32)), **arguments)
         if not ctx.delegated:
             ctx.ops.reload_dataset()

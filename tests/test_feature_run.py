@@ -138,3 +138,14 @@ def test_operator_lists_the_models_layers_and_writes_the_api_fields(small_datase
     assert result.error is None, result.error
     fr.compute_feature_clusters(small_dataset, model_path=trained[0], layer="8", label_field="ground_truth", key="py_features", progress=False)
     assert small_dataset.values("op_features_status") == small_dataset.values("py_features_status")
+
+
+def test_the_probe_form_offers_only_model_sources_it_can_run(small_dataset):
+    from fiftyone.operators.executor import ExecutionContext
+    from fiftyone.operators.registry import OperatorRegistry
+
+    fr.compute_wavelet_clusters(small_dataset, key="probed", progress=False)
+    operator = OperatorRegistry().get_operator(f"{PLUGIN}/compute_boundary_crossings")
+    ctx = ExecutionContext(request_params={"dataset_name": small_dataset.name, "params": {"key": "probed"}})
+    properties = operator.resolve_input(ctx).to_json()["type"]["properties"]
+    assert [choice["value"] for choice in properties["source"]["view"]["choices"]] == ["file", "torchvision"]
