@@ -14,6 +14,10 @@ import importlib
 
 
 def __getattr__(name):
+    # only as the installed package: FiftyOne's plugin loader and pytest also load this
+    # file under other names, and probe it for attributes (``pytest_plugins``, dunders)
+    if __name__ != "fiftyone_redundancy" or name.startswith("__"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     api = importlib.import_module(f"{__name__}.api")
     if name in api.__all__:
         return getattr(api, name)
