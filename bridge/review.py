@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from ..core.decisions import decide, most_similar_on_average
+from ..core.decisions import REDUNDANT, decide, most_similar_on_average
+from ..core.split_similarity import split_decisions_at
 from ..core.pair_score import STORED_FLOOR, ScoredPairs, require_threshold, score_groups, score_matrix, submatrix
 from ..core.review import (
     DECISIONS,
@@ -31,6 +32,7 @@ from ..core.review import (
     review_order,
 )
 from . import runs
+from .ssim import SPLIT_METHOD
 from .samples import read_labels
 
 DEFAULT_TAGS = {SAME: "pair:same", DIFFERENT: "pair:different", LABELS_DIFFER: "pair:labels_differ"}
@@ -75,12 +77,24 @@ class PairTable:
         return self._orders[name]
 
 
+def recuttable_runs(dataset):
+    """Keys of the runs ``recut_run`` can cut again: the reviewable ones and the
+    train-vs-test splits (a split's cut only decides which best matches are leaks)."""
+    reviewable = set(reviewable_runs(dataset))
+    return [key for key in runs.list_runs(dataset) if key in reviewable or _is_split(dataset, key)]
+
+
+def _is_split(dataset, key):
+    return dataset.get_run_info(key).config.method == runs.METHOD_PREFIX + SPLIT_METHOD
+
+
 def reviewable_runs(dataset):
     """Keys of the runs decided on their stored pairs alone: they can be reviewed and re-cut."""
     keys = []
     for key in runs.list_runs(dataset):
         config = dataset.get_run_info(key).config
-        if RECUTTABLE.get(config.method[len(runs.METHOD_PREFIX) :]) == getattr(config, "grouping", None):
+        grouping = RECUTTABLE.get(config.method[len(runs.METHOD_PREFIX) :])
+        if grouping is not None and grouping == getattr(config, "grouping", None):
             keys.append(key)
     return keys
 
@@ -233,7 +247,9 @@ def recut_run(dataset, key, threshold):
     run (all or nothing, even if killed), but only the values that change are written; the
     run keeps its reviews and tags and records the re-cut. A threshold
     below the storage floor (``STORED_FLOOR``) is refused: pairs under it were not kept, so
-    such a cut could not equal a fresh run. Returns the :class:`RedundancyRun`."""
+    such a cut could not equal a fresh run. A train-vs-test run is cut again from each
+    test image's best match and score: which test images leak changes, as in a fresh run
+    at ``threshold`` (reviews do not apply to it). Returns the :class:`RedundancyRun`."""
     require_threshold(threshold)
     if threshold < STORED_FLOOR:
         raise ValueError(
@@ -243,12 +259,14 @@ def recut_run(dataset, key, threshold):
     started = time.perf_counter()
     with runs.RunWriter(dataset, key) as writer:
         run = runs.RedundancyRun(dataset, key)
+        if run.method == SPLIT_METHOD:
+            return _recut_split(writer, run, threshold, started)
         grouping = RECUTTABLE.get(run.method)
         if grouping is None or run.parameters.get("grouping") != grouping:
             raise ValueError(
                 f"run {key!r} is a {run.method} run grouped by {run.parameters.get('grouping', 'its own rule')!r}; "
-                "only wavelet runs with grouping='score' and SSIM runs with grouping='threshold' are cut "
-                "from their stored pairs alone. Run the analysis again at the new threshold"
+                "only wavelet runs with grouping='score', SSIM runs with grouping='threshold' and "
+                "train-vs-test splits are cut from what they stored. Run the analysis again at the new threshold"
             )
         table = PairTable(run)
         samples = run.view()
@@ -286,6 +304,45 @@ def recut_run(dataset, key, threshold):
         }
         parameters = {**run.parameters, "threshold": threshold}
         return runs.store_changes(writer, samples, run.method, parameters, table.sample_ids, outcome, details)
+
+
+def _recut_split(writer, run, threshold, started):
+    """A train-vs-test run at another leak cut, from the best match and score of each test
+    image it stored (reviews do not apply: a split's decisions are per test image)."""
+    details = run.details
+    if "sample_ids" not in details:
+        raise ValueError(
+            f"run {run.key!r} was stored before splits could be re-cut (it lacks its sample order); "
+            f"run compute_split_similarity again, then re-cut it"
+        )
+    ids, n_test = list(details["sample_ids"]), int(details["n_test"])
+    samples = run.view()
+    matches = dict(zip(*samples.values(["id", f"{run.key}_best_match"])))
+    if set(matches) != set(ids):
+        raise ValueError(
+            f"the samples of run {run.key!r} changed since it ran; run compute_split_similarity again"
+        )
+    train_row = {sample_id: row for row, sample_id in enumerate(ids[n_test:])}
+    row_of = {sample_id: row for row, sample_id in enumerate(ids)}
+    outcome = split_decisions_at(
+        [train_row.get(matches[sample_id], -1) for sample_id in ids[:n_test]],
+        [-np.inf if value is None else value for value in details["best_similarities"]],
+        [row_of[sample_id] for sample_id in details["least_similar_ids"]],
+        threshold,
+        len(ids) - n_test,
+    )
+    leaks = int(np.count_nonzero(outcome.status[:n_test] == REDUNDANT))
+    kept = {name: value for name, value in details.items()
+            if name not in ("counts", "n_samples", "fields", "review_view", "overrides", "tagged")}  # fmt: skip
+    kept.update(timings=dict(details["timings"]), n_near_identical=leaks, share_near_identical=leaks / n_test)
+    kept["recut"] = {
+        "threshold": threshold,
+        "previous_threshold": run.parameters["threshold"],
+        "reviews_applied": 0,
+        "seconds": time.perf_counter() - started,
+    }
+    parameters = {**run.parameters, "threshold": threshold}
+    return runs.store_changes(writer, samples, run.method, parameters, ids, outcome, kept)
 
 
 def export_reviews(dataset, key, path):

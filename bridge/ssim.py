@@ -5,7 +5,7 @@ import fiftyone as fo
 import numpy as np
 
 from ..core.devices import resolve_device
-from ..core.pair_score import DEFAULT_THRESHOLD, pair_score_parameters
+from ..core.pair_score import DEFAULT_THRESHOLD, ScoredPairs, pair_score_parameters
 from ..core.split_similarity import SplitParameters, split_decisions, split_similarity
 from ..core.ssim_analysis import SSIMParameters, analyze_ssim
 from ..core.timing import timed
@@ -221,7 +221,9 @@ def compute_split_similarity(
             "mode_used": result.mode,
             "n_pairs": len(result.pairs.score),
             "best_similarities": best_similarity,
-            "pairs": result.pairs.as_record(),
+            "sample_ids": sample_ids,
+            # indices into sample_ids (test images first), as every run stores its pairs
+            "pairs": ScoredPairs(result.pairs.first, result.pairs.second + len(test_ids), result.pairs.score).as_record(),
             "device": resolve_device(device),
         }
         config = {

@@ -118,6 +118,19 @@ def _score_exhaustive(test_images, train_images, pair_score, test_embeddings, tr
     return ScoredPairs(tests, trains, *test_scorer.score_and_raw(tests, trains, train_scorer, progress))
 
 
+def split_decisions_at(best_match, best_similarity, least_similar, threshold, n_train):
+    """``split_decisions`` of a stored split at another ``threshold``: each test image's
+    best match and score, and the least similar ones, do not depend on the cut, so a
+    re-cut needs only them and equals a fresh run at ``threshold``."""
+    require_threshold(threshold)
+    best_similarity = np.asarray(best_similarity, dtype=np.float64)
+    result = SplitSimilarity(
+        np.asarray(best_match, dtype=np.int64), best_similarity, best_similarity >= threshold,
+        np.asarray(least_similar, dtype=np.int64), mode=None, pairs=None, closest_raw=None,
+    )  # fmt: skip
+    return split_decisions(result, n_train)
+
+
 def split_decisions(result, n_train):
     """Contract fields for test samples (first) then training samples: a leaked test
     image is ``redundant`` with its training match as ``representative``; the least

@@ -4,15 +4,16 @@ as CSV. The work is ``bridge.review``'s."""
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.review import CSV_COLUMNS, export_reviews, import_reviews, pair_table, recut_run, reviewable_runs
+from ..bridge.review import CSV_COLUMNS, export_reviews, import_reviews, recut_run, recuttable_runs, reviewable_runs
+from ..bridge.runs import RedundancyRun
 from ..core.pair_score import STORED_FLOOR
 from .forms import failures_in_place, run_summary_markdown, summary_output
 
 
-def reviewable_run_input(inputs, ctx):
-    """Dropdown of the runs cut from their stored pairs; the chosen key, or None (with a
-    warning) when there is none."""
-    keys = reviewable_runs(ctx.dataset)
+def reviewable_run_input(inputs, ctx, listed=reviewable_runs):
+    """Dropdown of the runs cut from their stored pairs (``listed``); the chosen key, or
+    None (with a warning) when there is none."""
+    keys = listed(ctx.dataset)
     if not keys:
         inputs.view("no_runs", types.Warning(label="No run here stores scored pairs: run wavelet clusters or SSIM first"))
         return None
@@ -36,12 +37,12 @@ class RecutRedundancyRun(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        key = reviewable_run_input(inputs, ctx)
+        key = reviewable_run_input(inputs, ctx, recuttable_runs)
         if key is not None:
-            table = pair_table(ctx.dataset, key)
+            current = RedundancyRun(ctx.dataset, key).parameters["threshold"]
             cut = inputs.float(
-                "threshold", default=table.threshold, required=True, min=STORED_FLOOR, max=1.0, label="Cut (pair score)",
-                description=f"Run {key!r} is cut at {table.threshold:g}; it stores the pairs scoring {STORED_FLOOR} or more",
+                "threshold", default=current, required=True, min=STORED_FLOOR, max=1.0, label="Cut (pair score)",
+                description=f"Run {key!r} is cut at {current:g}; it stores the pairs scoring {STORED_FLOOR} or more",
             )  # fmt: skip
             value = ctx.params.get("threshold")
             if value is not None and not STORED_FLOOR <= value <= 1:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fiftyone_redundancy.api as fr
-from fiftyone_redundancy.bridge.review import DEFAULT_TAGS, pair_table
+from fiftyone_redundancy.bridge.review import DEFAULT_TAGS, pair_table, recuttable_runs, reviewable_runs
 from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD, STORED_FLOOR
 from fiftyone_redundancy.core.review import DIFFERENT, LABELS_DIFFER, SAME, review_order
 
@@ -266,3 +266,19 @@ def test_the_recut_operator_recuts_and_its_form_refuses_a_cut_below_the_floor(un
     with pytest.raises(Exception, match=f"Choose a cut from {STORED_FLOOR} to 1: lower pairs are not stored"):
         foo.execute_operator(uri, ctx=dict(dataset=unreviewed, params={"key": "wavelet", "threshold": 0.2}))
     assert fr.load_run(unreviewed, "wavelet").parameters["threshold"] == 0.7
+
+
+def test_a_recut_split_equals_a_fresh_split_at_that_cut(reviewed):
+    dataset = reviewed
+    fr.compute_split_similarity(dataset, key="split", progress=False)
+    before = run_values(dataset, "split")
+    leaks = np.asarray([s for s in fr.load_run(dataset, "split").details["best_similarities"] if s is not None])
+    threshold = round(float(np.median(leaks[leaks >= DEFAULT_THRESHOLD])), 3)  # half the leaks stay leaks
+    recut = fr.recut_run(dataset, "split", threshold)
+    fresh = fr.compute_split_similarity(dataset, key="fresh_split", threshold=threshold, progress=False)
+    assert recut.counts == fresh.counts and recut.details["n_near_identical"] == fresh.details["n_near_identical"]
+    assert run_values(dataset, "split") == run_values(dataset, "fresh_split") != before
+    assert recut.details["recut"]["previous_threshold"] == DEFAULT_THRESHOLD
+    assert "split" in recuttable_runs(dataset) and "split" not in reviewable_runs(dataset)  # re-cut, not reviewed
+    fr.recut_run(dataset, "split", DEFAULT_THRESHOLD)
+    assert run_values(dataset, "split") == before
