@@ -17,21 +17,24 @@ def test_a_run_failing_midway_leaves_fields_and_runs_as_they_were(small_dataset,
     schema_before = set(small_dataset.get_field_schema())
     runs_before = small_dataset.list_runs()
 
-    calls = {"count": 0}
-    original = type(small_dataset).set_values
+    from fiftyone_redundancy.bridge import runs
 
-    def fail_on_third_write(self, *args, **kwargs):
-        calls["count"] += 1
-        if calls["count"] == 3:
-            raise RuntimeError("the database went away")
-        return original(self, *args, **kwargs)
+    written = {}
+    original = runs.write_columns
 
-    monkeypatch.setattr(type(small_dataset), "set_values", fail_on_third_write)
+    def fail_halfway(dataset, sample_ids, columns):
+        half = len(sample_ids) // 2  # the first half of the samples get every new value
+        original(dataset, sample_ids[:half], {name: values[:half] for name, values in columns.items()})
+        written.update({name: dataset.exists(name).count() for name in columns})
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(runs, "write_columns", fail_halfway)
     with pytest.raises(RuntimeError, match="went away"):
         fr.compute_wavelet_clusters(small_dataset, key="kept", threshold=0.3, progress=False)
     monkeypatch.undo()
 
-    assert calls["count"] == 3  # two fields had been written when it failed
+    # half the samples held the new statuses (in a staging field) when it failed
+    assert [count for name, count in written.items() if name.endswith("_status")] == [len(small_dataset) // 2]
     assert set(small_dataset.get_field_schema()) == schema_before
     assert small_dataset.list_runs() == runs_before
     assert {name: small_dataset.values(name) for name in before} == before
