@@ -7,7 +7,7 @@ import fiftyone.operators.types as types
 from ..bridge.review import CSV_COLUMNS, export_reviews, import_reviews, recut_run, recuttable_runs, reviewable_runs
 from ..bridge.runs import RedundancyRun
 from ..core.pair_score import STORED_FLOOR
-from .forms import failures_in_place, run_summary_markdown, summary_output
+from .forms import failures_in_place, summary_output
 
 
 def reviewable_run_input(inputs, ctx, listed=reviewable_runs):
@@ -54,7 +54,13 @@ class RecutRedundancyRun(foo.Operator):
     def execute(self, ctx):
         run = recut_run(ctx.dataset, ctx.params["key"], float(ctx.params["threshold"]))
         ctx.ops.reload_dataset()
-        return {"key": run.key, "counts": run.counts, "summary": run_summary_markdown(run)}
+        recut = run.details["recut"]
+        counts = " · ".join(f"**{run.counts.get(status, 0):,}** {status}" for status in ("redundant", "influential", "outlier", "representative", "unique"))
+        summary = (
+            f"Run **`{run.key}`** re-cut from {recut['previous_threshold']:g} to **{recut['threshold']:g}** in "
+            f"{recut['seconds']:.2f} s, no image read again ({recut['reviews_applied']:,} review decisions applied).\n\n{counts}"
+        )
+        return {"key": run.key, "counts": run.counts, "summary": summary}
 
     def resolve_output(self, ctx):
         return summary_output("Run re-cut", ctx)

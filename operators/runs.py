@@ -75,7 +75,9 @@ class CancelRedundancyRun(foo.Operator):
         return types.Property(inputs, view=types.View(label="Cancel a running analysis"))
 
     def execute(self, ctx):
-        key = ctx.params["key"]
+        key = ctx.params.get("key")
+        if key is None:
+            return {"key": None, "summary": "No redundancy analysis is running on this dataset: nothing to stop."}
         if cancel_run(ctx.dataset, key, by="the App"):
             summary = f"Asked run `{key}` to stop. It stops at its next progress step and changes nothing."
         else:

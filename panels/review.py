@@ -51,16 +51,19 @@ NO_RUNS = (
 )
 
 
-def controls(ctx):
+def controls(ctx, edited=None):
     """The review controls (in the panel's ``controls`` row): order, score band and cut,
-    with their defaults filled in."""
-    chosen = dict(ctx.panel.state.controls or {})
+    with their defaults filled in, ``edited`` (a control the user just changed) over the
+    panel's state, the band in order and both within the stored scores (a cut below
+    ``STORED_FLOOR`` is read as the floor, so every text speaks of one cut)."""
+    chosen = {**(ctx.panel.state.controls or {}), **(edited or {})}
     numbers = {"band_low": STORED_FLOOR, "band_high": 1.0, "cut": ctx.panel.state.run_cut or STORED_FLOOR}
     for name, default in numbers.items():
         try:
-            chosen[name] = float(chosen[name])
+            chosen[name] = min(max(float(chosen[name]), STORED_FLOOR if name == "cut" else 0.0), 1.0)
         except (KeyError, TypeError, ValueError):  # unset, or a box being typed into
             chosen[name] = float(default)
+    chosen["band_low"], chosen["band_high"] = sorted((chosen["band_low"], chosen["band_high"]))
     chosen["order"] = chosen.get("order") if chosen.get("order") in ORDERS else ORDERS[0]
     return chosen
 
@@ -85,19 +88,23 @@ class PairReviewPanel(RunPanel):
         if run is None:
             state.progress_md = NO_RUNS
             return
+        recut = run.details.get("recut") or {}
+        if state.applied_to != [run.key, recut.get("threshold")]:
+            state.applied_md = None  # the run was stored again (computed or re-cut) since that re-cut
         table = pair_table(ctx.dataset, run.key)
         state.run_cut = table.threshold
         state.controls = {**controls(ctx), "cut": table.threshold}
         state.tags = {name: (state.tags or {}).get(name, DEFAULT_TAGS[decision]) for decision, name in TAG_INPUTS.items()}
         self.show_next(ctx)
 
-    def show_next(self, ctx, pair=None):
+    def show_next(self, ctx, pair=None, chosen=None):
         """Show ``pair`` (sample ids) or the first unreviewed pair in the chosen order,
-        and the calibration of the current reviews."""
+        and the calibration of the current reviews (``chosen``: the controls, when one was
+        just edited)."""
         state = ctx.panel.state
         table = pair_table(ctx.dataset, state.key)
         reviews = load_reviews(ctx.dataset, state.key)
-        chosen = controls(ctx)
+        chosen = chosen or controls(ctx)
         low, high = chosen["band_low"], chosen["band_high"]
         order = table.order(chosen["cut"], chosen["order"], (low, high))
         if pair is None:  # the first pair of the order nobody has decided yet
@@ -105,19 +112,22 @@ class PairReviewPanel(RunPanel):
             first, second, ids = table.pairs.first, table.pairs.second, table.sample_ids
             pair = next(((ids[first[p]], ids[second[p]]) for p in order if (first[p], second[p]) not in done), None)
         in_band = sum(r.get("score") is not None and low <= r["score"] <= high for r in reviews)
+        skipped = sum(r["decision"] == SKIPPED for r in reviews)
+        decided = len(reviews) - skipped  # a skip is no answer: the calibration leaves it out
         state.progress_md = (
-            f"**{len(reviews):,}** pairs reviewed in run `{state.key}` · **{in_band:,} of {len(order):,}** "
-            f"stored pairs scoring {low:g}–{high:g} reviewed"
+            f"**{decided:,}** pair{'' if decided == 1 else 's'} reviewed in run `{state.key}`"
+            + (f" ({skipped:,} skipped)" if skipped else "")
+            + f" · **{in_band:,} of {len(order):,}** stored pairs scoring {low:g}–{high:g} reviewed or skipped"
         )
         state.pair = list(pair) if pair else None
         if pair:
-            self._show_pair(ctx, table, pair)
+            self._show_pair(ctx, table, pair, chosen["cut"])
         else:
             state.pair_md = "**Every pair in this band is reviewed.** Widen the band or choose another order."
             state.images = None
-        self._show_calibration(ctx, reviews)
+        self._show_calibration(ctx, reviews, chosen["cut"])
 
-    def _show_pair(self, ctx, table, pair):
+    def _show_pair(self, ctx, table, pair, cut):
         state = ctx.panel.state
         view = ctx.dataset.select(list(pair), ordered=True)
         paths = view.values("filepath")
@@ -129,20 +139,20 @@ class PairReviewPanel(RunPanel):
         hit = np.flatnonzero((pairs.first == row_a) & (pairs.second == row_b))
         score = float(pairs.score[hit[0]]) if len(hit) else None
         state.images = {"image_a": media_url(paths[0]), "image_b": media_url(paths[1]), "image_difference": difference_uri(*paths)}
-        cut = controls(ctx)["cut"]
         side = lambda path, label: f"`{os.path.basename(path)}`" + ("" if label is None else f" · label **{label}**")  # noqa: E731
         verdict = "above" if score is not None and score >= cut else "below"
         scored = "not stored by the run" if score is None else f"**{score:.3f}** ({verdict} the cut {cut:g})"
         state.pair_md = (
             f"Left: {side(paths[0], labels[0])} · Right: {side(paths[1], labels[1])} · pair score {scored}\n\n"
-            f"Full resolution, in a new tab: [left]({media_url(paths[0])}) · [right]({media_url(paths[1])}). "
+            f"Full resolution: [left]({media_url(paths[0])}) · [right]({media_url(paths[1])}) "
+            "(opens the file in this tab; Back returns to the App). "
             "Difference view (right): bright where the two images differ, after scaling both to one size."
         )
 
-    def _show_calibration(self, ctx, reviews):
+    def _show_calibration(self, ctx, reviews, cut):
         state = ctx.panel.state
         curve = calibration(ctx.dataset, state.key, reviews)
-        at = curve.at(controls(ctx)["cut"])
+        at = curve.at(cut)
         set_data(ctx, "calibration", calibration_figure(curve))
         if at["precision"] is None:
             state.calibration_md = (
@@ -189,14 +199,13 @@ class PairReviewPanel(RunPanel):
         self.show_next(ctx, pair=None if undone is None else (undone["a"], undone["b"]))
 
     def change_control(self, ctx, name):
-        """A control changed: note its value (a band edge past the other swaps them) and
-        show the next pair for the new order, band or cut."""
-        chosen = {**controls(ctx), name: ctx.params.get("value")}
-        ctx.panel.state.controls = chosen
-        chosen = controls(ctx)
-        chosen["band_low"], chosen["band_high"] = sorted((chosen["band_low"], chosen["band_high"]))
-        ctx.panel.state.controls = chosen
-        self.show_next(ctx)
+        """A control changed: note it and show the next pair for the new order, band or
+        cut. Only the edited control is written back, as typed: rewriting all of them
+        while the user types into the next box fed stale values back into the boxes, which
+        changed them again, in a loop."""
+        value = ctx.params.get("value")
+        ctx.panel.state.set(f"controls.{name}", value)
+        self.show_next(ctx, chosen=controls(ctx, {name: value}))
 
     @errors_in_place
     def on_change_order(self, ctx):
@@ -220,13 +229,14 @@ class PairReviewPanel(RunPanel):
         state = ctx.panel.state
         cut = controls(ctx)["cut"]
         run = recut_run(ctx.dataset, state.key, cut)
-        ctx.ops.reload_dataset()
+        state.applied_to = [run.key, run.details["recut"]["threshold"]]
         self.on_load(ctx)
         state.applied_md = (
             f"**Run `{run.key}` re-cut at {cut:g}** with {run.details['recut']['reviews_applied']:,} decisions applied: "
             f"{run.counts['redundant']:,} redundant, {run.counts['influential']:,} influential, "
             f"{run.counts['representative']:,} representative."
         )
+        ctx.ops.reload_dataset()  # last: the panels reload with this panel's state as set above
 
     def render(self, ctx):
         panel = types.Object()

@@ -97,6 +97,8 @@ def test_the_cancel_operator_stops_a_running_writer(small_dataset):
     uri = "@fiftyone-redundancy/redundancy/cancel_redundancy_run"
     idle = foo.execute_operator(uri, ctx=dict(dataset=small_dataset, params={"key": "busy"}))
     assert "not running" in idle.result["summary"]
+    nothing = foo.execute_operator(uri, ctx=dict(dataset=small_dataset, params={}))  # the form had no run to offer
+    assert nothing.error is None and "nothing to stop" in nothing.result["summary"]
     with RunWriter(small_dataset, "busy") as writer:
         assert list(fr.runs_in_progress(small_dataset)) == ["busy"]
         result = foo.execute_operator(uri, ctx=dict(dataset=small_dataset, params={"key": "busy"}))

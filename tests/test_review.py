@@ -241,7 +241,7 @@ def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unrevie
 
     state, data, _ = call_panel(dataset, "pair_review", "same", state)
     assert [(r["a"], r["b"], r["decision"]) for r in fr.load_reviews(dataset, "ssim")] == [(*expected, SAME)]
-    assert sorted(state["pair"]) != expected and "**1** pairs reviewed" in state["progress_md"]
+    assert sorted(state["pair"]) != expected and "**1** pair reviewed" in state["progress_md"]
     traces = {trace["name"]: trace for trace in data[f"calibration_{state['revision']}"]}
     assert traces["reviewed pairs ≥ cut"]["y"][0] == 1  # the cut at the floor counts it
     assert set(traces["precision"]["y"]) == {1.0, None}  # one reviewed pair: known up to its score
@@ -263,6 +263,7 @@ def test_the_recut_operator_recuts_and_its_form_refuses_a_cut_below_the_floor(un
     assert result.error is None, result.error
     run = fr.load_run(unreviewed, "wavelet")
     assert run.parameters["threshold"] == 0.7 and result.result["counts"] == run.counts
+    assert result.result["summary"].startswith("Run **`wavelet`** re-cut from 0.55 to **0.7** in ")
     with pytest.raises(Exception, match=f"Choose a cut from {STORED_FLOOR} to 1: lower pairs are not stored"):
         foo.execute_operator(uri, ctx=dict(dataset=unreviewed, params={"key": "wavelet", "threshold": 0.2}))
     assert fr.load_run(unreviewed, "wavelet").parameters["threshold"] == 0.7

@@ -59,9 +59,9 @@ def test_ten_pairs_reviewed_by_keyboard_change_the_calibration_and_apply_recuts(
         pair = tuple(id_of[re.search(rf"{side}: (\S+)", text).group(1)] for side in ("Left", "Right"))
         decision = SAME if truth(*pair) else DIFFERENT
         answers.append((pair, decision))
-        panel.get_by_text("pairs reviewed in run").click()  # focus on the panel, not a text box
+        panel.get_by_text("reviewed in run").first.click()  # focus on the panel, not a text box
         page.keyboard.press("y" if decision == SAME else "n")
-        panel.get_by_text(f"{count} pairs reviewed in run").wait_for()
+        panel.get_by_text(f"{count} pair{'' if count == 1 else 's'} reviewed in run").wait_for()
 
     stored = {(r["a"], r["b"]): r["decision"] for r in fr.load_reviews(app_dataset, "ssim")}
     assert stored == {tuple(sorted(pair)): decision for pair, decision in answers}
@@ -71,6 +71,17 @@ def test_ten_pairs_reviewed_by_keyboard_change_the_calibration_and_apply_recuts(
     reviewed = calibration_traces(page)
     assert reviewed != empty and max(reviewed["reviewed pairs ≥ cut"]) == REVIEWED
     screenshot(page, "pair_review_calibrated", focus=panel.locator(".js-plotly-plot"))
+
+    # both band edges typed one after the other: the panel settles on what was typed
+    form_input(page, "Band from").fill("0.5")
+    form_input(page, "to").fill("0.9")
+    panel.get_by_text("stored pairs scoring 0.5–0.9").wait_for()
+    page.wait_for_timeout(3000)
+    assert form_input(page, "Band from").input_value() == "0.5" and form_input(page, "to").input_value() == "0.9"
+    assert "stored pairs scoring 0.5–0.9" in panel.inner_text()
+    form_input(page, "Band from").fill("0.3")
+    form_input(page, "to").fill("1")
+    panel.get_by_text("stored pairs scoring 0.3–1 reviewed").wait_for()
 
     form_input(page, "Cut").fill(str(NEW_CUT))
     panel.get_by_text(f"Cut {NEW_CUT}:").wait_for()
