@@ -5,6 +5,8 @@ group in the grid, representative first; the buttons show statuses or open the t
 export operators prefilled with the run.
 """
 
+from collections.abc import Mapping
+
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
@@ -193,7 +195,7 @@ def summary_markdown(run, n_groups):
 
 
 def details_markdown(run):
-    parameters = ", ".join(f"`{name}={value}`" for name, value in sorted(run.parameters.items()))
+    parameters = ", ".join(f"`{name}={value}`" for name, value in _flat(run.parameters))
     timings = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in run.timings.items())
     return f"**Parameters:** {parameters}\n\n**Time per stage:** {timings}\n\nStored {run.timestamp:%Y-%m-%d %H:%M}"
 
@@ -216,3 +218,12 @@ def spectrum_caption(run, k, shown, n_eigenvalues):
     if parameters.get("grouping") == "spectral":
         return caption
     return f"{caption} This run grouped by the pair-score threshold {parameters['threshold']} instead."
+
+
+def _flat(parameters, prefix=""):
+    """``(name, value)`` of every parameter, nested ones (the pair score's) as ``pair_score.flips``."""
+    for name, value in sorted(parameters.items()):
+        if isinstance(value, Mapping):
+            yield from _flat(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", value

@@ -295,3 +295,11 @@ def test_threshold_ssim_runs_are_not_headed_spectral_and_map_points_name_their_f
     assert texts[member.id] == (
         f"{os.path.basename(member.filepath)} · label {member.ground_truth.label} · group {member.ssim_group}"
     )
+
+
+def test_run_details_show_the_pair_score_parameters_by_name(small_dataset):
+    from fiftyone_redundancy.panels.redundancy import details_markdown
+
+    run = fr.compute_wavelet_clusters(small_dataset, key="detailed", pair_score={"flips": True}, progress=False)
+    text = details_markdown(run)
+    assert "`pair_score.flips=True`" in text and "`pair_score.n_neighbors=10`" in text and "OrderedDict" not in text
