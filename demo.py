@@ -91,10 +91,11 @@ def main(argv=None):
     print(
         "\nOpen it in the App (plugin operators and panels included):\n"
         f"  .venv/bin/fiftyone app launch {dataset.name}\n"
-        "then open the panels \"Redundancy\" and \"Embedding map\" with the + beside the Samples tab,\n"
+        "then open the panels \"Redundancy\", \"Embedding map\" and \"Pair review\" (say yes or no to\n"
+        "candidate pairs and calibrate the cut) with the + beside the Samples tab,\n"
         f"the saved view '{run.key}-review', or filter by wavelet_status; or in Python:\n"
         f"  session = fo.launch_app(fo.load_dataset({dataset.name!r}))\n"
-        f"  session.view = fiftyone_redundancy.api.load_run(session.dataset, 'wavelet').groups_view()"
+        f"  session.view = fiftyone_redundancy.load_run(session.dataset, 'wavelet').groups_view()"
     )
     return 0 if found == total and flagged == lookalikes and leak_found == leak_total else 1
 
