@@ -80,23 +80,20 @@ class PairTable:
 def recuttable_runs(dataset):
     """Keys of the runs ``recut_run`` can cut again: the reviewable ones and the
     train-vs-test splits (a split's cut only decides which best matches are leaks)."""
-    reviewable = set(reviewable_runs(dataset))
-    return [key for key in runs.list_runs(dataset) if key in reviewable or _is_split(dataset, key)]
-
-
-def _is_split(dataset, key):
-    return dataset.get_run_info(key).config.method == runs.METHOD_PREFIX + SPLIT_METHOD
+    split = runs.METHOD_PREFIX + SPLIT_METHOD
+    return [key for key in runs.list_runs(dataset)
+            if _reviewable(dataset, key) or dataset.get_run_info(key).config.method == split]  # fmt: skip
 
 
 def reviewable_runs(dataset):
     """Keys of the runs decided on their stored pairs alone: they can be reviewed and re-cut."""
-    keys = []
-    for key in runs.list_runs(dataset):
-        config = dataset.get_run_info(key).config
-        grouping = RECUTTABLE.get(config.method[len(runs.METHOD_PREFIX) :])
-        if grouping is not None and grouping == getattr(config, "grouping", None):
-            keys.append(key)
-    return keys
+    return [key for key in runs.list_runs(dataset) if _reviewable(dataset, key)]
+
+
+def _reviewable(dataset, key):
+    config = dataset.get_run_info(key).config
+    grouping = RECUTTABLE.get(config.method[len(runs.METHOD_PREFIX) :])
+    return grouping is not None and grouping == getattr(config, "grouping", None)
 
 
 def pair_table(dataset, key):
@@ -291,19 +288,26 @@ def recut_run(dataset, key, threshold):
         )
         conflicts = decisions == LABELS_DIFFER
         outcome = mark_influential(outcome, np.concatenate([first[conflicts], second[conflicts]]))
-        details = {
-            name: value for name, value in run.details.items()
-            if name not in ("counts", "n_samples", "fields", "review_view", "overrides", "tagged")
-        }  # fmt: skip
-        details["timings"] = dict(details["timings"])
-        details["recut"] = {
-            "threshold": threshold,
-            "previous_threshold": table.threshold,
-            "reviews_applied": int(np.count_nonzero(decisions != SKIPPED)),
-            "seconds": time.perf_counter() - started,
-        }
-        parameters = {**run.parameters, "threshold": threshold}
-        return runs.store_changes(writer, samples, run.method, parameters, table.sample_ids, outcome, details)
+        reviews_applied = int(np.count_nonzero(decisions != SKIPPED))
+        return _store_recut(writer, run, samples, table.sample_ids, outcome, threshold, reviews_applied, started)
+
+
+def _store_recut(writer, run, samples, sample_ids, outcome, threshold, reviews_applied, started, **changed):
+    """Store a re-cut of ``run``: its details but those the commit writes anew, with the
+    ``changed`` ones and a record of the re-cut, its parameters at the new threshold."""
+    details = {
+        name: value for name, value in run.details.items()
+        if name not in ("counts", "n_samples", "fields", "review_view", "overrides", "tagged")
+    }  # fmt: skip
+    details.update(timings=dict(details["timings"]), **changed)
+    details["recut"] = {
+        "threshold": threshold,
+        "previous_threshold": float(run.parameters["threshold"]),
+        "reviews_applied": reviews_applied,
+        "seconds": time.perf_counter() - started,
+    }
+    parameters = {**run.parameters, "threshold": threshold}
+    return runs.store_changes(writer, samples, run.method, parameters, sample_ids, outcome, details)
 
 
 def _recut_split(writer, run, threshold, started):
@@ -332,17 +336,8 @@ def _recut_split(writer, run, threshold, started):
         len(ids) - n_test,
     )
     leaks = int(np.count_nonzero(outcome.status[:n_test] == REDUNDANT))
-    kept = {name: value for name, value in details.items()
-            if name not in ("counts", "n_samples", "fields", "review_view", "overrides", "tagged")}  # fmt: skip
-    kept.update(timings=dict(details["timings"]), n_near_identical=leaks, share_near_identical=leaks / n_test)
-    kept["recut"] = {
-        "threshold": threshold,
-        "previous_threshold": run.parameters["threshold"],
-        "reviews_applied": 0,
-        "seconds": time.perf_counter() - started,
-    }
-    parameters = {**run.parameters, "threshold": threshold}
-    return runs.store_changes(writer, samples, run.method, parameters, ids, outcome, kept)
+    return _store_recut(writer, run, samples, ids, outcome, threshold, 0, started,
+                        n_near_identical=leaks, share_near_identical=leaks / n_test)  # fmt: skip
 
 
 def export_reviews(dataset, key, path):

@@ -378,9 +378,8 @@ def cancel_run(dataset, key, by="Python"):
     leaves the dataset as it was. Returns False when no run of that key is in progress
     (or it is already committing, too late to cancel)."""
     check_key_name(key)
-    lease = runs_in_progress(dataset).get(key) or next(
-        (held for name, held in runs_in_progress(dataset).items() if name.lower() == key.lower()), None
-    )
+    # keys equal but for case share a lease
+    lease = next((held for name, held in runs_in_progress(dataset).items() if name.lower() == key.lower()), None)
     if lease is None:
         return False
     cancel = {"at": _now(), "by": by}
@@ -519,14 +518,21 @@ def _roll_forward(dataset, lease_id, change, phase):
 
 def _apply_updates(dataset, updates):
     """Set the recorded new values ``{sample id: {field: value}}`` (idempotent)."""
+    if updates:
+        _bulk_set(dataset, updates)
+        checkpoint("updated")
+
+
+def _bulk_set(dataset, rows):
+    """Set ``{sample id: {field: value as stored}}`` in one bulk write (FiftyOne's own,
+    which also refreshes samples held in memory), stamping ``last_modified_at`` where the
+    dataset has that field."""
     from bson import ObjectId
     from pymongo import UpdateOne
 
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    ops = [UpdateOne({"_id": ObjectId(i)}, {"$set": {**values, "last_modified_at": now}}) for i, values in updates.items()]
-    if ops:
-        dataset._bulk_write(ops, ids=list(updates))
-        checkpoint("updated")
+    stamp = {"last_modified_at": _now()} if dataset.has_sample_field("last_modified_at") else {}
+    operations = [UpdateOne({"_id": ObjectId(i)}, {"$set": {**values, **stamp}}) for i, values in rows.items()]
+    dataset._bulk_write(operations, ids=list(rows))
 
 
 def store_changes(writer, samples, method, parameters, sample_ids, decisions, details):
@@ -554,13 +560,15 @@ def store_changes(writer, samples, method, parameters, sample_ids, decisions, de
         "drop_run": key,
         "renames": {},
         "updates": updates,
-        "run": {
-            "method": METHOD_PREFIX + method,
-            "parameters": parameters,
-            "results": {"counts": decisions.counts(), "n_samples": len(sample_ids), **details},
-        },
+        "run": _run_record(method, parameters, sample_ids, decisions, details),
     })  # fmt: skip
     return RedundancyRun(dataset, key)
+
+
+def _run_record(method, parameters, sample_ids, decisions, details):
+    """The run record a commit registers: method, parameters, and results with counts."""
+    results = {"counts": decisions.counts(), "n_samples": len(sample_ids), **details}
+    return {"method": METHOD_PREFIX + method, "parameters": parameters, "results": results}
 
 
 def _columns(sample_ids, decisions):
@@ -611,11 +619,7 @@ def store_run(writer, samples, method, parameters, sample_ids, decisions, detail
         "drop_view": _owned_review_view(dataset, key) if previous else None,
         "drop_run": key if previous else None,
         "renames": staging,
-        "run": {
-            "method": METHOD_PREFIX + method,
-            "parameters": parameters,
-            "results": {"counts": decisions.counts(), "n_samples": len(sample_ids), **details},
-        },
+        "run": _run_record(method, parameters, sample_ids, decisions, details),
     })  # fmt: skip
     return RedundancyRun(dataset, key)
 
@@ -628,21 +632,16 @@ def write_columns(dataset, sample_ids, columns):
     fields declared already) in bulk updates of ``WRITE_BATCH`` samples, each setting
     every field of one sample: 1.8 s for four fields of 50,000 samples, where one
     ``set_values`` per field took 8.7 s (``benchmarks/features_cifar.py --write-back``)."""
-    from bson import ObjectId
-    from pymongo import UpdateOne
-
     fields = {name: dataset.get_field(name) for name in columns}
-    stamp = {"last_modified_at": _now()} if dataset.has_sample_field("last_modified_at") else {}
     for start in range(0, len(sample_ids), WRITE_BATCH):
-        updates = [
-            UpdateOne({"_id": ObjectId(sample_ids[row])}, {"$set": {
-                **{name: None if values[row] is None else fields[name].to_mongo(values[row]) for name, values in columns.items()},
-                **stamp,
-            }})  # fmt: skip
+        rows = {
+            sample_ids[row]: {
+                name: None if values[row] is None else fields[name].to_mongo(values[row]) for name, values in columns.items()
+            }
             for row in range(start, min(start + WRITE_BATCH, len(sample_ids)))
-        ]
-        dataset._sample_collection.bulk_write(updates, ordered=False)
-        checkpoint(f"written:{start + len(updates)}")
+        }
+        _bulk_set(dataset, rows)
+        checkpoint(f"written:{start + len(rows)}")
 
 
 def _drop_fields(dataset, names):

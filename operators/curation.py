@@ -38,7 +38,7 @@ OVERWRITE_EXPORT_LABEL = "Replace an earlier export in this folder"
 
 def runs_input(inputs, ctx, name="keys", label="Runs"):
     """Multi-select of the dataset's redundancy runs (latest first; nothing else can be
-    typed); False when there are none or a chosen run does not exist."""
+    typed); a false value when there are none or a chosen run does not exist."""
     keys = runs_newest_first(ctx.dataset)
     if not keys:
         return run_choice_input(inputs, ctx)  # says there are none

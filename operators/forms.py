@@ -167,11 +167,16 @@ def failures_in_place(what):
             except (ValueError, OSError) as error:
                 if ctx.delegated:
                     raise
-                return {"failed": str(error), "summary": f"**{what} failed, nothing changed:** {error}"}
+                return {"failed": str(error), "summary": failure_summary(what, error)}
 
         return guarded
 
     return decorate
+
+
+def failure_summary(what, error):
+    """The result a failure caught in place shows: what failed, and that nothing changed."""
+    return f"**{what} failed, nothing changed:** {error}"
 
 
 def replace_param(ctx):
@@ -237,7 +242,7 @@ def analysis_steps(ctx, label, work, summarize, title, failing_in_place=None):
     if isinstance(error, RunCancelled):
         title, summary = "Cancelled", f"**Cancelled.** {error}."
     elif failing_in_place and isinstance(error, (ValueError, OSError)):
-        title, summary = "Failed", f"**{failing_in_place} failed, nothing changed:** {error}"
+        title, summary = "Failed", failure_summary(failing_in_place, error)
     elif error is not None:
         raise error
     else:
@@ -273,23 +278,27 @@ def summary_output(title, ctx=None):
     return types.Property(outputs, view=types.View(label="Failed" if failed else title))
 
 
-def runs_newest_first(dataset):
-    """The dataset's redundancy runs, the latest first (the one a user most likely means)."""
-    return sorted(list_runs(dataset), key=lambda key: dataset.get_run_info(key).timestamp, reverse=True)
+def runs_newest_first(dataset, keys=None):
+    """The dataset's redundancy runs (or ``keys``), the latest first (the one a user most
+    likely means)."""
+    keys = list_runs(dataset) if keys is None else keys
+    return sorted(keys, key=lambda key: dataset.get_run_info(key).timestamp, reverse=True)
 
 
-def run_choice_input(inputs, ctx, label="Run"):
-    """Dropdown of the dataset's redundancy runs, latest first; False (with a warning)
-    when there are none."""
-    keys = runs_newest_first(ctx.dataset)
+def run_choice_input(inputs, ctx, label="Run", keys=None,
+                     missing="This dataset has no redundancy runs yet: run an analysis first"):  # fmt: skip
+    """Dropdown of the dataset's redundancy runs (or of ``keys``), latest first, as a
+    strict choice. Returns the keys offered; none (with the warning ``missing``) when
+    there are none."""
+    keys = runs_newest_first(ctx.dataset, keys)
     if not keys:
-        inputs.view("no_runs", types.Warning(label="This dataset has no redundancy runs yet: run an analysis first"))
-        return False
+        inputs.view("no_runs", types.Warning(label=missing))
+        return keys
     choices = types.DropdownView()
     for key in keys:
         choices.add_choice(key, label=key)
     inputs.enum("key", keys, default=keys[0], required=True, label=label, view=choices)
-    return True
+    return keys
 
 
 def split_summary_markdown(run):

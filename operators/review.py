@@ -7,20 +7,16 @@ import fiftyone.operators.types as types
 from ..bridge.review import CSV_COLUMNS, export_reviews, import_reviews, recut_run, recuttable_runs, reviewable_runs
 from ..bridge.runs import RedundancyRun
 from ..core.pair_score import STORED_FLOOR
-from .forms import failures_in_place, summary_output
+from .forms import failures_in_place, run_choice_input, summary_output
 
 
 def reviewable_run_input(inputs, ctx, listed=reviewable_runs):
-    """Dropdown of the runs cut from their stored pairs (``listed``); the chosen key, or
-    None (with a warning) when there is none."""
-    keys = listed(ctx.dataset)
+    """Dropdown of the runs cut from their stored pairs (``listed``), latest first; the
+    chosen key, or None (with a warning) when there is none."""
+    keys = run_choice_input(inputs, ctx, keys=listed(ctx.dataset),
+                            missing="No run here stores scored pairs: run wavelet clusters or SSIM first")  # fmt: skip
     if not keys:
-        inputs.view("no_runs", types.Warning(label="No run here stores scored pairs: run wavelet clusters or SSIM first"))
         return None
-    choices = types.DropdownView()
-    for key in keys:
-        choices.add_choice(key, label=key)
-    inputs.enum("key", keys, default=keys[0], required=True, label="Run", view=choices)
     key = ctx.params.get("key") or keys[0]
     return key if key in keys else None
 
