@@ -25,6 +25,8 @@ from .devices import resolve_device
 from .ssim import window_operators
 
 DEFAULT_SCALES = (1.0, 1.08, 1.17, 1.27)
+DEFAULT_STRETCHES = (1.17,)
+"""Zooms along one axis only (an aspect change: 15% cut from one side, scaled back)."""
 BASELINE_SHIFT = 1
 SPREAD = 0.2
 """Standardised images are mapped to mean 0.5 and this spread, so SSIM's stabilising
@@ -56,11 +58,13 @@ class AlignedSimilarity:
 
     ``images``: ``(n, h, w[, c])`` floats in [0, 1]. ``max_shift``: the largest shift in
     pixels searched at each scale; ``scales``: zoom factors tried on either image;
+    ``stretches``: zoom factors tried along one axis at a time, on either image;
     ``flips``: also try the mirrored image (a mirrored copy then scores as a copy).
     """
 
     def __init__(self, images, max_shift=4, scales=DEFAULT_SCALES, flips=False,
-                 device=None, batch_pairs=None, baseline_shift=BASELINE_SHIFT):  # fmt: skip
+                 device=None, batch_pairs=None, baseline_shift=BASELINE_SHIFT,
+                 stretches=DEFAULT_STRETCHES):  # fmt: skip
         import torch
 
         self.device = resolve_device(device)
@@ -72,7 +76,22 @@ class AlignedSimilarity:
                 f"{max_shift}-pixel shift search; use images of at least {11 + 2 * max_shift} pixels"
             )
         self.max_shift = int(max_shift)
-        self.scales = tuple(float(scale) for scale in scales)
+        scales = [float(scale) for scale in scales]
+        self.zooms = [(scale, scale) for scale in scales]
+        """Zooms of the moving image: every scale, then every stretch along either axis."""
+        self.fixed_zooms = self.zooms[:]
+        """Zooms of the fixed image: every scale."""
+        # Either image zoomed, the other as it is; a stretch of the fixed image is the moving
+        # image stretched along the other axis against the fixed one zoomed by the nearest
+        # scale, so that the pair's order does not matter and no fixed image is stretched.
+        self.variants = [(z, 0) for z in range(len(scales))] + [(0, z) for z in range(1, len(scales))]
+        for stretch in (float(stretch) for stretch in stretches):
+            nearest = int(np.argmin([abs(scale - stretch) for scale in scales]))
+            for zoom, other_axis in (((stretch, 1.0), (1.0, stretch)), ((1.0, stretch), (stretch, 1.0))):
+                for moving in (zoom, other_axis):
+                    if moving not in self.zooms:
+                        self.zooms.append(moving)
+                self.variants += [(self.zooms.index(zoom), 0), (self.zooms.index(other_axis), nearest)]
         self.flips = bool(flips)
         self.images = torch.as_tensor(prepared, device=self.device)
         self.batch_pairs = batch_pairs or (512 if self.device == "cpu" else 8192)
@@ -142,15 +161,13 @@ class AlignedSimilarity:
         m = self.max_shift
         n, (height, width) = len(b), b.shape[1:]
         position = torch.as_tensor(position, device=self.device)
-        moving_sides = [_MovingSide(_zoom(a, scale), m) for scale in self.scales]
+        moving_sides = [_MovingSide(_zoom(a, zoom), m) for zoom in self.zooms]
         fixed_images = [b, torch.flip(b, dims=(2,))] if self.flips else [b]
         fixed_sides, variants = [], []
         for image in fixed_images:
-            # either image zoomed by each scale, the other as it is
             base = len(fixed_sides)
-            fixed_sides += [_FixedSide(_zoom(image, scale), m) for scale in self.scales]
-            variants += [(s, base) for s in range(len(self.scales))]
-            variants += [(0, base + f) for f in range(1, len(self.scales))]
+            fixed_sides += [_FixedSide(_zoom(image, zoom), m) for zoom in self.fixed_zooms]
+            variants += [(s, base + f) for s, f in self.variants]
         correlations = torch.stack(
             [fixed_sides[f].correlate(moving_sides[s], position) for s, f in variants], dim=1
         )  # (n, variants, shifts)
@@ -185,13 +202,14 @@ class AlignedSimilarity:
         return ssim_map.mean(dim=(1, 2))
 
 
-def _zoom(images, scale):
-    """The central ``1/scale`` of each image scaled back to full size (bilinear, edge
-    pixels repeated), as two small matrix products: the zoom is separable."""
-    if scale == 1.0:
+def _zoom(images, zoom):
+    """The central ``1/zoom`` of each image (``zoom``: row and column factors) scaled back
+    to full size (bilinear, edge pixels repeated), as two small matrix products: the zoom
+    is separable."""
+    if zoom == (1.0, 1.0):
         return images
-    rows = _zoom_operator(images.shape[1], scale, images.device)
-    columns = _zoom_operator(images.shape[2], scale, images.device)
+    rows = _zoom_operator(images.shape[1], zoom[0], images.device)
+    columns = _zoom_operator(images.shape[2], zoom[1], images.device)
     return rows @ images @ columns.T
 
 

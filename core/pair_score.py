@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .alignment import DEFAULT_SCALES, AlignedSimilarity, luminance, standardise
+from .alignment import DEFAULT_SCALES, DEFAULT_STRETCHES, AlignedSimilarity, luminance, standardise
 from .devices import resolve_device
+from .frames import trim_frames
 from .images import normalize_images
 from .parameters import check_flag, check_number
 from .clustering import unit_rows as embedding_rows
@@ -24,7 +25,7 @@ from .ssim import SSIMIndex
 from .wavelets import wavelet_coefficients
 
 VERIFICATIONS = ("aligned", "ssim")
-DEFAULT_THRESHOLD = 0.55
+DEFAULT_THRESHOLD = 0.45
 """The pair-score cut every analysis uses by default (chosen on the realistic-edit benchmark)."""
 DESCRIPTOR_DISTANCE = 0.12
 """Unit descriptors this close (cosine 0.9928) score the default cut by the descriptor alone."""
@@ -35,10 +36,15 @@ STORED_FLOOR = 0.3
 nothing and agrees with a fresh run."""
 CANDIDATE_GATES = (0.6, 0.9)
 """Within one image set, a candidate pair is verified when its wavelet cosine reaches 0.6
-or its Fourier cosine 0.9: on the realistic-edit benchmark this keeps 98% of the true
-copies' pairs and 40% of all candidates (train-vs-test candidates are all verified)."""
+or its Fourier cosine 0.9, or when one of its images is the other's nearest by the latter:
+on the realistic-edit benchmark this keeps 99% of the true copies' pairs short of heavy
+crops and 47% of all candidates (train-vs-test candidates are all verified)."""
 SEARCH_DIMENSIONS = 32
-"""Candidates are searched in this many principal axes of each descriptor."""
+PROJECTED_ABOVE = 96
+"""Descriptors with more values than ``PROJECTED_ABOVE`` (wavelet coefficients,
+embeddings) are searched in their top ``SEARCH_DIMENSIONS`` principal axes; the Fourier
+descriptor (91 values) is searched as it is, which finds twice as many copies shifted by
+4 pixels at 32 (the search's cost is in ranking the rows, not in their length)."""
 PROGRESS_PAIRS = 16384
 """Pairs verified between two progress reports (and chances to cancel)."""
 FOURIER_BAND = 6
@@ -64,6 +70,8 @@ class PairScoreParameters:
     """Largest shift searched, in pixels of the analysis size."""
     scales: tuple = DEFAULT_SCALES
     """Zoom factors tried on either image (a crop of 2-25% scaled back is 1.02-1.33)."""
+    stretches: tuple = DEFAULT_STRETCHES
+    """Zoom factors tried along one axis at a time (an aspect change)."""
     flips: bool = False
     """Count a mirrored copy as a copy."""
     smoothing: float = 0.0
@@ -81,6 +89,7 @@ class PairScoreParameters:
         self.scales = tuple(check_number("scales", scale, at_least=1, at_most=2) for scale in self.scales)
         if not self.scales or self.scales[0] != 1:
             raise ValueError(f"scales must start with 1.0 (no zoom), got {self.scales}")
+        self.stretches = tuple(check_number("stretches", stretch, above=1, at_most=2) for stretch in self.stretches)
         check_flag("flips", self.flips)
         check_number("smoothing", self.smoothing, at_least=0, at_most=4)
         check_number("embedding_weight", self.embedding_weight, at_least=0, at_most=1)
@@ -107,13 +116,22 @@ def candidate_descriptors(images, device=None, wavelet=None):
     ``wavelet`` (rows per image) stands for the first one when a caller already has it."""
     if wavelet is None:
         wavelet = coarse_wavelet_descriptor(images, device)
+    return [unit_rows(wavelet), fourier_descriptor(images)]
+
+
+def fourier_descriptor(images):
+    """Low-frequency Fourier magnitudes of the standardised luminance under a Hann window
+    (unit rows): a shift leaves them nearly as they are, and the window keeps the edges,
+    which a shift or a re-crop replaces, from weighing as much as the centre."""
     standard = standardise(luminance(images)) - 0.5
-    spectrum = np.abs(np.fft.rfft2(standard))
+    height, width = standard.shape[1:]
+    window = np.outer(np.hanning(height + 2)[1:-1], np.hanning(width + 2)[1:-1]).astype(np.float32)
+    spectrum = np.abs(np.fft.rfft2(standard * window))
     band = np.concatenate(
         [spectrum[:, : FOURIER_BAND + 1, : FOURIER_BAND + 1], spectrum[:, -FOURIER_BAND:, : FOURIER_BAND + 1]],
         axis=1,
     )
-    return [unit_rows(wavelet), unit_rows(np.log1p(band))]
+    return unit_rows(np.log1p(band))
 
 
 def coarse_wavelet_descriptor(images, device=None):
@@ -133,7 +151,7 @@ def unit_rows(features):
 def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device=None, block=4096):
     """Indices ``(len(queries), n_neighbors)`` of the rows of ``index`` nearest each query
     row (Euclidean; on unit rows, the highest cosine), in the top ``SEARCH_DIMENSIONS``
-    principal axes of ``index``, by blocks of matrix products in torch (on a GPU when
+    principal axes of ``index`` when rows are longer than ``PROJECTED_ABOVE``, by blocks of matrix products in torch (on a GPU when
     ``device`` picks one); never an n x n matrix. The projection makes the search
     approximate, which only risks a missed candidate: every candidate is verified."""
     import torch
@@ -144,7 +162,7 @@ def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device
         return np.empty((len(queries), 0), dtype=np.int64)
     index = np.asarray(index, dtype=np.float32)
     queries = np.asarray(queries, dtype=np.float32)
-    if index.shape[1] > SEARCH_DIMENSIONS and len(index) > SEARCH_DIMENSIONS:
+    if index.shape[1] > PROJECTED_ABOVE and len(index) > SEARCH_DIMENSIONS:
         centre = index.mean(axis=0)
         _, axes = np.linalg.eigh(np.cov(index - centre, rowvar=False))
         axes = axes[:, ::-1][:, :SEARCH_DIMENSIONS].astype(np.float32)
@@ -163,11 +181,13 @@ def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device
 
 
 def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None):
-    """Unique candidate pairs ``(first, second)``, first < second, within one image set:
-    each image with its ``n_neighbors`` nearest by every descriptor. With ``groups``
-    (e.g. classes) only pairs within a group."""
+    """Candidate pairs within one image set: ``(pairs, nearest)``, both unique
+    ``(first, second)`` rows with first < second. ``pairs``: each image with its
+    ``n_neighbors`` nearest by every descriptor; ``nearest``: each image with its single
+    nearest by the second (the Fourier descriptor). With ``groups`` (e.g. classes) only
+    pairs within a group."""
     n = len(descriptor_sets[0])
-    pairs = []
+    pairs, nearest = [], []
     for members in _group_members(n, groups):
         for descriptors in descriptor_sets:
             neighbours = candidate_neighbours(
@@ -176,7 +196,10 @@ def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None):
             first = np.repeat(members, neighbours.shape[1])
             second = members[neighbours.reshape(-1)]
             pairs.append(np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1))
-    return _unique_pairs(pairs)
+            if neighbours.shape[1] and descriptors is descriptor_sets[1]:
+                closest = members[neighbours[:, 0]]
+                nearest.append(np.stack([np.minimum(members, closest), np.maximum(members, closest)], axis=1))
+    return _unique_pairs(pairs), _unique_pairs(nearest)
 
 
 def cross_candidates(query_sets, index_sets, n_neighbors, query_groups=None, index_groups=None, device=None):
@@ -203,6 +226,15 @@ def _group_members(n, groups):
         return [np.arange(n)]
     groups = np.asarray(groups, dtype=object)
     return [np.flatnonzero(groups == group) for group in np.unique(groups)]
+
+
+def _same_group(pairs, first_groups, second_groups):
+    """The pairs whose items share a group (all of them when neither side has groups)."""
+    if first_groups is None and second_groups is None:
+        return pairs
+    first = np.zeros(pairs[:, 0].max(initial=0) + 1, dtype=object) if first_groups is None else np.asarray(first_groups, dtype=object)
+    second = np.zeros(pairs[:, 1].max(initial=0) + 1, dtype=object) if second_groups is None else np.asarray(second_groups, dtype=object)
+    return pairs[first[pairs[:, 0]] == second[pairs[:, 1]]]
 
 
 def _unique_pairs(pairs):
@@ -243,16 +275,28 @@ class PairScorer:
         p = self.parameters
         images = np.asarray(images, dtype=np.float32)
         self.descriptor = unit_rows(coarse_wavelet_descriptor(images, p.device) if descriptor is None else descriptor)
-        if p.smoothing > 0:
-            from scipy.ndimage import gaussian_filter
-
-            sigma = (0, p.smoothing, p.smoothing) + (0,) * (images.ndim - 3)
-            images = gaussian_filter(images, sigma, mode="nearest")
+        framed, trimmed = trim_frames(images) if p.verification == "aligned" else ([], images[:0])
+        self.framed = np.asarray(framed, dtype=np.int64)
+        """Images with a frame (border or letterbox bars, ``core.frames``): their pairs are
+        also scored with the frame trimmed, and they look for candidates trimmed."""
+        self._trimmed_row = np.full(len(images), -1)
+        self._trimmed_row[self.framed] = np.arange(len(self.framed))
+        self.trimmed_images = trimmed
+        images, trimmed = self._smoothed(images), self._smoothed(trimmed)
+        self._trimmed = standardise(luminance(trimmed))
         if p.verification == "aligned":
-            self.similarity = AlignedSimilarity(images, p.max_shift, p.scales, p.flips, p.device)
+            self.similarity = AlignedSimilarity(images, p.max_shift, p.scales, p.flips, p.device, stretches=p.stretches)
         else:
             self.similarity = SSIMIndex(images, device=p.device)
         self.embeddings = None if embeddings is None else embedding_rows(embeddings)
+
+    def _smoothed(self, images):
+        if self.parameters.smoothing <= 0 or not len(images):
+            return images
+        from scipy.ndimage import gaussian_filter
+
+        sigma = (0, self.parameters.smoothing, self.parameters.smoothing) + (0,) * (images.ndim - 3)
+        return gaussian_filter(images, sigma, mode="nearest")
 
     def __len__(self):
         return len(self.similarity)
@@ -287,8 +331,47 @@ class PairScorer:
         embedding_cosine = None
         if self.embeddings is not None and other.embeddings is not None:
             embedding_cosine = np.einsum("ij,ij->i", self.embeddings[first], other.embeddings[second])
-        fused = fuse(verified, descriptor_cosine, embedding_cosine, self.parameters.embedding_weight)
+        weight = self.parameters.embedding_weight
+        fused = fuse(verified, descriptor_cosine, embedding_cosine, weight)
+        framed = (self._trimmed_row[first] >= 0) | (other._trimmed_row[second] >= 0)
+        if framed.any():
+            trimmed = self._trimmed_similarity(first[framed]).pairs(
+                *_positions(first[framed], second[framed]), other._trimmed_similarity(second[framed])
+            )
+            embedding = None if embedding_cosine is None else embedding_cosine[framed]
+            fused[framed] = np.maximum(fused[framed], fuse(trimmed, None, embedding, weight))
         return fused, raw
+
+    def _trimmed_similarity(self, indices):
+        """Aligned similarity of the images ``np.unique(indices)`` with their frames trimmed
+        (the others as they are: the prepared images pass through preparation unchanged)."""
+        p = self.parameters
+        rows = np.unique(indices)
+        prepared = self.similarity.images[rows].cpu().numpy()
+        where = self._trimmed_row[rows]
+        prepared[where >= 0] = self._trimmed[where[where >= 0]]
+        return AlignedSimilarity(prepared, p.max_shift, p.scales, p.flips, p.device, stretches=p.stretches)
+
+
+
+def framed_candidates(scorer, index_fourier, n_neighbors, device=None, within=False):
+    """Candidate pairs ``(framed image of scorer, index row)``: each framed image's
+    ``n_neighbors`` nearest rows of ``index_fourier`` (``fourier_descriptor`` of the other
+    set, or of the scorer's own set when ``within``) by its Fourier descriptor with the
+    frame trimmed."""
+    if not len(scorer.framed):
+        return np.empty((0, 2), dtype=np.int64)
+    neighbours = candidate_neighbours(
+        fourier_descriptor(scorer.trimmed_images), index_fourier, n_neighbors + within, device=device
+    )
+    pairs = np.stack([np.repeat(scorer.framed, neighbours.shape[1]), neighbours.reshape(-1)], axis=1)
+    return pairs[pairs[:, 0] != pairs[:, 1]] if within else pairs
+
+
+def _positions(first, second):
+    """Indices of ``first`` and ``second`` into their sorted unique values (the rows of
+    ``PairScorer._trimmed_similarity``)."""
+    return np.searchsorted(np.unique(first), first), np.searchsorted(np.unique(second), second)
 
 
 @dataclass
@@ -342,19 +425,28 @@ def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_
     sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
     if embeddings is not None:
         sets.append(embedding_rows(embeddings))
-    pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device)
-    pairs = pairs[_passes_gates(pairs, sets)]
+    pairs, nearest = within_candidates(sets, parameters.n_neighbors, groups, parameters.device)
+    pairs = pairs[_passes_gates(pairs, sets, nearest)]
     scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0])
+    framed = framed_candidates(scorer, sets[1], parameters.n_neighbors, parameters.device, within=True)
+    pairs = _unique_pairs([pairs, np.sort(_same_group(framed, groups, groups), axis=1)])
     scores = scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores).bounded(len(images)), scorer
 
 
-def _passes_gates(pairs, sets):
+def _passes_gates(pairs, sets, nearest):
     """Candidates worth verifying: a descriptor cosine at or above its ``CANDIDATE_GATES``
-    entry (an embeddings space, when given, passes every pair it proposed)."""
+    entry, or an image's nearest by the Fourier descriptor (a copy shifted by 4 pixels at 32
+    often is its original's nearest at a cosine below the gate); an
+    embeddings space, when given, passes every pair it proposed."""
     keep = np.zeros(len(pairs), dtype=bool)
     for descriptors, gate in zip(sets, (*CANDIDATE_GATES, -np.inf)):
         keep |= np.einsum("ij,ij->i", descriptors[pairs[:, 0]], descriptors[pairs[:, 1]]) >= gate
+    # both are unique rows in sorted order, and every nearest pair is a candidate
+    stride = int(pairs.max(initial=0)) + 1
+    keys = pairs[:, 0] * stride + pairs[:, 1]
+    found = np.searchsorted(keys, nearest[:, 0] * stride + nearest[:, 1])
+    keep[found[found < len(keys)]] = True
     return keep
 
 
@@ -373,6 +465,11 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
     )
     query_scorer = PairScorer(query_images, parameters, query_embeddings, descriptor=query_sets[0])
     index_scorer = PairScorer(index_images, parameters, index_embeddings, descriptor=index_sets[0])
+    framed = [
+        framed_candidates(query_scorer, index_sets[1], parameters.n_neighbors, parameters.device),
+        framed_candidates(index_scorer, query_sets[1], parameters.n_neighbors, parameters.device)[:, ::-1],
+    ]
+    pairs = _unique_pairs([pairs, *(_same_group(f, query_groups, index_groups) for f in framed)])
     scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores, raw)
 

@@ -122,7 +122,7 @@ def run_key_input(inputs, ctx, default, view, method):
 
 
 def describe_run(run):
-    """``a run of wavelet clusters on 2,107 samples, stored 2026-11-28 01:23 UTC (threshold=0.55, ...)``."""
+    """``a run of wavelet clusters on 2,107 samples, stored 2026-11-28 01:23 UTC (threshold=0.45, ...)``."""
     n_samples = run.dataset.exists(f"{run.key}_status").count()
     used_by_grouping = {"score": "threshold", "threshold": "threshold", "distance": "radius", "kmeans": "n_clusters", "spectral": "n_clusters"}
     grouping = run.parameters.get("grouping")

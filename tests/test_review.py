@@ -263,7 +263,7 @@ def test_the_recut_operator_recuts_and_its_form_refuses_a_cut_below_the_floor(un
     assert result.error is None, result.error
     run = fr.load_run(unreviewed, "wavelet")
     assert run.parameters["threshold"] == 0.7 and result.result["counts"] == run.counts
-    assert result.result["summary"].startswith("Run **`wavelet`** re-cut from 0.55 to **0.7** in ")
+    assert result.result["summary"].startswith(f"Run **`wavelet`** re-cut from {DEFAULT_THRESHOLD} to **0.7** in ")
     with pytest.raises(Exception, match=f"Choose a cut from {STORED_FLOOR} to 1: lower pairs are not stored"):
         foo.execute_operator(uri, ctx=dict(dataset=unreviewed, params={"key": "wavelet", "threshold": 0.2}))
     assert fr.load_run(unreviewed, "wavelet").parameters["threshold"] == 0.7
