@@ -1,5 +1,7 @@
 """``compute_wavelet_clusters``: Algorithm 1 on a FiftyOne view."""
 
+import tempfile
+
 from ..core.devices import resolve_device
 from ..core.pair_score import DEFAULT_THRESHOLD
 from ..core.wavelet_analysis import WaveletParameters, analyze_wavelet_clusters
@@ -68,6 +70,9 @@ def compute_wavelet_clusters(
     made with ``fo.report_progress``. An unreadable image raises an error naming it; with
     ``skip_failures`` such samples are left out and listed in the run's ``skipped``.
     Returns a :class:`RedundancyRun`.
+    Images are decoded by chunks into a temporary folder (removed after the run) and read
+    back by chunks, so memory stays bounded at a million images with
+    ``grouping="distance"``.
     ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
     unless True (those samples would lose the run's fields); a re-run on the same samples
     (or more) replaces the run either way.
@@ -89,10 +94,10 @@ def compute_wavelet_clusters(
         device=device,
         pair_score=pair_score,
     )
-    with runs.RunWriter(samples._dataset, key) as writer:
+    with runs.RunWriter(samples._dataset, key) as writer, tempfile.TemporaryDirectory(prefix="redundancy-") as folder:
         runs.validate_key(samples, key, METHOD, overwrite=overwrite)
         sample_ids, labels, images, decode_seconds, skipped = read_view(
-            samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled
+            samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled, folder
         )
         embeddings = read_embeddings(samples, embeddings_field, sample_ids)
 

@@ -110,3 +110,25 @@ def normalize_images(images, normalization="contrast"):
         return centred
     spread = centred.std(axis=axes, keepdims=True)
     return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 1e-6)
+
+
+def load_images_to_store(paths, folder, size=(32, 32), color="rgb", workers=4, progress=None, skip_failures=False):
+    """``load_images`` chunk by chunk into a ``streaming.ImageStore`` under ``folder``:
+    the same images (and, with ``skip_failures``, the same ``{index: reason}``), with
+    one chunk in memory at a time."""
+    from . import streaming
+
+    paths = list(paths)
+    store = streaming.ImageStore(len(paths), (size[1], size[0], 3 if color == "rgb" else 1), folder)
+    written, failures = 0, {}
+    step = streaming.CHUNK_ROWS
+    for start in range(0, len(paths), step):
+        chunk_progress = None if progress is None else (lambda done, _, start=start: progress(start + done, len(paths)))
+        decoded = load_images(paths[start : start + step], size, color, workers, chunk_progress, skip_failures)
+        if skip_failures:
+            decoded, chunk_failures = decoded
+            failures.update({start + index: reason for index, reason in chunk_failures.items()})
+        store.write(written, decoded)
+        written += len(decoded)
+    store.keep_first(written)
+    return (store, failures) if skip_failures else store

@@ -184,6 +184,6 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
         )
 
     with timed(timings, "projection"):
-        points = pca_projection(coarse_coefficients(images, parameters.device), random_state=parameters.random_state)
+        points = pca_projection(coarse_coefficients(images, parameters.device))
     return SSIMAnalysis(mode, pairs, spectrum, n_clusters, cluster_labels, decisions, points, timings)
 
