@@ -8,6 +8,7 @@ from ..core.wavelet_analysis import WaveletParameters, analyze_wavelet_clusters
 from . import runs
 from .progress import SCORING, stage_progress
 from .samples import image_size_tuple, read_embeddings, read_view
+from .similarity import index_search
 
 METHOD = "wavelet_clusters"
 
@@ -33,6 +34,8 @@ def compute_wavelet_clusters(
     device=None,
     pair_score=None,
     embeddings_field=None,
+    similarity_backend=None,
+    similarity_config=None,
     num_workers=4,
     skip_failures=False,
     progress=None,
@@ -70,6 +73,11 @@ def compute_wavelet_clusters(
     made with ``fo.report_progress``. An unreadable image raises an error naming it; with
     ``skip_failures`` such samples are left out and listed in the run's ``skipped``.
     Returns a :class:`RedundancyRun`.
+    ``similarity_backend`` (a fiftyone-brain similarity backend: "sklearn", "lancedb",
+    "milvus", "qdrant", ...; ``similarity_config``: its settings, else the brain
+    config's) finds the pair score's candidates through that index instead of the exact
+    blocked search; every candidate is still verified, so an index can miss a pair but
+    never add one.
     Images are decoded by chunks into a temporary folder (removed after the run) and read
     back by chunks, so memory stays bounded at a million images with
     ``grouping="distance"``.
@@ -102,9 +110,13 @@ def compute_wavelet_clusters(
         embeddings = read_embeddings(samples, embeddings_field, sample_ids)
 
         runs.checkpoint("decoded")
+        search = None
+        if similarity_backend is not None:
+            search = index_search(samples, sample_ids, similarity_backend, **(similarity_config or {}))
         analysis = analyze_wavelet_clusters(
-            images, labels, parameters, embeddings, stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs")
-        )
+            images, labels, parameters, embeddings,
+            stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"), search,
+        )  # fmt: skip
         runs.checkpoint("analysed")
         details = {
             "timings": {"decode": decode_seconds, **analysis.timings},
@@ -124,6 +136,7 @@ def compute_wavelet_clusters(
             "image_size": list(size),
             "color": color,
             "embeddings_field": embeddings_field,
+            "similarity_backend": similarity_backend,
             **runs.parameters_record(parameters),
         }
         return runs.store_run(writer, samples, METHOD, config, sample_ids, analysis.decisions, details)

@@ -162,17 +162,22 @@ def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device
     return found
 
 
-def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None):
+def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None, search=None):
     """Unique candidate pairs ``(first, second)``, first < second, within one image set:
     each image with its ``n_neighbors`` nearest by every descriptor. With ``groups``
-    (e.g. classes) only pairs within a group."""
+    (e.g. classes) only pairs within a group. ``search(members, rows, k)`` (rows of
+    ``members``; returns each row's ``k`` nearest other rows as positions in ``members``)
+    replaces the blocked search, e.g. with a vector index (``bridge.similarity``)."""
     n = len(descriptor_sets[0])
+    if search is None:
+
+        def search(members, rows, k):
+            return candidate_neighbours(rows, rows, k, exclude_self=True, device=device)
+
     pairs = []
     for members in _group_members(n, groups):
         for descriptors in descriptor_sets:
-            neighbours = candidate_neighbours(
-                descriptors[members], descriptors[members], n_neighbors, exclude_self=True, device=device
-            )
+            neighbours = search(members, descriptors[members], n_neighbors)
             first = np.repeat(members, neighbours.shape[1])
             second = members[neighbours.reshape(-1)]
             pairs.append(np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1))
@@ -333,16 +338,17 @@ class ScoredPairs:
 
 
 def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
-                 progress=None):  # fmt: skip
+                 progress=None, search=None):  # fmt: skip
     """Scored candidate pairs within one image set: ``(ScoredPairs, PairScorer)``.
     ``wavelet_descriptor`` (rows per image) replaces the generic wavelet descriptor, for
     an analysis that has its own (the wavelet analysis's selected coefficients);
-    ``progress(done, total)`` follows the verification."""
+    ``progress(done, total)`` follows the verification; ``search`` finds the candidates
+    (``within_candidates``)."""
     parameters = parameters or PairScoreParameters()
     sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
     if embeddings is not None:
         sets.append(embedding_rows(embeddings))
-    pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device)
+    pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device, search)
     pairs = pairs[_passes_gates(pairs, sets)]
     scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0])
     scores = scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
