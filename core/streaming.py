@@ -13,9 +13,9 @@ import tempfile
 
 import numpy as np
 
-CHUNK_ROWS = 65_536
-"""Rows per chunk: a 32x32 colour chunk is 768 MiB as float32 (its float64 copies are
-freed chunk by chunk)."""
+CHUNK_ROWS = 16_384
+"""Rows per chunk: a 32x32 colour chunk is 192 MiB as float32; with the float64 copies
+the wavelets make, about 1 GiB at the peak (65,536 rows peaked at 3.3 GiB)."""
 
 
 class DiskRows:
