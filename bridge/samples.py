@@ -120,26 +120,29 @@ def check_decode_memory(count, size, color):
         )
 
 
-def decode_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None, folder=None):
+def decode_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None, folder=None,
+                  executor=None):  # fmt: skip
     """All images of ``samples`` resized to ``size`` as one float32 batch, in view order;
     with ``skip_failures``, ``(batch of the readable ones, {index: reason})``. ``check()``
     is called at every progress step (a cancelled run raises there). With ``folder`` the
-    batch is a ``core.streaming.ImageStore`` there, decoded chunk by chunk (any size)."""
+    batch is a ``core.streaming.ImageStore`` there, decoded chunk by chunk (any size; as
+    Ray tasks with ``executor``, a ``core.parallel.RayExecutor``)."""
     if color not in ("rgb", "gray"):
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
     paths = samples.values("filepath")
     report = stage_progress(progress, DECODING, check)
     if folder is not None:
-        return load_images_to_store(paths, folder, size, color, workers, report, skip_failures)
+        return load_images_to_store(paths, folder, size, color, workers, report, skip_failures, executor)
     check_decode_memory(len(paths), size, color)
     return load_images(paths, size, color, workers, progress=report, skip_failures=skip_failures)
 
 
-def read_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None, folder=None):
+def read_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None, folder=None,
+                executor=None):  # fmt: skip
     """The images of ``samples`` as one batch: ``(indices of the samples read, batch,
     skipped samples)``. Skipped samples (only with ``skip_failures``; without it the
     first unreadable image raises) are ``{"id", "filepath", "reason"}`` records."""
-    decoded = decode_images(samples, size, color, workers, progress, skip_failures, check, folder)
+    decoded = decode_images(samples, size, color, workers, progress, skip_failures, check, folder, executor)
     if not skip_failures:
         return list(range(len(decoded))), decoded, []
     images, failures = decoded
@@ -149,7 +152,7 @@ def read_images(samples, size, color, workers=4, progress=None, skip_failures=Fa
 
 
 def read_view(samples, label_field, size, color, workers=4, progress=None, skip_failures=False, check=None,
-              folder=None):  # fmt: skip
+              folder=None, executor=None):  # fmt: skip
     """What an image analysis reads from a view, after checking it can be analysed:
     ``(sample ids, labels or None, image batch, seconds taken, skipped samples)``; with
     ``skip_failures`` the ids, labels and batch hold the readable samples only; with
@@ -158,7 +161,7 @@ def read_view(samples, label_field, size, color, workers=4, progress=None, skip_
     started = time.perf_counter()
     sample_ids = samples.values("id")
     labels = read_labels(samples, label_field)
-    kept, images, skipped = read_images(samples, size, color, workers, progress, skip_failures, check, folder)
+    kept, images, skipped = read_images(samples, size, color, workers, progress, skip_failures, check, folder, executor)
     if len(kept) < 2:
         raise ValueError(f"only {len(kept)} of {len(sample_ids)} images could be read; see the reasons: {skipped[:3]}")
     sample_ids = [sample_ids[i] for i in kept]

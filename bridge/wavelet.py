@@ -36,6 +36,7 @@ def compute_wavelet_clusters(
     embeddings_field=None,
     similarity_backend=None,
     similarity_config=None,
+    executor=None,
     num_workers=4,
     skip_failures=False,
     progress=None,
@@ -78,6 +79,9 @@ def compute_wavelet_clusters(
     config's) finds the pair score's candidates through that index instead of the exact
     blocked search; every candidate is still verified, so an index can miss a pair but
     never add one.
+    ``executor`` (``fr.RayExecutor()`` for a local Ray, ``fr.RayExecutor("auto")`` or
+    ``fr.RayExecutor("host:port")`` for a cluster; the ``[distributed]`` extra) decodes
+    the images and verifies the candidate pairs as Ray tasks; the groups are the same.
     Images are decoded by chunks into a temporary folder (removed after the run) and read
     back by chunks, so memory stays bounded at a million images with
     ``grouping="distance"``.
@@ -105,7 +109,8 @@ def compute_wavelet_clusters(
     with runs.RunWriter(samples._dataset, key) as writer, tempfile.TemporaryDirectory(prefix="redundancy-") as folder:
         runs.validate_key(samples, key, METHOD, overwrite=overwrite)
         sample_ids, labels, images, decode_seconds, skipped = read_view(
-            samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled, folder
+            samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled, folder,
+            executor,
         )
         embeddings = read_embeddings(samples, embeddings_field, sample_ids)
 
@@ -115,7 +120,7 @@ def compute_wavelet_clusters(
             search = index_search(samples, sample_ids, similarity_backend, **(similarity_config or {}))
         analysis = analyze_wavelet_clusters(
             images, labels, parameters, embeddings,
-            stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"), search,
+            stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"), search, executor,
         )  # fmt: skip
         runs.checkpoint("analysed")
         details = {

@@ -41,6 +41,8 @@ SEARCH_DIMENSIONS = 32
 """Candidates are searched in this many principal axes of each descriptor."""
 PROGRESS_PAIRS = 16384
 """Pairs verified between two progress reports (and chances to cancel)."""
+SHARD_PAIRS = 16384
+"""Pairs per Ray task when verification is distributed (at most 32,768 images to send)."""
 FOURIER_BAND = 6
 """Fourier magnitudes of frequencies up to this many cycles per image enter the shift-free
 descriptor (13 x 7 values at 32 x 32)."""
@@ -338,21 +340,57 @@ class ScoredPairs:
 
 
 def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
-                 progress=None, search=None):  # fmt: skip
+                 progress=None, search=None, executor=None):  # fmt: skip
     """Scored candidate pairs within one image set: ``(ScoredPairs, PairScorer)``.
     ``wavelet_descriptor`` (rows per image) replaces the generic wavelet descriptor, for
     an analysis that has its own (the wavelet analysis's selected coefficients);
     ``progress(done, total)`` follows the verification; ``search`` finds the candidates
-    (``within_candidates``)."""
+    (``within_candidates``). With ``executor`` (``parallel.RayExecutor``) the pairs are
+    verified in shards as Ray tasks (``verify_sharded``; the scorer returned is then
+    None)."""
     parameters = parameters or PairScoreParameters()
     sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
     if embeddings is not None:
         sets.append(embedding_rows(embeddings))
     pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device, search)
     pairs = pairs[_passes_gates(pairs, sets)]
-    scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0])
-    scores = scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
+    if executor is None:
+        scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0])
+        scores = scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
+    else:
+        scorer = None
+        scores = verify_sharded(executor, images, parameters, embeddings, sets[0], pairs, progress)
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores).bounded(len(images)), scorer
+
+
+def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, progress=None):
+    """Pair scores of ``pairs`` computed in shards of ``SHARD_PAIRS`` by ``executor``:
+    each task gets the images (descriptor rows, embeddings) its pairs touch and scores
+    them as ``PairScorer`` does in one process. Everything a score uses (standardised
+    luminance, baselines, unit descriptors) is per image, so a shard scores a pair as the
+    whole set would."""
+    from .parallel import run_map
+
+    tasks = []
+    for start in range(0, len(pairs), SHARD_PAIRS):
+        shard = pairs[start : start + SHARD_PAIRS]
+        rows, local = np.unique(shard, return_inverse=True)
+        local = local.reshape(shard.shape)
+        tasks.append((
+            np.asarray(images[rows]), parameters, None if embeddings is None else embeddings[rows],
+            descriptor[rows], local[:, 0], local[:, 1],
+        ))  # fmt: skip
+    scores = []
+    for shard_scores in run_map(executor, _score_shard, tasks):
+        scores.append(shard_scores)
+        if progress is not None:
+            progress(min(len(scores) * SHARD_PAIRS, len(pairs)), len(pairs))
+    return np.concatenate(scores) if scores else np.empty(0)
+
+
+def _score_shard(task):
+    images, parameters, embeddings, descriptor, first, second = task
+    return PairScorer(images, parameters, embeddings, descriptor=descriptor).score(first, second)
 
 
 def _passes_gates(pairs, sets):

@@ -71,7 +71,8 @@ class ImageStore(DiskRows):
         super().__init__(n, image_shape, np.uint8, folder)
 
     def write(self, start, rows):
-        super().write(start, np.rint(np.asarray(rows) * 255.0).astype(np.uint8))
+        rows = np.asarray(rows)
+        super().write(start, rows if rows.dtype == np.uint8 else np.rint(rows * 255.0).astype(np.uint8))
 
     def read(self, start=0, stop=None):
         return super().read(start, stop).astype(np.float32) / 255.0

@@ -140,14 +140,16 @@ def coarse_coefficients(images, device=None):
     return wavelet_coefficients(images, "db1", level=2, approximation_only=True, device=device)
 
 
-def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=None, progress=None, search=None):
+def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=None, progress=None, search=None,
+                             executor=None):  # fmt: skip
     """Run Algorithm 1 on ``images`` (n, h, w[, c]) with optional per-image ``labels``
     (and ``embeddings``, rows per image, as a pair-score signal); ``progress(done, total)``
     follows the pair verification. ``images`` may be a ``streaming.ImageStore``: the
     wavelets, selection, ``grouping="distance"``, decisions and projection then read it
     and their features by chunks (bounded memory at a million images); ``"kmeans"`` and
     ``"score"`` read the rows they need whole. ``search`` finds the pair score's
-    candidates (``pair_score.within_candidates``; default: exact blocked search)."""
+    candidates (``pair_score.within_candidates``; default: exact blocked search);
+    ``executor`` (``parallel.RayExecutor``) verifies them as Ray tasks."""
     parameters = parameters or WaveletParameters()
     timings = {}
     selected, selection, coefficients_shape = wavelet_features(images, parameters, timings)
@@ -161,7 +163,7 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
         else:
             pairs, _ = score_within(
                 in_memory(images), parameters.pair_score, embeddings, wavelet_descriptor=in_memory(selected), progress=progress,
-                search=search,
+                search=search, executor=executor,
             )
             matrix = score_matrix(len(images), pairs)
             cluster_labels = score_groups(len(images), pairs, parameters.threshold, matrix)
