@@ -11,7 +11,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .devices import resolve_device
-from .streaming import DiskRows, column_means, gram, row_chunks, take_rows
+from .streaming import DiskRows, column_means, gram, in_memory, row_chunks, take_rows
 
 PROJECTED_DIMENSIONS = 6  # fastest on CIFAR-10 (50,000 x 191): 0.3 s, 32k candidates
 MAX_CANDIDATES = 20_000_000
@@ -31,11 +31,11 @@ def radius_pairs(points, radius, device=None):
     if len(points) < 2:
         return np.empty((0, 2), dtype=np.int64)
     if resolve_device(device) == "cuda":
-        candidates = _blocked_candidates(take_rows(points, np.arange(len(points))), radius, "cuda")
+        candidates = _blocked_candidates(in_memory(points), radius, "cuda")
     else:
         candidates = _projected_candidates(points, radius)
         if candidates is None:  # too clustered for the tree: exact blocked search
-            candidates = _blocked_candidates(take_rows(points, np.arange(len(points))), radius, "cpu")
+            candidates = _blocked_candidates(in_memory(points), radius, "cpu")
     within = np.zeros(len(candidates), dtype=bool)
     for start in range(0, len(candidates), CHECK_PAIRS):
         batch = candidates[start : start + CHECK_PAIRS]

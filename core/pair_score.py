@@ -18,6 +18,7 @@ import numpy as np
 from .alignment import DEFAULT_SCALES, AlignedSimilarity, luminance, standardise
 from .devices import resolve_device
 from .images import normalize_images
+from .neighbors import BUFFER_VALUES
 from .parameters import check_flag, check_number
 from .clustering import unit_rows as embedding_rows
 from .ssim import SSIMIndex
@@ -135,7 +136,8 @@ def unit_rows(features):
 def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device=None, block=4096):
     """Indices ``(len(queries), n_neighbors)`` of the rows of ``index`` nearest each query
     row (Euclidean; on unit rows, the highest cosine), in the top ``SEARCH_DIMENSIONS``
-    principal axes of ``index``, by blocks of matrix products in torch (on a GPU when
+    principal axes of ``index``, by blocks of matrix products in torch (at most
+    ``neighbors.BUFFER_VALUES`` products a block; on a GPU when
     ``device`` picks one); never an n x n matrix. The projection makes the search
     approximate, which only risks a missed candidate: every candidate is verified."""
     import torch
@@ -153,6 +155,7 @@ def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device
         index, queries = (index - centre) @ axes, (queries - centre) @ axes
     index_rows = torch.as_tensor(index, device=device)
     query_rows = torch.as_tensor(queries, device=device)
+    block = max(1, min(block, BUFFER_VALUES // len(index)))  # 4,096 x a million rows would be 16 GiB
     half_norms = 0.5 * (index_rows * index_rows).sum(dim=1)
     found = np.empty((len(queries), count), dtype=np.int64)
     for start in range(0, len(queries), block):
