@@ -5,6 +5,7 @@ import time
 
 import fiftyone as fo
 
+from ..core import streaming
 from ..core.images import load_images, load_images_to_store
 from ..core.parameters import check_number
 from .progress import DECODING, stage_progress
@@ -131,7 +132,8 @@ def decode_images(samples, size, color, workers=4, progress=None, skip_failures=
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
     paths = samples.values("filepath")
     report = stage_progress(progress, DECODING, check)
-    if folder is not None:
+    if folder is not None:  # one chunk at a time in memory
+        check_decode_memory(min(len(paths), streaming.CHUNK_ROWS), size, color)
         return load_images_to_store(paths, folder, size, color, workers, report, skip_failures, executor)
     check_decode_memory(len(paths), size, color)
     return load_images(paths, size, color, workers, progress=report, skip_failures=skip_failures)
