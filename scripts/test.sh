@@ -26,7 +26,8 @@ fi
 
 # A real two-node Ray cluster for the distributed test (the [distributed] extra): a head
 # node and a second node process, each held by its own `ray start --block`, so that exit
-# stops exactly these two (by their ids) and nothing else of Ray on this machine.
+# stops exactly these two (by their ids) and nothing else of Ray on this machine; each in
+# a session of its own (setsid), so that stopping Ray cannot take this script with it.
 ray_pids=()
 stop_ray() { for pid in "${ray_pids[@]}"; do kill "$pid" 2>/dev/null || true; done; for pid in "${ray_pids[@]}"; do wait "$pid" 2>/dev/null || true; done; }
 trap stop_ray EXIT
@@ -36,10 +37,10 @@ if [ -x "$RAY" ]; then
     # Ray's token authentication, with a token of this run's own; loopback only
     export RAY_AUTH_MODE=token RAY_AUTH_TOKEN="$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
     ray_options=(--node-ip-address=127.0.0.1 --num-cpus=1 --object-store-memory=300000000 --disable-usage-stats --block)
-    "$RAY" start --head --port="$ray_port" --include-dashboard=false "${ray_options[@]}" >/dev/null 2>&1 &
+    setsid "$RAY" start --head --port="$ray_port" --include-dashboard=false "${ray_options[@]}" >/dev/null 2>&1 &
     ray_pids+=($!)
     for _ in $(seq 60); do "$RAY" status --address="127.0.0.1:$ray_port" >/dev/null 2>&1 && break; sleep 1; done
-    "$RAY" start --address="127.0.0.1:$ray_port" "${ray_options[@]}" >/dev/null 2>&1 &
+    setsid "$RAY" start --address="127.0.0.1:$ray_port" "${ray_options[@]}" >/dev/null 2>&1 &
     ray_pids+=($!)
     export REDUNDANCY_RAY_ADDRESS="127.0.0.1:$ray_port"
     echo "Ray cluster for the distributed test: $REDUNDANCY_RAY_ADDRESS (2 nodes)"
