@@ -53,6 +53,7 @@ from .bridge.runs import (
 )
 from .bridge.ssim import compute_split_similarity, compute_ssim_clusters
 from .bridge.wavelet import compute_wavelet_clusters
+from .core.parallel import RayExecutor
 
 
 def load_run(dataset, key):
@@ -61,6 +62,7 @@ def load_run(dataset, key):
 
 
 __all__ = [
+    "RayExecutor",
     "boundary_crossings_between",
     "calibration",
     "export_reviews",

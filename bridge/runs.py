@@ -38,6 +38,8 @@ EXTRA_SUFFIXES = ("best_match", "best_similarity", "crossings", "embedding")
 """Field suffixes beyond the contract that some runs write (split runs, the probe,
 feature-map runs that store their features)."""
 LEASES = "redundancy_leases"
+COMMIT_FILES = "redundancy_commits"
+COMMIT_TEXT_LIMIT = 4 * 2**20
 REVIEWS = "redundancy_reviews"
 """Pair-review decisions of each run (``bridge/review.py``): a document per reviewed pair,
 so that a decision is one write and reviewers working at once never overwrite each other."""
@@ -188,6 +190,31 @@ def _leases():
 
 def _reviews():
     return foo.get_db_conn()[REVIEWS]
+
+
+def _commit_files():
+    import gridfs
+
+    return gridfs.GridFS(foo.get_db_conn(), collection=COMMIT_FILES)
+
+
+def _stored_change(text):
+    """How a lease records a commit's text: in the lease itself, or, past
+    ``COMMIT_TEXT_LIMIT`` (a million samples' run record is far over MongoDB's 16 MiB per
+    document), in a GridFS file the lease names."""
+    if len(text) <= COMMIT_TEXT_LIMIT:
+        return {"change": text}
+    return {"change_file": _commit_files().put(text.encode())}
+
+
+def _loaded_change(commit):
+    return commit["change"] if "change" in commit else _commit_files().get(commit["change_file"]).read().decode()
+
+
+def _drop_change(commit):
+    """Delete the GridFS file of a commit that has been applied (or never recorded)."""
+    if "change_file" in commit:
+        _commit_files().delete(commit["change_file"])
 
 
 def _lease_id(dataset, key):
@@ -346,12 +373,18 @@ class RunWriter:
         finishes it."""
         text = _as_json(change)
         self.raise_if_cancelled()
+        stored = _stored_change(text)
         # only while nobody has asked to cancel: the request and the commit exclude each other
-        self._update({"$set": {"commit": {"change": text, "phase": COMMIT_PHASES[0]}}}, {"cancel": {"$exists": False}})
+        try:
+            self._update({"$set": {"commit": {**stored, "phase": COMMIT_PHASES[0]}}}, {"cancel": {"$exists": False}})
+        except BaseException:
+            _drop_change(stored)
+            raise
         self.committing = True
         checkpoint("committing")
         # applied from the stored text, exactly as a recovering caller would apply it
         _roll_forward(self.dataset, self.lease_id, json.loads(text), COMMIT_PHASES[0])
+        _drop_change(stored)
         self.committing = False
 
     def _update(self, update, condition=None):
@@ -449,7 +482,8 @@ def _recover(dataset, lease):
     _reload_schema(dataset)
     commit = lease.get("commit")
     if commit:
-        _roll_forward(dataset, lease["_id"], json.loads(commit["change"]), commit["phase"])
+        _roll_forward(dataset, lease["_id"], json.loads(_loaded_change(commit)), commit["phase"])
+        _drop_change(commit)
     else:
         _drop_fields(dataset, lease.get("staging", []))
 

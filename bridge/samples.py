@@ -5,7 +5,8 @@ import time
 
 import fiftyone as fo
 
-from ..core.images import load_images
+from ..core import streaming
+from ..core.images import load_images, load_images_to_store
 from ..core.parameters import check_number
 from .progress import DECODING, stage_progress
 
@@ -120,24 +121,30 @@ def check_decode_memory(count, size, color):
         )
 
 
-def decode_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None):
+def decode_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None, folder=None,
+                  executor=None):  # fmt: skip
     """All images of ``samples`` resized to ``size`` as one float32 batch, in view order;
     with ``skip_failures``, ``(batch of the readable ones, {index: reason})``. ``check()``
-    is called at every progress step (a cancelled run raises there)."""
+    is called at every progress step (a cancelled run raises there). With ``folder`` the
+    batch is a ``core.streaming.ImageStore`` there, decoded chunk by chunk (any size; as
+    Ray tasks with ``executor``, a ``core.parallel.RayExecutor``)."""
     if color not in ("rgb", "gray"):
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
     paths = samples.values("filepath")
+    report = stage_progress(progress, DECODING, check)
+    if folder is not None:  # one chunk at a time in memory
+        check_decode_memory(min(len(paths), streaming.CHUNK_ROWS), size, color)
+        return load_images_to_store(paths, folder, size, color, workers, report, skip_failures, executor)
     check_decode_memory(len(paths), size, color)
-    return load_images(
-        paths, size, color, workers, progress=stage_progress(progress, DECODING, check), skip_failures=skip_failures
-    )
+    return load_images(paths, size, color, workers, progress=report, skip_failures=skip_failures)
 
 
-def read_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None):
+def read_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None, folder=None,
+                executor=None):  # fmt: skip
     """The images of ``samples`` as one batch: ``(indices of the samples read, batch,
     skipped samples)``. Skipped samples (only with ``skip_failures``; without it the
     first unreadable image raises) are ``{"id", "filepath", "reason"}`` records."""
-    decoded = decode_images(samples, size, color, workers, progress, skip_failures, check)
+    decoded = decode_images(samples, size, color, workers, progress, skip_failures, check, folder, executor)
     if not skip_failures:
         return list(range(len(decoded))), decoded, []
     images, failures = decoded
@@ -146,15 +153,17 @@ def read_images(samples, size, color, workers=4, progress=None, skip_failures=Fa
     return [i for i in range(len(sample_ids)) if i not in failures], images, skipped
 
 
-def read_view(samples, label_field, size, color, workers=4, progress=None, skip_failures=False, check=None):
+def read_view(samples, label_field, size, color, workers=4, progress=None, skip_failures=False, check=None,
+              folder=None, executor=None):  # fmt: skip
     """What an image analysis reads from a view, after checking it can be analysed:
     ``(sample ids, labels or None, image batch, seconds taken, skipped samples)``; with
-    ``skip_failures`` the ids, labels and batch hold the readable samples only."""
+    ``skip_failures`` the ids, labels and batch hold the readable samples only; with
+    ``folder`` the batch is an on-disk ``ImageStore`` there (``decode_images``)."""
     require_images(samples)
     started = time.perf_counter()
     sample_ids = samples.values("id")
     labels = read_labels(samples, label_field)
-    kept, images, skipped = read_images(samples, size, color, workers, progress, skip_failures, check)
+    kept, images, skipped = read_images(samples, size, color, workers, progress, skip_failures, check, folder, executor)
     if len(kept) < 2:
         raise ValueError(f"only {len(kept)} of {len(sample_ids)} images could be read; see the reasons: {skipped[:3]}")
     sample_ids = [sample_ids[i] for i in kept]

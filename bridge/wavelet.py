@@ -1,11 +1,14 @@
 """``compute_wavelet_clusters``: Algorithm 1 on a FiftyOne view."""
 
+import tempfile
+
 from ..core.devices import resolve_device
 from ..core.pair_score import DEFAULT_THRESHOLD
 from ..core.wavelet_analysis import WaveletParameters, analyze_wavelet_clusters
 from . import runs
 from .progress import SCORING, stage_progress
 from .samples import image_size_tuple, read_embeddings, read_view
+from .similarity import index_search
 
 METHOD = "wavelet_clusters"
 
@@ -31,6 +34,9 @@ def compute_wavelet_clusters(
     device=None,
     pair_score=None,
     embeddings_field=None,
+    similarity_backend=None,
+    similarity_config=None,
+    executor=None,
     num_workers=4,
     skip_failures=False,
     progress=None,
@@ -68,6 +74,17 @@ def compute_wavelet_clusters(
     made with ``fo.report_progress``. An unreadable image raises an error naming it; with
     ``skip_failures`` such samples are left out and listed in the run's ``skipped``.
     Returns a :class:`RedundancyRun`.
+    ``similarity_backend`` (a fiftyone-brain similarity backend: "sklearn", "lancedb",
+    "milvus", "qdrant", ...; ``similarity_config``: its settings, else the brain
+    config's) finds the pair score's candidates through that index instead of the exact
+    blocked search; every candidate is still verified, so an index can miss a pair but
+    never add one.
+    ``executor`` (``fr.RayExecutor()`` for a local Ray, ``fr.RayExecutor("auto")`` or
+    ``fr.RayExecutor("host:port")`` for a cluster; the ``[distributed]`` extra) decodes
+    the images and verifies the candidate pairs as Ray tasks; the groups are the same.
+    Images are decoded by chunks into a temporary folder (removed after the run) and read
+    back by chunks, so memory stays bounded at a million images with
+    ``grouping="distance"``.
     ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
     unless True (those samples would lose the run's fields); a re-run on the same samples
     (or more) replaces the run either way.
@@ -89,17 +106,22 @@ def compute_wavelet_clusters(
         device=device,
         pair_score=pair_score,
     )
-    with runs.RunWriter(samples._dataset, key) as writer:
+    with runs.RunWriter(samples._dataset, key) as writer, tempfile.TemporaryDirectory(prefix="redundancy-") as folder:
         runs.validate_key(samples, key, METHOD, overwrite=overwrite)
         sample_ids, labels, images, decode_seconds, skipped = read_view(
-            samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled
+            samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled, folder,
+            executor,
         )
         embeddings = read_embeddings(samples, embeddings_field, sample_ids)
 
         runs.checkpoint("decoded")
+        search = None
+        if similarity_backend is not None:
+            search = index_search(samples, sample_ids, similarity_backend, **(similarity_config or {}))
         analysis = analyze_wavelet_clusters(
-            images, labels, parameters, embeddings, stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs")
-        )
+            images, labels, parameters, embeddings,
+            stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"), search, executor,
+        )  # fmt: skip
         runs.checkpoint("analysed")
         details = {
             "timings": {"decode": decode_seconds, **analysis.timings},
@@ -119,6 +141,7 @@ def compute_wavelet_clusters(
             "image_size": list(size),
             "color": color,
             "embeddings_field": embeddings_field,
+            "similarity_backend": similarity_backend,
             **runs.parameters_record(parameters),
         }
         return runs.store_run(writer, samples, METHOD, config, sample_ids, analysis.decisions, details)

@@ -47,17 +47,19 @@ def threshold_clusters(features, threshold, device=None):
 
     Neighbours within ``threshold`` (``neighbors.radius_pairs``: a k-d tree on the CPU,
     blocked products on a GPU, the same pairs either way) are cut by complete linkage.
+    ``features`` may be a ``streaming.DiskRows`` (its unit rows go to a file beside it).
     """
     from scipy.spatial.distance import pdist
 
     from .neighbors import radius_pairs
+    from .streaming import map_rows, take_rows
 
     if threshold <= 0:
         raise ValueError(f"threshold must be positive, got {threshold}")
-    points = unit_rows(features)
+    points = map_rows(features, unit_rows)
     pairs = radius_pairs(points, threshold, device)
     return complete_linkage_groups(
-        len(points), pairs, threshold, lambda members: pdist(points[members])
+        len(points), pairs, threshold, lambda members: pdist(take_rows(points, members))
     )
 
 

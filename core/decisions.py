@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .streaming import DiskRows, take_rows
+
 REPRESENTATIVE = "representative"
 REDUNDANT = "redundant"
 INFLUENTIAL = "influential"
@@ -74,10 +76,12 @@ def decide(cluster_labels, centrality, labels=None):
 def nearest_to_mean(features):
     """Centrality by features: keep the member nearest the cluster's mean; the score is
     each member's Euclidean distance to that mean."""
-    features = np.asarray(features, dtype=np.float64)
+    if not isinstance(features, DiskRows):
+        features = np.asarray(features, dtype=np.float64)
 
     def centrality(members):
-        distances = np.linalg.norm(features[members] - features[members].mean(axis=0), axis=1)
+        rows = np.asarray(take_rows(features, members), dtype=np.float64)
+        distances = np.linalg.norm(rows - rows.mean(axis=0), axis=1)
         return int(np.argmin(distances)), distances
 
     return centrality

@@ -130,6 +130,6 @@ def analyze_features(features, labels=None, parameters=None, device=None):
     timings["decisions"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    points_3d = pca_projection(reduced, 3, parameters.random_state)
+    points_3d = pca_projection(reduced, 3)
     timings["projection"] = time.perf_counter() - started
     return FeatureAnalysis(reduced, scores, cluster_labels, decisions, points_3d[:, :2], points_3d, timings)

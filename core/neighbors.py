@@ -11,34 +11,46 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .devices import resolve_device
+from .streaming import DiskRows, column_means, gram, in_memory, row_chunks, take_rows
 
 PROJECTED_DIMENSIONS = 6  # fastest on CIFAR-10 (50,000 x 191): 0.3 s, 32k candidates
 MAX_CANDIDATES = 20_000_000
 BLOCK_ROWS = 4096
+CHECK_PAIRS = 65_536
+"""Candidate pairs measured in full dimension at a time."""
 BUFFER_VALUES = 2**28
 """The k-NN searches' product blocks hold at most this many float32 values (1 GiB)."""
 
 
 def radius_pairs(points, radius, device=None):
-    """Index pairs ``(i, j)``, ``i < j``, with ``||points[i] - points[j]|| <= radius``."""
-    points = np.asarray(points, dtype=np.float64)
+    """Index pairs ``(i, j)``, ``i < j``, with ``||points[i] - points[j]|| <= radius``.
+    ``points`` may be a ``streaming.DiskRows`` (float64): the CPU search then reads it
+    by chunks and checks the candidates by batches of rows."""
+    if not isinstance(points, DiskRows):
+        points = np.asarray(points, dtype=np.float64)
     if len(points) < 2:
         return np.empty((0, 2), dtype=np.int64)
     if resolve_device(device) == "cuda":
-        candidates = _blocked_candidates(points, radius, "cuda")
+        candidates = _blocked_candidates(in_memory(points), radius, "cuda")
     else:
         candidates = _projected_candidates(points, radius)
         if candidates is None:  # too clustered for the tree: exact blocked search
-            candidates = _blocked_candidates(points, radius, "cpu")
-    distances = np.linalg.norm(points[candidates[:, 0]] - points[candidates[:, 1]], axis=1)
-    return candidates[distances <= radius]
+            candidates = _blocked_candidates(in_memory(points), radius, "cpu")
+    within = np.zeros(len(candidates), dtype=bool)
+    for start in range(0, len(candidates), CHECK_PAIRS):
+        batch = candidates[start : start + CHECK_PAIRS]
+        apart = np.linalg.norm(take_rows(points, batch[:, 0]) - take_rows(points, batch[:, 1]), axis=1)
+        within[start : start + CHECK_PAIRS] = apart <= radius
+    return candidates[within]
 
 
 def _projected_candidates(points, radius):
-    centred = points - points.mean(axis=0)
+    mean = column_means(points)
     dimensions = min(PROJECTED_DIMENSIONS, points.shape[1])
-    _, axes = np.linalg.eigh(centred.T @ centred)
-    projected = np.ascontiguousarray(centred @ axes[:, ::-1][:, :dimensions])
+    _, axes = np.linalg.eigh(gram(points, mean))
+    top = axes[:, ::-1][:, :dimensions]
+    projected = np.concatenate([(chunk - mean) @ top for _, chunk in row_chunks(points)])
+    projected = np.ascontiguousarray(projected)
     tree = cKDTree(projected)
     # estimate first, from a sample: a set where most rows are close would yield ~n^2 pairs
     sample = np.random.default_rng(0).choice(len(points), min(len(points), 1000), replace=False)

@@ -19,6 +19,7 @@ from .alignment import DEFAULT_SCALES, DEFAULT_STRETCHES, AlignedSimilarity, lum
 from .devices import resolve_device
 from .frames import trim_frames
 from .images import normalize_images
+from .neighbors import BUFFER_VALUES
 from .parameters import check_flag, check_number
 from .clustering import unit_rows as embedding_rows
 from .ssim import SSIMIndex
@@ -47,6 +48,8 @@ descriptor (91 values) is searched as it is, which finds twice as many copies sh
 4 pixels at 32 (the search's cost is in ranking the rows, not in their length)."""
 PROGRESS_PAIRS = 16384
 """Pairs verified between two progress reports (and chances to cancel)."""
+SHARD_PAIRS = 16384
+"""Pairs per Ray task when verification is distributed (at most 32,768 images to send)."""
 FOURIER_BAND = 6
 """Fourier magnitudes of frequencies up to this many cycles per image enter the shift-free
 descriptor (13 x 7 values at 32 x 32)."""
@@ -151,7 +154,9 @@ def unit_rows(features):
 def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device=None, block=4096):
     """Indices ``(len(queries), n_neighbors)`` of the rows of ``index`` nearest each query
     row (Euclidean; on unit rows, the highest cosine), in the top ``SEARCH_DIMENSIONS``
-    principal axes of ``index`` when rows are longer than ``PROJECTED_ABOVE``, by blocks of matrix products in torch (on a GPU when
+    principal axes of ``index`` when rows are longer than ``PROJECTED_ABOVE``, by blocks
+    of matrix products in torch (at most ``neighbors.BUFFER_VALUES`` products a block; on
+    a GPU when
     ``device`` picks one); never an n x n matrix. The projection makes the search
     approximate, which only risks a missed candidate: every candidate is verified."""
     import torch
@@ -169,6 +174,7 @@ def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device
         index, queries = (index - centre) @ axes, (queries - centre) @ axes
     index_rows = torch.as_tensor(index, device=device)
     query_rows = torch.as_tensor(queries, device=device)
+    block = max(1, min(block, BUFFER_VALUES // len(index)))  # 4,096 x a million rows would be 16 GiB
     half_norms = 0.5 * (index_rows * index_rows).sum(dim=1)
     found = np.empty((len(queries), count), dtype=np.int64)
     for start in range(0, len(queries), block):
@@ -180,19 +186,24 @@ def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device
     return found
 
 
-def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None):
+def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None, search=None):
     """Candidate pairs within one image set: ``(pairs, nearest)``, both unique
     ``(first, second)`` rows with first < second. ``pairs``: each image with its
     ``n_neighbors`` nearest by every descriptor; ``nearest``: each image with its single
     nearest by the second (the Fourier descriptor). With ``groups`` (e.g. classes) only
-    pairs within a group."""
+    pairs within a group. ``search(members, rows, k)`` (rows of ``members``; returns each
+    row's ``k`` nearest other rows, nearest first, as positions in ``members``) replaces
+    the blocked search, e.g. with a vector index (``bridge.similarity``)."""
     n = len(descriptor_sets[0])
+    if search is None:
+
+        def search(members, rows, k):
+            return candidate_neighbours(rows, rows, k, exclude_self=True, device=device)
+
     pairs, nearest = [], []
     for members in _group_members(n, groups):
         for descriptors in descriptor_sets:
-            neighbours = candidate_neighbours(
-                descriptors[members], descriptors[members], n_neighbors, exclude_self=True, device=device
-            )
+            neighbours = search(members, descriptors[members], n_neighbors)
             first = np.repeat(members, neighbours.shape[1])
             second = members[neighbours.reshape(-1)]
             pairs.append(np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1))
@@ -270,18 +281,19 @@ class PairScorer:
     """Images (their descriptor, and optional embeddings) prepared for the pair score
     between any two of them, or against another scorer's images (train vs test)."""
 
-    def __init__(self, images, parameters=None, embeddings=None, descriptor=None):
+    def __init__(self, images, parameters=None, embeddings=None, descriptor=None, frames=None):
         self.parameters = parameters or PairScoreParameters()
         p = self.parameters
         images = np.asarray(images, dtype=np.float32)
         self.descriptor = unit_rows(coarse_wavelet_descriptor(images, p.device) if descriptor is None else descriptor)
-        framed, trimmed = trim_frames(images) if p.verification == "aligned" else ([], images[:0])
-        self.framed = np.asarray(framed, dtype=np.int64)
-        """Images with a frame (border or letterbox bars, ``core.frames``): their pairs are
-        also scored with the frame trimmed, and they look for candidates trimmed."""
+        if p.verification != "aligned":
+            frames = (np.empty(0, dtype=np.int64), images[:0])
+        self.frames = trim_frames(images) if frames is None else frames
+        """``(framed, trimmed)`` (``core.frames.trim_frames``; given when the caller has
+        it): pairs of a framed image are also scored with the frame trimmed."""
+        framed, trimmed = self.frames
         self._trimmed_row = np.full(len(images), -1)
-        self._trimmed_row[self.framed] = np.arange(len(self.framed))
-        self.trimmed_images = trimmed
+        self._trimmed_row[framed] = np.arange(len(framed))
         images, trimmed = self._smoothed(images), self._smoothed(trimmed)
         self._trimmed = standardise(luminance(trimmed))
         if p.verification == "aligned":
@@ -354,17 +366,17 @@ class PairScorer:
 
 
 
-def framed_candidates(scorer, index_fourier, n_neighbors, device=None, within=False):
-    """Candidate pairs ``(framed image of scorer, index row)``: each framed image's
-    ``n_neighbors`` nearest rows of ``index_fourier`` (``fourier_descriptor`` of the other
-    set, or of the scorer's own set when ``within``) by its Fourier descriptor with the
-    frame trimmed."""
-    if not len(scorer.framed):
+def framed_candidates(frames, index_fourier, n_neighbors, device=None, within=False):
+    """Candidate pairs ``(framed image, index row)``: each framed image's ``n_neighbors``
+    nearest rows of ``index_fourier`` (``fourier_descriptor`` of the other set, or of the
+    framed images' own set when ``within``) by its Fourier descriptor with the frame
+    trimmed. ``frames``: ``(framed, trimmed)`` from ``trim_frames``, or None (no
+    candidates)."""
+    if frames is None or not len(frames[0]):
         return np.empty((0, 2), dtype=np.int64)
-    neighbours = candidate_neighbours(
-        fourier_descriptor(scorer.trimmed_images), index_fourier, n_neighbors + within, device=device
-    )
-    pairs = np.stack([np.repeat(scorer.framed, neighbours.shape[1]), neighbours.reshape(-1)], axis=1)
+    framed, trimmed = frames
+    neighbours = candidate_neighbours(fourier_descriptor(trimmed), index_fourier, n_neighbors + within, device=device)
+    pairs = np.stack([np.repeat(framed, neighbours.shape[1]), neighbours.reshape(-1)], axis=1)
     return pairs[pairs[:, 0] != pairs[:, 1]] if within else pairs
 
 
@@ -416,22 +428,60 @@ class ScoredPairs:
 
 
 def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
-                 progress=None):  # fmt: skip
+                 progress=None, search=None, executor=None):  # fmt: skip
     """Scored candidate pairs within one image set: ``(ScoredPairs, PairScorer)``.
     ``wavelet_descriptor`` (rows per image) replaces the generic wavelet descriptor, for
     an analysis that has its own (the wavelet analysis's selected coefficients);
-    ``progress(done, total)`` follows the verification."""
+    ``progress(done, total)`` follows the verification; ``search`` finds the candidates
+    (``within_candidates``). With ``executor`` (``parallel.RayExecutor``) the pairs are
+    verified in shards as Ray tasks (``verify_sharded``; the scorer returned is then
+    None)."""
     parameters = parameters or PairScoreParameters()
     sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
     if embeddings is not None:
         sets.append(embedding_rows(embeddings))
-    pairs, nearest = within_candidates(sets, parameters.n_neighbors, groups, parameters.device)
+    pairs, nearest = within_candidates(sets, parameters.n_neighbors, groups, parameters.device, search)
     pairs = pairs[_passes_gates(pairs, sets, nearest)]
-    scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0])
-    framed = framed_candidates(scorer, sets[1], parameters.n_neighbors, parameters.device, within=True)
+    frames = trim_frames(images) if parameters.verification == "aligned" else None
+    framed = framed_candidates(frames, sets[1], parameters.n_neighbors, parameters.device, within=True)
     pairs = _unique_pairs([pairs, np.sort(_same_group(framed, groups, groups), axis=1)])
-    scores = scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
+    if executor is None:
+        scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0], frames=frames)
+        scores = scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
+    else:
+        scorer = None
+        scores = verify_sharded(executor, images, parameters, embeddings, sets[0], pairs, progress)
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores).bounded(len(images)), scorer
+
+
+def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, progress=None):
+    """Pair scores of ``pairs`` computed in shards of ``SHARD_PAIRS`` by ``executor``:
+    each task gets the images (descriptor rows, embeddings) its pairs touch and scores
+    them as ``PairScorer`` does in one process. Everything a score uses (standardised
+    luminance, baselines, unit descriptors) is per image, so a shard scores a pair as the
+    whole set would."""
+    from .parallel import run_map
+
+    tasks = []
+    for start in range(0, len(pairs), SHARD_PAIRS):
+        shard = pairs[start : start + SHARD_PAIRS]
+        rows, local = np.unique(shard, return_inverse=True)
+        local = local.reshape(shard.shape)
+        tasks.append((
+            np.asarray(images[rows]), parameters, None if embeddings is None else embeddings[rows],
+            descriptor[rows], local[:, 0], local[:, 1],
+        ))  # fmt: skip
+    scores = []
+    for shard_scores in run_map(executor, _score_shard, tasks):
+        scores.append(shard_scores)
+        if progress is not None:
+            progress(min(len(scores) * SHARD_PAIRS, len(pairs)), len(pairs))
+    return np.concatenate(scores) if scores else np.empty(0)
+
+
+def _score_shard(task):
+    images, parameters, embeddings, descriptor, first, second = task
+    return PairScorer(images, parameters, embeddings, descriptor=descriptor).score(first, second)
 
 
 def _passes_gates(pairs, sets, nearest):
@@ -466,8 +516,8 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
     query_scorer = PairScorer(query_images, parameters, query_embeddings, descriptor=query_sets[0])
     index_scorer = PairScorer(index_images, parameters, index_embeddings, descriptor=index_sets[0])
     framed = [
-        framed_candidates(query_scorer, index_sets[1], parameters.n_neighbors, parameters.device),
-        framed_candidates(index_scorer, query_sets[1], parameters.n_neighbors, parameters.device)[:, ::-1],
+        framed_candidates(query_scorer.frames, index_sets[1], parameters.n_neighbors, parameters.device),
+        framed_candidates(index_scorer.frames, query_sets[1], parameters.n_neighbors, parameters.device)[:, ::-1],
     ]
     pairs = _unique_pairs([pairs, *(_same_group(f, query_groups, index_groups) for f in framed)])
     scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from .streaming import DiskRows, gram
+
 SELECTIONS = ("gram", "qr", "laplacian")
 
 
@@ -42,20 +44,24 @@ def select_columns(coefficients, tau=1e5, method="qr"):
     Gram matrix ``W^T W`` with early stop: the same pivots and ``R`` in exact arithmetic
     (``W^T W = R^T R``), one BLAS-3 product over the rows instead of a QR of all of them.
     ``method="laplacian"`` orders the columns by ``laplacian_scores`` (best first) instead
-    of by pivots.
+    of by pivots. ``coefficients`` may be a ``streaming.DiskRows``: ``"gram"`` reads it
+    chunk by chunk (a d x d matrix in memory); the others read it whole.
     """
-    coefficients = np.asarray(coefficients, dtype=np.float64)
     if tau <= 1:
         raise ValueError(f"tau must be greater than 1, got {tau}")
+    if not isinstance(coefficients, DiskRows):
+        coefficients = np.asarray(coefficients, dtype=np.float64)
     n, d = coefficients.shape
     if n <= d:
         return ColumnSelection(np.arange(d), float("nan"), np.empty(0), applied=False)
 
-    if method == "qr":
+    if method == "gram":
+        r_factor, pivots = _pivoted_cholesky(gram(coefficients), tau)
+    elif method in ("qr", "laplacian") and isinstance(coefficients, DiskRows):
+        return select_columns(coefficients.read(), tau, method)
+    elif method == "qr":
         r_factor, pivots = scipy.linalg.qr(coefficients, mode="r", pivoting=True)
         r_factor = r_factor[:d]
-    elif method == "gram":
-        r_factor, pivots = _pivoted_cholesky(coefficients.T @ coefficients, tau)
     elif method == "laplacian":
         pivots = np.argsort(laplacian_scores(coefficients), kind="stable")
         # R of the columns in score order: the same singular values as those columns

@@ -133,10 +133,11 @@ def neighbour_pairs(features, n_neighbors):
     return np.unique(pairs, axis=0)
 
 
-def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress=None):
+def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress=None, search=None):
     """Run Algorithm 2 on ``images`` (n, h, w[, c]) floats in [0, 1], on the pair score
     (``embeddings``, one row per image, add a candidate source and a fused signal);
-    ``progress(done, total)`` follows the pair scoring."""
+    ``progress(done, total)`` follows the pair scoring; ``search`` finds the sparse
+    mode's candidates (``pair_score.within_candidates``)."""
     parameters = parameters or SSIMParameters()
     n = len(images)
     mode = resolve_mode(parameters, n)
@@ -149,7 +150,7 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
             similarity = score_matrix(n, ScoredPairs(first, second, scorer.score(first, second, progress=progress))).toarray()
             pairs = ScoredPairs(first, second, similarity[first, second]).bounded(n)
         else:
-            pairs, _ = score_within(images, parameters.pair_score, embeddings, progress=progress)
+            pairs, _ = score_within(images, parameters.pair_score, embeddings, progress=progress, search=search)
             similarity = score_matrix(n, pairs)
         stored = score_matrix(n, pairs)
 
@@ -184,6 +185,6 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
         )
 
     with timed(timings, "projection"):
-        points = pca_projection(coarse_coefficients(images, parameters.device), random_state=parameters.random_state)
+        points = pca_projection(coarse_coefficients(images, parameters.device))
     return SSIMAnalysis(mode, pairs, spectrum, n_clusters, cluster_labels, decisions, points, timings)
 

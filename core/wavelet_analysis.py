@@ -23,6 +23,7 @@ from .pair_score import (
 from .parameters import check_flag, check_number
 from .projection import pca_projection
 from .qr_selection import SELECTIONS, ColumnSelection, select_columns
+from .streaming import in_memory, map_rows
 from .timing import timed
 from .wavelets import wavelet_coefficients
 
@@ -111,20 +112,24 @@ def wavelet_features(images, parameters, timings=None):
     """Steps 1-3: normalized images -> wavelet coefficients -> the selected columns.
 
     Returns ``(features, selection, coefficients_shape)``; ``timings`` (a dict) receives
-    the seconds each step took."""
+    the seconds each step took. ``images`` may be a ``streaming.ImageStore``: the
+    coefficients and features then go to files beside it, chunk by chunk."""
     timings = {} if timings is None else timings
     with timed(timings, "wavelets"):
-        coefficients = wavelet_coefficients(
-            normalize_images(images, parameters.normalization),
-            parameters.wavelet,
-            parameters.level,
-            parameters.mode,
-            parameters.approximation_only,
-            parameters.device,
+        coefficients = map_rows(
+            images,
+            lambda chunk: wavelet_coefficients(
+                normalize_images(chunk, parameters.normalization),
+                parameters.wavelet,
+                parameters.level,
+                parameters.mode,
+                parameters.approximation_only,
+                parameters.device,
+            ),
         )
     with timed(timings, "column_selection"):
         selection = select_columns(coefficients, parameters.tau, parameters.selection)
-        features = coefficients[:, selection.kept_columns]
+        features = map_rows(coefficients, lambda chunk: chunk[:, selection.kept_columns])
     return features, selection, coefficients.shape
 
 
@@ -135,10 +140,16 @@ def coarse_coefficients(images, device=None):
     return wavelet_coefficients(images, "db1", level=2, approximation_only=True, device=device)
 
 
-def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=None, progress=None):
+def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=None, progress=None, search=None,
+                             executor=None):  # fmt: skip
     """Run Algorithm 1 on ``images`` (n, h, w[, c]) with optional per-image ``labels``
     (and ``embeddings``, rows per image, as a pair-score signal); ``progress(done, total)``
-    follows the pair verification."""
+    follows the pair verification. ``images`` may be a ``streaming.ImageStore``: the
+    wavelets, selection, ``grouping="distance"``, decisions and projection then read it
+    and their features by chunks (bounded memory at a million images); ``"kmeans"`` and
+    ``"score"`` read the rows they need whole. ``search`` finds the pair score's
+    candidates (``pair_score.within_candidates``; default: exact blocked search);
+    ``executor`` (``parallel.RayExecutor``) verifies them as Ray tasks."""
     parameters = parameters or WaveletParameters()
     timings = {}
     selected, selection, coefficients_shape = wavelet_features(images, parameters, timings)
@@ -146,11 +157,14 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
     pairs = None
     with timed(timings, "grouping"):
         if parameters.grouping == "kmeans":
-            cluster_labels = kmeans_clusters(selected, parameters.n_clusters, parameters.random_state)
+            cluster_labels = kmeans_clusters(in_memory(selected), parameters.n_clusters, parameters.random_state)
         elif parameters.grouping == "distance":
             cluster_labels = threshold_clusters(selected, parameters.radius, parameters.device)
         else:
-            pairs, _ = score_within(images, parameters.pair_score, embeddings, wavelet_descriptor=selected, progress=progress)
+            pairs, _ = score_within(
+                in_memory(images), parameters.pair_score, embeddings, wavelet_descriptor=in_memory(selected), progress=progress,
+                search=search, executor=executor,
+            )
             matrix = score_matrix(len(images), pairs)
             cluster_labels = score_groups(len(images), pairs, parameters.threshold, matrix)
 
@@ -162,7 +176,7 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
         decisions = decide(cluster_labels, centrality, labels)
 
     with timed(timings, "projection"):
-        points = pca_projection(selected, random_state=parameters.random_state)
+        points = pca_projection(selected)
 
     return WaveletAnalysis(
         coefficients_shape, selection, cluster_labels, decisions, points, pairs, timings

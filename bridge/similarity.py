@@ -1,0 +1,48 @@
+"""Candidate search through fiftyone-brain similarity indexes (``compute_similarity(...,
+backend=...)``): the embedded scikit-learn index for small data, LanceDB on disk past
+memory, or the servers a team already runs (Milvus, Qdrant, pgvector, Elasticsearch),
+configured as FiftyOne users configure them (brain config ``similarity_backends``).
+
+An index only proposes candidates: every candidate is verified by the pair score, so an
+approximate index may miss a pair but never creates one. The index is built for one
+analysis, on the pair score's descriptors, without a brain key (no brain run is stored on
+the dataset), and its table is dropped when the search ends.
+"""
+
+
+def index_search(samples, sample_ids, backend, **index_config):
+    """A ``search(members, rows, k)`` for ``core.pair_score.within_candidates`` that
+    indexes ``rows`` (one per sample ``sample_ids[m]`` of ``members``) in a brain
+    similarity index of ``backend`` (``index_config``: that backend's settings, e.g.
+    ``uri`` for LanceDB; otherwise the brain config's) and asks it for each row's
+    ``k`` nearest other rows (Euclidean)."""
+    import numpy as np
+
+    import fiftyone.brain as fob
+
+    def search(members, rows, k):
+        ids = [sample_ids[m] for m in members]
+        count = min(k, len(ids) - 1)
+        if count <= 0:
+            return np.empty((len(ids), 0), dtype=np.int64)
+        index = fob.compute_similarity(
+            samples.select(ids, ordered=True),
+            embeddings=np.asarray(rows, dtype=np.float32),
+            backend=backend,
+            metric="euclidean",
+            progress=False,
+            **index_config,
+        )
+        try:
+            # the brain's batch k-NN query (what its own duplicate search uses)
+            found, _ = index._kneighbors(query=np.asarray(rows, dtype=np.float32), k=count + 1)
+        finally:
+            index.cleanup()
+        position = {sample_id: i for i, sample_id in enumerate(ids)}
+        neighbours = np.empty((len(ids), count), dtype=np.int64)
+        for row, nearest in enumerate(found):
+            others = [position[sample_id] for sample_id in nearest if position[sample_id] != row]
+            neighbours[row] = others[:count]
+        return neighbours
+
+    return search

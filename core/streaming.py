@@ -1,0 +1,132 @@
+"""Row arrays larger than memory: kept in a file on disk, written and read by chunks.
+
+An analysis of a million images cannot hold every image and descriptor at once (a
+million 32x32 colour images are 12 GiB as float32). ``DiskRows`` keeps rows in a plain
+file and maps only the rows asked for, and only while they are read, so resident memory
+stays the size of a chunk. ``row_chunks`` and ``take_rows`` read an in-memory array and a
+``DiskRows`` alike; a set that fits one chunk is processed exactly as one array, so small
+analyses give the same numbers whichever holds their rows.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+CHUNK_ROWS = 16_384
+"""Rows per chunk: a 32x32 colour chunk is 192 MiB as float32; with the float64 copies
+the wavelets make, about 1 GiB at the peak (65,536 rows peaked at 3.3 GiB)."""
+
+
+class DiskRows:
+    """``(n, *row_shape)`` values of ``dtype`` in a file under ``folder``; rows are
+    written by ``write`` and read by ``read`` / ``take`` (a copy each time)."""
+
+    def __init__(self, n, row_shape, dtype, folder):
+        self.shape = (int(n), *tuple(int(side) for side in row_shape))
+        self.dtype = np.dtype(dtype)
+        handle, self.path = tempfile.mkstemp(suffix=".rows", dir=folder)
+        os.close(handle)
+        with open(self.path, "r+b") as file:
+            file.truncate(max(1, int(np.prod(self.shape)) * self.dtype.itemsize))
+
+    def __len__(self):
+        return self.shape[0]
+
+    def keep_first(self, n):
+        """Keep only the first ``n`` rows (the rest were never written)."""
+        self.shape = (int(n), *self.shape[1:])
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def _mapped(self, mode="r"):
+        return np.memmap(self.path, self.dtype, mode, shape=self.shape)
+
+    def write(self, start, rows):
+        mapped = self._mapped("r+")
+        mapped[start : start + len(rows)] = rows
+        mapped.flush()
+        del mapped  # unmapped: the written pages leave this process's resident set
+
+    def read(self, start=0, stop=None):
+        mapped = self._mapped()
+        rows = np.array(mapped[start:stop])
+        del mapped
+        return rows
+
+    def take(self, indices):
+        mapped = self._mapped()
+        rows = mapped[np.asarray(indices, dtype=np.int64)]
+        del mapped
+        return np.asarray(rows)
+
+
+class ImageStore(DiskRows):
+    """Decoded images as uint8 on disk; read back as the float32 values in [0, 1] the
+    decoder gives (``k / 255`` exactly, so nothing changes for the analysis)."""
+
+    def __init__(self, n, image_shape, folder):
+        super().__init__(n, image_shape, np.uint8, folder)
+
+    def write(self, start, rows):
+        rows = np.asarray(rows)
+        super().write(start, rows if rows.dtype == np.uint8 else np.rint(rows * 255.0).astype(np.uint8))
+
+    def read(self, start=0, stop=None):
+        return super().read(start, stop).astype(np.float32) / 255.0
+
+    def take(self, indices):
+        return super().take(indices).astype(np.float32) / 255.0
+
+
+def row_chunks(rows, chunk_rows=None):
+    """``(start, chunk)`` over the rows of an array or a ``DiskRows`` (``CHUNK_ROWS``
+    rows each unless told)."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
+    for start in range(0, len(rows), chunk_rows):
+        stop = min(start + chunk_rows, len(rows))
+        yield start, rows.read(start, stop) if isinstance(rows, DiskRows) else rows[start:stop]
+
+
+def take_rows(rows, indices):
+    """The rows at ``indices`` of an array or a ``DiskRows``."""
+    return rows.take(indices) if isinstance(rows, DiskRows) else rows[np.asarray(indices, dtype=np.int64)]
+
+
+def in_memory(rows):
+    """An array of all the rows (a ``DiskRows`` read whole)."""
+    return rows.read() if isinstance(rows, DiskRows) else rows
+
+
+def map_rows(rows, function, folder=None, chunk_rows=None):
+    """``function`` applied to every chunk of ``rows``: an array from an array, a
+    ``DiskRows`` in ``folder`` from a ``DiskRows`` (or when ``folder`` is given)."""
+    if not isinstance(rows, DiskRows) and folder is None:
+        return function(rows)
+    mapped = None
+    for start, chunk in row_chunks(rows, chunk_rows):
+        result = function(chunk)
+        if mapped is None:
+            mapped = DiskRows(len(rows), result.shape[1:], result.dtype, folder or os.path.dirname(rows.path))
+        mapped.write(start, result)
+    return mapped
+
+
+def gram(rows, centre=None, chunk_rows=None):
+    """``(rows - centre)^T (rows - centre)`` in float64 (``centre`` None: no centring),
+    accumulated chunk by chunk: a d x d matrix whatever the number of rows."""
+    total = 0.0
+    for _, chunk in row_chunks(rows, chunk_rows):
+        chunk = np.asarray(chunk, dtype=np.float64)
+        if centre is not None:
+            chunk = chunk - centre
+        total = total + chunk.T @ chunk
+    return total
+
+
+def column_means(rows, chunk_rows=None):
+    """Mean of every column, in float64, chunk by chunk."""
+    total = sum(np.asarray(chunk, dtype=np.float64).sum(axis=0) for _, chunk in row_chunks(rows, chunk_rows))
+    return total / len(rows)
