@@ -63,7 +63,7 @@ def main():
         descriptors = candidate_descriptors(images, device)
         rows.append(f"  descriptors: {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
-        pairs, _ = within_candidates(descriptors, parameters.n_neighbors, device=device)
+        pairs = within_candidates(descriptors, parameters.n_neighbors, device=device)
         rows.append(f"  candidates: {len(pairs):,} pairs in {time.perf_counter() - started:.1f} s")
         # the same pairs on every device (ties among neighbours may differ in the last digit)
         pairs = reference_pairs = pairs if reference_pairs is None else reference_pairs

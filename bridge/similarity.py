@@ -33,16 +33,21 @@ def index_search(samples, sample_ids, backend, **index_config):
             progress=False,
             **index_config,
         )
+        wanted = min(2 * count + 1, len(ids))
         try:
-            # the brain's batch k-NN query (what its own duplicate search uses)
-            found, _ = index._kneighbors(query=np.asarray(rows, dtype=np.float32), k=count + 1)
+            # the brain's batch k-NN query (what its own duplicate search uses), twice as
+            # deep as needed: the nearest are then picked by exact distance, so that two
+            # indexes that order near-ties their own way propose the same candidates
+            found, _ = index._kneighbors(query=np.asarray(rows, dtype=np.float32), k=wanted)
         finally:
             index.cleanup()
         position = {sample_id: i for i, sample_id in enumerate(ids)}
+        rows = np.asarray(rows, dtype=np.float64)
         neighbours = np.empty((len(ids), count), dtype=np.int64)
         for row, nearest in enumerate(found):
-            others = [position[sample_id] for sample_id in nearest if position[sample_id] != row]
-            neighbours[row] = others[:count]
+            others = np.array([position[sample_id] for sample_id in nearest if position[sample_id] != row])
+            distances = np.round(((rows[others] - rows[row]) ** 2).sum(axis=1), 9)
+            neighbours[row] = others[np.lexsort((others, distances))][:count]
         return neighbours
 
     return search
