@@ -39,7 +39,8 @@ def register(plugin):
     from .operators.features import ComputeBoundaryCrossings, ComputeFeatureClusters
     from .operators.review import ExportPairReviews, ImportPairReviews, RecutRedundancyRun
     from .operators.runs import CancelRedundancyRun, DeleteRedundancyRun
-    from .operators.ssim import ComputeSplitSimilarity, ComputeSSIMClusters
+    from .operators.split import ComputeSplitSimilarity
+    from .operators.ssim import ComputeSSIMClusters
     from .operators.wavelet import ComputeWaveletClusters
     from .panels.embedding import EmbeddingMapPanel
     from .panels.redundancy import RedundancyPanel

@@ -51,13 +51,24 @@ from .bridge.runs import (
     rename_run,
     runs_in_progress,
 )
-from .bridge.ssim import compute_split_similarity, compute_ssim_clusters
+from .bridge.split import compute_split_similarity
+from .bridge.ssim import compute_ssim_clusters
 from .bridge.wavelet import compute_wavelet_clusters
 from .core.parallel import RayExecutor
 
 
 def load_run(dataset, key):
-    """The stored run ``key`` of ``dataset`` as a :class:`RedundancyRun`."""
+    """The stored run ``key`` of ``dataset``.
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the key of one of its redundancy runs (see :func:`list_runs`)
+
+    Returns:
+        a :class:`RedundancyRun`: its parameters, counts, timings and views, and
+        ``method_info``, the description of its analysis (its label, its map, the views
+        beyond the contract's it offers, such as a split's ``least_similar_view()``)
+    """
     return RedundancyRun(dataset, key)
 
 

@@ -16,6 +16,7 @@ import fiftyone as fo
 from fiftyone import ViewField as F
 
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
+from .documented import documented
 from .runs import RedundancyRun, RunWriter, holding, require_run, update_results
 from .samples import classification_fields, is_classification
 
@@ -58,15 +59,37 @@ def _marked(key, statuses):
     return F(f"{key}_status").is_in(list(statuses))
 
 
+@documented
 def tag_preview(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
-    """``{tag: number of samples it would be added to}`` (samples already tagged count)."""
+    """How many samples :func:`tag_samples` would tag (samples already tagged count).
+
+    Args:
+        dataset: a FiftyOne dataset
+        keys: the keys of the runs whose statuses decide (one key or a list)
+        statuses: the statuses whose samples are tagged
+        tag_names: ``{status: tag}`` for tags other than the status names
+
+    Returns:
+        ``{tag: number of samples}``
+    """
     return {tag: len(view) for tag, view in _tag_views(dataset, keys, statuses, tag_names).items()}
 
 
+@documented
 def tag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
-    """Tag the samples each status marks in any of the runs ``keys`` (tag name: the status,
-    or ``tag_names[status]``). Existing tags are kept; each run records the samples this
-    call tagged, so ``untag_samples`` removes only those. Returns ``tag_preview``'s counts."""
+    """Tag the samples each status marks in any of the runs ``keys``. Existing tags are
+    kept; each run records the samples this call tagged, so :func:`untag_samples` removes
+    only those.
+
+    Args:
+        dataset: a FiftyOne dataset
+        keys: the keys of the runs whose statuses decide (one key or a list)
+        statuses: the statuses whose samples are tagged
+        tag_names: ``{status: tag}`` for tags other than the status names
+
+    Returns:
+        ``{tag: number of samples}``, as :func:`tag_preview`
+    """
     keys = _run_keys(dataset, keys)
     with holding(dataset, keys):
         views = _tag_views(dataset, keys, statuses, tag_names)
@@ -85,10 +108,20 @@ def tag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
         return {tag: len(view) for tag, view in views.items()}
 
 
+@documented
 def untag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
-    """Remove the tags ``tag_samples`` added through the runs ``keys`` from the samples
-    they mark; a tag the sample had before (or got from elsewhere) stays. Returns
-    ``{tag: number of samples untagged}``."""
+    """Remove the tags :func:`tag_samples` added through the runs ``keys`` from the
+    samples they mark; a tag the sample had before (or got from elsewhere) stays.
+
+    Args:
+        dataset: a FiftyOne dataset
+        keys: the keys of the runs whose statuses decide (one key or a list)
+        statuses: the statuses whose tags are removed
+        tag_names: ``{status: tag}`` for tags other than the status names
+
+    Returns:
+        ``{tag: number of samples untagged}``
+    """
     keys = _run_keys(dataset, keys)
     with holding(dataset, keys):
         views = _tag_views(dataset, keys, statuses, tag_names)
@@ -118,13 +151,23 @@ def _tag_views(dataset, keys, statuses, tag_names):
     return views
 
 
+@documented
 def set_representative(dataset, key, sample_id):
     """Make ``sample_id`` the kept member of its group in run ``key``: the group's
     statuses and representative fields change, nothing else; the run records the
-    override."""
+    override. Refused for groups of mixed labels and for train-vs-test runs.
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the run's key
+        sample_id: the id of a sample in one of the run's groups
+
+    Returns:
+        the :class:`RedundancyRun`
+    """
     with RunWriter(dataset, key):
         run = RedundancyRun(dataset, key)
-        if run.method == "split_similarity":
+        if run.method_info.compares_splits:
             raise ValueError(
                 f"run {key!r} compares a test split with a training split: its representatives "
                 "are the training images that test images leak from, not a choice to override. "
@@ -153,18 +196,40 @@ def set_representative(dataset, key, sample_id):
         return RedundancyRun(dataset, key)
 
 
-def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
+@documented
+def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=COMBINE[0]):
     """The samples to train on: without those the runs mark with a status in ``exclude``.
-
-    ``combine="union"`` drops a sample that any run marks; ``"intersection"`` only one that
-    every run marks (e.g. drop only what both the wavelet and the SSIM run call redundant).
     Built from match expressions, so it can be saved whatever the dataset's size.
+
+    Args:
+        dataset: a FiftyOne dataset
+        keys: the keys of the runs whose statuses decide (one key or a list)
+        exclude: the statuses that exclude a sample
+        combine: "union" (drop a sample that any run marks) or "intersection" (only one
+            that every run marks, e.g. what both the wavelet and the SSIM run call
+            redundant)
+
+    Returns:
+        a view of ``dataset``
     """
     return dataset.match(~_exclusion(dataset, keys, exclude, combine))
 
 
-def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
-    """The samples ``curated_view`` leaves out."""
+@documented
+def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=COMBINE[0]):
+    """The samples :func:`curated_view` leaves out.
+
+    Args:
+        dataset: a FiftyOne dataset
+        keys: the keys of the runs whose statuses decide (one key or a list)
+        exclude: the statuses that exclude a sample
+        combine: "union" (drop a sample that any run marks) or "intersection" (only one
+            that every run marks, e.g. what both the wavelet and the SSIM run call
+            redundant)
+
+    Returns:
+        a view of ``dataset``
+    """
     return dataset.match(_exclusion(dataset, keys, exclude, combine))
 
 
@@ -175,12 +240,26 @@ def _exclusion(dataset, keys, exclude, combine):
     return reduce((lambda a, b: a | b) if combine == "union" else (lambda a, b: a & b), marks)
 
 
-def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine="union", label_field=None):
+@documented
+def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine=COMBINE[0], label_field=None):
     """CSV of every excluded sample: file, label, status, run key, representative's file,
-    score (one row per run that marks it). Returns the number of excluded samples.
+    score (one row per run that marks it). An existing file at ``path`` is never replaced
+    (it may be the record of an earlier deletion): the CSV is written to a temporary
+    sibling and moved into place.
 
-    An existing file at ``path`` is never replaced (it may be the record of an earlier
-    deletion): the CSV is written to a temporary sibling and moved into place."""
+    Args:
+        dataset: a FiftyOne dataset
+        keys: the keys of the runs whose statuses decide (one key or a list)
+        path: the CSV file to write (a new file)
+        exclude: the statuses that exclude a sample
+        combine: "union" (drop a sample that any run marks) or "intersection" (only one
+            that every run marks, e.g. what both the wavelet and the SSIM run call
+            redundant)
+        label_field: a ``Classification`` field for the label column
+
+    Returns:
+        the number of excluded samples
+    """
     keys, exclude = _run_keys(dataset, keys), _statuses(exclude)
     _check_label_field(dataset, label_field)
     _check_new_file(path)
@@ -269,20 +348,40 @@ class ExportRefused(FileExistsError):
     """The export folder cannot be written (see ``export_dir_problem``); nothing changed."""
 
 
+@documented
 def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", label_field=None,
-                   exclude=EXCLUDED_STATUSES, combine="union", export_media=True,
+                   exclude=EXCLUDED_STATUSES, combine=COMBINE[0], export_media=True,
                    new_dataset=None, saved_view=None, overwrite=False, progress=None):  # fmt: skip
-    """Export the curated view to ``export_dir`` in a standard format, with
-    ``excluded.csv`` listing every excluded sample and ``redundancy-export.json``
-    recording the export; optionally also as a new FiftyOne dataset (``new_dataset``: its
-    name) or a saved view (``saved_view``: its name).
+    """Export the curated view (:func:`curated_view`) to ``export_dir`` in a standard
+    format, with ``excluded.csv`` listing every excluded sample and
+    ``redundancy-export.json`` recording the export.
 
-    Every argument is checked before anything is written. A non-empty ``export_dir`` is
-    refused unless it holds an earlier export of this plugin and ``overwrite=True``
-    (``overwrite`` also allows replacing the saved view ``saved_view``); a folder holding
-    anything else is never emptied. The export is written to a temporary sibling folder
-    and swapped in only once complete, so a failure leaves ``export_dir`` as it was.
-    Returns what happened: counts kept and dropped by status, and the paths."""
+    Every argument is checked before anything is written. The export is written to a
+    temporary sibling folder and swapped in only once complete, so a failure leaves
+    ``export_dir`` as it was.
+
+    Args:
+        dataset: a FiftyOne dataset
+        keys: the keys of the runs whose statuses decide (one key or a list)
+        export_dir: a new or empty folder, or one holding an earlier export of this plugin
+        dataset_type: the format, a key of ``EXPORT_FORMATS``
+        label_field: the labels exported with the samples (needed by every format but
+            FiftyOneDataset) and in the label column of ``excluded.csv``
+        exclude: the statuses that exclude a sample
+        combine: "union" (drop a sample that any run marks) or "intersection" (only one
+            that every run marks, e.g. what both the wavelet and the SSIM run call
+            redundant)
+        export_media: also copy the media files
+        new_dataset: also clone the curated view as a new dataset of this name
+        saved_view: also save the curated view under this name
+        overwrite: replace an earlier export of this plugin in ``export_dir`` and a saved
+            view ``saved_view``; a folder holding anything else is never emptied
+        progress: FiftyOne's: None/True/False, or a callback made with
+            ``fo.report_progress``
+
+    Returns:
+        a dict of what happened: counts kept and dropped by status, and the paths
+    """
     keys = _run_keys(dataset, keys)
     if dataset_type not in EXPORT_FORMATS:
         raise ValueError(f"dataset_type must be one of {sorted(EXPORT_FORMATS)}, got {dataset_type!r}")
@@ -393,11 +492,26 @@ def _swap_in(staging, export_dir, overwrite, workspace):
         raise
 
 
+@documented
 def delete_excluded(dataset, keys, manifest_path, confirm=False, exclude=EXCLUDED_STATUSES,
-                    combine="union", label_field=None):  # fmt: skip
-    """Delete the excluded samples from the dataset: only with ``confirm=True``, and only
-    after writing their manifest to ``manifest_path`` (a new file: an existing one is
-    never replaced). Returns how many were deleted."""
+                    combine=COMBINE[0], label_field=None):  # fmt: skip
+    """Delete the excluded samples from the dataset, only after writing their manifest.
+
+    Args:
+        dataset: a FiftyOne dataset
+        keys: the keys of the runs whose statuses decide (one key or a list)
+        manifest_path: the CSV to write first (a new file: an existing one is never
+            replaced)
+        confirm: must be True, or nothing is deleted
+        exclude: the statuses that exclude a sample
+        combine: "union" (drop a sample that any run marks) or "intersection" (only one
+            that every run marks, e.g. what both the wavelet and the SSIM run call
+            redundant)
+        label_field: a ``Classification`` field for the manifest's label column
+
+    Returns:
+        the number of samples deleted
+    """
     if confirm is not True:
         raise PermissionError(
             "deleting samples from the dataset needs confirm=True; export the curated view "

@@ -2,19 +2,21 @@
 (the decision-boundary probe) on FiftyOne views."""
 
 import pickle
-import time
 
 import fiftyone as fo
 import numpy as np
 
 from ..core.feature_analysis import FeatureParameters, analyze_features
+from ..core.features import ExtractionParameters, ImageFiles, extract_features, load_model
 from ..core.parameters import check_flag, check_number
-from ..core.features import ImageFiles, extract_features, load_model
 from ..core.probe import boundary_crossings, torch_classifier
+from ..core.timing import timed
 from . import runs
+from .analysis import analysis_writer
+from .documented import documented
+from .methods import FEATURES
 from .samples import image_size_tuple, read_labels, require_images
 
-METHOD = "feature_maps"
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
@@ -32,6 +34,7 @@ def resolve_model(model=None, model_path=None, architecture=None, num_classes=No
         ) from error
 
 
+@documented
 def compute_feature_clusters(
     samples,
     model=None,
@@ -42,20 +45,20 @@ def compute_feature_clusters(
     zoo_model=None,
     embeddings_field=None,
     label_field=None,
-    key="features",
-    classwise=False,
-    reduction="pca",
-    n_reduce=50,
-    p_outlier=0.01,
-    p_similar=0.1,
-    min_cluster_size=5,
-    image_size=32,
-    normalize="imagenet",
-    pool=True,
-    batch_size=64,
-    num_workers=None,
+    key=FEATURES.default_key,
+    classwise=FeatureParameters.classwise,
+    reduction=FeatureParameters.reduction,
+    n_reduce=FeatureParameters.n_reduce,
+    p_outlier=FeatureParameters.p_outlier,
+    p_similar=FeatureParameters.p_similar,
+    min_cluster_size=FeatureParameters.min_cluster_size,
+    image_size=ExtractionParameters.image_size,
+    normalize=ExtractionParameters.normalize,
+    pool=ExtractionParameters.pool,
+    batch_size=ExtractionParameters.batch_size,
+    num_workers=ExtractionParameters.num_workers,
     device=None,
-    random_state=0,
+    random_state=FeatureParameters.random_state,
     store_features=False,
     progress=None,
     overwrite=False,
@@ -63,25 +66,58 @@ def compute_feature_clusters(
     """Outliers and semantically similar images of ``samples`` in a trained model's
     feature space (Raud 2023; class-wise as Birodkar et al. 2019).
 
-    Features come from one of: ``model`` (a torch module) or ``model_path`` (a whole saved
-    model, or a torchvision ``architecture``'s state dict) hooked at ``layer`` (None: the
-    model's output); ``zoo_model`` (a FiftyOne zoo model name: needs the internet the first
-    time); or ``embeddings_field`` (embeddings already on the samples). They are reduced
-    to ``min(n_reduce, n, d)`` dimensions (``reduction``: "pca", "umap" or "none"); the
+    The features are reduced to ``min(n_reduce, n, d)`` dimensions; the
     ``ceil(p_outlier * n)`` highest HDBSCAN outlier scores are ``outlier``; agglomerative
     cosine clustering merges the rest into ``floor((1 - p_outlier - p_similar) * n)``
-    clusters, keeping the member nearest each cluster's centre. ``classwise`` does all of
-    it within each class of ``label_field`` so every class keeps its share.
-    ``store_features`` also stores each sample's reduced features (the vectors it
-    clustered) in ``{key}_embedding``, owned by the run (renamed and deleted with it), so
-    the pair score of the other analyses can take them as a candidate and fused signal:
-    ``compute_wavelet_clusters(view, embeddings_field="features_embedding")`` then finds
-    semantic near-duplicates and leaks the pixels alone would miss.
-    Extraction uses ``num_workers`` DataLoader workers (None: from the CPU count) and
-    ``device`` (None: a CUDA GPU when there is one), as do PCA and the k-NN searches.
-    ``overwrite``: a key that holds a run covering samples outside ``samples`` is refused
-    unless True (those samples would lose the run's fields); a re-run on the same samples
-    (or more) replaces the run either way.
+    clusters, keeping the member nearest each cluster's centre (``representative``; the
+    rest ``redundant``). Writes ``{key}_status``, ``{key}_group``,
+    ``{key}_representative`` and ``{key}_score`` on the samples and stores a run under
+    ``key``, with 2-D and 3-D projections for the embedding map.
+
+    Args:
+        samples: a FiftyOne dataset or view of images
+        model: a torch module whose features to use
+        layer: the name of the layer whose output is captured; None: the model's output
+        model_path: a whole saved model (``torch.save(model)`` or TorchScript), or the
+            state dict of a torchvision ``architecture``
+        architecture: a torchvision architecture name (e.g. "resnet18") for the state
+            dict in ``model_path``
+        num_classes: the number of classes of that checkpoint, when not torchvision's
+        zoo_model: a FiftyOne zoo model name (needs the internet the first time)
+        embeddings_field: a field of embeddings already on the samples, used instead of
+            a model
+        label_field: a ``Classification`` field; clusters whose members' labels differ
+            are ``influential``
+        key: the run key; the fields are named after it
+        classwise: cluster within each class of ``label_field``, so every class keeps its
+            share
+        reduction: "pca", "umap" or "none"
+        n_reduce: the dimensions after reduction
+        p_outlier: the share of samples marked ``outlier``
+        p_similar: the share of samples marked ``redundant``
+        min_cluster_size: HDBSCAN's minimum cluster size
+        image_size: the size images are resized to for the model, an int (square) or
+            ``(width, height)``
+        normalize: "imagenet" (ImageNet's channel statistics, as torchvision models
+            expect) or "none"
+        pool: average convolutional feature maps over their spatial positions
+        batch_size: images per forward pass
+        num_workers: DataLoader workers; None: from the CPU count
+        device: where extraction, PCA and the k-NN searches run: None (a CUDA GPU when
+            there is one), "cpu" or "cuda"
+        random_state: the seed of the reduction and projection
+        store_features: also store each sample's reduced features in
+            ``{key}_embedding``, owned by the run, so the pair score of the other
+            analyses can take them (``embeddings_field="features_embedding"``) and find
+            semantic near-duplicates and leaks the pixels alone would miss
+        progress: FiftyOne's: None/True/False, or a callback made with
+            ``fo.report_progress``
+        overwrite: replace a run under ``key`` that covers samples outside ``samples``
+            (they would lose its fields); a re-run on the same samples (or more)
+            replaces the run either way
+
+    Returns:
+        a :class:`RedundancyRun`
     """
     parameters = FeatureParameters(
         reduction=reduction,
@@ -94,28 +130,25 @@ def compute_feature_clusters(
     )
     check_flag("store_features", store_features)
     size = image_size_tuple(image_size)
-    batch_size = check_number("batch_size", batch_size, integer=True, at_least=1)
-    if num_workers is not None:
-        num_workers = check_number("num_workers", num_workers, integer=True, at_least=0)
-    with runs.RunWriter(samples._dataset, key) as writer:
-        runs.validate_key(samples, key, METHOD, ("embedding",) if store_features else (), overwrite=overwrite)
+    extraction = ExtractionParameters(size, normalize, pool, batch_size, num_workers)
+    with analysis_writer(samples, FEATURES, key, overwrite, ("embedding",) if store_features else ()) as writer:
         _check_embedding_field(samples._dataset, key, store_features)
         require_images(samples)
         sample_ids = samples.values("id")
         labels = read_labels(samples, label_field)
 
-        started = time.perf_counter()
-        features, source = _features(
-            samples, model, layer, model_path, architecture, num_classes, zoo_model,
-            embeddings_field, size, normalize, pool, batch_size, num_workers, device, progress,
-        )  # fmt: skip
-        extract_seconds = time.perf_counter() - started
+        timings = {}
+        with timed(timings, "extraction"):
+            features, source = _features(
+                samples, model, layer, model_path, architecture, num_classes, zoo_model,
+                embeddings_field, extraction, device, progress,
+            )  # fmt: skip
         runs.checkpoint("decoded")
 
         analysis = analyze_features(features, labels, parameters, device)
         runs.checkpoint("analysed")
         details = {
-            "timings": {"extraction": extract_seconds, **analysis.timings},
+            "timings": {**timings, **analysis.timings},
             "feature_dimensions": int(features.shape[1]),
             "reduced_dimensions": int(analysis.reduced.shape[1]),
             "sample_ids": sample_ids,
@@ -125,7 +158,7 @@ def compute_feature_clusters(
         config = {"label_field": label_field, "layer": layer, "source": source, "image_size": image_size,
                   "normalize": normalize, "pool": pool, "store_features": store_features, **vars(parameters)}  # fmt: skip
         extra = {"embedding": (fo.VectorField, list(analysis.reduced))} if store_features else None
-        return runs.store_run(writer, samples, METHOD, config, sample_ids, analysis.decisions, details, extra)
+        return runs.store_run(writer, samples, FEATURES.name, config, sample_ids, analysis.decisions, details, extra)
 
 
 def _check_embedding_field(dataset, key, store_features):
@@ -139,8 +172,7 @@ def _check_embedding_field(dataset, key, store_features):
 
 
 def _features(samples, model, layer, model_path, architecture, num_classes, zoo_model,
-              embeddings_field, image_size, normalize, pool, batch_size, num_workers, device,
-              progress):  # fmt: skip
+              embeddings_field, extraction, device, progress):  # fmt: skip
     if embeddings_field is not None:
         values = samples.values(embeddings_field)
         missing = [i for i, value in zip(samples.values("id"), values) if value is None]
@@ -174,12 +206,12 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
             ) from error
         return np.asarray(samples.compute_embeddings(loaded, progress=progress)), f"zoo:{zoo_model}"
     module = resolve_model(model, model_path, architecture, num_classes)
-    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalize == "imagenet" else (None, None)
-    files = ImageFiles(samples.values("filepath"), image_size, "rgb", mean, std)
+    mean, std = _statistics(extraction.normalize)
+    files = ImageFiles(samples.values("filepath"), extraction.image_size, "rgb", mean, std)
     with fo.core.utils.ProgressBar(total=len(files), progress=progress) as bar:
         try:
             features = extract_features(
-                module, layer, files, batch_size, num_workers, device, pool,
+                module, layer, files, extraction.batch_size, extraction.num_workers, device, extraction.pool,
                 progress=lambda done, _: bar.set_iteration(done),
             )  # fmt: skip
         except (AttributeError, TypeError, RuntimeError) as error:
@@ -192,11 +224,34 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
     return features, model_path or architecture or type(module).__name__
 
 
-def compute_boundary_crossings(dataset, key, model=None, model_path=None, architecture=None,
-                               num_classes=None, steps=32, image_size=32, normalize="imagenet"):  # fmt: skip
+PROBE_STEPS = 32
+"""Points on the path between two images where the probe asks the classifier."""
+
+
+@documented
+def compute_boundary_crossings(dataset, key, model=None, model_path=None, architecture=None, num_classes=None,
+                               steps=PROBE_STEPS, image_size=ExtractionParameters.image_size,
+                               normalize=ExtractionParameters.normalize):  # fmt: skip
     """For every redundant sample of run ``key``: how often the classifier's prediction
-    changes on the straight path to its representative (``{key}_crossings``). Zero means
-    the model sees the pair as one; more means a decision boundary runs between them."""
+    changes on the straight path to its representative (Yousefzadeh 2020, section 5.3),
+    written to ``{key}_crossings`` (a field the run owns). Zero means the model sees the
+    pair as one; more means a decision boundary runs between them.
+
+    Args:
+        dataset: the dataset of the run
+        key: the run's key
+        model: a torch classifier
+        model_path: a whole saved classifier (``torch.save(model)`` or TorchScript), or
+            the state dict of a torchvision ``architecture``
+        architecture: a torchvision architecture name for the state dict in ``model_path``
+        num_classes: the number of classes of that checkpoint, when not torchvision's
+        steps: the points on each path where the classifier is asked (at least 2)
+        image_size: the size images are resized to for the classifier
+        normalize: "imagenet" (ImageNet's channel statistics) or "none"
+
+    Returns:
+        ``{sample id: crossings}`` of the run's redundant samples
+    """
     steps = check_number("steps", steps, integer=True, at_least=2)
     image_size_tuple(image_size)  # refuses a bad size before the model runs
     field = f"{key}_crossings"
@@ -215,26 +270,46 @@ def compute_boundary_crossings(dataset, key, model=None, model_path=None, archit
         for sample_id, representative in zip(ids, representatives):
             first, second = (_as_input(paths[i], image_size, normalize) for i in (sample_id, representative))
             counts[sample_id] = boundary_crossings(classifier, first, second, steps)[0]
-        results = run._results
-        if field not in results.fields:
-            results.fields = list(results.fields) + [field]
-            dataset.save_run_results(key, results)  # owned before it is written
+        runs.add_fields(dataset, key, [field])  # owned before it is written
         dataset.add_sample_field(field, fo.IntField)
         dataset.set_values(field, counts, key_field="id")
-        results.probe = {"steps": steps, "n_pairs": len(counts), "pairs_crossing": int(sum(c > 0 for c in counts.values()))}
-        dataset.save_run_results(key, results)
+        probe = {"steps": steps, "n_pairs": len(counts), "pairs_crossing": int(sum(c > 0 for c in counts.values()))}
+        runs.update_results(dataset, key, lambda results: setattr(results, "probe", probe))
     return counts
 
 
-def boundary_crossings_between(first_path, second_path, model=None, model_path=None,
-                               architecture=None, num_classes=None, steps=32, image_size=32,
-                               normalize="imagenet"):  # fmt: skip
-    """The probe for two image files: ``(crossings, predicted classes along the path)``."""
+@documented
+def boundary_crossings_between(first_path, second_path, model=None, model_path=None, architecture=None,
+                               num_classes=None, steps=PROBE_STEPS, image_size=ExtractionParameters.image_size,
+                               normalize=ExtractionParameters.normalize):  # fmt: skip
+    """The decision-boundary probe for two image files (see
+    :func:`compute_boundary_crossings`).
+
+    Args:
+        first_path: the first image file
+        second_path: the second image file
+        model: a torch classifier
+        model_path: a whole saved classifier, or the state dict of a torchvision
+            ``architecture``
+        architecture: a torchvision architecture name for the state dict in ``model_path``
+        num_classes: the number of classes of that checkpoint, when not torchvision's
+        steps: the points on the path where the classifier is asked (at least 2)
+        image_size: the size images are resized to for the classifier
+        normalize: "imagenet" (ImageNet's channel statistics) or "none"
+
+    Returns:
+        ``(crossings, predicted classes along the path)``
+    """
     classifier = torch_classifier(resolve_model(model, model_path, architecture, num_classes))
     first, second = (_as_input(p, image_size, normalize) for p in (first_path, second_path))
     return boundary_crossings(classifier, first, second, steps)
 
 
+def _statistics(normalize):
+    """The channel means and deviations images are normalized with (None: none)."""
+    return (IMAGENET_MEAN, IMAGENET_STD) if normalize == "imagenet" else (None, None)
+
+
 def _as_input(path, image_size, normalize):
-    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalize == "imagenet" else (None, None)
+    mean, std = _statistics(normalize)
     return ImageFiles([path], image_size_tuple(image_size), "rgb", mean, std)[0].numpy()

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core.decisions import REDUNDANT, decide, most_similar_on_average
 from ..core.split_similarity import split_decisions_at
+from ..core.timing import timed
 from ..core.pair_score import STORED_FLOOR, ScoredPairs, require_threshold, score_groups, score_matrix, submatrix
 from ..core.review import (
     DECISIONS,
@@ -32,14 +33,12 @@ from ..core.review import (
     review_order,
 )
 from . import runs
-from .ssim import SPLIT_METHOD
+from .documented import documented
 from .samples import read_labels
 
 DEFAULT_TAGS = {SAME: "pair:same", DIFFERENT: "pair:different", LABELS_DIFFER: "pair:labels_differ"}
 """The tag each decision puts on both samples of the pair, unless the user names another."""
 CSV_COLUMNS = ("file_a", "file_b", "score", "decision", "when")
-RECUTTABLE = {"wavelet_clusters": "score", "ssim_spectral": "threshold"}
-"""Runs decided by complete linkage over their stored pairs alone (method: grouping)."""
 _cache_lock = threading.Lock()
 _tables = {}
 _indexed = set()
@@ -80,9 +79,8 @@ class PairTable:
 def recuttable_runs(dataset):
     """Keys of the runs ``recut_run`` can cut again: the reviewable ones and the
     train-vs-test splits (a split's cut only decides which best matches are leaks)."""
-    split = runs.METHOD_PREFIX + SPLIT_METHOD
     return [key for key in runs.list_runs(dataset)
-            if _reviewable(dataset, key) or dataset.get_run_info(key).config.method == split]  # fmt: skip
+            if _reviewable(dataset, key) or runs.method_of(dataset, key).compares_splits]  # fmt: skip
 
 
 def reviewable_runs(dataset):
@@ -91,9 +89,9 @@ def reviewable_runs(dataset):
 
 
 def _reviewable(dataset, key):
-    config = dataset.get_run_info(key).config
-    grouping = RECUTTABLE.get(config.method[len(runs.METHOD_PREFIX) :])
-    return grouping is not None and grouping == getattr(config, "grouping", None)
+    """Whether run ``key`` was decided by complete linkage over its stored pairs alone."""
+    grouping = runs.method_of(dataset, key).recut_grouping
+    return grouping is not None and grouping == getattr(dataset.get_run_info(key).config, "grouping", None)
 
 
 def pair_table(dataset, key):
@@ -130,20 +128,42 @@ def _ordered(id_a, id_b):
     return (id_a, id_b) if id_a < id_b else (id_b, id_a)
 
 
+@documented
 def load_reviews(dataset, key):
-    """Every decision on run ``key``, oldest first: dicts with ``a``, ``b`` (sample ids),
-    ``decision``, ``score``, ``when``."""
+    """Every decision on run ``key``, oldest first.
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the run's key
+
+    Returns:
+        a list of dicts with ``a``, ``b`` (sample ids), ``decision``, ``score``, ``when``
+    """
     found = _collection().find(_where(dataset, key), {"_id": 0, "a": 1, "b": 1, "decision": 1, "score": 1, "when": 1, "recorded": 1})
     return sorted(found, key=lambda review: review["recorded"])
 
 
+@documented
 def review_pair(dataset, key, id_a, id_b, decision, tags=None, when=None, score=None):
-    """Record that samples ``id_a`` and ``id_b`` of run ``key`` are the same image
-    (``"same"``), different (``"different"``), the same image with disagreeing labels
-    (``"labels_differ"``) or were skipped (``"skipped"``); a later decision on the pair
-    replaces the earlier one. The score recorded is the run's stored one (``score`` only
-    where the run stored none, e.g. from an imported CSV). Both samples get the decision's tag (``tags`` maps decisions
-    to tag names, default ``DEFAULT_TAGS``; tags they had before are kept)."""
+    """Record a reviewer's decision on two samples of run ``key``; a later decision on
+    the pair replaces the earlier one. Both samples get the decision's tag (tags they had
+    before are kept).
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the run's key (a run that stores scored pairs)
+        id_a: the id of one sample
+        id_b: the id of the other sample
+        decision: "same" (the same image), "different", "labels_differ" (the same image
+            with disagreeing labels) or "skipped"
+        tags: ``{decision: tag}`` for tags other than ``DEFAULT_TAGS``
+        when: the decision's time (UTC); None: now
+        score: the pair score to record where the run stored none (e.g. from an imported
+            CSV); the run's stored score wins
+
+    Returns:
+        the recorded decision, a dict with ``a``, ``b``, ``decision``, ``score``, ``when``
+    """
     check_decision(decision)
     id_a, id_b = _ordered(id_a, id_b)
     table = pair_table(dataset, key)
@@ -173,9 +193,17 @@ def review_pair(dataset, key, id_a, id_b, decision, tags=None, when=None, score=
     return record
 
 
+@documented
 def undo_review(dataset, key):
-    """Take back the latest decision recorded on run ``key`` (and the tags it added);
-    returns it, or None when there is none."""
+    """Take back the latest decision recorded on run ``key`` (and the tags it added).
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the run's key
+
+    Returns:
+        the decision taken back, or None when there is none
+    """
     latest = _collection().find_one(_where(dataset, key), sort=[("recorded", -1)])
     if latest is None:
         return None
@@ -222,10 +250,20 @@ def reviewed_rows(table, reviews):
     return first, second, decisions, scores
 
 
+@documented
 def calibration(dataset, key, reviews=None):
-    """The precision of every cut of run ``key`` estimated from its reviewed pairs
-    (``core.review.Calibration``; skipped pairs and pairs without a stored score do not
-    count). ``reviews``: ``load_reviews``'s answer, when the caller has it."""
+    """The precision of every cut of run ``key``, estimated from its reviewed pairs
+    (skipped pairs and pairs without a stored score do not count).
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the run's key
+        reviews: :func:`load_reviews`'s answer, when the caller has it; None reads them
+
+    Returns:
+        a ``core.review.Calibration``: ``at(cut)`` gives the precision with its Wilson
+        interval
+    """
     table = pair_table(dataset, key)
     reviews = load_reviews(dataset, key) if reviews is None else reviews
     _, _, decisions, scores = reviewed_rows(table, reviews)
@@ -234,65 +272,83 @@ def calibration(dataset, key, reviews=None):
     return calibrate(table.pairs.score, scores[counted], same, floor=STORED_FLOOR)
 
 
+@documented
 def recut_run(dataset, key, threshold):
-    """Cut run ``key`` again at pair score ``threshold`` from the scored pairs it stored,
-    without reading an image: the new groups and statuses equal those of a fresh run of the
-    same analysis at ``threshold``, except where reviews decide: a pair reviewed as
-    different is never in one group, a pair reviewed as the same image always is (the
+    """Cut run ``key`` again at pair score ``threshold`` from the scored pairs it
+    stored, without reading an image: the new groups and statuses equal those of a fresh
+    run of the same analysis at ``threshold``, except where reviews decide: a pair reviewed
+    as different is never in one group, a pair reviewed as the same image always is (the
     representative rule still applies), and a group holding a pair reviewed as the same
     image with disagreeing labels is influential. Written through the run's lease like a
     run (all or nothing, even if killed), but only the values that change are written; the
-    run keeps its reviews and tags and records the re-cut. A threshold
-    below the storage floor (``STORED_FLOOR``) is refused: pairs under it were not kept, so
-    such a cut could not equal a fresh run. A train-vs-test run is cut again from each
-    test image's best match and score: which test images leak changes, as in a fresh run
-    at ``threshold`` (reviews do not apply to it). Returns the :class:`RedundancyRun`."""
+    run keeps its reviews and tags and records the re-cut. A train-vs-test run is cut again
+    from each test image's best match and score: which test images leak changes, as in a
+    fresh run at ``threshold`` (reviews do not apply to it).
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the key of a wavelet run grouped by "score", an SSIM run grouped by
+            "threshold", or a train-vs-test run
+        threshold: the new cut; below the storage floor (``STORED_FLOOR``) it is refused,
+            since pairs under it were not kept and such a cut could not equal a fresh run
+
+    Returns:
+        the :class:`RedundancyRun`
+    """
     require_threshold(threshold)
     if threshold < STORED_FLOOR:
         raise ValueError(
             f"threshold {threshold} is below {STORED_FLOOR}, the lowest pair score a run stores: a "
             f"re-cut there would miss pairs a fresh run finds. Run the analysis again with threshold={threshold}"
         )
-    started = time.perf_counter()
+    timing = {}
     with runs.RunWriter(dataset, key) as writer:
-        run = runs.RedundancyRun(dataset, key)
-        if run.method == SPLIT_METHOD:
-            return _recut_split(writer, run, threshold, started)
-        grouping = RECUTTABLE.get(run.method)
-        if grouping is None or run.parameters.get("grouping") != grouping:
-            raise ValueError(
-                f"run {key!r} is a {run.method} run grouped by {run.parameters.get('grouping', 'its own rule')!r}; "
-                "only wavelet runs with grouping='score', SSIM runs with grouping='threshold' and "
-                "train-vs-test splits are cut from what they stored. Run the analysis again at the new threshold"
-            )
-        table = PairTable(run)
-        samples = run.view()
-        ids = samples.values("id")
-        if len(ids) != len(table.sample_ids) or set(ids) != set(table.sample_ids):
-            raise ValueError(
-                f"the samples of run {key!r} changed since it ran ({len(table.sample_ids):,} then, "
-                f"{len(ids):,} with its fields now); run the analysis again on the dataset as it is now"
-            )
-        first, second, decisions, _ = reviewed_rows(table, load_reviews(dataset, key))
-        pairs = decided_pairs(table.pairs, first, second, decisions)
-        n = len(table.sample_ids)
-        matrix = score_matrix(n, pairs)
-        labels = read_labels(samples, run.label_field())
-        if labels is not None:  # in the run's order
-            label_of = dict(zip(ids, labels))
-            labels = [label_of[sample_id] for sample_id in table.sample_ids]
-        outcome = decide(
-            score_groups(n, pairs, threshold, matrix),
-            most_similar_on_average(lambda members: submatrix(matrix, members)),
-            labels,
+        with timed(timing, "recut"):
+            run = runs.RedundancyRun(dataset, key)
+            cut = _recut_split if run.method_info.compares_splits else _recut_pairs
+            samples, sample_ids, outcome, reviews_applied, changed = cut(dataset, run, threshold)
+        return _store_recut(writer, run, samples, sample_ids, outcome, threshold, reviews_applied, timing["recut"], **changed)
+
+
+def _recut_pairs(dataset, run, threshold):
+    """A run decided on its stored pairs, cut at ``threshold`` with the reviews applied:
+    ``(samples, sample ids, decisions, reviews applied, changed details)``."""
+    key = run.key
+    grouping = run.method_info.recut_grouping
+    if grouping is None or run.parameters.get("grouping") != grouping:
+        raise ValueError(
+            f"run {key!r} is a {run.method} run grouped by {run.parameters.get('grouping', 'its own rule')!r}; "
+            "only wavelet runs with grouping='score', SSIM runs with grouping='threshold' and "
+            "train-vs-test splits are cut from what they stored. Run the analysis again at the new threshold"
         )
-        conflicts = decisions == LABELS_DIFFER
-        outcome = mark_influential(outcome, np.concatenate([first[conflicts], second[conflicts]]))
-        reviews_applied = int(np.count_nonzero(decisions != SKIPPED))
-        return _store_recut(writer, run, samples, table.sample_ids, outcome, threshold, reviews_applied, started)
+    table = PairTable(run)
+    samples = run.view()
+    ids = samples.values("id")
+    if len(ids) != len(table.sample_ids) or set(ids) != set(table.sample_ids):
+        raise ValueError(
+            f"the samples of run {key!r} changed since it ran ({len(table.sample_ids):,} then, "
+            f"{len(ids):,} with its fields now); run the analysis again on the dataset as it is now"
+        )
+    first, second, decisions, _ = reviewed_rows(table, load_reviews(dataset, key))
+    pairs = decided_pairs(table.pairs, first, second, decisions)
+    n = len(table.sample_ids)
+    matrix = score_matrix(n, pairs)
+    labels = read_labels(samples, run.label_field())
+    if labels is not None:  # in the run's order
+        label_of = dict(zip(ids, labels))
+        labels = [label_of[sample_id] for sample_id in table.sample_ids]
+    outcome = decide(
+        score_groups(n, pairs, threshold, matrix),
+        most_similar_on_average(lambda members: submatrix(matrix, members)),
+        labels,
+    )
+    conflicts = decisions == LABELS_DIFFER
+    outcome = mark_influential(outcome, np.concatenate([first[conflicts], second[conflicts]]))
+    reviews_applied = int(np.count_nonzero(decisions != SKIPPED))
+    return samples, table.sample_ids, outcome, reviews_applied, {}
 
 
-def _store_recut(writer, run, samples, sample_ids, outcome, threshold, reviews_applied, started, **changed):
+def _store_recut(writer, run, samples, sample_ids, outcome, threshold, reviews_applied, seconds, **changed):
     """Store a re-cut of ``run``: its details but those the commit writes anew, with the
     ``changed`` ones and a record of the re-cut, its parameters at the new threshold."""
     details = {
@@ -304,15 +360,16 @@ def _store_recut(writer, run, samples, sample_ids, outcome, threshold, reviews_a
         "threshold": threshold,
         "previous_threshold": float(run.parameters["threshold"]),
         "reviews_applied": reviews_applied,
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
     }
     parameters = {**run.parameters, "threshold": threshold}
     return runs.store_changes(writer, samples, run.method, parameters, sample_ids, outcome, details)
 
 
-def _recut_split(writer, run, threshold, started):
+def _recut_split(dataset, run, threshold):
     """A train-vs-test run at another leak cut, from the best match and score of each test
-    image it stored (reviews do not apply: a split's decisions are per test image)."""
+    image it stored (reviews do not apply: a split's decisions are per test image); returns
+    what ``_recut_pairs`` does."""
     details = run.details
     if "sample_ids" not in details:
         raise ValueError(
@@ -336,15 +393,23 @@ def _recut_split(writer, run, threshold, started):
         len(ids) - n_test,
     )
     leaks = int(np.count_nonzero(outcome.status[:n_test] == REDUNDANT))
-    return _store_recut(writer, run, samples, ids, outcome, threshold, 0, started,
-                        n_near_identical=leaks, share_near_identical=leaks / n_test)  # fmt: skip
+    return samples, ids, outcome, 0, {"n_near_identical": leaks, "share_near_identical": leaks / n_test}
 
 
+@documented
 def export_reviews(dataset, key, path):
-    """Write run ``key``'s decisions to the CSV file ``path`` (columns ``file_a, file_b,
-    score, decision, when``: the two images' file paths, their stored pair score, the
-    decision and its UTC time in ISO 8601), so a team can share a review. An existing file
-    is refused. Returns the number of rows."""
+    """Write run ``key``'s decisions to a CSV file, so a team can share a review
+    (columns ``file_a, file_b, score, decision, when``: the two images' file paths, their
+    stored pair score, the decision and its UTC time in ISO 8601).
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the run's key
+        path: the CSV file to write; an existing file is refused
+
+    Returns:
+        the number of rows written
+    """
     if os.path.exists(path):
         raise ValueError(f"{path} already exists; choose a new file name (nothing was written)")
     reviews = load_reviews(dataset, key)
@@ -360,12 +425,23 @@ def export_reviews(dataset, key, path):
     return len(reviews)
 
 
+@documented
 def import_reviews(dataset, key, path, tags=None):
-    """Read decisions from a CSV written by :func:`export_reviews` (or by hand, with the
-    same columns; ``y``/``n``/``l``/``s`` stand for the decisions) into run ``key``.
+    """Read decisions from a CSV written by :func:`export_reviews` (or by hand, with
+    the same columns; ``y``/``n``/``l``/``s`` stand for the decisions) into run ``key``.
     Files are matched by path, else by file name when one sample of the run has it; a row
     older than the pair's current decision is left out. Every row is checked before
-    anything is recorded. Returns ``{"imported", "older", "unmatched"}``."""
+    anything is recorded.
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the run's key
+        path: the CSV file to read
+        tags: ``{decision: tag}`` for tags other than ``DEFAULT_TAGS``
+
+    Returns:
+        ``{"imported", "older", "unmatched"}``: how many rows each
+    """
     table = pair_table(dataset, key)
     ids, paths = dataset.select(table.sample_ids).values(["id", "filepath"])
     by_path = dict(zip(paths, ids))

@@ -24,6 +24,9 @@ from fiftyone import ViewField as F
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ..core.decisions import INFLUENTIAL, REPRESENTATIVE, STATUSES
+from ..core.timing import timed
+from .documented import documented
+from .methods import method_named
 from .samples import read_labels
 
 METHOD_PREFIX = "redundancy."
@@ -400,16 +403,34 @@ class RunWriter:
             )
 
 
+@documented
 def runs_in_progress(dataset):
-    """``{key: lease}`` of the runs of ``dataset`` being written now by a live writer."""
+    """The runs of ``dataset`` being written now by a live writer.
+
+    Args:
+        dataset: a FiftyOne dataset
+
+    Returns:
+        ``{key: lease}``: the lease names the writer's host, process and start
+    """
     leases = _leases().find({"dataset_id": str(dataset._doc.id), "commit": {"$exists": False}})
     return {lease["key"]: lease for lease in leases if _owner_alive(lease)}
 
 
+@documented
 def cancel_run(dataset, key, by="Python"):
-    """Ask the live writer of run ``key`` to stop; it stops at its next progress step and
-    leaves the dataset as it was. Returns False when no run of that key is in progress
-    (or it is already committing, too late to cancel)."""
+    """Ask the live writer of run ``key`` to stop; it stops at its next progress step
+    and leaves the dataset as it was (it raises :class:`RunCancelled`).
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the key of a run being written
+        by: who asks, as the cancelled run's message names them
+
+    Returns:
+        True when a writer was asked; False when no run of that key is in progress (or it
+        is already committing, too late to cancel)
+    """
     check_key_name(key)
     # keys equal but for case share a lease
     lease = next((held for name, held in runs_in_progress(dataset).items() if name.lower() == key.lower()), None)
@@ -574,19 +595,19 @@ def store_changes(writer, samples, method, parameters, sample_ids, decisions, de
     and applies only the field values that differ from the stored ones, so a change to a
     few groups of a large run writes a few documents, all or nothing as ``store_run``."""
     dataset, key = samples._dataset, writer.key
-    started = time.perf_counter()
-    columns = _columns(sample_ids, decisions)
-    fields = [f"{key}_{suffix}" for suffix in columns]
-    stored = dict(zip(samples.values("id"), zip(*samples.values(fields))))
-    updates = {}
-    for row, sample_id in enumerate(sample_ids):
-        new = [columns[suffix][row] for suffix in columns]
-        if list(stored[sample_id]) != new:
-            updates[sample_id] = {field: value for field, value, old in zip(fields, new, stored[sample_id]) if value != old}
-    details["tagged"] = getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}
-    details["fields"] = _owned_fields(dataset, key)
-    details["review_view"] = _owned_review_view(dataset, key)
-    details["timings"]["write"] = time.perf_counter() - started
+    details["timings"].pop("write", None)  # the re-cut's own write replaces the run's
+    with timed(details["timings"], "write"):
+        columns = _columns(sample_ids, decisions)
+        fields = [f"{key}_{suffix}" for suffix in columns]
+        stored = dict(zip(samples.values("id"), zip(*samples.values(fields))))
+        updates = {}
+        for row, sample_id in enumerate(sample_ids):
+            new = [columns[suffix][row] for suffix in columns]
+            if list(stored[sample_id]) != new:
+                updates[sample_id] = {field: value for field, value, old in zip(fields, new, stored[sample_id]) if value != old}
+        details["tagged"] = getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}
+        details["fields"] = _owned_fields(dataset, key)
+        details["review_view"] = _owned_review_view(dataset, key)
     writer.commit({
         "key": key,
         "drop_fields": [],
@@ -628,25 +649,24 @@ def store_run(writer, samples, method, parameters, sample_ids, decisions, detail
     fields (the old run stays); after it, the next call completes the commit.
     """
     dataset, key = samples._dataset, writer.key
-    started = time.perf_counter()
-    columns = _columns(sample_ids, decisions)
-    field_types = dict(FIELD_TYPES)
-    for suffix, (field_type, values) in (extra_fields or {}).items():
-        field_types[suffix] = field_type
-        columns[suffix] = values
-    staging = {writer.staging_name(f"{key}_{suffix}"): f"{key}_{suffix}" for suffix in field_types}
-    writer.record_staging(staging)
-    for (stage, final), field_type in zip(staging.items(), field_types.values()):
-        dataset.add_sample_field(stage, field_type)
-        checkpoint(f"staging:{final}")
-    write_columns(dataset, sample_ids, dict(zip(staging, columns.values())))
+    with timed(details["timings"], "write"):
+        columns = _columns(sample_ids, decisions)
+        field_types = dict(FIELD_TYPES)
+        for suffix, (field_type, values) in (extra_fields or {}).items():
+            field_types[suffix] = field_type
+            columns[suffix] = values
+        staging = {writer.staging_name(f"{key}_{suffix}"): f"{key}_{suffix}" for suffix in field_types}
+        writer.record_staging(staging)
+        for (stage, final), field_type in zip(staging.items(), field_types.values()):
+            dataset.add_sample_field(stage, field_type)
+            checkpoint(f"staging:{final}")
+        write_columns(dataset, sample_ids, dict(zip(staging, columns.values())))
 
-    previous = dataset.has_run(key)
-    if previous:  # the tags an earlier run of this key added stay removable by untag
-        details["tagged"] = getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}
-    details["fields"] = list(staging.values())
-    details["review_view"] = review_view_name(key)
-    details["timings"]["write"] = time.perf_counter() - started
+        previous = dataset.has_run(key)
+        if previous:  # the tags an earlier run of this key added stay removable by untag
+            details["tagged"] = getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}
+        details["fields"] = list(staging.values())
+        details["review_view"] = review_view_name(key)
     writer.commit({
         "key": key,
         "drop_fields": _owned_fields(dataset, key) if previous else [],
@@ -689,11 +709,26 @@ def review_view_name(key):
     return f"{key}-review"
 
 
+@documented
 def list_runs(dataset, method=None):
-    """Keys of this plugin's runs on ``dataset``, optionally of one ``method``, after
-    cleaning up what dead writers left."""
+    """The keys of this plugin's runs on ``dataset``, after cleaning up what dead
+    writers left.
+
+    Args:
+        dataset: a FiftyOne dataset
+        method: only runs of this analysis (its name in ``bridge.methods.METHODS``, e.g.
+            "wavelet_clusters"); None: all
+
+    Returns:
+        a list of run keys
+    """
     recover(dataset)
     return _plugin_runs(dataset, method)
+
+
+def method_of(dataset, key):
+    """The description (``bridge.methods.Method``) of the analysis run ``key`` stored."""
+    return method_named(dataset.get_run_info(key).config.method[len(METHOD_PREFIX) :])
 
 
 def _plugin_runs(dataset, method=None):
@@ -707,8 +742,14 @@ def _plugin_runs(dataset, method=None):
     return keys
 
 
+@documented
 def delete_run(dataset, key):
-    """Delete the run under ``key`` and the fields and review view it created."""
+    """Delete the run under ``key`` and the fields, review view and reviews it owns.
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the run's key
+    """
     with RunWriter(dataset, key) as writer:
         _require_run(dataset, key)
         writer.commit({
@@ -722,9 +763,19 @@ def delete_run(dataset, key):
     _reviews().delete_many({"dataset_id": str(dataset._doc.id), "key": key})
 
 
+@documented
 def rename_run(dataset, key, new_key):
     """Rename a run, its fields and its review view; every target name is checked
-    before anything changes."""
+    before anything changes.
+
+    Args:
+        dataset: a FiftyOne dataset
+        key: the run's key
+        new_key: its new key
+
+    Returns:
+        the renamed :class:`RedundancyRun`
+    """
     check_key_name(new_key)
     if new_key == key:
         return RedundancyRun(dataset, key)
@@ -771,6 +822,16 @@ def update_results(dataset, key, change):
     dataset.save_run_results(key, results)
 
 
+def add_fields(dataset, key, names):
+    """Record the sample fields ``names`` as owned by run ``key`` (renamed and deleted
+    with it), before they are written. The caller holds the key's lease."""
+
+    def own(results):
+        results.fields = list(results.fields) + [name for name in names if name not in results.fields]
+
+    update_results(dataset, key, own)
+
+
 def _owned_fields(dataset, key):
     results = dataset.load_run_results(key, cache=False)
     return list(getattr(results, "fields", None) or run_fields(key))
@@ -814,6 +875,11 @@ class RedundancyRun:
         }
         self.timestamp = info.timestamp
         self._results = dataset.load_run_results(key, cache=False)
+
+    @property
+    def method_info(self):
+        """The analysis' description (``bridge.methods.Method``): its label, map, views."""
+        return method_named(self.method)
 
     @property
     def counts(self):
@@ -865,10 +931,9 @@ class RedundancyRun:
     def least_similar_view(self):
         """Split-similarity runs: the test samples least similar to all training
         samples, least similar first."""
-        ids = self.details.get("least_similar_ids")
-        if ids is None:
+        if "least_similar_view" not in self.method_info.views:
             raise ValueError(f"run {self.key!r} is a {self.method} run; only split-similarity runs rank test samples")
-        return self.dataset.select(ids, ordered=True)
+        return self.dataset.select(self.details["least_similar_ids"], ordered=True)
 
     def group_sizes(self):
         """``{group number: size}`` for every group of 2+ samples."""
@@ -925,7 +990,7 @@ class RedundancyRun:
         kept = [i for i, sample_id in enumerate(details["sample_ids"]) if sample_id in row_of]
         rows = [row_of[details["sample_ids"][i]] for i in kept]
         labels = read_labels(view, self.label_field())
-        points_3d = details.get("points_3d")
+        points_3d = details["points_3d"] if self.method_info.map_3d else None
         return (
             [ids[row] for row in rows],
             [details["points"][i] for i in kept],

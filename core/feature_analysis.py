@@ -4,7 +4,6 @@ cosine clustering, keep the member nearest each cluster's centre. PCA and the k-
 searches run in torch, on a GPU when there is one (``device``), with the CPU's results."""
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +15,7 @@ from .linkage import average_linkage_clusters
 from .outliers import outlier_scores
 from .parameters import check_flag, check_number
 from .projection import pca_projection
+from .timing import timed
 
 REDUCTIONS = ("pca", "umap", "none")
 
@@ -98,38 +98,32 @@ def analyze_features(features, labels=None, parameters=None, device=None):
         raise ValueError("classwise mode needs labels: pass a label_field")
     timings = {}
 
-    started = time.perf_counter()
-    reduced = reduce_features(features, parameters.reduction, parameters.n_reduce, parameters.random_state, device)
-    timings["reduction"] = time.perf_counter() - started
+    with timed(timings, "reduction"):
+        reduced = reduce_features(features, parameters.reduction, parameters.n_reduce, parameters.random_state, device)
 
     groups = np.asarray(labels, dtype=object) if parameters.classwise else np.zeros(n, dtype=object)
     scores = np.zeros(n)
     outliers = np.zeros(n, dtype=bool)
     cluster_labels = np.arange(n)
-    timings["outliers"] = timings["clustering"] = 0.0
     for group in dict.fromkeys(groups):
         members = np.flatnonzero(groups == group)
-        started = time.perf_counter()
-        scores[members] = outlier_scores(reduced[members], parameters.min_cluster_size, device=device)
-        n_outliers = math.ceil(parameters.p_outlier * len(members))
-        ranked = members[np.argsort(-scores[members], kind="stable")]
-        outliers[ranked[:n_outliers]] = True
-        timings["outliers"] += time.perf_counter() - started
+        with timed(timings, "outliers"):
+            scores[members] = outlier_scores(reduced[members], parameters.min_cluster_size, device=device)
+            n_outliers = math.ceil(parameters.p_outlier * len(members))
+            ranked = members[np.argsort(-scores[members], kind="stable")]
+            outliers[ranked[:n_outliers]] = True
 
-        started = time.perf_counter()
-        rest = members[~outliers[members]]
-        n_keep = max(1, math.floor((1 - parameters.p_outlier - parameters.p_similar) * len(members)))
-        local = average_linkage_clusters(reduced[rest], min(n_keep, len(rest)), parameters.n_neighbors, device)
-        cluster_labels[rest] = named_by_first_member(rest, local)
-        timings["clustering"] += time.perf_counter() - started
+        with timed(timings, "clustering"):
+            rest = members[~outliers[members]]
+            n_keep = max(1, math.floor((1 - parameters.p_outlier - parameters.p_similar) * len(members)))
+            local = average_linkage_clusters(reduced[rest], min(n_keep, len(rest)), parameters.n_neighbors, device)
+            cluster_labels[rest] = named_by_first_member(rest, local)
 
-    started = time.perf_counter()
-    decisions = decide(cluster_labels, closest_in_angle(reduced), labels)
-    decisions.status[outliers] = OUTLIER
-    decisions.score[outliers] = scores[outliers]
-    timings["decisions"] = time.perf_counter() - started
+    with timed(timings, "decisions"):
+        decisions = decide(cluster_labels, closest_in_angle(reduced), labels)
+        decisions.status[outliers] = OUTLIER
+        decisions.score[outliers] = scores[outliers]
 
-    started = time.perf_counter()
-    points_3d = pca_projection(reduced, 3)
-    timings["projection"] = time.perf_counter() - started
+    with timed(timings, "projection"):
+        points_3d = pca_projection(reduced, 3)
     return FeatureAnalysis(reduced, scores, cluster_labels, decisions, points_3d[:, :2], points_3d, timings)

@@ -3,11 +3,34 @@ chosen layer captures its output for every image, batched through a DataLoader."
 
 import os
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .devices import resolve_device
+from .parameters import check_number
+
+
+@dataclass
+class ExtractionParameters:
+    """How images are fed to the model, validated in one place."""
+
+    image_size: int = 32
+    """The side the images are resized to (an int, or ``(width, height)``)."""
+    normalize: str = "imagenet"
+    """"imagenet": ImageNet's channel means and deviations, as torchvision models expect;
+    "none": pixels in [0, 1]."""
+    pool: bool = True
+    """Average a convolutional layer's output over its spatial positions."""
+    batch_size: int = 64
+    num_workers: int = None
+    """DataLoader workers; None: from the CPU count (``loader_workers``)."""
+
+    def __post_init__(self):
+        self.batch_size = check_number("batch_size", self.batch_size, integer=True, at_least=1)
+        if self.num_workers is not None:
+            self.num_workers = check_number("num_workers", self.num_workers, integer=True, at_least=0)
 
 
 def load_model(path=None, architecture=None, num_classes=None):
@@ -57,8 +80,8 @@ def loader_workers(device):
     return min(8, cores - 1) if device == "cuda" else min(4, max(cores - 1, 0))
 
 
-def extract_features(model, layer, images, batch_size=64, num_workers=None, device=None,
-                     pool=True, progress=None):  # fmt: skip
+def extract_features(model, layer, images, batch_size=ExtractionParameters.batch_size, num_workers=None,
+                     device=None, pool=ExtractionParameters.pool, progress=None):  # fmt: skip
     """Output of ``layer`` for every image of ``images`` (a torch ``Dataset`` of CHW
     tensors, or an array (n, C, H, W)), one flattened row per image; ``layer=None`` takes
     the model's own output. ``pool`` averages convolutional maps (N, C, H, W) over H and W

@@ -59,6 +59,12 @@ class SplitSimilarity:
     closest_raw: np.ndarray
     """Each test image's highest raw verified similarity with a training image."""
 
+    def pairs_test_first(self):
+        """The scored pairs as indices into the test images followed by the training
+        images: the order a split run stores its samples in, as every run stores its pairs."""
+        n_test = len(self.best_match)
+        return ScoredPairs(self.pairs.first, self.pairs.second + n_test, self.pairs.score)
+
 
 def split_similarity(train_images, test_images, parameters=None, train_groups=None,
                      test_groups=None, train_embeddings=None, test_embeddings=None, progress=None):  # fmt: skip

@@ -99,6 +99,8 @@ class SSIMAnalysis:
     """The scored pairs the run keeps (``ScoredPairs.bounded``)."""
     spectrum: np.ndarray
     n_clusters: int
+    eigengap_clusters: int
+    """The number of clusters the spectrum gives by ``rule`` (whether or not it grouped)."""
     cluster_labels: np.ndarray
     decisions: Decisions
     points: np.ndarray
@@ -159,12 +161,11 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
         spectrum = laplacian_spectrum(
             affinity, None if mode == "dense" and n <= 5000 else parameters.n_eigenvalues
         )
+        eigengap_clusters = clusters_from_spectrum(spectrum, parameters.rule, parameters.gamma)
 
     with timed(timings, "grouping"):
         if parameters.grouping == "spectral":
-            n_clusters = parameters.n_clusters or clusters_from_spectrum(
-                spectrum, parameters.rule, parameters.gamma
-            )
+            n_clusters = parameters.n_clusters or eigengap_clusters
             if n_clusters > MAX_SPECTRAL_CLUSTERS and n_clusters < n:
                 raise ValueError(
                     f"spectral clustering into {n_clusters} clusters needs as many eigenvectors; "
@@ -186,5 +187,5 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
 
     with timed(timings, "projection"):
         points = pca_projection(coarse_coefficients(images, parameters.device))
-    return SSIMAnalysis(mode, pairs, spectrum, n_clusters, cluster_labels, decisions, points, timings)
+    return SSIMAnalysis(mode, pairs, spectrum, n_clusters, eigengap_clusters, cluster_labels, decisions, points, timings)
 

@@ -1,7 +1,6 @@
 """Operators: tag for review, untag, override a representative, export, delete."""
 
 import os
-import time
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
@@ -21,8 +20,10 @@ from ..bridge.curation import (
     tag_samples,
     untag_samples,
 )
+from ..core.timing import timed
 from .forms import (
     analysis_steps,
+    api_defaults,
     app_wording,
     delegable_config,
     failures_in_place,
@@ -31,6 +32,7 @@ from .forms import (
     run_choice_input,
     runs_newest_first,
     summary_output,
+    user_arguments,
 )
 
 OVERWRITE_EXPORT_LABEL = "Replace an earlier export in this folder"
@@ -92,16 +94,17 @@ class _TagOperator(foo.Operator):
 
     @failures_in_place("Tagging")
     def execute(self, ctx):
-        started = time.perf_counter()
+        timings = {}
         statuses = chosen_statuses(ctx.params, TAGGED_STATUSES)
         tag_names = {status: ctx.params.get(f"tag_{status}") or status for status in statuses}
         action = tag_samples if self.tagging else untag_samples
-        counts = action(ctx.dataset, ctx.params["keys"], statuses, tag_names)
+        with timed(timings, "tagging"):
+            counts = action(ctx.dataset, ctx.params["keys"], statuses, tag_names)
         ctx.ops.reload_dataset()
         done = ", ".join(f"**{count:,}** samples `{tag}`" for tag, count in counts.items()) or "no samples"
         verb = "Tagged" if self.tagging else "Removed the tags from"
         hint = "Filter the grid by these tags in the sidebar's *Sample tags*." if self.tagging else "Other tags are unchanged."
-        summary = f"{verb} {done} (runs {', '.join(ctx.params['keys'])}) in {time.perf_counter() - started:.1f} s. {hint}"
+        summary = f"{verb} {done} (runs {', '.join(ctx.params['keys'])}) in {timings['tagging']:.1f} s. {hint}"
         return {"counts": counts, "summary": summary}
 
     def resolve_output(self, ctx):
@@ -184,21 +187,22 @@ class ExportCurated(foo.Operator):
         inputs = types.Object()
         if not runs_input(inputs, ctx):
             return types.Property(inputs)
+        defaults = api_defaults(export_curated)
         combine = types.RadioGroup()
         combine.add_choice("union", label="Drop what any run marks")
         combine.add_choice("intersection", label="Drop only what every run marks")
-        inputs.enum("combine", list(COMBINE), default="union", label="Several runs", view=combine)
+        inputs.enum("combine", list(COMBINE), default=defaults["combine"], label="Several runs", view=combine)
         statuses_input(inputs, EXCLUDED_STATUSES, "Drop")
         formats = types.Dropdown()
         for name in EXPORT_FORMATS:
             formats.add_choice(name, label=name)
-        inputs.enum("dataset_type", list(EXPORT_FORMATS), default="FiftyOneDataset", label="Format", view=formats)
+        inputs.enum("dataset_type", list(EXPORT_FORMATS), default=defaults["dataset_type"], label="Format", view=formats)
         label_field_input(inputs, ctx, ctx.dataset, description=(
             "The labels written with the samples (needed by every format but FiftyOneDataset) "
             "and in the label column of excluded.csv"))  # fmt: skip
         folder = inputs.str("export_dir", required=True, label="Export directory",
                             description="A new or empty folder, or one holding an earlier export of this plugin")  # fmt: skip
-        inputs.bool("overwrite", default=False, label=OVERWRITE_EXPORT_LABEL,
+        inputs.bool("overwrite", default=defaults["overwrite"], label=OVERWRITE_EXPORT_LABEL,
                     description="Only a folder this plugin exported to can be replaced; any other files are never deleted")  # fmt: skip
         problem = self.folder_problem(ctx)
         if problem:
@@ -207,7 +211,7 @@ class ExportCurated(foo.Operator):
         inputs.str("new_dataset", label="Also as a new dataset named (optional)")
         inputs.str("saved_view", label="Also as a saved view named (optional)")
         keys = chosen_keys(ctx)
-        dropped = len(excluded_view(ctx.dataset, keys, chosen_statuses(ctx.params, EXCLUDED_STATUSES), ctx.params.get("combine", "union")))
+        dropped = len(excluded_view(ctx.dataset, keys, chosen_statuses(ctx.params, EXCLUDED_STATUSES), **user_arguments(ctx, ["combine"])))
         inputs.md(f"Keeps **{len(ctx.dataset) - dropped}** samples and lists **{dropped}** in `excluded.csv`.", name="preview")
         return types.Property(inputs)
 
@@ -216,29 +220,27 @@ class ExportCurated(foo.Operator):
         folder = ctx.params.get("export_dir")
         if not folder:
             return None
-        overwrite = bool(ctx.params.get("overwrite", False))
+        overwrite = ctx.params.get("overwrite") is True
         return export_dir_problem(os.path.expanduser(folder), overwrite, f"tick '{OVERWRITE_EXPORT_LABEL}'")
 
     def execute(self, ctx):
         params = ctx.params
-        started = time.perf_counter()
+        arguments = user_arguments(ctx, ["dataset_type", "combine", "new_dataset", "saved_view", "overwrite"])
+        dataset_type = arguments.get("dataset_type", api_defaults(export_curated)["dataset_type"])
+        timings = {}
 
         def work(progress):
             problem = self.folder_problem(ctx)
             if problem:
                 raise ExportRefused(problem)
-            with app_wording(OVERWRITE_EXPORT_LABEL):
+            with app_wording(OVERWRITE_EXPORT_LABEL), timed(timings, "export"):
                 return export_curated(
                     ctx.dataset,
                     params["keys"],
                     os.path.expanduser(params["export_dir"]),
-                    params.get("dataset_type", "FiftyOneDataset"),
                     label_field=label_field_param(ctx),
                     exclude=chosen_statuses(params, EXCLUDED_STATUSES),
-                    combine=params.get("combine", "union"),
-                    new_dataset=params.get("new_dataset") or None,
-                    saved_view=params.get("saved_view") or None,
-                    overwrite=bool(params.get("overwrite", False)),
+                    **arguments,
                     progress=progress,
                 )
 
@@ -248,8 +250,8 @@ class ExportCurated(foo.Operator):
                 for key, counts in summary["dropped_by_status"].items()
             )
             lines = [
-                f"Exported **{summary['kept']:,}** samples as {params.get('dataset_type', 'FiftyOneDataset')} to "
-                f"`{summary['export_dir']}` in {time.perf_counter() - started:.1f} s.",
+                f"Exported **{summary['kept']:,}** samples as {dataset_type} to "
+                f"`{summary['export_dir']}` in {timings['export']:.1f} s.",
                 f"Left out **{summary['dropped']:,}** ({by_status}), listed in `{summary['manifest']}`.",
             ]
             if params.get("new_dataset"):
@@ -285,7 +287,7 @@ class DeleteExcluded(foo.Operator):
             manifest.invalid = True
             manifest.error_message = f"{path} already exists and is never replaced: choose a new file name"
         inputs.view("danger", types.Warning(label=f"This permanently deletes {count} samples from dataset {ctx.dataset.name!r}"))
-        inputs.bool("confirm", default=False, required=True, label=f"Yes, delete {count} samples")
+        inputs.bool("confirm", default=api_defaults(delete_excluded)["confirm"], required=True, label=f"Yes, delete {count} samples")
         return types.Property(inputs)
 
     def execute(self, ctx):

@@ -1,17 +1,25 @@
-"""Operators: feature-map analysis and the decision-boundary probe."""
+"""Operators: feature-map analysis and the decision-boundary probe.
+
+Neither form loads a model: ``resolve_input`` runs on every edit of the form, and loading
+a checkpoint (unpickling a whole model, or building an architecture and reading its
+weights) takes seconds and runs the file's code. The layer is a name typed by the user,
+checked when the analysis runs: an unknown layer is refused with the model's layer names.
+"""
 
 import os
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..bridge.features import compute_boundary_crossings, compute_feature_clusters
+from ..bridge.methods import FEATURES
 from ..bridge.samples import MAX_IMAGE_SIDE
-from ..bridge.features import METHOD, compute_boundary_crossings, compute_feature_clusters, resolve_model
-from ..core.features import layer_names
+from ..core.feature_analysis import REDUCTIONS
 from .forms import (
-    delegable_config,
     analysis_steps,
+    api_defaults,
     app_wording,
+    delegable_config,
     label_field_input,
     label_field_param,
     replace_param,
@@ -19,6 +27,7 @@ from .forms import (
     run_key_input,
     run_summary_markdown,
     summary_output,
+    user_arguments,
 )
 
 SOURCES = {
@@ -29,10 +38,13 @@ SOURCES = {
 }
 PROBE_SOURCES = ("file", "torchvision")
 """The probe needs a classifier it can run on interpolated images: a local model."""
+ARGUMENTS = ("layer", "key", "classwise", "reduction", "n_reduce", "p_outlier", "p_similar", "store_features",
+             "image_size", "batch_size", "num_workers")  # fmt: skip
+"""The bridge arguments the feature form asks for, beyond the model's source."""
 
 
 def model_inputs(inputs, ctx, with_layer=True, sources=tuple(SOURCES)):
-    """Model source inputs (among ``sources``); with a model chosen, a dropdown of its layers."""
+    """Model source inputs (among ``sources``); with ``with_layer``, the layer's name."""
     source = types.RadioGroup()
     for name in sources:
         source.add_choice(name, label=SOURCES[name])
@@ -48,27 +60,13 @@ def model_inputs(inputs, ctx, with_layer=True, sources=tuple(SOURCES)):
         inputs.str("architecture", required=True, label="Architecture", description="e.g. resnet18")
         inputs.int("num_classes", label="Number of classes of the checkpoint")
     inputs.str("model_path", required=chosen == "file", label="Model file" if chosen == "file" else "Checkpoint")
-    if not with_layer:
-        return
-    layers = _layers(ctx.params)
-    if layers:
-        choices = types.DropdownView()
-        for name in layers:
-            choices.add_choice(name, label=name)
-        inputs.enum("layer", layers, default=layers[-2] if len(layers) > 1 else layers[0], label="Layer", view=choices)
-    else:
-        inputs.str("layer", label="Layer", description="Choose the model first to list its layers; empty: the model's output")
-
-
-def _layers(params):
-    path = params.get("model_path")
-    if not path or not os.path.exists(os.path.expanduser(path)):
-        return []
-    try:
-        model = resolve_model(None, os.path.expanduser(path), params.get("architecture") or None, params.get("num_classes") or None)
-    except Exception:
-        return []
-    return layer_names(model)
+    if with_layer:
+        inputs.str(
+            "layer",
+            label="Layer",
+            description="The name of the layer whose output is used, as in model.named_modules() (e.g. "
+            "avgpool or layer4.1); empty: the model's output. An unknown name is refused with the model's layers",
+        )
 
 
 def model_arguments(params):
@@ -98,46 +96,37 @@ class ComputeFeatureClusters(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         view = ctx.target_view()
+        defaults = api_defaults(compute_feature_clusters)
         model_inputs(inputs, ctx)
         label_field_input(inputs, ctx, view)
-        inputs.bool("classwise", default=False, label="Within each class (keeps every class's share)")
-        run_key_input(inputs, ctx, "features", view, METHOD)
+        inputs.bool("classwise", default=defaults["classwise"], label="Within each class (keeps every class's share)")
+        run_key_input(inputs, ctx, view, FEATURES)
         reduction = types.Dropdown()
-        for name in ("pca", "umap", "none"):
+        for name in REDUCTIONS:
             reduction.add_choice(name, label=name.upper() if name != "none" else "None")
-        inputs.enum("reduction", ["pca", "umap", "none"], default="pca", label="Reduction", view=reduction)
-        inputs.int("n_reduce", default=50, min=1, label="Dimensions after reduction")
-        inputs.float("p_outlier", default=0.01, min=0.0, max=0.99, label="Share marked outlier")
-        inputs.float("p_similar", default=0.1, min=0.0, max=0.99, label="Share marked redundant")
-        inputs.bool("store_features", default=False, label="Store the reduced features as {key}_embedding",
+        inputs.enum("reduction", list(REDUCTIONS), default=defaults["reduction"], label="Reduction", view=reduction)
+        inputs.int("n_reduce", default=defaults["n_reduce"], min=1, label="Dimensions after reduction")
+        inputs.float("p_outlier", default=defaults["p_outlier"], min=0.0, max=0.99, label="Share marked outlier")
+        inputs.float("p_similar", default=defaults["p_similar"], min=0.0, max=0.99, label="Share marked redundant")
+        inputs.bool("store_features", default=defaults["store_features"], label="Store the reduced features as {key}_embedding",
                     description="The other analyses' pair score can then use them (embeddings field)")
-        inputs.int("image_size", default=32, min=8, max=MAX_IMAGE_SIDE, label="Image size fed to the model")
-        inputs.int("batch_size", default=64, min=1, label="Batch size")
+        inputs.int("image_size", default=defaults["image_size"], min=8, max=MAX_IMAGE_SIDE, label="Image size fed to the model")
+        inputs.int("batch_size", default=defaults["batch_size"], min=1, label="Batch size")
         inputs.int("num_workers", min=0, label="DataLoader workers", description="Empty: chosen from the CPU count")
         return types.Property(inputs, view=types.View(label="Feature-map clusters"))
 
     def execute(self, ctx):
-        params = ctx.params
+        arguments = user_arguments(ctx, ARGUMENTS)
 
         def work(progress):
             with app_wording():
                 return compute_feature_clusters(
                     ctx.target_view(),
-                    layer=params.get("layer") or None,
                     label_field=label_field_param(ctx),
-                    key=params.get("key", "features"),
-                    classwise=bool(params.get("classwise", False)),
-                    reduction=params.get("reduction", "pca"),
-                    n_reduce=int(params.get("n_reduce", 50)),
-                    p_outlier=float(params.get("p_outlier", 0.01)),
-                    p_similar=float(params.get("p_similar", 0.1)),
-                    store_features=bool(params.get("store_features", False)),
-                    image_size=int(params.get("image_size", 32)),
-                    batch_size=int(params.get("batch_size", 64)),
-                    num_workers=params.get("num_workers"),
+                    **arguments,
+                    **model_arguments(ctx.params),
                     progress=progress,
                     overwrite=replace_param(ctx),
-                    **model_arguments(params),
                 )
 
         yield from analysis_steps(ctx, "Feature-map clusters", work, run_summary_markdown, "Feature-map clusters done")
@@ -158,14 +147,14 @@ class ComputeBoundaryCrossings(foo.Operator):
         if not run_choice_input(inputs, ctx):
             return types.Property(inputs)
         model_inputs(inputs, ctx, with_layer=False, sources=PROBE_SOURCES)
-        inputs.int("steps", default=32, min=2, label="Steps along each path")
+        inputs.int("steps", default=api_defaults(compute_boundary_crossings)["steps"], min=2, label="Steps along each path")
         return types.Property(inputs, view=types.View(label="Decision-boundary probe"))
 
     def execute(self, ctx):
         if ctx.params.get("source", "file") not in PROBE_SOURCES:
             raise ValueError(f"the probe runs a classifier on images: choose its source among {PROBE_SOURCES}")
-        arguments = model_arguments(ctx.params)
-        counts = compute_boundary_crossings(ctx.dataset, ctx.params["key"], steps=int(ctx.params.get("steps", 32)), **arguments)
+        arguments = {**model_arguments(ctx.params), **user_arguments(ctx, ["steps"])}
+        counts = compute_boundary_crossings(ctx.dataset, ctx.params["key"], **arguments)
         if not ctx.delegated:
             ctx.ops.reload_dataset()
         key = ctx.params["key"]

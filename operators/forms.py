@@ -2,6 +2,7 @@
 types, and the readable result each operator ends with."""
 
 import functools
+import inspect
 import queue
 import threading
 from contextlib import contextmanager
@@ -21,6 +22,22 @@ REPLACE_LABEL = "Replace the run stored under this key"
 CANCEL_HINT = "to stop it, run Redundancy: cancel a running analysis"
 SHOWN_PARAMETERS = ("label_field", "mode", "grouping", "threshold", "radius", "n_clusters", "train", "test",
                     "embeddings_field", "reduction", "classwise")  # fmt: skip
+
+
+def api_defaults(function):
+    """``{argument: default}`` of a bridge function: the form offers the defaults the
+    Python API has (which read the parameters dataclasses), so the operators write none."""
+    return {
+        name: argument.default
+        for name, argument in inspect.signature(function).parameters.items()
+        if argument.default is not inspect.Parameter.empty
+    }
+
+
+def user_arguments(ctx, names):
+    """The bridge arguments among ``names`` that the form holds a value for (a cleared box
+    holds None or empty text): only these are passed on, the rest keep the API's defaults."""
+    return {name: ctx.params[name] for name in names if ctx.params.get(name) not in (None, "")}
 
 
 def label_field_input(inputs, ctx, view,
@@ -82,19 +99,20 @@ def pair_score_params(ctx):
     """The bridge keyword arguments for what :func:`pair_score_inputs` asked."""
     embeddings = ctx.params.get("embeddings_field", NO_EMBEDDINGS)
     return {
-        "pair_score": {"flips": bool(ctx.params.get("flips", PairScoreParameters().flips))},
+        "pair_score": user_arguments(ctx, ["flips"]) or None,
         "embeddings_field": None if embeddings in (None, NO_EMBEDDINGS) else embeddings,
     }
 
 
-def run_key_input(inputs, ctx, default, view, method):
-    """Text box for the run key of a ``method`` run on ``view``, checked as the user types.
+def run_key_input(inputs, ctx, view, method):
+    """Text box for the run key of a ``method`` run (a ``bridge.methods.Method``) on
+    ``view``, checked as the user types; the method's key by default.
 
     A key that holds a run says what that run covers and offers a fresh key; when that run
     covers samples ``view`` does not, the form asks for the "replace" box before it lets
     the run go ahead (``overwrite=True`` in Python)."""
-    key = ctx.params.get("key", default)
-    prop = inputs.str("key", default=default, required=True, label="Run key",
+    key = ctx.params.get("key", method.default_key)
+    prop = inputs.str("key", default=method.default_key, required=True, label="Run key",
                       description="The run's fields are named after it: <key>_status, <key>_group, ...")  # fmt: skip
     if key is None or not str(key).isidentifier():
         prop.invalid = True
@@ -104,7 +122,7 @@ def run_key_input(inputs, ctx, default, view, method):
         return
     fresh = fresh_key(ctx.dataset, key)
     stored = ctx.dataset.get_run_info(key).config.method or ""
-    if stored != METHOD_PREFIX + method:
+    if stored != METHOD_PREFIX + method.name:
         prop.invalid = True
         prop.error_message = f"Key {key!r} holds a {stored!r} run: choose another key, e.g. {fresh}"
         return

@@ -3,13 +3,14 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..bridge.methods import WAVELET
 from ..bridge.samples import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
-from ..bridge.wavelet import METHOD, compute_wavelet_clusters
-from ..core.wavelet_analysis import WaveletParameters
+from ..bridge.wavelet import compute_wavelet_clusters
 from .forms import (
-    delegable_config,
     analysis_steps,
+    api_defaults,
     app_wording,
+    delegable_config,
     label_field_input,
     label_field_param,
     pair_score_inputs,
@@ -17,7 +18,12 @@ from .forms import (
     replace_param,
     run_key_input,
     run_summary_markdown,
+    user_arguments,
 )
+
+ARGUMENTS = ("key", "image_size", "color", "wavelet", "level", "approximation_only", "normalization", "tau",
+             "grouping", "threshold", "radius", "n_clusters", "skip_failures")  # fmt: skip
+"""The bridge arguments the form asks for."""
 
 
 class ComputeWaveletClusters(foo.Operator):
@@ -40,19 +46,19 @@ class ComputeWaveletClusters(foo.Operator):
             name="intro",
         )
         label_field_input(inputs, ctx, view)
-        run_key_input(inputs, ctx, "wavelet", view, METHOD)
+        run_key_input(inputs, ctx, view, WAVELET)
 
-        defaults = WaveletParameters()
+        defaults = api_defaults(compute_wavelet_clusters)
         grouping = types.RadioGroup()
         grouping.add_choice("score", label="Pair score: tolerates shifts, re-crops, colour grades and grey copies (default)")
         grouping.add_choice("distance", label="Coefficient distance (fastest; mild copies only)")
         grouping.add_choice("kmeans", label="k-means with n clusters (the paper's procedure)")
-        inputs.enum("grouping", grouping.values(), default=defaults.grouping, label="Grouping", view=grouping)
-        chosen = ctx.params.get("grouping", defaults.grouping)
+        inputs.enum("grouping", grouping.values(), default=defaults["grouping"], label="Grouping", view=grouping)
+        chosen = ctx.params.get("grouping", defaults["grouping"])
         if chosen == "score":
             inputs.float(
                 "threshold",
-                default=defaults.threshold,
+                default=defaults["threshold"],
                 min=0.0,
                 max=1.0,
                 label="Pair-score threshold",
@@ -62,62 +68,50 @@ class ComputeWaveletClusters(foo.Operator):
         elif chosen == "distance":
             inputs.float(
                 "radius",
-                default=defaults.radius,
+                default=defaults["radius"],
                 min=0.0,
                 label="Distance",
-                description="Group images whose normalized coefficients are this close (0.12: near-identical)",
+                description=f"Group images whose normalized coefficients are this close ({defaults['radius']}: near-identical)",
             )
         else:
             inputs.float(
                 "n_clusters",
-                default=defaults.n_clusters,
+                default=defaults["n_clusters"],
                 min=0.0,
                 label="Number of clusters",
-                description="A count (e.g. 4700) or a fraction of the view (0.94 as in the paper for CIFAR-10)",
+                description=f"A count (e.g. 4700) or a fraction of the view ({defaults['n_clusters']} as in the paper for CIFAR-10)",
             )
 
-        inputs.bool("skip_failures", default=False, label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
-        inputs.int("image_size", default=32, min=MIN_IMAGE_SIDE, max=MAX_IMAGE_SIDE, label="Image size", description="Images are resized to this square size")
+        inputs.bool("skip_failures", default=defaults["skip_failures"], label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
+        inputs.int("image_size", default=defaults["image_size"], min=MIN_IMAGE_SIDE, max=MAX_IMAGE_SIDE, label="Image size", description="Images are resized to this square size")
         color = types.Dropdown()
         color.add_choice("rgb", label="RGB")
         color.add_choice("gray", label="Grayscale")
-        inputs.enum("color", color.values(), default="rgb", label="Colour mode", view=color)
+        inputs.enum("color", color.values(), default=defaults["color"], label="Colour mode", view=color)
         normalization = types.Dropdown()
         normalization.add_choice("contrast", label="Brightness and contrast (default)")
         normalization.add_choice("mean", label="Brightness only")
         normalization.add_choice("none", label="None (the paper)")
-        inputs.enum("normalization", normalization.values(), default="contrast", label="Per-image normalization", view=normalization)
-        inputs.str("wavelet", default="db1", label="Wavelet", description="A PyWavelets family: db1 (Haar), db2, sym4, coif1, ...")
-        inputs.int("level", default=2, min=1, label="Decomposition level")
-        inputs.bool("approximation_only", default=True, label="Approximation coefficients only", description="Coarse coefficients only: tolerant of small shifts, crops and re-encoding")
-        inputs.float("tau", default=1e5, min=1.0, label="Condition-number bound (tau)", description="Pivoted QR keeps the most independent coefficients under this bound")
+        inputs.enum("normalization", normalization.values(), default=defaults["normalization"], label="Per-image normalization", view=normalization)
+        inputs.str("wavelet", default=defaults["wavelet"], label="Wavelet", description="A PyWavelets family: db1 (Haar), db2, sym4, coif1, ...")
+        inputs.int("level", default=defaults["level"], min=1, label="Decomposition level")
+        inputs.bool("approximation_only", default=defaults["approximation_only"], label="Approximation coefficients only", description="Coarse coefficients only: tolerant of small shifts, crops and re-encoding")
+        inputs.float("tau", default=defaults["tau"], min=1.0, label="Condition-number bound (tau)", description="Pivoted QR keeps the most independent coefficients under this bound")
         return types.Property(inputs, view=types.View(label="Find redundant images: wavelet clusters"))
 
     def execute(self, ctx):
-        params = ctx.params
-        defaults = WaveletParameters()
-        count = params.get("n_clusters", defaults.n_clusters)
-        n_clusters = int(count) if count >= 1 else float(count)
+        arguments = user_arguments(ctx, ARGUMENTS)
+        if "n_clusters" in arguments:  # the form's float: a count from 1 up, else a fraction
+            count = arguments["n_clusters"]
+            arguments["n_clusters"] = int(count) if count >= 1 else float(count)
 
         def work(progress):
             with app_wording():
                 return compute_wavelet_clusters(
                     ctx.target_view(),
                     label_field=label_field_param(ctx),
-                    key=params.get("key", "wavelet"),
-                    image_size=int(params.get("image_size", 32)),
-                    color=params.get("color", "rgb"),
-                    wavelet=params.get("wavelet", defaults.wavelet),
-                    level=int(params.get("level", defaults.level)),
-                    approximation_only=bool(params.get("approximation_only", defaults.approximation_only)),
-                    normalization=params.get("normalization", defaults.normalization),
-                    tau=float(params.get("tau", defaults.tau)),
-                    grouping=params.get("grouping", defaults.grouping),
-                    threshold=float(params.get("threshold", defaults.threshold)),
-                    radius=float(params.get("radius", defaults.radius)),
-                    n_clusters=n_clusters,
+                    **arguments,
                     **pair_score_params(ctx),
-                    skip_failures=bool(params.get("skip_failures", False)),
                     progress=progress,
                     overwrite=replace_param(ctx),
                 )

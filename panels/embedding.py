@@ -11,18 +11,16 @@ import os
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.features import METHOD as FEATURE_METHOD
-from ..bridge.runs import list_runs
-from ..bridge.ssim import METHOD as SSIM_METHOD
-from ..bridge.ssim import SPLIT_METHOD
-from ..bridge.wavelet import METHOD as WAVELET_METHOD
+from ..bridge.methods import METHODS
+from ..bridge.runs import list_runs, method_of
 from . import figures
 from .run_state import RunPanel, current_run, data_name, errors_in_place, new_revision, set_data
 
 COLOR_BY = ("status", "label")
 NO_MAPS = (
-    "No run of this dataset stored a projection yet. Wavelet, SSIM and feature-map runs "
-    "do (split-similarity runs do not): run one, then reopen this panel."
+    "No run of this dataset stored a projection yet. Runs of "
+    + ", ".join(method.label for method in METHODS.values() if method.map_space)
+    + " do: run one, then reopen this panel."
 )
 
 
@@ -134,18 +132,12 @@ class EmbeddingMapPanel(RunPanel):
 
 
 def runs_with_maps(dataset):
-    """Runs that stored a projection: every run but split similarity."""
-    splits = set(list_runs(dataset, SPLIT_METHOD))
-    return [key for key in list_runs(dataset) if key not in splits]
+    """Runs whose analysis stores a projection (``Method.map_space``)."""
+    return [key for key in list_runs(dataset) if method_of(dataset, key).map_space is not None]
 
 
 def map_note(run, n_points, downsample_note):
-    space = {
-        WAVELET_METHOD: "PCA of the kept wavelet coefficients",
-        SSIM_METHOD: "PCA of the images SSIM compared",
-        FEATURE_METHOD: "the reduced layer activations",
-    }[run.method]
-    note = f"{n_points:,} samples of run `{run.key}`, placed by {space}. Lasso or box-select points to select those samples; click one for its group."
+    note = f"{n_points:,} samples of run `{run.key}`, placed by {run.method_info.map_space}. Lasso or box-select points to select those samples; click one for its group."
     return f"{note}\n\n{downsample_note}" if downsample_note else note
 
 

@@ -10,15 +10,16 @@ from collections.abc import Mapping
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..bridge.methods import method_named
 from ..bridge.runs import list_runs
-from ..bridge.ssim import METHOD as SSIM_METHOD
-from ..bridge.ssim import SPLIT_METHOD
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
-from ..core.spectral import clusters_from_spectrum
 from . import figures
 from .run_state import RunPanel, PLUGIN, current_run, data_name, errors_in_place, method_title, new_revision, set_data
 
 MAX_GROUP_ROWS = 100
+VIEW_BUTTONS = {"least_similar_view": ("show_least_similar", "Least similar test samples")}
+"""The button (its handler's name and label) of each view a method offers beyond the
+contract's (``Method.views``)."""
 GROUP_COLUMNS = {"group": "Group", "size": "Size", "kind": "Kind", "labels": "Labels", "representative": "Representative"}
 NO_RUNS = (
     "This dataset has no redundancy runs yet. Run one from the operator browser "
@@ -52,15 +53,16 @@ class RedundancyPanel(RunPanel):
         rows = run.group_rows(limit=MAX_GROUP_ROWS)
         set_data(ctx, "groups", group_table(rows))
         ctx.panel.state.groups_md = groups_heading(len(rows), n_groups)
-        if run.method == SSIM_METHOD:
+        chart = run.method_info.chart
+        if chart == "spectrum":
             spectrum = run.details["spectrum"]
-            k = clusters_from_spectrum(spectrum, run.parameters["rule"], run.parameters["gamma"])
+            k = run.details["eigengap_clusters"]
             shown = figures.spectrum_shown(len(spectrum), k)
             ctx.panel.state.spectrum_md = spectrum_caption(run, k, shown, len(spectrum))
             ctx.panel.state.spectrum_k = k
             ctx.panel.state.gamma = run.parameters["gamma"]
             set_data(ctx, "spectrum", figures.spectrum_chart(spectrum[:shown]))
-        elif run.method == SPLIT_METHOD:
+        elif chart == "similarity":
             ctx.panel.state.threshold = run.parameters["threshold"]
             set_data(ctx, "histogram", figures.similarity_histogram(run.details["best_similarities"]))
 
@@ -117,7 +119,7 @@ class RedundancyPanel(RunPanel):
             panel.str("summary_md", view=types.MarkdownView())
             return types.Property(panel, view=types.GridView(orientation="vertical"))
         key = ctx.panel.state.key
-        method = ctx.panel.state.method
+        method = method_named(ctx.panel.state.method)
         self.run_chooser(panel, keys)
         panel.str("summary_md", view=types.MarkdownView())
         panel.plot(data_name(ctx, "status_chart"), layout=figures.status_chart_layout(), config={"displayModeBar": False})
@@ -127,8 +129,9 @@ class RedundancyPanel(RunPanel):
         shows.btn("show_redundant", label="Redundant", on_click=self.show_redundant)
         shows.btn("show_influential", label="Influential", on_click=self.show_influential)
         shows.btn("show_outliers", label="Outliers", on_click=self.show_outliers)
-        if method == SPLIT_METHOD:
-            shows.btn("show_least_similar", label="Least similar test samples", on_click=self.show_least_similar)
+        for view in method.views:
+            handler, label = VIEW_BUTTONS[view]
+            shows.btn(handler, label=label, on_click=getattr(self, handler))
         shows.btn("show_all", label="Whole dataset", icon="clear", on_click=self.show_all)
 
         actions = panel.h_stack("actions", gap=1, align_x="left")
@@ -138,11 +141,11 @@ class RedundancyPanel(RunPanel):
                     on_click=f"{PLUGIN}/export_curated", prompt=True, params={"keys": [key]})  # fmt: skip
 
         state = ctx.panel.state
-        if method == SSIM_METHOD:
+        if method.chart == "spectrum":
             panel.str("spectrum_md", view=types.MarkdownView())
             layout = figures.spectrum_layout(state.spectrum_k, state.gamma)
             panel.plot(data_name(ctx, "spectrum"), layout=layout, config={"displayModeBar": False})
-        elif method == SPLIT_METHOD:
+        elif method.chart == "similarity":
             layout = figures.histogram_layout(state.threshold)
             panel.plot(data_name(ctx, "histogram"), layout=layout, config={"displayModeBar": False})
 
@@ -176,7 +179,7 @@ def summary_markdown(run, n_groups):
     lines = [f"**Run `{run.key}`** · {method_title(run)} · {total:,} samples"]
     lines.append(" · ".join(share(status) for status in STATUSES))
     seconds = f"computed in {sum(run.timings.values()):.1f} s"
-    if run.method == SPLIT_METHOD:
+    if run.method_info.compares_splits:
         details = run.details
         lines.append(
             f"**{details['n_near_identical']:,}** of {details['n_test']:,} test samples "

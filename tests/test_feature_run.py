@@ -123,15 +123,20 @@ def test_probe_writes_crossings_and_exact_copies_never_cross(small_dataset, trai
 PLUGIN = "@fiftyone-redundancy/redundancy"
 
 
-def test_operator_lists_the_models_layers_and_writes_the_api_fields(small_dataset, trained):
+def test_operator_asks_for_the_layer_by_name_and_writes_the_api_fields(small_dataset, trained):
     import fiftyone.operators as foo
-    from fiftyone.operators.executor import ExecutionContext
+    from fiftyone.operators.executor import ExecutionContext, ExecutionError
     from fiftyone.operators.registry import OperatorRegistry
 
+    # the form never loads the model (it is built again on every edit): the layer is a name
     operator = OperatorRegistry().get_operator(f"{PLUGIN}/compute_feature_clusters")
     ctx = ExecutionContext(request_params={"dataset_name": small_dataset.name, "params": {"model_path": trained[0]}})
     layer = operator.resolve_input(ctx).to_json()["type"]["properties"]["layer"]
-    assert [choice["value"] for choice in layer["view"]["choices"]] == [str(i) for i in range(10)]
+    assert layer["type"]["name"] == "String" and "choices" not in layer.get("view", {})
+
+    params = {"model_path": trained[0], "layer": "no_such_layer", "key": "op_features", "view_target": "DATASET"}
+    with pytest.raises(ExecutionError, match=r"has no layer 'no_such_layer'; its layers are \['0', '1'"):
+        foo.execute_operator(f"{PLUGIN}/compute_feature_clusters", ctx=dict(dataset=small_dataset, params=params))
 
     params = {"model_path": trained[0], "layer": "8", "key": "op_features", "label_field": "ground_truth", "view_target": "DATASET"}
     result = foo.execute_operator(f"{PLUGIN}/compute_feature_clusters", ctx=dict(dataset=small_dataset, params=params))

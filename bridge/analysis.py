@@ -1,0 +1,82 @@
+"""The sequence every analysis runs, written once: take the run key's lease and check the
+key, read the view, analyse, store the decisions and the run record all or nothing.
+
+``analysis_writer`` is the first step for every analysis; ``run_image_analysis`` is the
+whole sequence for an analysis of one view's images (wavelet and SSIM clusters), which
+hands only its ``analyse`` step in.
+"""
+
+import tempfile
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+from ..core.devices import resolve_device
+from . import runs
+from .progress import SCORING, stage_progress
+from .samples import image_size_tuple, read_embeddings, read_view
+
+
+@dataclass(frozen=True)
+class ImageReading:
+    """How an image analysis reads a view: the defaults of the bridge functions'
+    reading arguments (checked by ``image_size_tuple`` and the decoder)."""
+
+    image_size: int = 32
+    color: str = "rgb"
+    num_workers: int = 4
+    skip_failures: bool = False
+
+
+@contextmanager
+def analysis_writer(samples, method, key, overwrite=False, extra_suffixes=()):
+    """The lease on ``key`` (``runs.RunWriter``), once ``key`` is checked to take a run of
+    ``method`` (a ``bridge.methods.Method``) on ``samples`` (``runs.validate_key``)."""
+    with runs.RunWriter(samples._dataset, key) as writer:
+        runs.validate_key(samples, key, method.name, extra_suffixes, overwrite=overwrite)
+        yield writer
+
+
+def run_image_analysis(samples, method, parameters, analyse, key, label_field, image_size, color,
+                       embeddings_field, num_workers, skip_failures, device, progress, overwrite,
+                       streamed=False, executor=None, config=None):  # fmt: skip
+    """Run ``method`` on the images of ``samples`` and store it under ``key``.
+
+    ``analyse(images, labels, embeddings, progress, sample_ids)`` does the analysis on
+    the decoded batch and returns ``(analysis, details)``: the analysis has
+    ``decisions``, ``timings`` and ``points`` (its 2-D map), the details are what this
+    method stores beyond every image run's (decode time, skipped samples, device, sample
+    ids, map). ``streamed``: the batch is decoded by chunks into a temporary on-disk store
+    (``samples.read_view``), by ``executor`` when given. The run's config is the reading
+    arguments, ``parameters`` (a dataclass) and ``config``."""
+    size = image_size_tuple(image_size)
+    with ExitStack() as stack:
+        writer = stack.enter_context(analysis_writer(samples, method, key, overwrite))
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="redundancy-")) if streamed else None
+        sample_ids, labels, images, decode_seconds, skipped = read_view(
+            samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled,
+            folder, executor,
+        )  # fmt: skip
+        embeddings = read_embeddings(samples, embeddings_field, sample_ids)
+        runs.checkpoint("decoded")
+        analysis, method_details = analyse(
+            images, labels, embeddings, stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"),
+            sample_ids,
+        )  # fmt: skip
+        runs.checkpoint("analysed")
+        details = {
+            "timings": {"decode": decode_seconds, **analysis.timings},
+            "skipped": skipped,
+            **method_details,
+            "device": resolve_device(device),
+            "sample_ids": sample_ids,
+            "points": analysis.points.round(5).tolist(),
+        }
+        config = {
+            "label_field": label_field,
+            "image_size": list(size),
+            "color": color,
+            "embeddings_field": embeddings_field,
+            **(config or {}),
+            **runs.parameters_record(parameters),
+        }
+        return runs.store_run(writer, samples, method.name, config, sample_ids, analysis.decisions, details)

@@ -1,0 +1,68 @@
+"""One description per analysis method: what panels, operators and the run record ask
+instead of knowing each method.
+
+A run stores its method's ``name`` (as ``redundancy.<name>``); ``RedundancyRun.method_info``
+finds its description here. Adding an analysis adds one ``describe(...)`` entry.
+"""
+
+from dataclasses import dataclass
+
+from ..core.feature_analysis import FeatureParameters
+from ..core.split_similarity import SplitParameters
+from ..core.ssim_analysis import SSIMParameters
+from ..core.wavelet_analysis import WaveletParameters
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    """Stored in the run's config as ``redundancy.<name>``."""
+    label: str
+    """The analysis in words, as panels and messages name it."""
+    parameters: type
+    """The parameters dataclass: the one source of the analysis' defaults and checks."""
+    default_key: str
+    """The run key the analysis stores under unless the user names another."""
+    map_space: str = None
+    """What places the samples on the embedding map (the run stores ``points``); None:
+    the run has no map."""
+    map_3d: bool = False
+    """Whether the run also stores a 3-D projection (``points_3d``)."""
+    views: tuple = ()
+    """``RedundancyRun`` views beyond the contract's that mean something for this method."""
+    chart: str = None
+    """The extra chart a panel draws from the run's details ("spectrum", "similarity")."""
+    recut_grouping: str = None
+    """The grouping whose runs are decided on their stored pairs alone, so they can be
+    reviewed and re-cut; None: reviews and re-cuts do not apply this way."""
+    compares_splits: bool = False
+    """Decisions per test image against a training split (leaks), not groups to curate:
+    representatives are training matches, not a choice to override."""
+
+
+METHODS = {}
+"""Every analysis, by name."""
+
+
+def describe(**traits):
+    method = Method(**traits)
+    METHODS[method.name] = method
+    return method
+
+
+WAVELET = describe(name="wavelet_clusters", label="wavelet clusters", parameters=WaveletParameters,
+                   default_key="wavelet", map_space="PCA of the kept wavelet coefficients", recut_grouping="score")  # fmt: skip
+SSIM = describe(name="ssim_spectral", label="SSIM", parameters=SSIMParameters, default_key="ssim",
+                map_space="PCA of the images SSIM compared", chart="spectrum", recut_grouping="threshold")  # fmt: skip
+SPLIT = describe(name="split_similarity", label="split similarity", parameters=SplitParameters, default_key="split",
+                 views=("least_similar_view",), chart="similarity", compares_splits=True)  # fmt: skip
+FEATURES = describe(name="feature_maps", label="feature maps", parameters=FeatureParameters, default_key="features",
+                    map_space="the reduced layer activations", map_3d=True)  # fmt: skip
+
+
+def method_named(name):
+    """The description of the analysis stored as ``name``."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown analysis method {name!r}; the methods are {sorted(METHODS)}") from None

@@ -1,0 +1,85 @@
+"""Operator: train-vs-test similarity of the target view."""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+from ..bridge.methods import SPLIT
+from ..bridge.split import compute_split_similarity
+from .forms import (
+    analysis_steps,
+    api_defaults,
+    app_wording,
+    delegable_config,
+    label_field_input,
+    label_field_param,
+    pair_score_inputs,
+    pair_score_params,
+    replace_param,
+    run_key_input,
+    split_summary_markdown,
+    user_arguments,
+)
+
+ARGUMENTS = ("train", "test", "within_class", "key", "threshold", "n_least_similar", "mode")
+"""The bridge arguments the form asks for (and ``split_field`` when the splits are a field's values)."""
+
+
+class ComputeSplitSimilarity(foo.Operator):
+    @property
+    def config(self):
+        return delegable_config(
+            "compute_split_similarity",
+            "Redundancy: train vs test similarity",
+            "Find test images with a near-identical training image, and test images far from all training images",
+            reports_progress=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = ctx.target_view()
+        defaults = api_defaults(compute_split_similarity)
+        tags = sorted(view.distinct("tags"))
+        source = types.RadioGroup()
+        source.add_choice("tags", label="Sample tags")
+        source.add_choice("field", label="A split field")
+        inputs.enum("split_source", source.values(), default="tags", label="Splits are given by", view=source)
+        if ctx.params.get("split_source", "tags") == "tags":
+            choices = types.DropdownView()
+            for tag in tags:
+                choices.add_choice(tag, label=tag)
+            for split, label in (("train", "Training tag"), ("test", "Test tag")):
+                default = defaults[split] if defaults[split] in tags else None
+                inputs.enum(split, choices.values(), default=default, required=True, label=label, view=choices)
+        else:
+            inputs.str("split_field", required=True, label="Split field")
+            inputs.str("train", default=defaults["train"], required=True, label="Training value")
+            inputs.str("test", default=defaults["test"], required=True, label="Test value")
+        label_field_input(inputs, ctx, view)
+        inputs.bool("within_class", default=defaults["within_class"], label="Compare within each class only")
+        run_key_input(inputs, ctx, view, SPLIT)
+        inputs.float("threshold", default=defaults["threshold"], min=0.0, max=1.0, label="Near-identical pair score")
+        inputs.int("n_least_similar", default=defaults["n_least_similar"], min=1, label="How many least-similar test samples to flag")
+        mode = types.Dropdown()
+        mode.add_choice("auto", label="Automatic")
+        mode.add_choice("exhaustive", label="Every test image against every training image")
+        mode.add_choice("candidates", label="Against each test image's nearest training images (large sets)")
+        inputs.enum("mode", mode.values(), default=defaults["mode"], label="Comparison", view=mode)
+        pair_score_inputs(inputs, ctx, view)
+        return types.Property(inputs, view=types.View(label="Train vs test similarity"))
+
+    def execute(self, ctx):
+        by_field = ctx.params.get("split_source", "tags") == "field"
+        arguments = user_arguments(ctx, ARGUMENTS + (("split_field",) if by_field else ()))
+
+        def work(progress):
+            with app_wording():
+                return compute_split_similarity(
+                    ctx.target_view(),
+                    label_field=label_field_param(ctx),
+                    **arguments,
+                    **pair_score_params(ctx),
+                    progress=progress,
+                    overwrite=replace_param(ctx),
+                )
+
+        yield from analysis_steps(ctx, "Train vs test similarity", work, split_summary_markdown, "Train vs test similarity done")
