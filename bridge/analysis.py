@@ -27,6 +27,16 @@ class ImageReading:
     skip_failures: bool = False
 
 
+IN_MEMORY_BYTES = 2 * 1024**3
+"""A streamed analysis decodes a batch up to this size in memory (50,000 CIFAR images are
+0.6 GiB): writing and reading it back by chunks costs a quarter more decoding time."""
+
+
+def batch_bytes(count, size, color):
+    """Bytes of ``count`` float32 images of ``size`` (width, height) in ``color``."""
+    return count * size[0] * size[1] * (3 if color == "rgb" else 1) * 4
+
+
 @contextmanager
 def analysis_writer(samples, method, key, overwrite=False, extra_suffixes=()):
     """The lease on ``key`` (``runs.RunWriter``), once ``key`` is checked to take a run of
@@ -45,13 +55,15 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
     the decoded batch and returns ``(analysis, details)``: the analysis has
     ``decisions``, ``timings`` and ``points`` (its 2-D map), the details are what this
     method stores beyond every image run's (decode time, skipped samples, device, sample
-    ids, map). ``streamed``: the batch is decoded by chunks into a temporary on-disk store
+    ids, map). ``streamed``: ``analyse`` reads a batch past ``IN_MEMORY_BYTES`` (or any
+    batch, with ``executor``) from a temporary on-disk store it is decoded into by chunks
     (``samples.read_view``), by ``executor`` when given. The run's config is the reading
     arguments, ``parameters`` (a dataclass) and ``config``."""
     size = image_size_tuple(image_size)
     with ExitStack() as stack:
         writer = stack.enter_context(analysis_writer(samples, method, key, overwrite))
-        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="redundancy-")) if streamed else None
+        on_disk = streamed and (executor is not None or batch_bytes(len(samples), size, color) > IN_MEMORY_BYTES)
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="redundancy-")) if on_disk else None
         sample_ids, labels, images, decode_seconds, skipped = read_view(
             samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled,
             folder, executor,

@@ -479,6 +479,16 @@ def _score_shard(task):
     return PairScorer(images, parameters, embeddings, descriptor=descriptor).score(first, second)
 
 
+def pair_cosines(rows, pairs, chunk=16384):
+    """Dot products of the unit ``rows`` of each pair, by chunks: gathering both sides of
+    a million pairs at once would copy gigabytes."""
+    cosines = np.empty(len(pairs), dtype=np.float32)
+    for start in range(0, len(pairs), chunk):
+        part = pairs[start : start + chunk]
+        cosines[start : start + chunk] = np.einsum("ij,ij->i", rows[part[:, 0]], rows[part[:, 1]])
+    return cosines
+
+
 def _passes_gates(pairs, sets):
     """Candidates worth verifying: a descriptor cosine at or above its ``CANDIDATE_GATES``
     entry, or the highest Fourier cosine among either image's candidates (a copy shifted
@@ -488,7 +498,7 @@ def _passes_gates(pairs, sets):
     keep = np.zeros(len(pairs), dtype=bool)
     cosines = []
     for descriptors, gate in zip(sets, (*CANDIDATE_GATES, -np.inf)):
-        cosines.append(np.einsum("ij,ij->i", descriptors[pairs[:, 0]], descriptors[pairs[:, 1]]))
+        cosines.append(pair_cosines(descriptors, pairs))
         keep |= cosines[-1] >= gate
     fourier = cosines[1]
     best = np.full(int(pairs.max(initial=-1)) + 1, -np.inf)
