@@ -2,13 +2,17 @@
 server named by FIFTYONE_DATABASE_URI), this repository as the only external plugin, and
 the demo dataset built once from real images written to disk."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SCRATCH = tempfile.mkdtemp(prefix="redundancy-tests-")
+# registered before FiftyOne is imported, so it runs after FiftyOne has stopped its database
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 _PLUGINS = os.path.join(_SCRATCH, "plugins")
 os.makedirs(_PLUGINS)
 os.symlink(ROOT, os.path.join(_PLUGINS, "fiftyone-redundancy"))

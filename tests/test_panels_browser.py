@@ -126,11 +126,12 @@ def choose_run(page, name, key):
 
 def screenshot(page, name, focus=None):
     """Save what the page shows, scrolled so that ``focus`` (a locator) is in view."""
-    if focus is not None:
+    for _ in range(3 if focus is not None else 0):
         try:
-            focus.scroll_into_view_if_needed()
-        except PlaywrightError:  # a plot drawn again meanwhile (the App may load a run twice): its successor
-            focus.scroll_into_view_if_needed()
+            focus.scroll_into_view_if_needed(timeout=10000)
+            break
+        except PlaywrightError:  # drawn again meanwhile (the App may load a run twice): its successor
+            pass  # the picture is evidence, not the assertion: taken as the page stands after three tries
     page.wait_for_timeout(1500)  # let plotly finish drawing
     page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"))
 
