@@ -16,13 +16,15 @@ import fiftyone as fo
 from fiftyone import ViewField as F
 
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
+from ..core.parameters import check_choice
 from .documented import documented
 from .runs import RedundancyRun, RunWriter, holding, require_run, update_results
 from .samples import classification_fields, is_classification
 
 TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
 EXCLUDED_STATUSES = (REDUNDANT, OUTLIER)
-COMBINE = ("union", "intersection")
+COMBINE = {"union": "Drop what any run marks", "intersection": "Drop only what every run marks"}
+"""How several runs' marks combine, in the words the forms offer them."""
 EXPORT_FORMATS = {
     "FiftyOneDataset": fo.types.FiftyOneDataset,
     "ImageClassificationDirectoryTree": fo.types.ImageClassificationDirectoryTree,
@@ -64,10 +66,7 @@ def tag_preview(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
     """How many samples :func:`tag_samples` would tag (samples already tagged count).
 
     Args:
-        dataset: a FiftyOne dataset
-        keys: the keys of the runs whose statuses decide (one key or a list)
         statuses: the statuses whose samples are tagged
-        tag_names: ``{status: tag}`` for tags other than the status names
 
     Returns:
         ``{tag: number of samples}``
@@ -82,10 +81,7 @@ def tag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
     only those.
 
     Args:
-        dataset: a FiftyOne dataset
-        keys: the keys of the runs whose statuses decide (one key or a list)
         statuses: the statuses whose samples are tagged
-        tag_names: ``{status: tag}`` for tags other than the status names
 
     Returns:
         ``{tag: number of samples}``, as :func:`tag_preview`
@@ -114,10 +110,7 @@ def untag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
     samples they mark; a tag the sample had before (or got from elsewhere) stays.
 
     Args:
-        dataset: a FiftyOne dataset
-        keys: the keys of the runs whose statuses decide (one key or a list)
         statuses: the statuses whose tags are removed
-        tag_names: ``{status: tag}`` for tags other than the status names
 
     Returns:
         ``{tag: number of samples untagged}``
@@ -158,8 +151,6 @@ def set_representative(dataset, key, sample_id):
     override. Refused for groups of mixed labels and for train-vs-test runs.
 
     Args:
-        dataset: a FiftyOne dataset
-        key: the run's key
         sample_id: the id of a sample in one of the run's groups
 
     Returns:
@@ -197,17 +188,11 @@ def set_representative(dataset, key, sample_id):
 
 
 @documented
-def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=COMBINE[0]):
+def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
     """The samples to train on: without those the runs mark with a status in ``exclude``.
     Built from match expressions, so it can be saved whatever the dataset's size.
 
     Args:
-        dataset: a FiftyOne dataset
-        keys: the keys of the runs whose statuses decide (one key or a list)
-        exclude: the statuses that exclude a sample
-        combine: "union" (drop a sample that any run marks) or "intersection" (only one
-            that every run marks, e.g. what both the wavelet and the SSIM run call
-            redundant)
 
     Returns:
         a view of ``dataset``
@@ -216,16 +201,10 @@ def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=COMBINE[0]):
 
 
 @documented
-def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=COMBINE[0]):
+def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
     """The samples :func:`curated_view` leaves out.
 
     Args:
-        dataset: a FiftyOne dataset
-        keys: the keys of the runs whose statuses decide (one key or a list)
-        exclude: the statuses that exclude a sample
-        combine: "union" (drop a sample that any run marks) or "intersection" (only one
-            that every run marks, e.g. what both the wavelet and the SSIM run call
-            redundant)
 
     Returns:
         a view of ``dataset``
@@ -234,27 +213,20 @@ def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=COMBINE[0]):
 
 
 def _exclusion(dataset, keys, exclude, combine):
-    if combine not in COMBINE:
-        raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
+    check_choice("combine", combine, COMBINE)
     marks = [_marked(key, _statuses(exclude)) for key in _run_keys(dataset, keys)]
     return reduce((lambda a, b: a | b) if combine == "union" else (lambda a, b: a & b), marks)
 
 
 @documented
-def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine=COMBINE[0], label_field=None):
+def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine="union", label_field=None):
     """CSV of every excluded sample: file, label, status, run key, representative's file,
     score (one row per run that marks it). An existing file at ``path`` is never replaced
     (it may be the record of an earlier deletion): the CSV is written to a temporary
     sibling and moved into place.
 
     Args:
-        dataset: a FiftyOne dataset
-        keys: the keys of the runs whose statuses decide (one key or a list)
         path: the CSV file to write (a new file)
-        exclude: the statuses that exclude a sample
-        combine: "union" (drop a sample that any run marks) or "intersection" (only one
-            that every run marks, e.g. what both the wavelet and the SSIM run call
-            redundant)
         label_field: a ``Classification`` field for the label column
 
     Returns:
@@ -350,7 +322,7 @@ class ExportRefused(FileExistsError):
 
 @documented
 def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", label_field=None,
-                   exclude=EXCLUDED_STATUSES, combine=COMBINE[0], export_media=True,
+                   exclude=EXCLUDED_STATUSES, combine="union", export_media=True,
                    new_dataset=None, saved_view=None, overwrite=False, progress=None):  # fmt: skip
     """Export the curated view (:func:`curated_view`) to ``export_dir`` in a standard
     format, with ``excluded.csv`` listing every excluded sample and
@@ -361,23 +333,15 @@ def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", la
     ``export_dir`` as it was.
 
     Args:
-        dataset: a FiftyOne dataset
-        keys: the keys of the runs whose statuses decide (one key or a list)
         export_dir: a new or empty folder, or one holding an earlier export of this plugin
         dataset_type: the format, a key of ``EXPORT_FORMATS``
         label_field: the labels exported with the samples (needed by every format but
             FiftyOneDataset) and in the label column of ``excluded.csv``
-        exclude: the statuses that exclude a sample
-        combine: "union" (drop a sample that any run marks) or "intersection" (only one
-            that every run marks, e.g. what both the wavelet and the SSIM run call
-            redundant)
         export_media: also copy the media files
         new_dataset: also clone the curated view as a new dataset of this name
         saved_view: also save the curated view under this name
         overwrite: replace an earlier export of this plugin in ``export_dir`` and a saved
             view ``saved_view``; a folder holding anything else is never emptied
-        progress: FiftyOne's: None/True/False, or a callback made with
-            ``fo.report_progress``
 
     Returns:
         a dict of what happened: counts kept and dropped by status, and the paths
@@ -385,8 +349,7 @@ def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", la
     keys = _run_keys(dataset, keys)
     if dataset_type not in EXPORT_FORMATS:
         raise ValueError(f"dataset_type must be one of {sorted(EXPORT_FORMATS)}, got {dataset_type!r}")
-    if combine not in COMBINE:
-        raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
+    check_choice("combine", combine, COMBINE)
     exclude = _statuses(exclude)
     _check_label_field(dataset, label_field)
     kwargs = _export_kwargs(dataset, dataset_type, label_field, export_media)
@@ -494,19 +457,13 @@ def _swap_in(staging, export_dir, overwrite, workspace):
 
 @documented
 def delete_excluded(dataset, keys, manifest_path, confirm=False, exclude=EXCLUDED_STATUSES,
-                    combine=COMBINE[0], label_field=None):  # fmt: skip
+                    combine="union", label_field=None):  # fmt: skip
     """Delete the excluded samples from the dataset, only after writing their manifest.
 
     Args:
-        dataset: a FiftyOne dataset
-        keys: the keys of the runs whose statuses decide (one key or a list)
         manifest_path: the CSV to write first (a new file: an existing one is never
             replaced)
         confirm: must be True, or nothing is deleted
-        exclude: the statuses that exclude a sample
-        combine: "union" (drop a sample that any run marks) or "intersection" (only one
-            that every run marks, e.g. what both the wavelet and the SSIM run call
-            redundant)
         label_field: a ``Classification`` field for the manifest's label column
 
     Returns:

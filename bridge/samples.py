@@ -6,8 +6,8 @@ import time
 import fiftyone as fo
 
 from ..core import streaming
-from ..core.images import load_images, load_images_to_store
-from ..core.parameters import check_number
+from ..core.images import COLORS, load_images, load_images_to_store
+from ..core.parameters import check_choice, check_number
 from .progress import DECODING, stage_progress
 
 LABEL_VALUE_FIELDS = (fo.StringField, fo.IntField, fo.BooleanField)
@@ -128,8 +128,7 @@ def decode_images(samples, size, color, workers=4, progress=None, skip_failures=
     is called at every progress step (a cancelled run raises there). With ``folder`` the
     batch is a ``core.streaming.ImageStore`` there, decoded chunk by chunk (any size; as
     Ray tasks with ``executor``, a ``core.parallel.RayExecutor``)."""
-    if color not in ("rgb", "gray"):
-        raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}")
+    check_choice("color", color, COLORS)
     paths = samples.values("filepath")
     report = stage_progress(progress, DECODING, check)
     if folder is not None:  # one chunk at a time in memory

@@ -13,11 +13,12 @@ from .decisions import OUTLIER, Decisions, closest_in_angle, decide
 from .devices import resolve_device
 from .linkage import average_linkage_clusters
 from .outliers import outlier_scores
-from .parameters import check_flag, check_number
+from .parameters import check_choice, check_flag, check_number
 from .projection import pca_projection
 from .timing import timed
 
-REDUCTIONS = ("pca", "umap", "none")
+REDUCTIONS = {"pca": "PCA", "umap": "UMAP", "none": "None"}
+"""The reductions of the activations, in the words the forms offer them."""
 
 
 @dataclass
@@ -32,8 +33,7 @@ class FeatureParameters:
     random_state: int = 0
 
     def __post_init__(self):
-        if self.reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
+        check_choice("reduction", self.reduction, REDUCTIONS)
         check_number("p_outlier", self.p_outlier)
         check_number("p_similar", self.p_similar)
         check_flag("classwise", self.classwise)

@@ -5,10 +5,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-COLOR_MODES = {"rgb": "RGB", "gray": "L"}
+from .parameters import check_choice
+
+COLORS = {"rgb": "RGB", "gray": "Grayscale"}
+"""The colour modes, in the words the forms offer them."""
+PIL_MODES = {"rgb": "RGB", "gray": "L"}
 EXIF_ORIENTATION = 0x0112
 TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)  # stored on their side: width and height swap
-NORMALIZATIONS = ("none", "mean", "contrast")
+NORMALIZATIONS = {"contrast": "Brightness and contrast", "mean": "Brightness only", "none": "None (the paper)"}
+"""The per-image normalizations, in the words the forms offer them."""
 
 
 class ImageReadError(ValueError):
@@ -25,13 +30,12 @@ def load_image(path, size=(32, 32), color="rgb"):
     Returns float32 values in [0, 1], shape
     ``(height, width, channels)``. Failures raise ``ImageReadError`` naming the file.
     """
-    if color not in COLOR_MODES:
-        raise ValueError(f"color must be one of {sorted(COLOR_MODES)}, got {color!r}")
+    check_choice("color", color, COLORS)
     try:
         with Image.open(path) as image:
             turned = image.getexif().get(EXIF_ORIENTATION, 1) in TRANSPOSING_ORIENTATIONS
-            image.draft(COLOR_MODES[color], tuple(size[::-1] if turned else size))  # JPEG: decode near the target size
-            image = _eight_bit(ImageOps.exif_transpose(image)).convert(COLOR_MODES[color])
+            image.draft(PIL_MODES[color], tuple(size[::-1] if turned else size))  # JPEG: decode near the target size
+            image = _eight_bit(ImageOps.exif_transpose(image)).convert(PIL_MODES[color])
             if image.size != tuple(size):
                 image = image.resize(tuple(size), Image.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.float32) / 255.0
@@ -99,8 +103,7 @@ def normalize_images(images, normalization="contrast"):
     """Remove per-image brightness (``"mean"``) or brightness and contrast (``"contrast"``:
     zero mean, unit standard deviation per image), so that a re-exposed copy of an image
     lands next to it. Constant images stay all zero. Works on the whole batch at once."""
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    check_choice("normalization", normalization, NORMALIZATIONS)
     images = np.asarray(images, dtype=np.float32)
     if normalization == "none":
         return images

@@ -25,6 +25,14 @@ def check_number(name, value, integer=False, at_least=None, above=None, at_most=
     return int(value) if integer else value
 
 
+def check_choice(name, value, choices):
+    """Refuse a value that is not one of ``choices`` (a ``{value: words}`` table, as each
+    module defines its options for the forms to offer)."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
 def check_flag(name, value):
     """Refuse anything but True or False (a string "false" would read as true)."""
     if not isinstance(value, bool):

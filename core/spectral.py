@@ -4,7 +4,10 @@ clustering on a similarity graph (Algorithm 2, steps 2-3)."""
 import numpy as np
 import scipy.sparse as sp
 
-RULES = ("largest_gap", "paper")
+from .parameters import check_choice
+
+RULES = {"largest_gap": "Largest eigen-gap", "paper": "Gaps larger than gamma (the paper)"}
+"""The eigen-gap rules, in the words the forms offer them."""
 SHIFT_INVERT_LIMIT = 20_000
 
 
@@ -75,8 +78,7 @@ def clusters_from_spectrum(eigenvalues, rule="largest_gap", gamma=0.4):
     gave 454 clusters for 500 CIFAR images); it depends on the similarity's scale.
     """
     eigenvalues = np.sort(np.asarray(eigenvalues, dtype=np.float64))
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    check_choice("rule", rule, RULES)
     if len(eigenvalues) < 2:
         return 1
     gaps = np.diff(eigenvalues)

@@ -16,9 +16,14 @@ from .pair_score import (
     require_threshold,
     score_across,
 )
-from .parameters import check_number
+from .parameters import check_choice, check_number
 
-MODES = ("auto", "exhaustive", "candidates")
+MODES = {
+    "auto": "Automatic",
+    "exhaustive": "Every test image against every training image",
+    "candidates": "Against each test image's nearest training images (large sets)",
+}
+"""The ways of choosing the pairs to score, in the words the forms offer them."""
 
 
 @dataclass
@@ -38,8 +43,7 @@ class SplitParameters:
 
     def __post_init__(self):
         require_threshold(self.threshold)
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        check_choice("mode", self.mode, MODES)
         self.n_least_similar = check_number("n_least_similar", self.n_least_similar, integer=True, at_least=0)
         self.max_exhaustive_pairs = check_number("max_exhaustive_pairs", self.max_exhaustive_pairs, integer=True, at_least=0)
         self.pair_score = pair_score_parameters(self.pair_score)

@@ -20,7 +20,7 @@ from .pair_score import (
     score_within,
     submatrix,
 )
-from .parameters import check_number
+from .parameters import check_choice, check_number
 from .projection import pca_projection
 from .timing import timed
 from .spectral import (
@@ -32,8 +32,16 @@ from .spectral import (
 )
 from .wavelet_analysis import coarse_coefficients
 
-MODES = ("auto", "dense", "sparse")
-GROUPINGS = ("threshold", "spectral")
+MODES = {
+    "auto": "Automatic (dense when it fits the memory budget)",
+    "dense": "Dense: the pair score of every pair",
+    "sparse": "Sparse: each image with its nearest candidates (50,000+ images)",
+}
+"""The ways of choosing the pairs to score, in the words the forms offer them."""
+GROUPINGS = {
+    "threshold": "Threshold: groups whose pair score is at least t",
+    "spectral": "Spectral clustering (number of clusters from the eigen-gaps)",
+}
 MAX_SPECTRAL_CLUSTERS = 2000
 MAX_AUTO_DENSE_PAIRS = 200_000
 """``mode="auto"`` scores every pair up to this many (about 630 images): the aligned pair
@@ -64,12 +72,9 @@ class SSIMParameters:
     skimage's SSIM as it is) and fusion: see ``core.pair_score``."""
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.grouping not in GROUPINGS:
-            raise ValueError(f"grouping must be one of {GROUPINGS}, got {self.grouping!r}")
-        if self.rule not in RULES:
-            raise ValueError(f"rule must be one of {RULES}, got {self.rule!r}")
+        check_choice("mode", self.mode, MODES)
+        check_choice("grouping", self.grouping, GROUPINGS)
+        check_choice("rule", self.rule, RULES)
         require_threshold(self.threshold)
         if self.n_clusters is not None:
             self.n_clusters = check_number("n_clusters", self.n_clusters, integer=True, at_least=1)

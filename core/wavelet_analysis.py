@@ -20,14 +20,19 @@ from .pair_score import (
     score_within,
     submatrix,
 )
-from .parameters import check_flag, check_number
+from .parameters import check_choice, check_flag, check_number
 from .projection import pca_projection
 from .qr_selection import SELECTIONS, ColumnSelection, select_columns
 from .streaming import in_memory, map_rows
 from .timing import timed
 from .wavelets import wavelet_coefficients
 
-GROUPINGS = ("score", "distance", "kmeans")
+GROUPINGS = {
+    "score": "Pair score: tolerates shifts, re-crops, colour grades and grey copies",
+    "distance": "Coefficient distance (fastest; mild copies only)",
+    "kmeans": "k-means with n clusters (the paper's procedure)",
+}
+"""The groupings, in the words the forms offer them."""
 
 
 @dataclass
@@ -79,18 +84,13 @@ class WaveletParameters:
         check_number("tau", self.tau, above=1)
         check_number("n_clusters", self.n_clusters, above=0)
         self.random_state = check_number("random_state", self.random_state, integer=True, at_least=0)
-        if self.normalization not in NORMALIZATIONS:
-            raise ValueError(
-                f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"
-            )
+        check_choice("normalization", self.normalization, NORMALIZATIONS)
         resolve_device(self.device)  # refuses unknown names and a missing GPU
         require_threshold(self.threshold)
         check_number("radius", self.radius, above=0)
-        if self.grouping not in GROUPINGS:
-            raise ValueError(f"grouping must be one of {GROUPINGS}, got {self.grouping!r}")
+        check_choice("grouping", self.grouping, GROUPINGS)
         self.pair_score = pair_score_parameters(self.pair_score, self.device)
-        if self.selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
+        check_choice("selection", self.selection, SELECTIONS)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from .forms import (
     analysis_steps,
     api_defaults,
     app_wording,
+    choice_input,
     delegable_config,
     failures_in_place,
     label_field_input,
@@ -188,15 +189,9 @@ class ExportCurated(foo.Operator):
         if not runs_input(inputs, ctx):
             return types.Property(inputs)
         defaults = api_defaults(export_curated)
-        combine = types.RadioGroup()
-        combine.add_choice("union", label="Drop what any run marks")
-        combine.add_choice("intersection", label="Drop only what every run marks")
-        inputs.enum("combine", list(COMBINE), default=defaults["combine"], label="Several runs", view=combine)
+        choice_input(inputs, "combine", COMBINE, defaults["combine"], "Several runs", radio=True)
         statuses_input(inputs, EXCLUDED_STATUSES, "Drop")
-        formats = types.Dropdown()
-        for name in EXPORT_FORMATS:
-            formats.add_choice(name, label=name)
-        inputs.enum("dataset_type", list(EXPORT_FORMATS), default=defaults["dataset_type"], label="Format", view=formats)
+        choice_input(inputs, "dataset_type", {name: name for name in EXPORT_FORMATS}, defaults["dataset_type"], "Format")
         label_field_input(inputs, ctx, ctx.dataset, description=(
             "The labels written with the samples (needed by every format but FiftyOneDataset) "
             "and in the label column of excluded.csv"))  # fmt: skip

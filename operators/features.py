@@ -19,6 +19,7 @@ from .forms import (
     analysis_steps,
     api_defaults,
     app_wording,
+    choice_input,
     delegable_config,
     label_field_input,
     label_field_param,
@@ -101,10 +102,7 @@ class ComputeFeatureClusters(foo.Operator):
         label_field_input(inputs, ctx, view)
         inputs.bool("classwise", default=defaults["classwise"], label="Within each class (keeps every class's share)")
         run_key_input(inputs, ctx, view, FEATURES)
-        reduction = types.Dropdown()
-        for name in REDUCTIONS:
-            reduction.add_choice(name, label=name.upper() if name != "none" else "None")
-        inputs.enum("reduction", list(REDUCTIONS), default=defaults["reduction"], label="Reduction", view=reduction)
+        choice_input(inputs, "reduction", REDUCTIONS, defaults["reduction"], "Reduction")
         inputs.int("n_reduce", default=defaults["n_reduce"], min=1, label="Dimensions after reduction")
         inputs.float("p_outlier", default=defaults["p_outlier"], min=0.0, max=0.99, label="Share marked outlier")
         inputs.float("p_similar", default=defaults["p_similar"], min=0.0, max=0.99, label="Share marked redundant")

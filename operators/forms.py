@@ -40,6 +40,15 @@ def user_arguments(ctx, names):
     return {name: ctx.params[name] for name in names if ctx.params.get(name) not in (None, "")}
 
 
+def choice_input(inputs, name, choices, default, label, radio=False, **options):
+    """An enum of ``choices``, the ``{value: words}`` table of the module that checks the
+    value, so a form lists no option of its own; the API's default is marked as such."""
+    view = types.RadioGroup() if radio else types.Dropdown()
+    for value, words in choices.items():
+        view.add_choice(value, label=f"{words} (default)" if value == default else words)
+    inputs.enum(name, list(choices), default=default, label=label, view=view, **options)
+
+
 def label_field_input(inputs, ctx, view,
                       description="Clusters whose members carry different labels are marked influential"):  # fmt: skip
     """Dropdown of the view's label fields, with "(none)" for unlabeled analysis."""

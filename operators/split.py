@@ -5,10 +5,12 @@ import fiftyone.operators.types as types
 
 from ..bridge.methods import SPLIT
 from ..bridge.split import compute_split_similarity
+from ..core.split_similarity import MODES
 from .forms import (
     analysis_steps,
     api_defaults,
     app_wording,
+    choice_input,
     delegable_config,
     label_field_input,
     label_field_param,
@@ -59,11 +61,7 @@ class ComputeSplitSimilarity(foo.Operator):
         run_key_input(inputs, ctx, view, SPLIT)
         inputs.float("threshold", default=defaults["threshold"], min=0.0, max=1.0, label="Near-identical pair score")
         inputs.int("n_least_similar", default=defaults["n_least_similar"], min=1, label="How many least-similar test samples to flag")
-        mode = types.Dropdown()
-        mode.add_choice("auto", label="Automatic")
-        mode.add_choice("exhaustive", label="Every test image against every training image")
-        mode.add_choice("candidates", label="Against each test image's nearest training images (large sets)")
-        inputs.enum("mode", mode.values(), default=defaults["mode"], label="Comparison", view=mode)
+        choice_input(inputs, "mode", MODES, defaults["mode"], "Comparison")
         pair_score_inputs(inputs, ctx, view)
         return types.Property(inputs, view=types.View(label="Train vs test similarity"))
 

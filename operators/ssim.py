@@ -6,11 +6,13 @@ import fiftyone.operators.types as types
 from ..bridge.methods import SSIM
 from ..bridge.samples import MAX_IMAGE_SIDE
 from ..bridge.ssim import compute_ssim_clusters
-from ..core.ssim_analysis import SSIMParameters, dense_bytes
+from ..core.spectral import RULES
+from ..core.ssim_analysis import GROUPINGS, MODES, SSIMParameters, dense_bytes
 from .forms import (
     analysis_steps,
     api_defaults,
     app_wording,
+    choice_input,
     delegable_config,
     label_field_input,
     label_field_param,
@@ -44,11 +46,7 @@ class ComputeSSIMClusters(foo.Operator):
         label_field_input(inputs, ctx, view)
         run_key_input(inputs, ctx, view, SSIM)
 
-        mode = types.RadioGroup()
-        mode.add_choice("auto", label="Automatic (dense when it fits the memory budget)")
-        mode.add_choice("dense", label="Dense: SSIM of every pair")
-        mode.add_choice("sparse", label="Sparse: SSIM with each image's nearest wavelet neighbours (50,000+ images)")
-        inputs.enum("mode", mode.values(), default=defaults["mode"], label="Similarity", view=mode)
+        choice_input(inputs, "mode", MODES, defaults["mode"], "Similarity", radio=True)
         budget = ctx.params.get("memory_budget_gb") or defaults["memory_budget_gb"]
         if ctx.params.get("mode") == "dense" and not SSIMParameters(memory_budget_gb=budget).dense_fits(len(view)):
             inputs.view(
@@ -60,18 +58,12 @@ class ComputeSSIMClusters(foo.Operator):
             )
         inputs.float("memory_budget_gb", default=defaults["memory_budget_gb"], min=0.1, label="Memory budget for dense mode (GiB)")
 
-        grouping = types.RadioGroup()
-        grouping.add_choice("threshold", label="Threshold: groups whose pair score is at least t")
-        grouping.add_choice("spectral", label="Spectral clustering (number of clusters from the eigen-gaps)")
-        inputs.enum("grouping", grouping.values(), default=defaults["grouping"], label="Grouping", view=grouping)
+        choice_input(inputs, "grouping", GROUPINGS, defaults["grouping"], "Grouping", radio=True)
         if ctx.params.get("grouping", defaults["grouping"]) == "threshold":
             inputs.float("threshold", default=defaults["threshold"], min=0.0, max=1.0, label="Pair-score threshold")
         else:
             inputs.int("n_clusters", min=1, label="Number of clusters", description="Leave empty to take it from the Laplacian spectrum")
-            rule = types.Dropdown()
-            rule.add_choice("largest_gap", label="Largest eigen-gap")
-            rule.add_choice("paper", label="Gaps larger than gamma (the paper)")
-            inputs.enum("rule", rule.values(), default=defaults["rule"], label="Eigen-gap rule", view=rule)
+            choice_input(inputs, "rule", RULES, defaults["rule"], "Eigen-gap rule")
             inputs.float("gamma", default=defaults["gamma"], min=0.0, label="Gamma")
         pair_score_inputs(inputs, ctx, view)
         inputs.bool("skip_failures", default=defaults["skip_failures"], label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")

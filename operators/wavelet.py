@@ -6,10 +6,13 @@ import fiftyone.operators.types as types
 from ..bridge.methods import WAVELET
 from ..bridge.samples import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 from ..bridge.wavelet import compute_wavelet_clusters
+from ..core.images import COLORS, NORMALIZATIONS
+from ..core.wavelet_analysis import GROUPINGS
 from .forms import (
     analysis_steps,
     api_defaults,
     app_wording,
+    choice_input,
     delegable_config,
     label_field_input,
     label_field_param,
@@ -49,11 +52,7 @@ class ComputeWaveletClusters(foo.Operator):
         run_key_input(inputs, ctx, view, WAVELET)
 
         defaults = api_defaults(compute_wavelet_clusters)
-        grouping = types.RadioGroup()
-        grouping.add_choice("score", label="Pair score: tolerates shifts, re-crops, colour grades and grey copies (default)")
-        grouping.add_choice("distance", label="Coefficient distance (fastest; mild copies only)")
-        grouping.add_choice("kmeans", label="k-means with n clusters (the paper's procedure)")
-        inputs.enum("grouping", grouping.values(), default=defaults["grouping"], label="Grouping", view=grouping)
+        choice_input(inputs, "grouping", GROUPINGS, defaults["grouping"], "Grouping", radio=True)
         chosen = ctx.params.get("grouping", defaults["grouping"])
         if chosen == "score":
             inputs.float(
@@ -84,15 +83,8 @@ class ComputeWaveletClusters(foo.Operator):
 
         inputs.bool("skip_failures", default=defaults["skip_failures"], label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=defaults["image_size"], min=MIN_IMAGE_SIDE, max=MAX_IMAGE_SIDE, label="Image size", description="Images are resized to this square size")
-        color = types.Dropdown()
-        color.add_choice("rgb", label="RGB")
-        color.add_choice("gray", label="Grayscale")
-        inputs.enum("color", color.values(), default=defaults["color"], label="Colour mode", view=color)
-        normalization = types.Dropdown()
-        normalization.add_choice("contrast", label="Brightness and contrast (default)")
-        normalization.add_choice("mean", label="Brightness only")
-        normalization.add_choice("none", label="None (the paper)")
-        inputs.enum("normalization", normalization.values(), default=defaults["normalization"], label="Per-image normalization", view=normalization)
+        choice_input(inputs, "color", COLORS, defaults["color"], "Colour mode")
+        choice_input(inputs, "normalization", NORMALIZATIONS, defaults["normalization"], "Per-image normalization")
         inputs.str("wavelet", default=defaults["wavelet"], label="Wavelet", description="A PyWavelets family: db1 (Haar), db2, sym4, coif1, ...")
         inputs.int("level", default=defaults["level"], min=1, label="Decomposition level")
         inputs.bool("approximation_only", default=defaults["approximation_only"], label="Approximation coefficients only", description="Coarse coefficients only: tolerant of small shifts, crops and re-encoding")
