@@ -36,21 +36,16 @@ def register(plugin):
         TagRedundancy,
         UntagRedundancy,
     )
-    from .operators.features import ComputeBoundaryCrossings, ComputeFeatureClusters
+    from .bridge.methods import METHODS
+    from .operators.features import ComputeBoundaryCrossings
     from .operators.review import ExportPairReviews, ImportPairReviews, RecutRedundancyRun
     from .operators.runs import CancelRedundancyRun, DeleteRedundancyRun
-    from .operators.split import ComputeSplitSimilarity
-    from .operators.ssim import ComputeSSIMClusters
-    from .operators.wavelet import ComputeWaveletClusters
     from .panels.embedding import EmbeddingMapPanel
     from .panels.redundancy import RedundancyPanel
     from .panels.review import PairReviewPanel
 
     for operator in (
-        ComputeWaveletClusters,
-        ComputeSSIMClusters,
-        ComputeSplitSimilarity,
-        ComputeFeatureClusters,
+        *(method.load_operator() for method in METHODS.values()),  # each analysis' own
         ComputeBoundaryCrossings,
         DeleteRedundancyRun,
         CancelRedundancyRun,

@@ -27,11 +27,9 @@ from .bridge.curation import (
     untag_samples,
     write_manifest,
 )
-from .bridge.features import (
-    boundary_crossings_between,
-    compute_boundary_crossings,
-    compute_feature_clusters,
-)
+from .bridge.features import boundary_crossings_between, compute_boundary_crossings
+from .bridge.documented import documented
+from .bridge.methods import analysis_functions
 from .bridge.review import (
     calibration,
     export_reviews,
@@ -51,17 +49,18 @@ from .bridge.runs import (
     rename_run,
     runs_in_progress,
 )
-from .bridge.split import compute_split_similarity
-from .bridge.ssim import compute_ssim_clusters
-from .bridge.wavelet import compute_wavelet_clusters
 from .core.parallel import RayExecutor
 
+# compute_wavelet_clusters, compute_ssim_clusters, compute_split_similarity,
+# compute_feature_clusters: each analysis' function, as its method table entry names it
+globals().update(analysis_functions())
 
+
+@documented
 def load_run(dataset, key):
     """The stored run ``key`` of ``dataset``.
 
     Args:
-        dataset: a FiftyOne dataset
         key: the key of one of its redundancy runs (see :func:`list_runs`)
 
     Returns:
@@ -83,7 +82,6 @@ __all__ = [
     "review_pair",
     "undo_review",
     "compute_boundary_crossings",
-    "compute_feature_clusters",
     "EXPORT_FORMATS",
     "curated_view",
     "delete_excluded",
@@ -97,13 +95,11 @@ __all__ = [
     "RedundancyRun",
     "RunCancelled",
     "RunInProgressError",
-    "compute_split_similarity",
-    "compute_ssim_clusters",
-    "compute_wavelet_clusters",
     "cancel_run",
     "delete_run",
     "list_runs",
     "load_run",
     "rename_run",
     "runs_in_progress",
+    *analysis_functions(),
 ]

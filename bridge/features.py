@@ -75,7 +75,6 @@ def compute_feature_clusters(
     ``key``, with 2-D and 3-D projections for the embedding map.
 
     Args:
-        samples: a FiftyOne dataset or view of images
         model: a torch module whose features to use
         layer: the name of the layer whose output is captured; None: the model's output
         model_path: a whole saved model (``torch.save(model)`` or TorchScript), or the
@@ -88,7 +87,6 @@ def compute_feature_clusters(
             a model
         label_field: a ``Classification`` field; clusters whose members' labels differ
             are ``influential``
-        key: the run key; the fields are named after it
         classwise: cluster within each class of ``label_field``, so every class keeps its
             share
         reduction: "pca", "umap" or "none"
@@ -110,11 +108,6 @@ def compute_feature_clusters(
             ``{key}_embedding``, owned by the run, so the pair score of the other
             analyses can take them (``embeddings_field="features_embedding"``) and find
             semantic near-duplicates and leaks the pixels alone would miss
-        progress: FiftyOne's: None/True/False, or a callback made with
-            ``fo.report_progress``
-        overwrite: replace a run under ``key`` that covers samples outside ``samples``
-            (they would lose its fields); a re-run on the same samples (or more)
-            replaces the run either way
 
     Returns:
         a :class:`RedundancyRun`
@@ -239,7 +232,6 @@ def compute_boundary_crossings(dataset, key, model=None, model_path=None, archit
 
     Args:
         dataset: the dataset of the run
-        key: the run's key
         model: a torch classifier
         model_path: a whole saved classifier (``torch.save(model)`` or TorchScript), or
             the state dict of a torchvision ``architecture``

@@ -2,9 +2,12 @@
 instead of knowing each method.
 
 A run stores its method's ``name`` (as ``redundancy.<name>``); ``RedundancyRun.method_info``
-finds its description here. Adding an analysis adds one ``describe(...)`` entry.
+finds its description here. Adding an analysis adds one ``describe(...)`` entry: the
+package publishes its function (``fr.<function>``) and the plugin registers its operator
+from it.
 """
 
+import importlib
 from dataclasses import dataclass
 
 from ..core.feature_analysis import FeatureParameters
@@ -38,6 +41,25 @@ class Method:
     compares_splits: bool = False
     """Decisions per test image against a training split (leaks), not groups to curate:
     representatives are training matches, not a choice to override."""
+    function: str = None
+    """``module:name`` (under ``bridge``) of the function that runs the analysis, published
+    as ``fiftyone_redundancy.<name>``."""
+    operator: str = None
+    """``module:Class`` (under ``operators``) of its App operator, which the plugin registers
+    (FiftyOne also needs the operator's name in ``fiftyone.yml``)."""
+
+    def load_function(self):
+        return _load("bridge", self.function)
+
+    def load_operator(self):
+        return _load("operators", self.operator)
+
+
+def _load(package, path):
+    """Import on demand, so that the table (read by the bridge modules themselves) imports
+    neither them nor FiftyOne's operator machinery."""
+    module, name = path.split(":")
+    return getattr(importlib.import_module(f"{__package__.rpartition('.')[0]}.{package}.{module}"), name)
 
 
 METHODS = {}
@@ -51,13 +73,22 @@ def describe(**traits):
 
 
 WAVELET = describe(name="wavelet_clusters", label="wavelet clusters", parameters=WaveletParameters,
-                   default_key="wavelet", map_space="PCA of the kept wavelet coefficients", recut_grouping="score")  # fmt: skip
+                   default_key="wavelet", map_space="PCA of the kept wavelet coefficients", recut_grouping="score",
+                   function="wavelet:compute_wavelet_clusters", operator="wavelet:ComputeWaveletClusters")  # fmt: skip
 SSIM = describe(name="ssim_spectral", label="SSIM", parameters=SSIMParameters, default_key="ssim",
-                map_space="PCA of the images SSIM compared", chart="spectrum", recut_grouping="threshold")  # fmt: skip
+                map_space="PCA of the images SSIM compared", chart="spectrum", recut_grouping="threshold",
+                function="ssim:compute_ssim_clusters", operator="ssim:ComputeSSIMClusters")  # fmt: skip
 SPLIT = describe(name="split_similarity", label="split similarity", parameters=SplitParameters, default_key="split",
-                 views=("least_similar_view",), chart="similarity", compares_splits=True)  # fmt: skip
+                 views=("least_similar_view",), chart="similarity", compares_splits=True,
+                 function="split:compute_split_similarity", operator="split:ComputeSplitSimilarity")  # fmt: skip
 FEATURES = describe(name="feature_maps", label="feature maps", parameters=FeatureParameters, default_key="features",
-                    map_space="the reduced layer activations", map_3d=True)  # fmt: skip
+                    map_space="the reduced layer activations", map_3d=True,
+                    function="features:compute_feature_clusters", operator="features:ComputeFeatureClusters")  # fmt: skip
+
+
+def analysis_functions():
+    """``{name: function}`` of every analysis, as the package publishes them."""
+    return {method.function.split(":")[1]: method.load_function() for method in METHODS.values()}
 
 
 def method_named(name):

@@ -133,8 +133,6 @@ def load_reviews(dataset, key):
     """Every decision on run ``key``, oldest first.
 
     Args:
-        dataset: a FiftyOne dataset
-        key: the run's key
 
     Returns:
         a list of dicts with ``a``, ``b`` (sample ids), ``decision``, ``score``, ``when``
@@ -150,7 +148,6 @@ def review_pair(dataset, key, id_a, id_b, decision, tags=None, when=None, score=
     before are kept).
 
     Args:
-        dataset: a FiftyOne dataset
         key: the run's key (a run that stores scored pairs)
         id_a: the id of one sample
         id_b: the id of the other sample
@@ -198,8 +195,6 @@ def undo_review(dataset, key):
     """Take back the latest decision recorded on run ``key`` (and the tags it added).
 
     Args:
-        dataset: a FiftyOne dataset
-        key: the run's key
 
     Returns:
         the decision taken back, or None when there is none
@@ -256,8 +251,6 @@ def calibration(dataset, key, reviews=None):
     (skipped pairs and pairs without a stored score do not count).
 
     Args:
-        dataset: a FiftyOne dataset
-        key: the run's key
         reviews: :func:`load_reviews`'s answer, when the caller has it; None reads them
 
     Returns:
@@ -286,7 +279,6 @@ def recut_run(dataset, key, threshold):
     fresh run at ``threshold`` (reviews do not apply to it).
 
     Args:
-        dataset: a FiftyOne dataset
         key: the key of a wavelet run grouped by "score", an SSIM run grouped by
             "threshold", or a train-vs-test run
         threshold: the new cut; below the storage floor (``STORED_FLOOR``) it is refused,
@@ -403,8 +395,6 @@ def export_reviews(dataset, key, path):
     stored pair score, the decision and its UTC time in ISO 8601).
 
     Args:
-        dataset: a FiftyOne dataset
-        key: the run's key
         path: the CSV file to write; an existing file is refused
 
     Returns:
@@ -434,8 +424,6 @@ def import_reviews(dataset, key, path, tags=None):
     anything is recorded.
 
     Args:
-        dataset: a FiftyOne dataset
-        key: the run's key
         path: the CSV file to read
         tags: ``{decision: tag}`` for tags other than ``DEFAULT_TAGS``
 

@@ -24,6 +24,8 @@ from fiftyone import ViewField as F
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ..core.decisions import INFLUENTIAL, REPRESENTATIVE, STATUSES
+from ..core.spectral import clusters_from_spectrum
+from ..core.ssim_analysis import SSIMParameters
 from ..core.timing import timed
 from .documented import documented
 from .methods import method_named
@@ -408,7 +410,6 @@ def runs_in_progress(dataset):
     """The runs of ``dataset`` being written now by a live writer.
 
     Args:
-        dataset: a FiftyOne dataset
 
     Returns:
         ``{key: lease}``: the lease names the writer's host, process and start
@@ -423,7 +424,6 @@ def cancel_run(dataset, key, by="Python"):
     and leaves the dataset as it was (it raises :class:`RunCancelled`).
 
     Args:
-        dataset: a FiftyOne dataset
         key: the key of a run being written
         by: who asks, as the cancelled run's message names them
 
@@ -715,7 +715,6 @@ def list_runs(dataset, method=None):
     writers left.
 
     Args:
-        dataset: a FiftyOne dataset
         method: only runs of this analysis (its name in ``bridge.methods.METHODS``, e.g.
             "wavelet_clusters"); None: all
 
@@ -747,8 +746,6 @@ def delete_run(dataset, key):
     """Delete the run under ``key`` and the fields, review view and reviews it owns.
 
     Args:
-        dataset: a FiftyOne dataset
-        key: the run's key
     """
     with RunWriter(dataset, key) as writer:
         _require_run(dataset, key)
@@ -769,8 +766,6 @@ def rename_run(dataset, key, new_key):
     before anything changes.
 
     Args:
-        dataset: a FiftyOne dataset
-        key: the run's key
         new_key: its new key
 
     Returns:
@@ -893,12 +888,15 @@ class RedundancyRun:
 
     @property
     def details(self):
-        """Everything the run stored beyond counts (timings, selection, projection...)."""
-        return {
-            name: getattr(self._results, name)
-            for name in self._results.attributes()
-            if name not in ("cls",)
-        }
+        """Everything the run stored beyond counts (timings, selection, projection...).
+        An SSIM run stored before runs kept their eigen-gap count gets it from its stored
+        spectrum, as its analysis would have stored it."""
+        details = {name: getattr(self._results, name) for name in self._results.attributes() if name not in ("cls",)}
+        if "spectrum" in details and "eigengap_clusters" not in details:
+            details["eigengap_clusters"] = clusters_from_spectrum(
+                details["spectrum"], self.parameters.get("rule", SSIMParameters.rule), self.parameters.get("gamma", SSIMParameters.gamma)
+            )
+        return details
 
     @property
     def fields(self):

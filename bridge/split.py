@@ -60,7 +60,6 @@ def compute_split_similarity(
         label_field: a ``Classification`` field, for ``within_class``
         within_class: compare test samples only with training samples of their class
             (needs ``label_field``)
-        key: the run key; the fields are named after it
         threshold: a test sample whose best pair score with a training sample reaches
             this has a near-identical training image
         n_least_similar: how many of the test samples least similar to all training
@@ -68,22 +67,10 @@ def compute_split_similarity(
         mode: "exhaustive" (every pair), "candidates" (each test image with its nearest
             training images by each descriptor, ``pair_score["n_neighbors"]`` of them)
             or "auto" (exhaustive up to ``SplitParameters.max_exhaustive_pairs`` pairs)
-        image_size: the size images are resized to, an int (square) or ``(width, height)``
-        color: "rgb" or "gray"
         device: where the pair score runs: None (a CUDA GPU when there is one), "cpu" or
             "cuda"
         pair_score: a dict or ``PairScoreParameters`` tuning candidates and verification;
             None: the pair score's defaults
-        embeddings_field: a field of embedding vectors that adds candidates and its cosine
-            to the pair score
-        num_workers: the processes that decode images
-        skip_failures: leave unreadable images out (listed in the run's ``skipped``)
-            instead of raising an error naming the first
-        progress: FiftyOne's: None/True/False, or a callback made with
-            ``fo.report_progress``
-        overwrite: replace a run under ``key`` that covers samples outside ``samples``
-            (they would lose its fields); a re-run on the same samples (or more)
-            replaces the run either way
 
     Returns:
         a :class:`RedundancyRun`

@@ -44,12 +44,6 @@ def compute_ssim_clusters(
     stores a run under ``key``.
 
     Args:
-        samples: a FiftyOne dataset or view of images
-        label_field: a ``Classification`` field; groups whose members' labels differ are
-            ``influential``. None treats every sample as one label
-        key: the run key; the fields are named after it
-        image_size: the size images are resized to, an int (square) or ``(width, height)``
-        color: "rgb" or "gray"
         mode: "dense" (the pair score of every pair, refused past ``memory_budget_gb``),
             "sparse" (each image with its candidates, its nearest neighbours by the pair
             score's descriptors: scales to 50,000+ images) or "auto" (dense when it fits)
@@ -72,16 +66,6 @@ def compute_ssim_clusters(
             ``skimage.metrics.structural_similarity`` within 1e-4); other keys tune
             candidates and verification, e.g. ``{"flips": True}`` or
             ``{"n_neighbors": 20}``. None: the pair score's defaults
-        embeddings_field: a field of embedding vectors that adds candidates and its cosine
-            to the pair score
-        num_workers: the processes that decode images
-        skip_failures: leave unreadable images out (listed in the run's ``skipped``)
-            instead of raising an error naming the first
-        progress: FiftyOne's: None/True/False, or a callback made with
-            ``fo.report_progress``
-        overwrite: replace a run under ``key`` that covers samples outside ``samples``
-            (they would lose its fields); a re-run on the same samples (or more)
-            replaces the run either way
 
     Returns:
         a :class:`RedundancyRun`

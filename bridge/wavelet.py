@@ -51,12 +51,6 @@ def compute_wavelet_clusters(
     normalization="none", grouping="kmeans", n_clusters=0.94``.
 
     Args:
-        samples: a FiftyOne dataset or view of images
-        label_field: a ``Classification`` field; groups whose members' labels differ are
-            ``influential``. None treats every sample as one label
-        key: the run key; the fields are named after it
-        image_size: the size images are resized to, an int (square) or ``(width, height)``
-        color: "rgb" or "gray"
         wavelet: a discrete PyWavelets family ("db1" is Haar)
         level: the number of decomposition levels
         mode: PyWavelets' signal extension mode
@@ -82,8 +76,6 @@ def compute_wavelet_clusters(
             GPU when there is one), "cpu" or "cuda"; both give the same groups
         pair_score: a dict or ``PairScoreParameters`` tuning candidates and verification,
             e.g. ``{"flips": True}``; None: the pair score's defaults
-        embeddings_field: a field of embedding vectors that adds candidates and its cosine
-            to the pair score
         similarity_backend: a fiftyone-brain similarity backend ("sklearn", "lancedb",
             "milvus", "qdrant", ...) that finds the pair score's candidates instead of the
             exact blocked search; every candidate is still verified, so an index can miss
@@ -96,14 +88,6 @@ def compute_wavelet_clusters(
             same groups; None: this process. Images are decoded by chunks into a
             temporary folder and read back by chunks either way, so memory stays bounded
             at a million images with ``grouping="distance"``
-        num_workers: the processes that decode images
-        skip_failures: leave unreadable images out (listed in the run's ``skipped``)
-            instead of raising an error naming the first
-        progress: FiftyOne's: None/True/False, or a callback made with
-            ``fo.report_progress``
-        overwrite: replace a run under ``key`` that covers samples outside ``samples``
-            (they would lose its fields); a re-run on the same samples (or more)
-            replaces the run either way
 
     Returns:
         a :class:`RedundancyRun`

@@ -2,6 +2,7 @@
 read from the code, and runs that answer what their method offers."""
 
 import inspect
+import os
 
 import pytest
 
@@ -44,6 +45,22 @@ def test_a_docstring_that_leaves_out_an_argument_is_refused_at_import():
         documented(undocumented)
 
 
+def _shared(dataset, progress=None, num_workers=4):
+    """Something.
+
+    Args:
+        num_workers: threads that write
+    """
+
+
+def test_a_shared_argument_is_described_once_unless_a_function_means_something_else():
+    shared = documented(_shared)
+    assert "        dataset: a FiftyOne dataset\n" in shared.__doc__
+    assert "        progress (None): FiftyOne's: None/True/False" in shared.__doc__
+    assert "        num_workers (4): threads that write\n" in shared.__doc__
+    assert shared.__doc__.index("dataset:") < shared.__doc__.index("progress (") < shared.__doc__.index("num_workers (")
+
+
 @pytest.mark.shared_db
 def test_a_run_answers_its_methods_views(small_dataset):
     wavelet = fr.compute_wavelet_clusters(small_dataset, key="described", progress=False)
@@ -62,3 +79,40 @@ def test_the_ssim_run_stores_the_eigengap_count_its_panel_shows(small_dataset):
 
     run = fr.compute_ssim_clusters(small_dataset.limit(60), key="gaps", rule="paper", progress=False)
     assert run.details["eigengap_clusters"] == clusters_from_spectrum(run.details["spectrum"], "paper", 0.4)
+
+
+def test_each_method_is_published_and_registered_from_its_table_entry():
+    import yaml
+
+    import fiftyone_redundancy
+
+    registered = []
+
+    class Plugin:
+        def register(self, cls):
+            registered.append(cls().config.name)
+
+    fiftyone_redundancy.register(Plugin())
+    with open(os.path.join(os.path.dirname(fiftyone_redundancy.__file__), "fiftyone.yml")) as manifest:
+        listed = yaml.safe_load(manifest)
+    assert sorted(registered) == sorted(listed["operators"] + listed["panels"])  # FiftyOne registers what both name
+    for method in METHODS.values():
+        function = method.load_function()
+        assert getattr(fr, function.__name__) is function and function.__name__ in fr.api.__all__
+        assert method.load_operator()().config.name in registered
+
+
+@pytest.mark.shared_db
+def test_an_ssim_run_stored_without_its_eigengap_count_still_shows_it(small_dataset):
+    from fiftyone_redundancy.bridge.runs import update_results
+    from fiftyone_redundancy.core.spectral import clusters_from_spectrum
+
+    run = fr.compute_ssim_clusters(small_dataset.limit(60), key="old", progress=False)
+
+    def as_stored_before(results):  # runs stored before 2026-11-28 have no eigengap_clusters
+        del results.eigengap_clusters
+
+    update_results(small_dataset, "old", as_stored_before)
+    old = fr.load_run(small_dataset, "old")
+    assert "eigengap_clusters" not in small_dataset.load_run_results("old", cache=False).attributes()
+    assert old.details["eigengap_clusters"] == clusters_from_spectrum(run.details["spectrum"], "largest_gap", 0.4)
