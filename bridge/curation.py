@@ -23,7 +23,8 @@ from .samples import classification_fields, is_classification
 
 TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
 EXCLUDED_STATUSES = (REDUNDANT, OUTLIER)
-COMBINE = {"union": "Drop what any run marks", "intersection": "Drop only what every run marks"}
+UNION = "union"
+COMBINE = {UNION: "Drop what any run marks", "intersection": "Drop only what every run marks"}
 """How several runs' marks combine, in the words the forms offer them."""
 EXPORT_FORMATS = {
     "FiftyOneDataset": fo.types.FiftyOneDataset,
@@ -188,7 +189,7 @@ def set_representative(dataset, key, sample_id):
 
 
 @documented
-def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
+def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=UNION):
     """The samples to train on: without those the runs mark with a status in ``exclude``.
     Built from match expressions, so it can be saved whatever the dataset's size.
 
@@ -201,7 +202,7 @@ def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
 
 
 @documented
-def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
+def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=UNION):
     """The samples :func:`curated_view` leaves out.
 
     Args:
@@ -215,11 +216,11 @@ def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine="union"):
 def _exclusion(dataset, keys, exclude, combine):
     check_choice("combine", combine, COMBINE)
     marks = [_marked(key, _statuses(exclude)) for key in _run_keys(dataset, keys)]
-    return reduce((lambda a, b: a | b) if combine == "union" else (lambda a, b: a & b), marks)
+    return reduce((lambda a, b: a | b) if combine == UNION else (lambda a, b: a & b), marks)
 
 
 @documented
-def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine="union", label_field=None):
+def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine=UNION, label_field=None):
     """CSV of every excluded sample: file, label, status, run key, representative's file,
     score (one row per run that marks it). An existing file at ``path`` is never replaced
     (it may be the record of an earlier deletion): the CSV is written to a temporary
@@ -322,7 +323,7 @@ class ExportRefused(FileExistsError):
 
 @documented
 def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", label_field=None,
-                   exclude=EXCLUDED_STATUSES, combine="union", export_media=True,
+                   exclude=EXCLUDED_STATUSES, combine=UNION, export_media=True,
                    new_dataset=None, saved_view=None, overwrite=False, progress=None):  # fmt: skip
     """Export the curated view (:func:`curated_view`) to ``export_dir`` in a standard
     format, with ``excluded.csv`` listing every excluded sample and
@@ -457,7 +458,7 @@ def _swap_in(staging, export_dir, overwrite, workspace):
 
 @documented
 def delete_excluded(dataset, keys, manifest_path, confirm=False, exclude=EXCLUDED_STATUSES,
-                    combine="union", label_field=None):  # fmt: skip
+                    combine=UNION, label_field=None):  # fmt: skip
     """Delete the excluded samples from the dataset, only after writing their manifest.
 
     Args:

@@ -16,17 +16,13 @@ from ..bridge.methods import FEATURES
 from ..bridge.samples import MAX_IMAGE_SIDE
 from ..core.feature_analysis import REDUCTIONS
 from .forms import (
-    analysis_steps,
+    analysis_run,
     api_defaults,
-    app_wording,
     choice_input,
     delegable_config,
     label_field_input,
-    label_field_param,
-    replace_param,
     run_choice_input,
     run_key_input,
-    run_summary_markdown,
     summary_output,
     user_arguments,
 )
@@ -115,19 +111,7 @@ class ComputeFeatureClusters(foo.Operator):
 
     def execute(self, ctx):
         arguments = user_arguments(ctx, ARGUMENTS)
-
-        def work(progress):
-            with app_wording():
-                return compute_feature_clusters(
-                    ctx.target_view(),
-                    label_field=label_field_param(ctx),
-                    **arguments,
-                    **model_arguments(ctx.params),
-                    progress=progress,
-                    overwrite=replace_param(ctx),
-                )
-
-        yield from analysis_steps(ctx, "Feature-map clusters", work, run_summary_markdown, "Feature-map clusters done")
+        yield from analysis_run(ctx, compute_feature_clusters, {**arguments, **model_arguments(ctx.params)}, "Feature-map clusters")
 
 
 

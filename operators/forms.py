@@ -278,6 +278,19 @@ def analysis_steps(ctx, label, work, summarize, title, failing_in_place=None):
     yield ctx.ops.show_output(summary_output(title).to_json(), {"summary": summary})
 
 
+def analysis_run(ctx, compute, arguments, label, summarize=None):
+    """The ``execute`` of an analysis operator: ``compute`` (its bridge function) on the
+    target view with the form's label field and ``arguments``, replacing a run only as the
+    form asked, through :func:`analysis_steps`."""
+
+    def work(progress):
+        with app_wording():
+            return compute(ctx.target_view(), label_field=label_field_param(ctx), **arguments,
+                           progress=progress, overwrite=replace_param(ctx))  # fmt: skip
+
+    yield from analysis_steps(ctx, label, work, summarize or run_summary_markdown, f"{label} done")
+
+
 def run_summary_markdown(run):
     """What a finished analysis tells the user: counts, time, and where to look next."""
     counts = run.counts

@@ -7,16 +7,13 @@ from ..bridge.methods import SPLIT
 from ..bridge.split import compute_split_similarity
 from ..core.split_similarity import MODES
 from .forms import (
-    analysis_steps,
+    analysis_run,
     api_defaults,
-    app_wording,
     choice_input,
     delegable_config,
     label_field_input,
-    label_field_param,
     pair_score_inputs,
     pair_score_params,
-    replace_param,
     run_key_input,
     split_summary_markdown,
     user_arguments,
@@ -68,16 +65,5 @@ class ComputeSplitSimilarity(foo.Operator):
     def execute(self, ctx):
         by_field = ctx.params.get("split_source", "tags") == "field"
         arguments = user_arguments(ctx, ARGUMENTS + (("split_field",) if by_field else ()))
-
-        def work(progress):
-            with app_wording():
-                return compute_split_similarity(
-                    ctx.target_view(),
-                    label_field=label_field_param(ctx),
-                    **arguments,
-                    **pair_score_params(ctx),
-                    progress=progress,
-                    overwrite=replace_param(ctx),
-                )
-
-        yield from analysis_steps(ctx, "Train vs test similarity", work, split_summary_markdown, "Train vs test similarity done")
+        yield from analysis_run(ctx, compute_split_similarity, {**arguments, **pair_score_params(ctx)},
+                                "Train vs test similarity", split_summary_markdown)  # fmt: skip

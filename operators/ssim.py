@@ -9,18 +9,14 @@ from ..bridge.ssim import compute_ssim_clusters
 from ..core.spectral import RULES
 from ..core.ssim_analysis import GROUPINGS, MODES, SSIMParameters, dense_bytes
 from .forms import (
-    analysis_steps,
+    analysis_run,
     api_defaults,
-    app_wording,
     choice_input,
     delegable_config,
     label_field_input,
-    label_field_param,
     pair_score_inputs,
     pair_score_params,
-    replace_param,
     run_key_input,
-    run_summary_markdown,
     user_arguments,
 )
 
@@ -72,16 +68,4 @@ class ComputeSSIMClusters(foo.Operator):
 
     def execute(self, ctx):
         arguments = user_arguments(ctx, ARGUMENTS)
-
-        def work(progress):
-            with app_wording():
-                return compute_ssim_clusters(
-                    ctx.target_view(),
-                    label_field=label_field_param(ctx),
-                    **arguments,
-                    **pair_score_params(ctx),
-                    progress=progress,
-                    overwrite=replace_param(ctx),
-                )
-
-        yield from analysis_steps(ctx, "SSIM clusters", work, run_summary_markdown, "SSIM clusters done")
+        yield from analysis_run(ctx, compute_ssim_clusters, {**arguments, **pair_score_params(ctx)}, "SSIM clusters")

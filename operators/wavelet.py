@@ -9,18 +9,14 @@ from ..bridge.wavelet import compute_wavelet_clusters
 from ..core.images import COLORS, NORMALIZATIONS
 from ..core.wavelet_analysis import GROUPINGS
 from .forms import (
-    analysis_steps,
+    analysis_run,
     api_defaults,
-    app_wording,
     choice_input,
     delegable_config,
     label_field_input,
-    label_field_param,
     pair_score_inputs,
     pair_score_params,
-    replace_param,
     run_key_input,
-    run_summary_markdown,
     user_arguments,
 )
 
@@ -96,17 +92,5 @@ class ComputeWaveletClusters(foo.Operator):
         if "n_clusters" in arguments:  # the form's float: a count from 1 up, else a fraction
             count = arguments["n_clusters"]
             arguments["n_clusters"] = int(count) if count >= 1 else float(count)
-
-        def work(progress):
-            with app_wording():
-                return compute_wavelet_clusters(
-                    ctx.target_view(),
-                    label_field=label_field_param(ctx),
-                    **arguments,
-                    **pair_score_params(ctx),
-                    progress=progress,
-                    overwrite=replace_param(ctx),
-                )
-
-        yield from analysis_steps(ctx, "Wavelet clusters", work, run_summary_markdown, "Wavelet clusters done")
+        yield from analysis_run(ctx, compute_wavelet_clusters, {**arguments, **pair_score_params(ctx)}, "Wavelet clusters")
 
