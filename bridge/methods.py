@@ -38,6 +38,8 @@ class Method:
     recut_grouping: str = None
     """The grouping whose runs are decided on their stored pairs alone, so they can be
     reviewed and re-cut; None: reviews and re-cuts do not apply this way."""
+    summary: tuple = ("label_field", "grouping", "threshold", "embeddings_field")
+    """The parameters that tell its runs apart, as a form sums up the run stored under a key."""
     compares_splits: bool = False
     """Decisions per test image against a training split (leaks), not groups to curate:
     representatives are training matches, not a choice to override."""
@@ -74,15 +76,19 @@ def describe(**traits):
 
 WAVELET = describe(name="wavelet_clusters", label="wavelet clusters", parameters=WaveletParameters,
                    default_key="wavelet", map_space="PCA of the kept wavelet coefficients", recut_grouping="score",
+                   summary=("label_field", "grouping", "threshold", "radius", "n_clusters", "embeddings_field"),
                    function="wavelet:compute_wavelet_clusters", operator="wavelet:ComputeWaveletClusters")  # fmt: skip
 SSIM = describe(name="ssim_spectral", label="SSIM", parameters=SSIMParameters, default_key="ssim",
                 map_space="PCA of the images SSIM compared", chart="spectrum", recut_grouping="threshold",
+                summary=("label_field", "mode", "grouping", "threshold", "n_clusters", "embeddings_field"),
                 function="ssim:compute_ssim_clusters", operator="ssim:ComputeSSIMClusters")  # fmt: skip
 SPLIT = describe(name="split_similarity", label="split similarity", parameters=SplitParameters, default_key="split",
                  views=("least_similar_view",), chart="similarity", compares_splits=True,
+                 summary=("train", "test", "label_field", "mode", "threshold", "embeddings_field"),
                  function="split:compute_split_similarity", operator="split:ComputeSplitSimilarity")  # fmt: skip
 FEATURES = describe(name="feature_maps", label="feature maps", parameters=FeatureParameters, default_key="features",
                     map_space="the reduced layer activations", map_3d=True,
+                    summary=("label_field", "reduction", "classwise", "embeddings_field"),
                     function="features:compute_feature_clusters", operator="features:ComputeFeatureClusters")  # fmt: skip
 
 

@@ -20,8 +20,6 @@ NO_LABELS = "(none)"
 PYTHON_OVERWRITE = "pass overwrite=True"  # how bridge refusals say "ask explicitly" in Python
 REPLACE_LABEL = "Replace the run stored under this key"
 CANCEL_HINT = "to stop it, run Redundancy: cancel a running analysis"
-SHOWN_PARAMETERS = ("label_field", "mode", "grouping", "threshold", "radius", "n_clusters", "train", "test",
-                    "embeddings_field", "reduction", "classwise")  # fmt: skip
 
 
 def api_defaults(function):
@@ -155,7 +153,7 @@ def describe_run(run):
     grouping = run.parameters.get("grouping")
     unused = {"threshold", "radius", "n_clusters"} - {used_by_grouping.get(grouping, "threshold")}
     shown = ", ".join(
-        f"{name}={run.parameters[name]}" for name in SHOWN_PARAMETERS
+        f"{name}={run.parameters[name]}" for name in run.method_info.summary
         if name not in unused and run.parameters.get(name) is not None
     )
     return f"a run of {method_title(run)} on {n_samples:,} samples, stored {run.timestamp:%Y-%m-%d %H:%M} UTC ({shown})"
