@@ -6,11 +6,11 @@ whole sequence for an analysis of one view's images (wavelet and SSIM clusters),
 hands only its ``analyse`` step in.
 """
 
-import tempfile
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from ..core.devices import resolve_device
+from ..core.streaming import scratch_folder
 from . import runs
 from .progress import SCORING, stage_progress
 from .samples import image_size_tuple, read_embeddings, read_view
@@ -65,7 +65,7 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
     with ExitStack() as stack:
         writer = stack.enter_context(analysis_writer(samples, method, key, overwrite))
         on_disk = streamed and (executor is not None or batch_bytes(len(samples), size, color) > IN_MEMORY_BYTES)
-        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="redundancy-")) if on_disk else None
+        folder = stack.enter_context(scratch_folder()) if on_disk else None
         sample_ids, labels, images, decode_seconds, skipped = read_view(
             samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled,
             folder, executor,

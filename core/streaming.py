@@ -8,14 +8,56 @@ stays the size of a chunk. ``row_chunks`` and ``take_rows`` read an in-memory ar
 analyses give the same numbers whichever holds their rows.
 """
 
+import glob
 import os
+import shutil
+import socket
 import tempfile
+from contextlib import contextmanager
 
 import numpy as np
 
 CHUNK_ROWS = 16_384
 """Rows per chunk: a 32x32 colour chunk is 192 MiB as float32; with the float64 copies
 the wavelets make, about 1 GiB at the peak (65,536 rows peaked at 3.3 GiB)."""
+
+
+SCRATCH_PREFIX = "fiftyone-redundancy-run-"
+OWNER_FILE = "owner"
+
+
+@contextmanager
+def scratch_folder():
+    """A temporary folder for a streamed run's rows (gigabytes at a million images), gone
+    when the run ends. A run killed outright (kill -9) cannot remove its own, so each
+    folder names its process; a new run first removes the folders of this machine whose
+    process has died, and never a folder it cannot tell is one of these."""
+    _remove_orphans()
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as folder:
+        with open(os.path.join(folder, OWNER_FILE), "w") as owner:
+            owner.write(f"{os.getpid()} {socket.gethostname()}")
+        yield folder
+
+
+def _remove_orphans():
+    for folder in glob.glob(os.path.join(tempfile.gettempdir(), SCRATCH_PREFIX + "*")):
+        try:
+            with open(os.path.join(folder, OWNER_FILE)) as owner:
+                pid, host = owner.read().split()
+        except (OSError, ValueError):
+            continue  # being created, or not a run's folder
+        if host == socket.gethostname() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class DiskRows:

@@ -48,3 +48,29 @@ def test_distance_grouping_from_disk_by_chunks_equals_in_memory(tmp_path, small_
     np.testing.assert_array_equal(from_disk.cluster_labels, in_memory.cluster_labels)
     np.testing.assert_array_equal(from_disk.decisions.status, in_memory.decisions.status)
     np.testing.assert_allclose(from_disk.points, in_memory.points, atol=1e-9)
+
+
+def test_the_scratch_folder_of_a_run_killed_outright_goes_with_the_next_run(tmp_path):
+    """kill -9 leaves a streamed run's rows behind (gigabytes at a million images); the next
+    run removes them, and leaves alone a live run's folder and any folder it cannot tell is
+    a run's."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    killed = subprocess.run(
+        [sys.executable, "-c", "import os, signal\nfrom fiftyone_redundancy.core import streaming\n"
+         "with streaming.scratch_folder() as folder:\n    print(folder, flush=True)\n"
+         "    os.kill(os.getpid(), signal.SIGKILL)"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    orphan = killed.stdout.strip()
+    assert killed.returncode == -9 and os.path.isdir(orphan)
+    unmarked = tempfile.mkdtemp(prefix=streaming.SCRATCH_PREFIX)
+    with streaming.scratch_folder() as live:
+        with streaming.scratch_folder() as folder:
+            assert not os.path.exists(orphan)
+            assert os.path.isdir(live) and os.path.isdir(unmarked)
+    assert not os.path.exists(folder) and not os.path.exists(live)
+    os.rmdir(unmarked)
