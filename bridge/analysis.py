@@ -10,6 +10,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from ..core.devices import resolve_device
+from ..core.pair_score import held_bytes
 from ..core.streaming import scratch_folder
 from . import runs
 from .progress import SCORING, stage_progress
@@ -39,6 +40,23 @@ def batch_bytes(count, size, color):
     return count * size[0] * size[1] * (3 if color == "rgb" else 1) * 4
 
 
+def require_memory(n_images, size, color, method):
+    """Refuse, before a minute of decoding and a lease, a pair-score analysis that would
+    run this machine out of memory partway (it holds every image: a million 32x32 colour
+    images need about 43 GiB)."""
+    import psutil
+
+    needed = held_bytes(n_images, size[0] * size[1] * (3 if color == "rgb" else 1))
+    free = psutil.virtual_memory().available
+    if needed > free:
+        raise MemoryError(
+            f"the {method.label} of {n_images:,} images by the pair score needs about {needed / 2**30:.1f} GiB "
+            f"of memory and this machine has {free / 2**30:.1f} GiB free: analyse a smaller view (or by "
+            f"class), use a smaller image_size or color='gray', or, for wavelet clusters, grouping='distance' "
+            f"(bounded memory at a million images)"
+        )
+
+
 @contextmanager
 def analysis_writer(samples, method, key, overwrite=False, extra_suffixes=()):
     """The lease on ``key`` (``runs.RunWriter``), once ``key`` is checked to take a run of
@@ -50,7 +68,7 @@ def analysis_writer(samples, method, key, overwrite=False, extra_suffixes=()):
 
 def run_image_analysis(samples, method, parameters, analyse, key, label_field, image_size, color,
                        embeddings_field, num_workers, skip_failures, device, progress, overwrite,
-                       streamed=False, executor=None, config=None):  # fmt: skip
+                       streamed=False, executor=None, config=None, holds_images=False):  # fmt: skip
     """Run ``method`` on the images of ``samples`` and store it under ``key``.
 
     ``analyse(images, labels, embeddings, progress, sample_ids)`` does the analysis on
@@ -59,9 +77,13 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
     method stores beyond every image run's (decode time, skipped samples, device, sample
     ids, map). ``streamed``: ``analyse`` reads a batch past ``IN_MEMORY_BYTES`` (or any
     batch, with ``executor``) from a temporary on-disk store it is decoded into by chunks
-    (``samples.read_view``), by ``executor`` when given. The run's config is the reading
+    (``samples.read_view``), by ``executor`` when given. ``holds_images``: the analysis
+    holds every image in memory (the pair score), and is refused before anything starts
+    where this machine's free memory cannot hold it. The run's config is the reading
     arguments, ``parameters`` (a dataclass) and ``config``."""
     size = image_size_tuple(image_size)
+    if holds_images:
+        require_memory(len(samples), size, color, method)
     with ExitStack() as stack:
         writer = stack.enter_context(analysis_writer(samples, method, key, overwrite))
         on_disk = streamed and (executor is not None or batch_bytes(len(samples), size, color) > IN_MEMORY_BYTES)

@@ -95,5 +95,5 @@ def compute_ssim_clusters(
 
     return run_image_analysis(
         samples, SSIM, parameters, analyse, key, label_field, image_size, color,
-        embeddings_field, num_workers, skip_failures, device, progress, overwrite,
+        embeddings_field, num_workers, skip_failures, device, progress, overwrite, holds_images=True,
     )  # fmt: skip

@@ -128,4 +128,5 @@ def compute_wavelet_clusters(
         samples, WAVELET, parameters, analyse, key, label_field, image_size, color,
         embeddings_field, num_workers, skip_failures, device, progress, overwrite,
         streamed=True, executor=executor, config={"similarity_backend": similarity_backend},
+        holds_images=parameters.grouping == "score",
     )  # fmt: skip

@@ -539,3 +539,18 @@ def test_recovery_after_a_writer_died_inside_fiftyones_run_bookkeeping(twins, mo
     assert fr.list_runs(twins) == ["wave"]  # recovers
     twins.reload()
     assert fr.load_run(twins, "wave").parameters["threshold"] == 0.3
+
+
+@pytest.mark.shared_db
+def test_a_pair_score_run_this_machine_cannot_hold_is_refused_before_it_starts(small_dataset, monkeypatch):
+    """As if each image needed a terabyte: refused up front, with the way out, and nothing
+    written; the distance grouping, which streams, still runs."""
+    from fiftyone_redundancy.core import pair_score
+
+    monkeypatch.setattr(pair_score, "HELD_BYTES_PER_VALUE", 10**12 // 3072)
+    fields = set(small_dataset.get_field_schema())
+    for analysis in (fr.compute_wavelet_clusters, fr.compute_ssim_clusters):
+        with pytest.raises(MemoryError, match=r"needs about [\d.]+ GiB of memory and this machine has [\d.]+ GiB free"):
+            analysis(small_dataset, key="too_big", progress=False)
+    assert set(small_dataset.get_field_schema()) == fields and not small_dataset.list_runs()
+    assert fr.compute_wavelet_clusters(small_dataset, key="streams", grouping="distance", progress=False).counts
