@@ -11,8 +11,18 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SCRATCH = tempfile.mkdtemp(prefix="redundancy-tests-")
-# registered before FiftyOne is imported, so it runs after FiftyOne has stopped its database
-atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
+
+
+@atexit.register
+def _remove_scratch():
+    """The images and plugin link go at exit; the database folder stays, because another
+    FiftyOne process of this user (a second test run, the App) may have attached to the
+    database this run started, and its mongod keeps serving from that folder."""
+    for name in os.listdir(_SCRATCH):
+        if name != "db":
+            shutil.rmtree(os.path.join(_SCRATCH, name), ignore_errors=True)
+
+
 _PLUGINS = os.path.join(_SCRATCH, "plugins")
 os.makedirs(_PLUGINS)
 os.symlink(ROOT, os.path.join(_PLUGINS, "fiftyone-redundancy"))
