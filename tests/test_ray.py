@@ -112,3 +112,31 @@ def test_feature_maps_on_two_ray_workers_equal_the_single_process_run(small_data
         np.testing.assert_allclose(fr.load_run(small_dataset, key).details["points_3d"], single.details["points_3d"], atol=1e-4)
     assert single.counts["redundant"] > 0 and single.counts["outlier"] > 0
 
+
+def test_sparse_ssim_on_two_ray_workers_equals_the_single_process_run(small_dataset, fresh_ray):
+    options = dict(label_field="ground_truth", mode="sparse", progress=False)
+    single = fr.compute_ssim_clusters(small_dataset, key="single", **options)
+    distributed = fr.compute_ssim_clusters(small_dataset, key="distributed", executor=fr.RayExecutor(num_workers=2), **options)
+    assert_same_run(small_dataset, single, distributed)  # ~300 images' candidates: shards of 200 pairs
+    assert distributed.details["mode_used"] == "sparse"
+
+
+SPLIT_SUFFIXES = ("status", "group", "representative", "score", "best_match", "best_similarity")
+
+
+@pytest.mark.parametrize("mode", ["candidates", "exhaustive"])
+def test_a_split_on_two_ray_workers_equals_the_single_process_run(small_dataset, fresh_ray, monkeypatch, mode):
+    monkeypatch.setattr(pair_score, "SHARD_PAIRS", 50)  # each of ~30 test images has 10+ candidates: many shards
+    train, test = small_dataset.match_tags("train"), small_dataset.match_tags("test")
+    if mode == "exhaustive":  # every pair: a part of each split keeps it short
+        train, test = train.limit(60), test.limit(20)
+    options = dict(train=train, test=test, mode=mode, progress=False)
+    single = fr.compute_split_similarity(small_dataset, key="single", **options)
+    distributed = fr.compute_split_similarity(small_dataset, key="distributed", executor=fr.RayExecutor(num_workers=2), **options)
+    for suffix in SPLIT_SUFFIXES:
+        assert small_dataset.values(f"single_{suffix}") == small_dataset.values(f"distributed_{suffix}"), suffix
+    for name in ("pairs", "closest_similarities", "least_similar_ids", "mode_used"):
+        assert single.details[name] == distributed.details[name], name
+    assert single.details["mode_used"] == mode
+    assert mode == "exhaustive" or single.details["n_near_identical"] >= 6  # the planted leaks
+
