@@ -26,6 +26,8 @@ from .forms import (
     run_choice_input,
     run_key_input,
     run_summary_markdown,
+    scale_out_inputs,
+    scale_out_params,
     summary_output,
     user_arguments,
 )
@@ -113,6 +115,7 @@ class ComputeFeatureClusters(foo.Operator):
         inputs.int("image_size", default=defaults["image_size"], min=8, max=MAX_IMAGE_SIDE, label="Image size fed to the model")
         inputs.int("batch_size", default=defaults["batch_size"], min=1, label="Batch size")
         inputs.int("num_workers", min=0, label="DataLoader workers", description="Empty: chosen from the CPU count")
+        scale_out_inputs(inputs, ctx, compute_feature_clusters)
         return types.Property(inputs, view=types.View(label="Feature-map clusters"))
 
     def execute(self, ctx):
@@ -125,6 +128,7 @@ class ComputeFeatureClusters(foo.Operator):
                     label_field=label_field_param(ctx),
                     **arguments,
                     **model_arguments(ctx.params),
+                    **scale_out_params(ctx, compute_feature_clusters),
                     progress=progress,
                     overwrite=replace_param(ctx),
                 )

@@ -16,6 +16,8 @@ from .forms import (
     pair_score_params,
     replace_param,
     run_key_input,
+    scale_out_inputs,
+    scale_out_params,
     split_summary_markdown,
     user_arguments,
 )
@@ -65,6 +67,7 @@ class ComputeSplitSimilarity(foo.Operator):
         mode.add_choice("candidates", label="Against each test image's nearest training images (large sets)")
         inputs.enum("mode", mode.values(), default=defaults["mode"], label="Comparison", view=mode)
         pair_score_inputs(inputs, ctx, view)
+        scale_out_inputs(inputs, ctx, compute_split_similarity)
         return types.Property(inputs, view=types.View(label="Train vs test similarity"))
 
     def execute(self, ctx):
@@ -78,6 +81,7 @@ class ComputeSplitSimilarity(foo.Operator):
                     label_field=label_field_param(ctx),
                     **arguments,
                     **pair_score_params(ctx),
+                    **scale_out_params(ctx, compute_split_similarity),
                     progress=progress,
                     overwrite=replace_param(ctx),
                 )

@@ -19,6 +19,8 @@ from .forms import (
     replace_param,
     run_key_input,
     run_summary_markdown,
+    scale_out_inputs,
+    scale_out_params,
     user_arguments,
 )
 
@@ -76,6 +78,7 @@ class ComputeSSIMClusters(foo.Operator):
         pair_score_inputs(inputs, ctx, view)
         inputs.bool("skip_failures", default=defaults["skip_failures"], label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=defaults["image_size"], min=19, max=MAX_IMAGE_SIDE, label="Image size")
+        scale_out_inputs(inputs, ctx, compute_ssim_clusters)
         return types.Property(inputs, view=types.View(label="Find redundant images: SSIM clusters"))
 
     def execute(self, ctx):
@@ -88,6 +91,7 @@ class ComputeSSIMClusters(foo.Operator):
                     label_field=label_field_param(ctx),
                     **arguments,
                     **pair_score_params(ctx),
+                    **scale_out_params(ctx, compute_ssim_clusters),
                     progress=progress,
                     overwrite=replace_param(ctx),
                 )

@@ -18,6 +18,8 @@ from .forms import (
     replace_param,
     run_key_input,
     run_summary_markdown,
+    scale_out_inputs,
+    scale_out_params,
     user_arguments,
 )
 
@@ -97,6 +99,7 @@ class ComputeWaveletClusters(foo.Operator):
         inputs.int("level", default=defaults["level"], min=1, label="Decomposition level")
         inputs.bool("approximation_only", default=defaults["approximation_only"], label="Approximation coefficients only", description="Coarse coefficients only: tolerant of small shifts, crops and re-encoding")
         inputs.float("tau", default=defaults["tau"], min=1.0, label="Condition-number bound (tau)", description="Pivoted QR keeps the most independent coefficients under this bound")
+        scale_out_inputs(inputs, ctx, compute_wavelet_clusters)
         return types.Property(inputs, view=types.View(label="Find redundant images: wavelet clusters"))
 
     def execute(self, ctx):
@@ -112,6 +115,7 @@ class ComputeWaveletClusters(foo.Operator):
                     label_field=label_field_param(ctx),
                     **arguments,
                     **pair_score_params(ctx),
+                    **scale_out_params(ctx, compute_wavelet_clusters),
                     progress=progress,
                     overwrite=replace_param(ctx),
                 )

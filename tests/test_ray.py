@@ -140,3 +140,19 @@ def test_a_split_on_two_ray_workers_equals_the_single_process_run(small_dataset,
     assert single.details["mode_used"] == mode
     assert mode == "exhaustive" or single.details["n_near_identical"] >= 6  # the planted leaks
 
+
+PLUGIN = "@fiftyone-redundancy/redundancy"
+
+
+def test_an_operator_asked_for_a_local_ray_gives_the_single_process_run(single_process, fresh_ray):
+    import fiftyone.operators as foo
+
+    dataset, single = single_process
+    params = {"key": "distributed", "label_field": "ground_truth", "scale_out": True, "ray_address": "local",
+              "view_target": "DATASET"}  # fmt: skip
+    result = foo.execute_operator(f"{PLUGIN}/compute_wavelet_clusters", ctx=dict(dataset=dataset, params=params))
+    assert result.error is None, result.error
+    assert ray.is_initialized()
+    # the operator's modules are FiftyOne's plugin copies, which no worker can import: they travel by value
+    assert any(name.startswith("fiftyone.plugins.") for name in ray.cloudpickle.cloudpickle._PICKLE_BY_VALUE_MODULES)
+    assert_same_run(dataset, single, fr.load_run(dataset, "distributed"))
