@@ -113,12 +113,15 @@ def test_feature_maps_on_two_ray_workers_equal_the_single_process_run(small_data
     assert single.counts["redundant"] > 0 and single.counts["outlier"] > 0
 
 
-def test_sparse_ssim_on_two_ray_workers_equals_the_single_process_run(small_dataset, fresh_ray):
-    options = dict(label_field="ground_truth", mode="sparse", progress=False)
-    single = fr.compute_ssim_clusters(small_dataset, key="single", **options)
-    distributed = fr.compute_ssim_clusters(small_dataset, key="distributed", executor=fr.RayExecutor(num_workers=2), **options)
-    assert_same_run(small_dataset, single, distributed)  # ~300 images' candidates: shards of 200 pairs
-    assert distributed.details["mode_used"] == "sparse"
+@pytest.mark.parametrize("mode", ["sparse", "dense"])
+def test_ssim_on_two_ray_workers_equals_the_single_process_run(small_dataset, fresh_ray, mode):
+    # sparse: 510 images' candidates; dense: every pair of 80 images (3,160): shards of 200 pairs
+    view = small_dataset if mode == "sparse" else small_dataset.match_tags("train").limit(80)
+    options = dict(label_field="ground_truth", mode=mode, progress=False)
+    single = fr.compute_ssim_clusters(view, key="single", **options)
+    distributed = fr.compute_ssim_clusters(view, key="distributed", executor=fr.RayExecutor(num_workers=2), **options)
+    assert_same_run(small_dataset, single, distributed)
+    assert distributed.details["mode_used"] == mode
 
 
 SPLIT_SUFFIXES = ("status", "group", "representative", "score", "best_match", "best_similarity")
