@@ -113,6 +113,20 @@ def test_feature_maps_on_two_ray_workers_equal_the_single_process_run(small_data
     assert single.counts["redundant"] > 0 and single.counts["outlier"] > 0
 
 
+def test_a_worker_builds_the_model_once_and_again_when_its_file_changes(tmp_path):
+    import torch
+
+    model, path = small_cnn(), str(tmp_path / "cnn.pt")
+    torch.save(model, path)
+    source, payload = features.model_source(model, path)
+    built = features._worker_model(source, payload)  # what a task calls in its worker
+    assert features._worker_model(source, payload) is built
+    time.sleep(0.01)
+    torch.save(torch.nn.Sequential(torch.nn.Flatten()), path)
+    changed, _ = features.model_source(model, path)
+    assert changed != source and isinstance(features._worker_model(changed), torch.nn.Sequential)
+    assert len(features._worker_model(changed)) == 1
+
 @pytest.mark.parametrize("mode", ["sparse", "dense"])
 def test_ssim_on_two_ray_workers_equals_the_single_process_run(small_dataset, fresh_ray, mode):
     # sparse: 510 images' candidates; dense: every pair of 80 images (3,160): shards of 200 pairs
