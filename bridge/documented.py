@@ -31,6 +31,8 @@ SHARED = {
     "overwrite": """replace a run under ``key`` that covers samples outside ``samples``
             (they would lose its fields); a re-run on the same samples (or more)
             replaces the run either way""",
+    "similarity_config": """that backend's settings (e.g. ``{"uri": ...}`` for LanceDB);
+            None: the brain config's""",
     "exclude": "the statuses that exclude a sample",
     "combine": """"union" (drop a sample that any run marks) or "intersection" (only one
             that every run marks, e.g. what both the wavelet and the SSIM run call

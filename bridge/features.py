@@ -7,7 +7,15 @@ import fiftyone as fo
 import numpy as np
 
 from ..core.feature_analysis import FeatureParameters, analyze_features
-from ..core.features import ExtractionParameters, ImageFiles, extract_features, load_model
+from ..core.features import (
+    ExtractionParameters,
+    ImageFiles,
+    check_layer,
+    extract_features,
+    extract_features_sharded,
+    load_model,
+    model_source,
+)
 from ..core.parameters import check_flag, check_number
 from ..core.probe import boundary_crossings, torch_classifier
 from ..core.timing import timed
@@ -60,6 +68,7 @@ def compute_feature_clusters(
     device=None,
     random_state=FeatureParameters.random_state,
     store_features=False,
+    executor=None,
     progress=None,
     overwrite=False,
 ):
@@ -108,6 +117,14 @@ def compute_feature_clusters(
             ``{key}_embedding``, owned by the run, so the pair score of the other
             analyses can take them (``embeddings_field="features_embedding"``) and find
             semantic near-duplicates and leaks the pixels alone would miss
+        executor: ``fr.RayExecutor()`` (a local Ray), ``fr.RayExecutor("auto")`` or
+            ``fr.RayExecutor("host:port")`` (a cluster; the ``[distributed]`` extra) decodes
+            the images and runs the model on them as Ray tasks of whole batches; each
+            worker builds the model once, from ``model_path`` (which it must be able to
+            read, like the images) or from the model sent once through Ray's object
+            store. Reduction and clustering stay in this process, so the run is the
+            single-process one. Not for ``zoo_model``; an ``embeddings_field`` needs no
+            model. None: this process
 
     Returns:
         a :class:`RedundancyRun`
@@ -134,7 +151,7 @@ def compute_feature_clusters(
         with timed(timings, "extraction"):
             features, source = _features(
                 samples, model, layer, model_path, architecture, num_classes, zoo_model,
-                embeddings_field, extraction, device, progress,
+                embeddings_field, extraction, device, progress, executor,
             )  # fmt: skip
         runs.checkpoint("decoded")
 
@@ -165,7 +182,7 @@ def _check_embedding_field(dataset, key, store_features):
 
 
 def _features(samples, model, layer, model_path, architecture, num_classes, zoo_model,
-              embeddings_field, extraction, device, progress):  # fmt: skip
+              embeddings_field, extraction, device, progress, executor=None):  # fmt: skip
     if embeddings_field is not None:
         values = samples.values(embeddings_field)
         missing = [i for i, value in zip(samples.values("id"), values) if value is None]
@@ -187,6 +204,11 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
             )
         return features, f"field:{embeddings_field}"
     if zoo_model is not None:
+        if executor is not None:
+            raise ValueError(
+                f"zoo model {zoo_model!r} runs through FiftyOne in this process, not on Ray: "
+                "leave executor out, or pass its checkpoint (model_path) to run it on Ray"
+            )
         import fiftyone.zoo as foz
 
         try:
@@ -200,13 +222,21 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
         return np.asarray(samples.compute_embeddings(loaded, progress=progress)), f"zoo:{zoo_model}"
     module = resolve_model(model, model_path, architecture, num_classes)
     mean, std = _statistics(extraction.normalize)
-    files = ImageFiles(samples.values("filepath"), extraction.image_size, "rgb", mean, std)
-    with fo.core.utils.ProgressBar(total=len(files), progress=progress) as bar:
+    paths = samples.values("filepath")
+    with fo.core.utils.ProgressBar(total=len(paths), progress=progress) as bar:
         try:
-            features = extract_features(
-                module, layer, files, extraction.batch_size, extraction.num_workers, device, extraction.pool,
-                progress=lambda done, _: bar.set_iteration(done),
-            )  # fmt: skip
+            if executor is None:
+                features = extract_features(
+                    module, layer, ImageFiles(paths, extraction.image_size, "rgb", mean, std), extraction.batch_size,
+                    extraction.num_workers, device, extraction.pool, progress=lambda done, _: bar.set_iteration(done),
+                )  # fmt: skip
+            else:
+                check_layer(module, layer)  # here, before any task
+                source, payload = model_source(module, model_path if model is None else None, architecture, num_classes)
+                features = extract_features_sharded(
+                    executor, source, payload, layer, paths, extraction.image_size, mean, std, extraction.batch_size,
+                    device, extraction.pool, progress=lambda done, _: bar.set_iteration(done),
+                )  # fmt: skip
         except (AttributeError, TypeError, RuntimeError) as error:
             raise ValueError(
                 f"the model could not turn the images into feature vectors ({type(error).__name__}: "

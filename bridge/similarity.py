@@ -16,38 +16,58 @@ def index_search(samples, sample_ids, backend, **index_config):
     similarity index of ``backend`` (``index_config``: that backend's settings, e.g.
     ``uri`` for LanceDB; otherwise the brain config's) and asks it for each row's
     ``k`` nearest other rows (Euclidean)."""
+
+    def search(members, rows, k):
+        ids = [sample_ids[m] for m in members]
+        return _index_neighbours(samples, ids, rows, rows, min(k, len(ids) - 1), backend, index_config, True)
+
+    return search
+
+
+def index_cross_search(samples, index_ids, backend, **index_config):
+    """A ``search(queries, members, rows, k)`` for ``core.pair_score.cross_candidates``
+    (train vs test): ``rows`` (one per sample ``index_ids[m]`` of ``members``) go into a
+    brain similarity index of ``backend``, asked for each query row's ``k`` nearest
+    (Euclidean); settings as ``index_search``."""
+
+    def search(queries, members, rows, k):
+        ids = [index_ids[m] for m in members]
+        return _index_neighbours(samples, ids, rows, queries, min(k, len(ids)), backend, index_config, False)
+
+    return search
+
+
+def _index_neighbours(samples, ids, rows, queries, count, backend, index_config, exclude_self):
+    """Positions in ``ids`` of each query's ``count`` nearest ``rows``, found by an index
+    of ``rows`` under the samples ``ids`` (the query at position i is row i itself, and
+    not its own neighbour, when ``exclude_self``)."""
     import numpy as np
 
     import fiftyone.brain as fob
 
-    def search(members, rows, k):
-        ids = [sample_ids[m] for m in members]
-        count = min(k, len(ids) - 1)
-        if count <= 0:
-            return np.empty((len(ids), 0), dtype=np.int64)
-        index = fob.compute_similarity(
-            samples.select(ids, ordered=True),
-            embeddings=np.asarray(rows, dtype=np.float32),
-            backend=backend,
-            metric="euclidean",
-            progress=False,
-            **index_config,
-        )
-        wanted = min(2 * count + 1, len(ids))
-        try:
-            # the brain's batch k-NN query (what its own duplicate search uses), twice as
-            # deep as needed: the nearest are then picked by exact distance, so that two
-            # indexes that order near-ties their own way propose the same candidates
-            found, _ = index._kneighbors(query=np.asarray(rows, dtype=np.float32), k=wanted)
-        finally:
-            index.cleanup()
-        position = {sample_id: i for i, sample_id in enumerate(ids)}
-        rows = np.asarray(rows, dtype=np.float64)
-        neighbours = np.empty((len(ids), count), dtype=np.int64)
-        for row, nearest in enumerate(found):
-            others = np.array([position[sample_id] for sample_id in nearest if position[sample_id] != row])
-            distances = np.round(((rows[others] - rows[row]) ** 2).sum(axis=1), 9)
-            neighbours[row] = others[np.lexsort((others, distances))][:count]
-        return neighbours
-
-    return search
+    if count <= 0:
+        return np.empty((len(queries), 0), dtype=np.int64)
+    index = fob.compute_similarity(
+        samples.select(ids, ordered=True),
+        embeddings=np.asarray(rows, dtype=np.float32),
+        backend=backend,
+        metric="euclidean",
+        progress=False,
+        **index_config,
+    )
+    wanted = min(2 * count + exclude_self, len(ids))
+    try:
+        # the brain's batch k-NN query (what its own duplicate search uses), twice as
+        # deep as needed: the nearest are then picked by exact distance, so that two
+        # indexes that order near-ties their own way propose the same candidates
+        found, _ = index._kneighbors(query=np.asarray(queries, dtype=np.float32), k=wanted)
+    finally:
+        index.cleanup()
+    position = {sample_id: i for i, sample_id in enumerate(ids)}
+    rows, queries = np.asarray(rows, dtype=np.float64), np.asarray(queries, dtype=np.float64)
+    neighbours = np.empty((len(queries), count), dtype=np.int64)
+    for query, nearest in enumerate(found):
+        others = np.array([position[sample_id] for sample_id in nearest if not (exclude_self and position[sample_id] == query)])
+        distances = np.round(((rows[others] - queries[query]) ** 2).sum(axis=1), 9)
+        neighbours[query] = others[np.lexsort((others, distances))][:count]
+    return neighbours

@@ -1,18 +1,22 @@
 """``compute_split_similarity``: train vs test on a FiftyOne view (the leakage study)."""
 
+from contextlib import ExitStack
+
 import fiftyone as fo
 import numpy as np
 
 from ..core.devices import resolve_device
 from ..core.pair_score import pair_score_parameters
 from ..core.split_similarity import SplitParameters, split_decisions, split_similarity
+from ..core.streaming import in_memory, scratch_folder
 from ..core.timing import timed
 from . import runs
-from .analysis import ImageReading, analysis_writer
+from .analysis import ImageReading, analysis_writer, require_memory
 from .documented import documented
 from .methods import SPLIT
 from .progress import SCORING, stage_progress
 from .samples import image_size_tuple, read_embeddings, read_images, read_labels, require_images
+from .similarity import index_cross_search
 
 SPLIT_FIELDS = {"best_match": fo.StringField, "best_similarity": fo.FloatField}
 
@@ -34,6 +38,9 @@ def compute_split_similarity(
     device=None,
     pair_score=None,
     embeddings_field=None,
+    similarity_backend=None,
+    similarity_config=None,
+    executor=None,
     num_workers=ImageReading.num_workers,
     skip_failures=ImageReading.skip_failures,
     progress=None,
@@ -71,6 +78,15 @@ def compute_split_similarity(
             "cuda"
         pair_score: a dict or ``PairScoreParameters`` tuning candidates and verification;
             None: the pair score's defaults
+        similarity_backend: a fiftyone-brain similarity backend ("sklearn", "lancedb",
+            "milvus", "qdrant", ...) that indexes the training images' descriptors and
+            finds each test image's candidates in ``mode="candidates"`` (the exhaustive
+            mode compares every pair and needs none); every candidate is still verified,
+            so an index can miss a pair but never add one. None: the blocked search
+        executor: ``fr.RayExecutor()`` (a local Ray), ``fr.RayExecutor("auto")`` or
+            ``fr.RayExecutor("host:port")`` (a cluster; the ``[distributed]`` extra)
+            decodes both splits by chunks and verifies the pairs in shards as Ray tasks,
+            with the same scores and decisions; None: this process
 
     Returns:
         a :class:`RedundancyRun`
@@ -83,9 +99,13 @@ def compute_split_similarity(
     )
     size = image_size_tuple(image_size)
     train_view, test_view = _split_views(samples, train, test, split_field)
+    require_memory(len(train_view) + len(test_view), size, color, SPLIT)
     if within_class and label_field is None:
         raise ValueError("within_class=True needs a label_field to tell the classes apart")
-    with analysis_writer(samples, SPLIT, key, overwrite, tuple(SPLIT_FIELDS)) as writer:
+    with ExitStack() as stack:
+        writer = stack.enter_context(analysis_writer(samples, SPLIT, key, overwrite, tuple(SPLIT_FIELDS)))
+        # with Ray, the images are decoded by chunks as tasks into a folder of this run's
+        folder = None if executor is None else stack.enter_context(scratch_folder())
         timings = {}
         with timed(timings, "decode"):
             train_ids, test_ids = train_view.values("id"), test_view.values("id")
@@ -98,8 +118,9 @@ def compute_split_similarity(
             train_groups = read_labels(train_view, label_field) if within_class else None
             test_groups = read_labels(test_view, label_field) if within_class else None
             check = writer.raise_if_cancelled
-            train_kept, train_images, skipped = read_images(train_view, size, color, num_workers, progress, skip_failures, check)
-            test_kept, test_images, test_skipped = read_images(test_view, size, color, num_workers, progress, skip_failures, check)
+            train_kept, train_images, skipped = read_images(train_view, size, color, num_workers, progress, skip_failures, check, folder, executor)
+            test_kept, test_images, test_skipped = read_images(test_view, size, color, num_workers, progress, skip_failures, check, folder, executor)
+            train_images, test_images = in_memory(train_images), in_memory(test_images)
             skipped += test_skipped
             if not train_kept or not test_kept:
                 raise ValueError(f"no image of the {'training' if not train_kept else 'test'} split could be read; see the reasons: {skipped[:3]}")
@@ -118,7 +139,11 @@ def compute_split_similarity(
                 train_embeddings=read_embeddings(train_view, embeddings_field, train_ids),
                 test_embeddings=read_embeddings(test_view, embeddings_field, test_ids),
                 progress=stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"),
-            )
+                search=None if similarity_backend is None else index_cross_search(
+                    samples, train_ids, similarity_backend, **(similarity_config or {})
+                ),
+                executor=executor,
+            )  # fmt: skip
         runs.checkpoint("analysed")
 
         decisions = split_decisions(result, len(train_ids))
@@ -154,6 +179,7 @@ def compute_split_similarity(
             "image_size": list(size),
             "color": color,
             "embeddings_field": embeddings_field,
+            "similarity_backend": similarity_backend,
             **runs.parameters_record(parameters),
         }
         samples_view = samples._dataset.select(sample_ids)

@@ -2,9 +2,11 @@
 
 from ..core.pair_score import pair_score_parameters
 from ..core.ssim_analysis import SSIMParameters, analyze_ssim
+from ..core.streaming import in_memory
 from .analysis import ImageReading, run_image_analysis
 from .documented import documented
 from .methods import SSIM
+from .similarity import index_search
 
 
 @documented
@@ -26,6 +28,9 @@ def compute_ssim_clusters(
     device=None,
     pair_score=None,
     embeddings_field=None,
+    similarity_backend=None,
+    similarity_config=None,
+    executor=None,
     num_workers=ImageReading.num_workers,
     skip_failures=ImageReading.skip_failures,
     progress=None,
@@ -66,6 +71,15 @@ def compute_ssim_clusters(
             ``skimage.metrics.structural_similarity`` within 1e-4); other keys tune
             candidates and verification, e.g. ``{"flips": True}`` or
             ``{"n_neighbors": 20}``. None: the pair score's defaults
+        similarity_backend: a fiftyone-brain similarity backend ("sklearn", "lancedb",
+            "milvus", "qdrant", ...) that finds the sparse mode's candidates instead of the
+            exact blocked search (a dense run scores every pair and needs none); every
+            candidate is still verified, so an index can miss a pair but never add one.
+            None: the blocked search
+        executor: ``fr.RayExecutor()`` (a local Ray), ``fr.RayExecutor("auto")`` or
+            ``fr.RayExecutor("host:port")`` (a cluster; the ``[distributed]`` extra)
+            decodes the images by chunks and verifies the pairs in shards as Ray tasks,
+            with the same scores and groups; None: this process
 
     Returns:
         a :class:`RedundancyRun`
@@ -84,7 +98,10 @@ def compute_ssim_clusters(
     )
 
     def analyse(images, labels, embeddings, pairs_progress, sample_ids):
-        analysis = analyze_ssim(images, labels, parameters, embeddings, pairs_progress)
+        search = None
+        if similarity_backend is not None:
+            search = index_search(samples, sample_ids, similarity_backend, **(similarity_config or {}))
+        analysis = analyze_ssim(in_memory(images), labels, parameters, embeddings, pairs_progress, search, executor)
         return analysis, {
             "mode_used": analysis.mode,
             "n_clusters_used": int(analysis.n_clusters),
@@ -95,5 +112,7 @@ def compute_ssim_clusters(
 
     return run_image_analysis(
         samples, SSIM, parameters, analyse, key, label_field, image_size, color,
-        embeddings_field, num_workers, skip_failures, device, progress, overwrite, holds_images=True,
+        embeddings_field, num_workers, skip_failures, device, progress, overwrite,
+        streamed=executor is not None, executor=executor, config={"similarity_backend": similarity_backend},
+        holds_images=True,
     )  # fmt: skip

@@ -80,8 +80,6 @@ def compute_wavelet_clusters(
             "milvus", "qdrant", ...) that finds the pair score's candidates instead of the
             exact blocked search; every candidate is still verified, so an index can miss
             a pair but never add one. None: the blocked search
-        similarity_config: that backend's settings (e.g. ``{"uri": ...}`` for LanceDB);
-            None: the brain config's
         executor: ``fr.RayExecutor()`` (a local Ray), ``fr.RayExecutor("auto")`` or
             ``fr.RayExecutor("host:port")`` (a cluster; the ``[distributed]`` extra)
             decodes the images and verifies the candidate pairs as Ray tasks, with the

@@ -1,6 +1,10 @@
 """Feature maps of a trained torch model (the thesis method, step 1): a forward hook on a
-chosen layer captures its output for every image, batched through a DataLoader."""
+chosen layer captures its output for every image, batched through a DataLoader; or, with
+an executor, batches of image files as Ray tasks, each worker building the model once
+from its source (``ModelSource``)."""
 
+import hashlib
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -9,7 +13,12 @@ import numpy as np
 import torch
 
 from .devices import resolve_device
+from .images import load_image
 from .parameters import check_number
+
+TASK_IMAGES = 1024
+"""Images per Ray task of a distributed extraction (rounded up to whole batches, so every
+forward pass sees the batch a single process would)."""
 
 
 @dataclass
@@ -80,6 +89,20 @@ def loader_workers(device):
     return min(8, cores - 1) if device == "cuda" else min(4, max(cores - 1, 0))
 
 
+def check_layer(model, layer):
+    """Refuse a ``layer`` the model cannot be hooked at; returns its named modules."""
+    modules = dict(model.named_modules())
+    if layer is not None and layer not in modules:
+        raise ValueError(f"the model has no layer {layer!r}; its layers are {layer_names(model)[:20]}...")
+    if layer is not None and isinstance(model, torch.jit.ScriptModule):
+        raise ValueError(
+            "a TorchScript model cannot be hooked at an inner layer; use layer=None for its "
+            "output, or save the model with torch.save(model) (or give its torchvision "
+            "architecture and state dict)"
+        )
+    return modules
+
+
 def extract_features(model, layer, images, batch_size=ExtractionParameters.batch_size, num_workers=None,
                      device=None, pool=ExtractionParameters.pool, progress=None):  # fmt: skip
     """Output of ``layer`` for every image of ``images`` (a torch ``Dataset`` of CHW
@@ -90,15 +113,7 @@ def extract_features(model, layer, images, batch_size=ExtractionParameters.batch
 
     Batches go channels-last (oneDNN's fast layout for convolutions) under
     ``torch.inference_mode``; to a GPU from pinned memory without blocking."""
-    modules = dict(model.named_modules())
-    if layer is not None and layer not in modules:
-        raise ValueError(f"the model has no layer {layer!r}; its layers are {layer_names(model)[:20]}...")
-    if layer is not None and isinstance(model, torch.jit.ScriptModule):
-        raise ValueError(
-            "a TorchScript model cannot be hooked at an inner layer; use layer=None for its "
-            "output, or save the model with torch.save(model) (or give its torchvision "
-            "architecture and state dict)"
-        )
+    modules = check_layer(model, layer)
     device = resolve_device(device)
     model = model.to(device, memory_format=torch.channels_last).eval()
     if isinstance(images, np.ndarray):
@@ -149,9 +164,96 @@ class ImageFiles(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, index):
-        from .images import load_image
-
         image = torch.from_numpy(load_image(self.paths[index], self.size, self.color)).permute(2, 0, 1)
         if self.mean is not None:
             image = (image - self.mean) / self.std
         return image
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """How a Ray worker builds the model: loaded from ``path`` (a whole model, or the state
+    dict of a torchvision ``architecture``) as ``load_model`` does, or, for a model given
+    as an object (or an architecture without a checkpoint, whose weights are random), from
+    its serialized bytes, sent once to Ray's object store (``digest`` names them). Each
+    worker process builds it once and keeps it (``_worker_model``)."""
+
+    path: str = None
+    architecture: str = None
+    num_classes: int = None
+    stamp: tuple = None
+    """The file's size and modification time: a file changed since loads again."""
+    digest: str = None
+
+
+def model_source(model, path=None, architecture=None, num_classes=None):
+    """``(ModelSource, serialized model or None)`` for ``model`` (already loaded by the
+    caller, here from ``path``/``architecture`` when given): a checkpoint file is loaded
+    again by each worker (it must be readable there, like the images); otherwise the
+    module itself travels, once (``torch.save``, or ``torch.jit.save`` for TorchScript)."""
+    if path is not None and os.path.isfile(path):
+        path = os.path.abspath(path)
+        status = os.stat(path)
+        return ModelSource(path, architecture, num_classes, (status.st_size, status.st_mtime_ns)), None
+    buffer = io.BytesIO()
+    if isinstance(model, torch.jit.ScriptModule):
+        torch.jit.save(model, buffer)
+    else:
+        torch.save(model, buffer)
+    payload = np.frombuffer(buffer.getvalue(), dtype=np.uint8)  # read in place from Ray's store
+    return ModelSource(digest=hashlib.sha1(payload).hexdigest()), payload
+
+
+_MODELS = {}
+"""The model a Ray worker process built last, by its ``ModelSource``."""
+
+
+def _worker_model(source, payload=None):
+    model = _MODELS.get(source)
+    if model is None:
+        if payload is None:
+            model = load_model(source.path, source.architecture, source.num_classes)
+        else:
+            model = _model_from_bytes(payload)
+        _MODELS.clear()  # one model per worker process at a time
+        _MODELS[source] = model
+    return model
+
+
+def _model_from_bytes(payload):
+    data = bytes(payload)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
+    except (RuntimeError, ValueError):
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False).eval()
+
+
+def extract_features_sharded(executor, source, payload, layer, paths, size=(32, 32), mean=None, std=None,
+                             batch_size=ExtractionParameters.batch_size, device=None,
+                             pool=ExtractionParameters.pool, progress=None):  # fmt: skip
+    """``extract_features`` of the image files ``paths`` as Ray tasks of ``executor``
+    (``parallel.RayExecutor``): each task decodes ``TASK_IMAGES`` images (whole batches of
+    ``batch_size``) and runs them through the model its worker built from ``source`` and
+    ``payload`` (``model_source``); rows come back in path order. ``device`` is resolved on
+    each worker. ``progress(done, total)`` after each task."""
+    from .parallel import run_map
+
+    paths = list(paths)
+    step = batch_size * max(1, -(-TASK_IMAGES // batch_size))
+    tasks = [(source, layer, paths[start : start + step], tuple(size), mean, std, batch_size, device, pool)
+             for start in range(0, len(paths), step)]  # fmt: skip
+    rows, done = [], 0
+    for features in run_map(executor, _extract_task, tasks, payload):
+        rows.append(features)
+        done += len(features)
+        if progress is not None:
+            progress(done, len(paths))
+    return np.concatenate(rows)
+
+
+def _extract_task(task, payload=None):
+    source, layer, paths, size, mean, std, batch_size, device, pool = task
+    files = ImageFiles(paths, size, "rgb", mean, std)
+    return extract_features(_worker_model(source, payload), layer, files, batch_size, 0, device, pool)

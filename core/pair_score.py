@@ -219,9 +219,18 @@ def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None, se
     return _unique_pairs(pairs)
 
 
-def cross_candidates(query_sets, index_sets, n_neighbors, query_groups=None, index_groups=None, device=None):
+def cross_candidates(query_sets, index_sets, n_neighbors, query_groups=None, index_groups=None, device=None,
+                     search=None):  # fmt: skip
     """Unique candidate pairs ``(query, index)`` between two image sets: each query image
-    with its ``n_neighbors`` nearest index images by every descriptor, within its group."""
+    with its ``n_neighbors`` nearest index images by every descriptor, within its group.
+    ``search(queries, members, rows, k)`` (query rows; rows of the index images
+    ``members``; returns each query's ``k`` nearest rows as positions in ``members``)
+    replaces the blocked search, e.g. with a vector index (``bridge.similarity``)."""
+    if search is None:
+
+        def search(queries, members, rows, k):
+            return candidate_neighbours(queries, rows, k, device=device)
+
     pairs = []
     query_groups = np.zeros(len(query_sets[0]), dtype=object) if query_groups is None else np.asarray(query_groups, dtype=object)
     index_groups = np.zeros(len(index_sets[0]), dtype=object) if index_groups is None else np.asarray(index_groups, dtype=object)
@@ -231,9 +240,7 @@ def cross_candidates(query_sets, index_sets, n_neighbors, query_groups=None, ind
         if len(members) == 0:
             continue
         for query_descriptors, index_descriptors in zip(query_sets, index_sets):
-            neighbours = candidate_neighbours(
-                query_descriptors[queries], index_descriptors[members], n_neighbors, device=device
-            )
+            neighbours = search(query_descriptors[queries], members, index_descriptors[members], n_neighbors)
             pairs.append(np.stack([np.repeat(queries, neighbours.shape[1]), members[neighbours.reshape(-1)]], axis=1))
     return _unique_pairs(pairs)
 
@@ -460,8 +467,6 @@ def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, 
     them as ``PairScorer`` does in one process. Everything a score uses (standardised
     luminance, baselines, unit descriptors) is per image, so a shard scores a pair as the
     whole set would."""
-    from .parallel import run_map
-
     tasks = []
     for start in range(0, len(pairs), SHARD_PAIRS):
         shard = pairs[start : start + SHARD_PAIRS]
@@ -471,17 +476,56 @@ def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, 
             np.asarray(images[rows]), parameters, None if embeddings is None else embeddings[rows],
             descriptor[rows], local[:, 0], local[:, 1],
         ))  # fmt: skip
-    scores = []
-    for shard_scores in run_map(executor, _score_shard, tasks):
-        scores.append(shard_scores)
+    return np.concatenate(_run_shards(executor, _score_shard, tasks, len(pairs), progress) or [np.empty(0)])
+
+
+def verify_sharded_across(executor, query_images, index_images, parameters, query_embeddings, index_embeddings,
+                          query_descriptor, index_descriptor, pairs, progress=None):  # fmt: skip
+    """``verify_sharded`` for pairs ``(query, index)`` between two image sets: ``(scores,
+    raw verified similarities)``, each shard sent the query and index images its pairs
+    touch, scored as ``PairScorer.score_and_raw`` scores them in one process."""
+    def rows_of(values, rows):
+        return None if values is None else np.asarray(values[rows])
+
+    tasks = []
+    for start in range(0, len(pairs), SHARD_PAIRS):
+        shard = pairs[start : start + SHARD_PAIRS]
+        query_rows, query_local = np.unique(shard[:, 0], return_inverse=True)
+        index_rows, index_local = np.unique(shard[:, 1], return_inverse=True)
+        tasks.append((
+            rows_of(query_images, query_rows), rows_of(index_images, index_rows), parameters,
+            rows_of(query_embeddings, query_rows), rows_of(index_embeddings, index_rows),
+            query_descriptor[query_rows], index_descriptor[index_rows], query_local, index_local,
+        ))  # fmt: skip
+    scored = _run_shards(executor, _score_shard_across, tasks, len(pairs), progress)
+    if not scored:
+        return np.empty(0), np.empty(0)
+    return np.concatenate([scores for scores, _ in scored]), np.concatenate([raw for _, raw in scored])
+
+
+def _run_shards(executor, score_shard, tasks, n_pairs, progress):
+    """The results of ``score_shard`` over ``tasks`` (by ``executor``), in order, with
+    ``progress(done, n_pairs)`` after each shard."""
+    from .parallel import run_map
+
+    results = []
+    for result in run_map(executor, score_shard, tasks):
+        results.append(result)
         if progress is not None:
-            progress(min(len(scores) * SHARD_PAIRS, len(pairs)), len(pairs))
-    return np.concatenate(scores) if scores else np.empty(0)
+            progress(min(len(results) * SHARD_PAIRS, n_pairs), n_pairs)
+    return results
 
 
 def _score_shard(task):
     images, parameters, embeddings, descriptor, first, second = task
     return PairScorer(images, parameters, embeddings, descriptor=descriptor).score(first, second)
+
+
+def _score_shard_across(task):
+    query_images, index_images, parameters, query_embeddings, index_embeddings, query_descriptor, index_descriptor, first, second = task
+    query = PairScorer(query_images, parameters, query_embeddings, descriptor=query_descriptor)
+    index = PairScorer(index_images, parameters, index_embeddings, descriptor=index_descriptor)
+    return query.score_and_raw(first, second, index)
 
 
 def pair_cosines(rows, pairs, chunk=16384):
@@ -513,9 +557,13 @@ def _passes_gates(pairs, sets):
 
 
 def score_across(query_images, index_images, parameters=None, query_embeddings=None,
-                 index_embeddings=None, query_groups=None, index_groups=None, progress=None):  # fmt: skip
+                 index_embeddings=None, query_groups=None, index_groups=None, progress=None, search=None,
+                 executor=None):  # fmt: skip
     """Scored candidate pairs ``(query, index)`` between two image sets, with their raw
-    verified similarity; ``progress(done, total)`` follows the verification."""
+    verified similarity; ``progress(done, total)`` follows the verification; ``search``
+    finds the candidates (``cross_candidates``). With ``executor``
+    (``parallel.RayExecutor``) the pairs are verified in shards as Ray tasks
+    (``verify_sharded_across``)."""
     parameters = parameters or PairScoreParameters()
     query_sets = candidate_descriptors(query_images, parameters.device)
     index_sets = candidate_descriptors(index_images, parameters.device)
@@ -523,16 +571,27 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
         query_sets.append(embedding_rows(query_embeddings))
         index_sets.append(embedding_rows(index_embeddings))
     pairs = cross_candidates(
-        query_sets, index_sets, parameters.n_neighbors, query_groups, index_groups, parameters.device
+        query_sets, index_sets, parameters.n_neighbors, query_groups, index_groups, parameters.device, search
     )
-    query_scorer = PairScorer(query_images, parameters, query_embeddings, descriptor=query_sets[0])
-    index_scorer = PairScorer(index_images, parameters, index_embeddings, descriptor=index_sets[0])
+    if executor is None:
+        query_scorer = PairScorer(query_images, parameters, query_embeddings, descriptor=query_sets[0])
+        index_scorer = PairScorer(index_images, parameters, index_embeddings, descriptor=index_sets[0])
+        query_frames, index_frames = query_scorer.frames, index_scorer.frames
+    else:  # the frames as the scorers find them
+        aligned = parameters.verification == "aligned"
+        query_frames, index_frames = (trim_frames(images) if aligned else None for images in (query_images, index_images))
     framed = [
-        framed_candidates(query_scorer.frames, index_sets[1], parameters.n_neighbors, parameters.device),
-        framed_candidates(index_scorer.frames, query_sets[1], parameters.n_neighbors, parameters.device)[:, ::-1],
+        framed_candidates(query_frames, index_sets[1], parameters.n_neighbors, parameters.device),
+        framed_candidates(index_frames, query_sets[1], parameters.n_neighbors, parameters.device)[:, ::-1],
     ]
     pairs = _unique_pairs([pairs, *(_same_group(f, query_groups, index_groups) for f in framed)])
-    scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)
+    if executor is None:
+        scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)
+    else:
+        scores, raw = verify_sharded_across(
+            executor, query_images, index_images, parameters, query_embeddings, index_embeddings,
+            query_sets[0], index_sets[0], pairs, progress,
+        )  # fmt: skip
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores, raw)
 
 

@@ -8,6 +8,19 @@ candidate search, grouping) stays in the driver, so a distributed run groups exa
 a single process does.
 """
 
+import sys
+
+RAY_MISSING = (
+    "Ray is not installed here: install the [distributed] extra (pip install "
+    "'fiftyone-redundancy[distributed]') where the analysis runs, or run without an "
+    "executor (no Ray address)"
+)
+
+PACKAGE = __name__.rpartition(".core.")[0]
+"""The name this package was imported under: ``fiftyone_redundancy`` as an installed
+package; a name of FiftyOne's (``fiftyone.plugins.orgs...``) when its plugin loader
+imported it, which no Ray worker can import, so its functions then travel by value."""
+
 
 class RayExecutor:
     """Maps a function over items as Ray tasks. ``address``: None starts a local Ray
@@ -16,7 +29,10 @@ class RayExecutor:
     Ray is imported only here, when an executor is made."""
 
     def __init__(self, address=None, num_workers=None):
-        import ray
+        try:
+            import ray
+        except ImportError as error:
+            raise ImportError(RAY_MISSING) from error
 
         self.address = address
         if not ray.is_initialized():
@@ -24,13 +40,18 @@ class RayExecutor:
             if address is None:  # a Ray of this process's own, even where a cluster runs
                 address, options["num_cpus"] = "local", num_workers
             ray.init(address=address, **options)
+        if PACKAGE.startswith("fiftyone.plugins."):  # imported by FiftyOne's plugin loader
+            ray.cloudpickle.register_pickle_by_value(sys.modules[PACKAGE])
         self._ray = ray
 
-    def map(self, function, items):
+    def map(self, function, items, shared=None):
         """``function(item)`` for every item, as Ray tasks; results in item order (a
-        generator: each result as soon as it and those before it are done)."""
+        generator: each result as soon as it and those before it are done). ``shared``
+        (e.g. a serialized model) is put in Ray's object store once and passed to every
+        call as ``function(item, shared)``, instead of being sent with every task."""
         remote = self._ray.remote(function)
-        references = [remote.remote(item) for item in items]
+        extra = () if shared is None else (self._ray.put(shared),)
+        references = [remote.remote(item, *extra) for item in items]
         for reference in references:
             yield self._ray.get(reference)
 
@@ -40,7 +61,9 @@ class RayExecutor:
         return [node for node in self._ray.nodes() if node.get("Alive")]
 
 
-def run_map(executor, function, items):
+def run_map(executor, function, items, shared=None):
     """``function`` over ``items`` with ``executor`` (a ``RayExecutor``), or in this
-    process when it is None."""
-    return map(function, items) if executor is None else executor.map(function, items)
+    process when it is None (``shared``: as ``RayExecutor.map``)."""
+    if executor is not None:
+        return executor.map(function, items, shared)
+    return (function(item) if shared is None else function(item, shared) for item in items)

@@ -12,9 +12,11 @@ from .pair_score import (
     PairScoreParameters,
     PairScorer,
     ScoredPairs,
+    coarse_wavelet_descriptor,
     pair_score_parameters,
     require_threshold,
     score_across,
+    verify_sharded_across,
 )
 from .parameters import check_choice, check_number
 
@@ -71,13 +73,16 @@ class SplitSimilarity:
 
 
 def split_similarity(train_images, test_images, parameters=None, train_groups=None,
-                     test_groups=None, train_embeddings=None, test_embeddings=None, progress=None):  # fmt: skip
+                     test_groups=None, train_embeddings=None, test_embeddings=None, progress=None,
+                     search=None, executor=None):  # fmt: skip
     """Pair scores of each test image with the training images (``progress(done, total)``
     follows the pair scoring).
 
     With ``train_groups``/``test_groups`` (e.g. class labels) a test image is compared only
     with training images of its group. Embeddings (one row per image) add candidates and a
-    fused signal, as everywhere in the pair score.
+    fused signal, as everywhere in the pair score. ``search`` finds the candidates of
+    ``mode="candidates"`` (``pair_score.cross_candidates``); ``executor``
+    (``parallel.RayExecutor``) verifies the pairs as Ray tasks, with the same scores.
     """
     parameters = parameters or SplitParameters()
     n_train, n_test = len(train_images), len(test_images)
@@ -89,11 +94,11 @@ def split_similarity(train_images, test_images, parameters=None, train_groups=No
     if mode == "candidates":
         pairs = score_across(
             test_images, train_images, parameters.pair_score, test_embeddings, train_embeddings,
-            test_groups, train_groups, progress,
+            test_groups, train_groups, progress, search, executor,
         )  # fmt: skip
     else:
         pairs = _score_exhaustive(test_images, train_images, parameters.pair_score, test_embeddings,
-                                  train_embeddings, test_groups, train_groups, progress)  # fmt: skip
+                                  train_embeddings, test_groups, train_groups, progress, executor)  # fmt: skip
 
     best_match = np.full(n_test, -1, dtype=np.int64)
     best_similarity = np.full(n_test, -np.inf)
@@ -119,10 +124,20 @@ def split_similarity(train_images, test_images, parameters=None, train_groups=No
 
 
 def _score_exhaustive(test_images, train_images, pair_score, test_embeddings, train_embeddings,
-                      test_groups, train_groups, progress):  # fmt: skip
+                      test_groups, train_groups, progress, executor=None):  # fmt: skip
     test_groups = np.zeros(len(test_images), dtype=object) if test_groups is None else np.asarray(test_groups, dtype=object)
     train_groups = np.zeros(len(train_images), dtype=object) if train_groups is None else np.asarray(train_groups, dtype=object)
     tests, trains = np.nonzero(test_groups[:, None] == train_groups[None, :])
+    if executor is not None:  # the scorers' own descriptors, made here once
+        test_descriptor, train_descriptor = (
+            coarse_wavelet_descriptor(np.asarray(images, dtype=np.float32), pair_score.device)
+            for images in (test_images, train_images)
+        )
+        scores, raw = verify_sharded_across(
+            executor, test_images, train_images, pair_score, test_embeddings, train_embeddings,
+            test_descriptor, train_descriptor, np.stack([tests, trains], axis=1), progress,
+        )  # fmt: skip
+        return ScoredPairs(tests, trains, scores, raw)
     test_scorer = PairScorer(test_images, pair_score, test_embeddings)
     train_scorer = PairScorer(train_images, pair_score, train_embeddings)
     return ScoredPairs(tests, trains, *test_scorer.score_and_raw(tests, trains, train_scorer, progress))

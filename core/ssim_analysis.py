@@ -14,11 +14,13 @@ from .pair_score import (
     PairScorer,
     pair_score_parameters,
     ScoredPairs,
+    coarse_wavelet_descriptor,
     require_threshold,
     score_groups,
     score_matrix,
     score_within,
     submatrix,
+    verify_sharded,
 )
 from .parameters import check_choice, check_number
 from .projection import pca_projection
@@ -140,11 +142,13 @@ def neighbour_pairs(features, n_neighbors):
     return np.unique(pairs, axis=0)
 
 
-def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress=None, search=None):
+def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress=None, search=None, executor=None):
     """Run Algorithm 2 on ``images`` (n, h, w[, c]) floats in [0, 1], on the pair score
     (``embeddings``, one row per image, add a candidate source and a fused signal);
     ``progress(done, total)`` follows the pair scoring; ``search`` finds the sparse
-    mode's candidates (``pair_score.within_candidates``)."""
+    mode's candidates (``pair_score.within_candidates``); ``executor``
+    (``parallel.RayExecutor``) verifies the pairs (all of them, in dense mode) as Ray
+    tasks, with the same scores."""
     parameters = parameters or SSIMParameters()
     n = len(images)
     mode = resolve_mode(parameters, n)
@@ -152,12 +156,19 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
 
     with timed(timings, "pair_scores"):
         if mode == "dense":
-            scorer = PairScorer(images, parameters.pair_score, embeddings)
             first, second = np.triu_indices(n, k=1)
-            similarity = score_matrix(n, ScoredPairs(first, second, scorer.score(first, second, progress=progress))).toarray()
+            if executor is None:
+                scores = PairScorer(images, parameters.pair_score, embeddings).score(first, second, progress=progress)
+            else:  # the scorer's own descriptor, made here once
+                descriptor = coarse_wavelet_descriptor(np.asarray(images, dtype=np.float32), parameters.device)
+                pairs = np.stack([first, second], axis=1)
+                scores = verify_sharded(executor, images, parameters.pair_score, embeddings, descriptor, pairs, progress)
+            similarity = score_matrix(n, ScoredPairs(first, second, scores)).toarray()
             pairs = ScoredPairs(first, second, similarity[first, second]).bounded(n)
         else:
-            pairs, _ = score_within(images, parameters.pair_score, embeddings, progress=progress, search=search)
+            pairs, _ = score_within(
+                images, parameters.pair_score, embeddings, progress=progress, search=search, executor=executor
+            )
             similarity = score_matrix(n, pairs)
         stored = score_matrix(n, pairs)
 

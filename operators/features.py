@@ -23,6 +23,7 @@ from .forms import (
     label_field_input,
     run_choice_input,
     run_key_input,
+    scale_out_inputs,
     summary_output,
     user_arguments,
 )
@@ -107,6 +108,7 @@ class ComputeFeatureClusters(foo.Operator):
         inputs.int("image_size", default=defaults["image_size"], min=8, max=MAX_IMAGE_SIDE, label="Image size fed to the model")
         inputs.int("batch_size", default=defaults["batch_size"], min=1, label="Batch size")
         inputs.int("num_workers", min=0, label="DataLoader workers", description="Empty: chosen from the CPU count")
+        scale_out_inputs(inputs, ctx, compute_feature_clusters)
         return types.Property(inputs, view=types.View(label="Feature-map clusters"))
 
     def execute(self, ctx):

@@ -2,6 +2,7 @@
 types, and the readable result each operator ends with."""
 
 import functools
+import importlib.util
 import inspect
 import queue
 import threading
@@ -14,6 +15,7 @@ import fiftyone.operators.types as types
 from ..bridge.runs import METHOD_PREFIX, RedundancyRun, RunCancelled, list_runs, review_view_name, samples_outside
 from ..bridge.samples import classification_fields
 from ..core.pair_score import PairScoreParameters
+from ..core.parallel import RAY_MISSING, RayExecutor
 from ..panels.run_state import method_title
 
 NO_LABELS = "(none)"
@@ -109,6 +111,70 @@ def pair_score_params(ctx):
         "pair_score": user_arguments(ctx, ["flips"]) or None,
         "embeddings_field": None if embeddings in (None, NO_EMBEDDINGS) else embeddings,
     }
+
+
+SCALE_OUT = "scale_out"
+NO_BACKEND = "(none)"
+LOCAL_RAY = "local"
+
+
+def scale_out_inputs(inputs, ctx, function):
+    """Where the work of ``function`` (a bridge analysis) runs, behind one box the user
+    ticks (the form has no collapsible section): a Ray address, and a fiftyone-brain
+    similarity backend for the candidate search where ``function`` takes one. Both are
+    off unless asked: the defaults are the API's (no executor, its
+    ``similarity_backend``). A delegated run reaches the cluster from its worker."""
+    inputs.bool(SCALE_OUT, default=False, label="Scale out: Ray, similarity index",
+                description="Run the per-image work on Ray, or search candidates in a similarity index")  # fmt: skip
+    if not ctx.params.get(SCALE_OUT):
+        return
+    address = inputs.str(
+        "ray_address",
+        label="Ray address",
+        description=f"Empty: this process. '{LOCAL_RAY}': a Ray started here; 'auto': the cluster this "
+        "machine belongs to; 'host:port': a cluster's head node. Results equal this process's",
+    )
+    if ray_address_param(ctx) and importlib.util.find_spec("ray") is None:
+        address.invalid = True
+        address.error_message = RAY_MISSING
+    defaults = api_defaults(function)
+    if "similarity_backend" in defaults:
+        import fiftyone.brain as fob
+
+        choices = types.DropdownView()
+        choices.add_choice(NO_BACKEND, label="(none: the exact search)")
+        for name in sorted(fob.brain_config.similarity_backends):
+            choices.add_choice(name, label=name)
+        inputs.enum(
+            "similarity_backend",
+            choices.values(),
+            default=defaults["similarity_backend"] or NO_BACKEND,
+            label="Similarity index",
+            description="A fiftyone-brain backend (set up in the brain config) that proposes the candidate "
+            "pairs; every candidate is still verified, so an index can miss a pair but never add one",
+            view=choices,
+        )
+
+
+def ray_address_param(ctx):
+    return (ctx.params.get("ray_address") or "").strip() if ctx.params.get(SCALE_OUT) else ""
+
+
+def scale_out_params(ctx, function):
+    """The bridge keyword arguments for what :func:`scale_out_inputs` asked: an
+    ``executor`` (a Ray connection, made here) and ``similarity_backend``, each only when
+    chosen. Without Ray installed, a ``ValueError`` that says how to get it."""
+    arguments = {}
+    address = ray_address_param(ctx)
+    if address:
+        try:
+            arguments["executor"] = RayExecutor(None if address == LOCAL_RAY else address)
+        except ImportError as error:
+            raise ValueError(str(error)) from None
+    backend = ctx.params.get("similarity_backend") if ctx.params.get(SCALE_OUT) else None
+    if backend not in (None, "", NO_BACKEND) and "similarity_backend" in api_defaults(function):
+        arguments["similarity_backend"] = backend
+    return arguments
 
 
 def run_key_input(inputs, ctx, view, method):
@@ -279,12 +345,13 @@ def analysis_steps(ctx, label, work, summarize, title, failing_in_place=None):
 def analysis_run(ctx, compute, arguments, label, summarize=None):
     """The ``execute`` of an analysis operator: ``compute`` (its bridge function) on the
     target view with the form's label field and ``arguments``, replacing a run only as the
-    form asked, through :func:`analysis_steps`."""
+    form asked, where its Scale out box says (:func:`scale_out_params`, made in the worker
+    that runs it), through :func:`analysis_steps`."""
 
     def work(progress):
         with app_wording():
             return compute(ctx.target_view(), label_field=label_field_param(ctx), **arguments,
-                           progress=progress, overwrite=replace_param(ctx))  # fmt: skip
+                           **scale_out_params(ctx, compute), progress=progress, overwrite=replace_param(ctx))  # fmt: skip
 
     yield from analysis_steps(ctx, label, work, summarize or run_summary_markdown, f"{label} done")
 

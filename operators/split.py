@@ -15,6 +15,7 @@ from .forms import (
     pair_score_inputs,
     pair_score_params,
     run_key_input,
+    scale_out_inputs,
     split_summary_markdown,
     user_arguments,
 )
@@ -60,6 +61,7 @@ class ComputeSplitSimilarity(foo.Operator):
         inputs.int("n_least_similar", default=defaults["n_least_similar"], min=1, label="How many least-similar test samples to flag")
         choice_input(inputs, "mode", MODES, defaults["mode"], "Comparison")
         pair_score_inputs(inputs, ctx, view)
+        scale_out_inputs(inputs, ctx, compute_split_similarity)
         return types.Property(inputs, view=types.View(label="Train vs test similarity"))
 
     def execute(self, ctx):

@@ -17,6 +17,7 @@ from .forms import (
     pair_score_inputs,
     pair_score_params,
     run_key_input,
+    scale_out_inputs,
     user_arguments,
 )
 
@@ -64,6 +65,7 @@ class ComputeSSIMClusters(foo.Operator):
         pair_score_inputs(inputs, ctx, view)
         inputs.bool("skip_failures", default=defaults["skip_failures"], label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=defaults["image_size"], min=19, max=MAX_IMAGE_SIDE, label="Image size")
+        scale_out_inputs(inputs, ctx, compute_ssim_clusters)
         return types.Property(inputs, view=types.View(label="Find redundant images: SSIM clusters"))
 
     def execute(self, ctx):

@@ -549,7 +549,7 @@ def test_a_pair_score_run_this_machine_cannot_hold_is_refused_before_it_starts(s
 
     monkeypatch.setattr(pair_score, "HELD_BYTES_PER_VALUE", 10**12 // 3072)
     fields = set(small_dataset.get_field_schema())
-    for analysis in (fr.compute_wavelet_clusters, fr.compute_ssim_clusters):
+    for analysis in (fr.compute_wavelet_clusters, fr.compute_ssim_clusters, fr.compute_split_similarity):
         with pytest.raises(MemoryError, match=r"needs about [\d.]+ GiB of memory and this machine has [\d.]+ GiB free"):
             analysis(small_dataset, key="too_big", progress=False)
     assert set(small_dataset.get_field_schema()) == fields and not small_dataset.list_runs()

@@ -1,5 +1,7 @@
 """The plugin as FiftyOne sees it: discovery, registry, and headless operator runs."""
 
+import sys
+
 import fiftyone.operators as foo
 import fiftyone.plugins as fop
 import pytest
@@ -184,3 +186,31 @@ def test_an_analysis_run_from_the_app_reports_its_progress_as_it_goes(small_data
     assert list(stages) == ["Wavelet clusters: decoding images", "Wavelet clusters: scoring pairs"]
     assert all(shown[-1] == 1.0 and shown == sorted(shown) for shown in stages.values())
     assert requests[-1]["label"] == "Wavelet clusters: scoring pairs 100% (to stop it, run Redundancy: cancel a running analysis)"
+
+
+ANALYSES = ("compute_wavelet_clusters", "compute_ssim_clusters", "compute_split_similarity", "compute_feature_clusters")
+
+
+def test_the_analysis_forms_offer_ray_and_a_similarity_index_behind_one_box(small_dataset):
+    for name in ANALYSES:
+        closed = resolve_form(small_dataset, name, {})
+        assert closed["scale_out"]["default"] is False and "ray_address" not in closed, name
+        opened = resolve_form(small_dataset, name, {"scale_out": True})
+        assert opened["ray_address"]["type"]["name"] == "String" and opened["ray_address"].get("default") is None
+        if name == "compute_feature_clusters":  # no candidate search to hand to an index
+            assert "similarity_backend" not in opened
+            continue
+        backends = [choice["value"] for choice in opened["similarity_backend"]["view"]["choices"]]
+        assert backends[0] == "(none)" and {"sklearn", "lancedb", "milvus", "qdrant"} <= set(backends), name
+        assert opened["similarity_backend"]["default"] == "(none)"  # the API's None
+
+
+def test_asking_for_ray_where_it_is_not_installed_is_refused_with_the_fix(small_dataset, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as on a machine without the [distributed] extra
+    params = {"key": "no_ray", "scale_out": True, "ray_address": "local", "view_target": "DATASET"}
+    form = resolve_form(small_dataset, "compute_ssim_clusters", params)
+    assert form["ray_address"]["invalid"] is True
+    assert "pip install 'fiftyone-redundancy[distributed]'" in form["ray_address"]["error_message"]
+    with pytest.raises(ExecutionError, match=r"Ray is not installed here: install the \[distributed\] extra"):
+        foo.execute_operator(f"{PLUGIN}/compute_ssim_clusters", ctx=dict(dataset=small_dataset, params=params))
+    assert "no_ray" not in fr.list_runs(small_dataset)

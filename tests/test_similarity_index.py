@@ -1,7 +1,9 @@
 """Candidate search through fiftyone-brain similarity indexes: the embedded scikit-learn
-index and an on-disk LanceDB index give the same run, and every planted copy is found."""
+index and an on-disk LanceDB index give the same run (wavelet, sparse SSIM, a split's
+candidates), and every planted copy is found."""
 
 import pytest
+from fiftyone import ViewField as F
 
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.demo_data import score_planted
@@ -23,8 +25,28 @@ def deciding_pairs(run):
 NEAR_CUT = 0.02
 """The two indexes order near-ties of the candidate search their own way, so a candidate at
 the edge of one image's neighbours may be proposed by one of them only. Measured on the
-demo: one such pair (two lfw crops of one picture, 0.46 at the cut 0.45); a pair well
-above the cut, or a different decision elsewhere, fails the test."""
+demo: one such pair (two lfw crops of one picture, 0.46 at the cut 0.45) in the wavelet
+run, and one in the sparse SSIM run (0.4595: LanceDB and the exact search propose it, the
+sklearn index does not); a pair well above the cut, or a different decision elsewhere,
+fails the test."""
+
+
+def assert_same_up_to_near_ties(dataset, embedded, on_disk):
+    """The two runs decide alike, but for pairs within ``NEAR_CUT`` above the cut found by
+    one index only, and the statuses of their images."""
+    first, second = deciding_pairs(embedded), deciding_pairs(on_disk)
+    cut = embedded.parameters["threshold"]
+    differing = {pair: score for pair, score in {**first, **second}.items() if (pair in first) != (pair in second)}
+    assert all(score < cut + NEAR_CUT for score in differing.values()), differing
+    ids = embedded.details["sample_ids"]
+    touched = {ids[item] for pair in differing for item in pair}
+    statuses = zip(dataset.values("id"), dataset.values("embedded_status"), dataset.values("ondisk_status"))
+    changed = {sample_id for sample_id, one, other in statuses if one != other}
+    assert changed <= touched, (changed, differing)
+    if not differing:
+        assert run_fields(dataset, "embedded") == run_fields(dataset, "ondisk")
+    assert embedded.parameters["similarity_backend"] == "sklearn"
+    assert on_disk.parameters["similarity_backend"] == "lancedb"
 
 
 def test_embedded_and_on_disk_indexes_give_the_same_run(small_dataset, tmp_path):
@@ -35,18 +57,37 @@ def test_embedded_and_on_disk_indexes_give_the_same_run(small_dataset, tmp_path)
         small_dataset, label_field="ground_truth", key="ondisk", similarity_backend="lancedb",
         similarity_config={"uri": str(tmp_path / "lancedb")}, progress=False,
     )  # fmt: skip
-    first, second = deciding_pairs(embedded), deciding_pairs(on_disk)
-    cut = embedded.parameters["threshold"]
-    differing = {pair: score for pair, score in {**first, **second}.items() if (pair in first) != (pair in second)}
-    assert all(score < cut + NEAR_CUT for score in differing.values()), differing
-    ids = embedded.details["sample_ids"]
-    touched = {ids[item] for pair in differing for item in pair}
-    statuses = zip(small_dataset.values("id"), small_dataset.values("embedded_status"), small_dataset.values("ondisk_status"))
-    changed = {sample_id for sample_id, one, other in statuses if one != other}
-    assert changed <= touched, (changed, differing)
-    if not differing:
-        assert run_fields(small_dataset, "embedded") == run_fields(small_dataset, "ondisk")
-    assert embedded.parameters["similarity_backend"] == "sklearn"
+    assert_same_up_to_near_ties(small_dataset, embedded, on_disk)
     score = score_planted(small_dataset, "ondisk")
     assert score["near_duplicate"][0] == score["near_duplicate"][1] > 0, score["misses"]
     assert not small_dataset.list_brain_runs()  # the indexes left no brain run behind
+
+
+def test_sparse_ssim_with_the_on_disk_index_gives_the_embedded_index_run(small_dataset, tmp_path):
+    options = dict(label_field="ground_truth", mode="sparse", progress=False)
+    embedded = fr.compute_ssim_clusters(small_dataset, key="embedded", similarity_backend="sklearn", **options)
+    on_disk = fr.compute_ssim_clusters(
+        small_dataset, key="ondisk", similarity_backend="lancedb", similarity_config={"uri": str(tmp_path / "lancedb")},
+        **options,
+    )  # fmt: skip
+    assert_same_up_to_near_ties(small_dataset, embedded, on_disk)
+    # an index only proposes: a pair it shares with the exact search scores the same
+    exact, found = deciding_pairs(fr.compute_ssim_clusters(small_dataset, key="exact", **options)), deciding_pairs(on_disk)
+    common = exact.keys() & found.keys()
+    assert len(common) > 0.9 * len(exact) and all(exact[pair] == found[pair] for pair in common)
+    assert not small_dataset.list_brain_runs()
+
+
+def test_a_split_with_the_on_disk_index_gives_the_embedded_index_run(small_dataset, tmp_path):
+    options = dict(mode="candidates", progress=False)
+    fr.compute_split_similarity(small_dataset, key="embedded", similarity_backend="sklearn", **options)
+    on_disk = fr.compute_split_similarity(
+        small_dataset, key="ondisk", similarity_backend="lancedb", similarity_config={"uri": str(tmp_path / "lancedb")},
+        **options,
+    )  # fmt: skip
+    for suffix in ("status", "best_match", "best_similarity"):
+        assert small_dataset.values(f"embedded_{suffix}") == small_dataset.values(f"ondisk_{suffix}"), suffix
+    copies = small_dataset.match_tags("test").match(F("planted") == "leak")  # re-saved training images
+    assert len(copies) == 6 and set(copies.values("ondisk_status")) == {"redundant"}
+    assert on_disk.parameters["similarity_backend"] == "lancedb"
+    assert not small_dataset.list_brain_runs()
