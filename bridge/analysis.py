@@ -10,11 +10,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from ..core.devices import resolve_device
-from ..core.pair_score import held_bytes
+from ..core.pair_score import HELD_BYTES_PER_VALUE
 from ..core.streaming import scratch_folder
 from . import runs
 from .progress import SCORING, stage_progress
-from .samples import image_size_tuple, read_embeddings, read_view
+from .samples import check_memory, image_size_tuple, read_embeddings, read_view
 
 
 @dataclass(frozen=True)
@@ -40,21 +40,13 @@ def batch_bytes(count, size, color):
     return count * size[0] * size[1] * (3 if color == "rgb" else 1) * 4
 
 
-def require_memory(n_images, size, color, method):
+def require_memory(n_images, size, color):
     """Refuse, before a minute of decoding and a lease, a pair-score analysis that would
     run this machine out of memory partway (it holds every image: a million 32x32 colour
     images need about 43 GiB)."""
-    import psutil
-
-    needed = held_bytes(n_images, size[0] * size[1] * (3 if color == "rgb" else 1))
-    free = psutil.virtual_memory().available
-    if needed > free:
-        raise MemoryError(
-            f"the {method.label} of {n_images:,} images by the pair score needs about {needed / 2**30:.1f} GiB "
-            f"of memory and this machine has {free / 2**30:.1f} GiB free: analyse a smaller view (or by "
-            f"class), use a smaller image_size or color='gray', or, for wavelet clusters, grouping='distance' "
-            f"(bounded memory at a million images)"
-        )
+    check_memory(n_images, size, color, HELD_BYTES_PER_VALUE,
+                 "analyse a smaller view (or each class), use a smaller image_size or color='gray', or, "
+                 "for wavelet clusters, grouping='distance' (bounded memory at a million images)")  # fmt: skip
 
 
 @contextmanager
@@ -83,7 +75,7 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
     arguments, ``parameters`` (a dataclass) and ``config``."""
     size = image_size_tuple(image_size)
     if holds_images:
-        require_memory(len(samples), size, color, method)
+        require_memory(len(samples), size, color)
     with ExitStack() as stack:
         writer = stack.enter_context(analysis_writer(samples, method, key, overwrite))
         on_disk = streamed and (executor is not None or batch_bytes(len(samples), size, color) > IN_MEMORY_BYTES)

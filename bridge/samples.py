@@ -1,6 +1,5 @@
 """Reading what the analyses need (ids, image files, labels) from any FiftyOne view."""
 
-import os
 import time
 
 import fiftyone as fo
@@ -104,21 +103,25 @@ def image_size_tuple(image_size):
     )
 
 
-def check_decode_memory(count, size, color):
-    """Refuse, with the estimate, a batch whose analysis would not fit in half this
-    machine's memory, before a byte is allocated."""
-    channels = 3 if color == "rgb" else 1
-    needed = count * size[0] * size[1] * channels * BYTES_PER_PIXEL_VALUE
-    try:
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return
-    if needed > available / 2:
+def check_memory(count, size, color, bytes_per_value, ways_out):
+    """Refuse, with the estimate and ``ways_out``, work on ``count`` images of ``size``
+    in ``color`` that holds ``bytes_per_value`` per decoded value and would not fit in
+    this machine's free memory, before a byte is allocated (not partway, out of memory)."""
+    import psutil
+
+    needed = count * size[0] * size[1] * (3 if color == "rgb" else 1) * bytes_per_value
+    free = psutil.virtual_memory().available
+    if needed > free:
         raise ValueError(
-            f"{count} images at {size[0]}x{size[1]} ({color}) need about {needed / 2**30:.1f} GiB "
-            f"for the analysis, over half of this machine's {available / 2**30:.0f} GiB; use a "
-            "smaller image_size (32 finds near-duplicates) or analyse a smaller view"
+            f"{count:,} images at {size[0]}x{size[1]} ({color}) need about {needed / 2**30:.1f} GiB "
+            f"for the analysis, and this machine has {free / 2**30:.1f} GiB free; {ways_out}"
         )
+
+
+def check_decode_memory(count, size, color):
+    """The decoded batch (or a streamed run's chunk) with the copies the analyses make."""
+    check_memory(count, size, color, BYTES_PER_PIXEL_VALUE,
+                 "use a smaller image_size (32 finds near-duplicates) or analyse a smaller view")  # fmt: skip
 
 
 def decode_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None, folder=None,

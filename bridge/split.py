@@ -99,7 +99,7 @@ def compute_split_similarity(
     )
     size = image_size_tuple(image_size)
     train_view, test_view = _split_views(samples, train, test, split_field)
-    require_memory(len(train_view) + len(test_view), size, color, SPLIT)
+    require_memory(len(train_view) + len(test_view), size, color)
     if within_class and label_field is None:
         raise ValueError("within_class=True needs a label_field to tell the classes apart")
     with ExitStack() as stack:

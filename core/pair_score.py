@@ -52,11 +52,6 @@ prepared luminance and descriptors, the candidate pairs and their scores): 3.1 G
 50,000 32x32 colour images, about 0.9 GiB of which is the process before it starts."""
 
 
-def held_bytes(n_images, values_per_image):
-    """About how much memory the pair score of ``n_images`` holds at its peak."""
-    return n_images * values_per_image * HELD_BYTES_PER_VALUE
-
-
 PROGRESS_PAIRS = 16384
 """Pairs verified between two progress reports (and chances to cancel)."""
 SHARD_PAIRS = 16384

@@ -54,7 +54,7 @@ from skimage import data
 import fiftyone as fo
 import fiftyone.core.odm as foo
 import fiftyone_redundancy.api as fr
-from fiftyone_redundancy.bridge import runs
+from fiftyone_redundancy.bridge import runs, samples
 from fiftyone_redundancy.core.feature_analysis import FeatureParameters, analyze_features
 from fiftyone_redundancy.core.images import ImageReadError, load_image
 from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD
@@ -417,7 +417,7 @@ def test_split_arguments_are_checked(twins, arguments, message):
 
 
 def test_a_batch_too_large_for_memory_is_refused_with_the_estimate(twins, monkeypatch):
-    monkeypatch.setattr(os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}[name])
+    monkeypatch.setattr(samples, "BYTES_PER_PIXEL_VALUE", 10**12 // 3072)  # as if each image needed a terabyte
     with pytest.raises(ValueError, match=r"need about .* GiB .* use a\s+smaller image_size"):
         fr.compute_wavelet_clusters(twins, key="big", image_size=1024, progress=False)
     assert "big" not in twins.list_runs()
@@ -545,12 +545,12 @@ def test_recovery_after_a_writer_died_inside_fiftyones_run_bookkeeping(twins, mo
 def test_a_pair_score_run_this_machine_cannot_hold_is_refused_before_it_starts(small_dataset, monkeypatch):
     """As if each image needed a terabyte: refused up front, with the way out, and nothing
     written; the distance grouping, which streams, still runs."""
-    from fiftyone_redundancy.core import pair_score
+    from fiftyone_redundancy.bridge import analysis
 
-    monkeypatch.setattr(pair_score, "HELD_BYTES_PER_VALUE", 10**12 // 3072)
+    monkeypatch.setattr(analysis, "HELD_BYTES_PER_VALUE", 10**12 // 3072)
     fields = set(small_dataset.get_field_schema())
     for analysis in (fr.compute_wavelet_clusters, fr.compute_ssim_clusters, fr.compute_split_similarity):
-        with pytest.raises(MemoryError, match=r"needs about [\d.]+ GiB of memory and this machine has [\d.]+ GiB free"):
+        with pytest.raises(ValueError, match=r"need about [\d.]+ GiB for the analysis, and this machine has [\d.]+ GiB free; analyse a smaller"):
             analysis(small_dataset, key="too_big", progress=False)
     assert set(small_dataset.get_field_schema()) == fields and not small_dataset.list_runs()
     assert fr.compute_wavelet_clusters(small_dataset, key="streams", grouping="distance", progress=False).counts
