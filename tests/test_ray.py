@@ -41,7 +41,7 @@ def fresh_ray(monkeypatch):
 
 
 def assert_same_run(dataset, single, distributed):
-    assert run_fields(dataset, "single") == run_fields(dataset, "distributed")
+    assert run_fields(dataset, "single") == run_fields(dataset, distributed.key)
     assert single.details["pairs"] == distributed.details["pairs"]
     assert single.counts["redundant"] > 0
 
@@ -161,15 +161,23 @@ def test_a_split_on_two_ray_workers_equals_the_single_process_run(small_dataset,
 PLUGIN = "@fiftyone-redundancy/redundancy"
 
 
-def test_an_operator_asked_for_a_local_ray_gives_the_single_process_run(single_process, fresh_ray):
+@pytest.mark.parametrize("delegated", [False, True], ids=["in the App", "delegated"])
+def test_an_operator_asked_for_a_local_ray_gives_the_single_process_run(single_process, fresh_ray, delegated):
     import fiftyone.operators as foo
+    from fiftyone.operators.delegated import DelegatedOperationService
 
     dataset, single = single_process
-    params = {"key": "distributed", "label_field": "ground_truth", "scale_out": True, "ray_address": "local",
+    uri = f"{PLUGIN}/compute_wavelet_clusters"
+    key = "queued_on_ray" if delegated else "on_ray"
+    params = {"key": key, "label_field": "ground_truth", "scale_out": True, "ray_address": "local",
               "view_target": "DATASET"}  # fmt: skip
-    result = foo.execute_operator(f"{PLUGIN}/compute_wavelet_clusters", ctx=dict(dataset=dataset, params=params))
+    result = foo.execute_operator(uri, ctx=dict(dataset=dataset, params=params), request_delegation=delegated)
+    if delegated:  # queued, then run by a delegated-operation worker, which starts the Ray
+        assert result.delegated and key not in fr.list_runs(dataset)
+        DelegatedOperationService().execute_queued_operations(operator=uri, dataset_name=dataset.name)
+        dataset.reload()
     assert result.error is None, result.error
     assert ray.is_initialized()
     # the operator's modules are FiftyOne's plugin copies, which no worker can import: they travel by value
     assert any(name.startswith("fiftyone.plugins.") for name in ray.cloudpickle.cloudpickle._PICKLE_BY_VALUE_MODULES)
-    assert_same_run(dataset, single, fr.load_run(dataset, "distributed"))
+    assert_same_run(dataset, single, fr.load_run(dataset, key))
