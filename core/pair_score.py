@@ -461,7 +461,9 @@ def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, 
     each task gets the images (descriptor rows, embeddings) its pairs touch and scores
     them as ``PairScorer`` does in one process. Everything a score uses (standardised
     luminance, baselines, unit descriptors) is per image, so a shard scores a pair as the
-    whole set would."""
+    whole set would. ``descriptor`` None: the scorer's own (``coarse_wavelet_descriptor``),
+    made here once for all shards."""
+    descriptor = _scorer_descriptor(images, parameters, descriptor)
     tasks = []
     for start in range(0, len(pairs), SHARD_PAIRS):
         shard = pairs[start : start + SHARD_PAIRS]
@@ -479,6 +481,8 @@ def verify_sharded_across(executor, query_images, index_images, parameters, quer
     """``verify_sharded`` for pairs ``(query, index)`` between two image sets: ``(scores,
     raw verified similarities)``, each shard sent the query and index images its pairs
     touch, scored as ``PairScorer.score_and_raw`` scores them in one process."""
+    query_descriptor = _scorer_descriptor(query_images, parameters, query_descriptor)
+    index_descriptor = _scorer_descriptor(index_images, parameters, index_descriptor)
     def rows_of(values, rows):
         return None if values is None else np.asarray(values[rows])
 
@@ -496,6 +500,13 @@ def verify_sharded_across(executor, query_images, index_images, parameters, quer
     if not scored:
         return np.empty(0), np.empty(0)
     return np.concatenate([scores for scores, _ in scored]), np.concatenate([raw for _, raw in scored])
+
+
+def _scorer_descriptor(images, parameters, descriptor):
+    """``descriptor``, or the one ``PairScorer`` makes itself when it is None."""
+    if descriptor is not None:
+        return descriptor
+    return coarse_wavelet_descriptor(np.asarray(images, dtype=np.float32), parameters.device)
 
 
 def _run_shards(executor, score_shard, tasks, n_pairs, progress):
@@ -568,19 +579,16 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
     pairs = cross_candidates(
         query_sets, index_sets, parameters.n_neighbors, query_groups, index_groups, parameters.device, search
     )
-    if executor is None:
-        query_scorer = PairScorer(query_images, parameters, query_embeddings, descriptor=query_sets[0])
-        index_scorer = PairScorer(index_images, parameters, index_embeddings, descriptor=index_sets[0])
-        query_frames, index_frames = query_scorer.frames, index_scorer.frames
-    else:  # the frames as the scorers find them
-        aligned = parameters.verification == "aligned"
-        query_frames, index_frames = (trim_frames(images) if aligned else None for images in (query_images, index_images))
+    aligned = parameters.verification == "aligned"
+    query_frames, index_frames = (trim_frames(images) if aligned else None for images in (query_images, index_images))
     framed = [
         framed_candidates(query_frames, index_sets[1], parameters.n_neighbors, parameters.device),
         framed_candidates(index_frames, query_sets[1], parameters.n_neighbors, parameters.device)[:, ::-1],
     ]
     pairs = _unique_pairs([pairs, *(_same_group(f, query_groups, index_groups) for f in framed)])
     if executor is None:
+        query_scorer = PairScorer(query_images, parameters, query_embeddings, descriptor=query_sets[0], frames=query_frames)
+        index_scorer = PairScorer(index_images, parameters, index_embeddings, descriptor=index_sets[0], frames=index_frames)
         scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)
     else:
         scores, raw = verify_sharded_across(

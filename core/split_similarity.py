@@ -12,7 +12,6 @@ from .pair_score import (
     PairScoreParameters,
     PairScorer,
     ScoredPairs,
-    coarse_wavelet_descriptor,
     pair_score_parameters,
     require_threshold,
     score_across,
@@ -128,14 +127,10 @@ def _score_exhaustive(test_images, train_images, pair_score, test_embeddings, tr
     test_groups = np.zeros(len(test_images), dtype=object) if test_groups is None else np.asarray(test_groups, dtype=object)
     train_groups = np.zeros(len(train_images), dtype=object) if train_groups is None else np.asarray(train_groups, dtype=object)
     tests, trains = np.nonzero(test_groups[:, None] == train_groups[None, :])
-    if executor is not None:  # the scorers' own descriptors, made here once
-        test_descriptor, train_descriptor = (
-            coarse_wavelet_descriptor(np.asarray(images, dtype=np.float32), pair_score.device)
-            for images in (test_images, train_images)
-        )
+    if executor is not None:
         scores, raw = verify_sharded_across(
             executor, test_images, train_images, pair_score, test_embeddings, train_embeddings,
-            test_descriptor, train_descriptor, np.stack([tests, trains], axis=1), progress,
+            None, None, np.stack([tests, trains], axis=1), progress,
         )  # fmt: skip
         return ScoredPairs(tests, trains, scores, raw)
     test_scorer = PairScorer(test_images, pair_score, test_embeddings)

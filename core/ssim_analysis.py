@@ -14,7 +14,6 @@ from .pair_score import (
     PairScorer,
     pair_score_parameters,
     ScoredPairs,
-    coarse_wavelet_descriptor,
     require_threshold,
     score_groups,
     score_matrix,
@@ -159,10 +158,9 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
             first, second = np.triu_indices(n, k=1)
             if executor is None:
                 scores = PairScorer(images, parameters.pair_score, embeddings).score(first, second, progress=progress)
-            else:  # the scorer's own descriptor, made here once
-                descriptor = coarse_wavelet_descriptor(np.asarray(images, dtype=np.float32), parameters.device)
+            else:
                 pairs = np.stack([first, second], axis=1)
-                scores = verify_sharded(executor, images, parameters.pair_score, embeddings, descriptor, pairs, progress)
+                scores = verify_sharded(executor, images, parameters.pair_score, embeddings, None, pairs, progress)
             similarity = score_matrix(n, ScoredPairs(first, second, scores)).toarray()
             pairs = ScoredPairs(first, second, similarity[first, second]).bounded(n)
         else:
