@@ -10,12 +10,15 @@ the dataset), and its table is dropped when the search ends.
 """
 
 
-def index_search(samples, sample_ids, backend, **index_config):
+def index_search(samples, sample_ids, backend, index_config=None):
     """A ``search(members, rows, k)`` for ``core.pair_score.within_candidates`` that
     indexes ``rows`` (one per sample ``sample_ids[m]`` of ``members``) in a brain
     similarity index of ``backend`` (``index_config``: that backend's settings, e.g.
     ``uri`` for LanceDB; otherwise the brain config's) and asks it for each row's
-    ``k`` nearest other rows (Euclidean)."""
+    ``k`` nearest other rows (Euclidean). None for no ``backend``: the exact search."""
+    if backend is None:
+        return None
+    index_config = index_config or {}
 
     def search(members, rows, k):
         ids = [sample_ids[m] for m in members]
@@ -24,11 +27,14 @@ def index_search(samples, sample_ids, backend, **index_config):
     return search
 
 
-def index_cross_search(samples, index_ids, backend, **index_config):
+def index_cross_search(samples, index_ids, backend, index_config=None):
     """A ``search(queries, members, rows, k)`` for ``core.pair_score.cross_candidates``
     (train vs test): ``rows`` (one per sample ``index_ids[m]`` of ``members``) go into a
     brain similarity index of ``backend``, asked for each query row's ``k`` nearest
-    (Euclidean); settings as ``index_search``."""
+    (Euclidean); settings and None as ``index_search``."""
+    if backend is None:
+        return None
+    index_config = index_config or {}
 
     def search(queries, members, rows, k):
         ids = [index_ids[m] for m in members]

@@ -139,9 +139,7 @@ def compute_split_similarity(
                 train_embeddings=read_embeddings(train_view, embeddings_field, train_ids),
                 test_embeddings=read_embeddings(test_view, embeddings_field, test_ids),
                 progress=stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"),
-                search=None if similarity_backend is None else index_cross_search(
-                    samples, train_ids, similarity_backend, **(similarity_config or {})
-                ),
+                search=index_cross_search(samples, train_ids, similarity_backend, similarity_config),
                 executor=executor,
             )  # fmt: skip
         runs.checkpoint("analysed")

@@ -98,9 +98,7 @@ def compute_ssim_clusters(
     )
 
     def analyse(images, labels, embeddings, pairs_progress, sample_ids):
-        search = None
-        if similarity_backend is not None:
-            search = index_search(samples, sample_ids, similarity_backend, **(similarity_config or {}))
+        search = index_search(samples, sample_ids, similarity_backend, similarity_config)
         analysis = analyze_ssim(in_memory(images), labels, parameters, embeddings, pairs_progress, search, executor)
         return analysis, {
             "mode_used": analysis.mode,

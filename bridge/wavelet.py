@@ -108,9 +108,7 @@ def compute_wavelet_clusters(
     )
 
     def analyse(images, labels, embeddings, pairs_progress, sample_ids):
-        search = None
-        if similarity_backend is not None:
-            search = index_search(samples, sample_ids, similarity_backend, **(similarity_config or {}))
+        search = index_search(samples, sample_ids, similarity_backend, similarity_config)
         analysis = analyze_wavelet_clusters(images, labels, parameters, embeddings, pairs_progress, search, executor)
         details = {
             "coefficients_shape": list(analysis.coefficients_shape),
