@@ -33,6 +33,11 @@ SHARED = {
             replaces the run either way""",
     "similarity_config": """that backend's settings (e.g. ``{"uri": ...}`` for LanceDB);
             None: the brain config's""",
+    "architecture": """a torchvision architecture name (e.g. "resnet18") for the state dict
+            in ``model_path``""",
+    "num_classes": "the number of classes of that checkpoint, when not torchvision's",
+    "normalize": '''"imagenet" (ImageNet's channel statistics, as torchvision models expect)
+            or "none"''',
     "exclude": "the statuses that exclude a sample",
     "combine": """"union" (drop a sample that any run marks) or "intersection" (only one
             that every run marks, e.g. what both the wavelet and the SSIM run call

@@ -88,9 +88,6 @@ def compute_feature_clusters(
         layer: the name of the layer whose output is captured; None: the model's output
         model_path: a whole saved model (``torch.save(model)`` or TorchScript), or the
             state dict of a torchvision ``architecture``
-        architecture: a torchvision architecture name (e.g. "resnet18") for the state
-            dict in ``model_path``
-        num_classes: the number of classes of that checkpoint, when not torchvision's
         zoo_model: a FiftyOne zoo model name (needs the internet the first time)
         embeddings_field: a field of embeddings already on the samples, used instead of
             a model
@@ -105,8 +102,6 @@ def compute_feature_clusters(
         min_cluster_size: HDBSCAN's minimum cluster size
         image_size: the size images are resized to for the model, an int (square) or
             ``(width, height)``
-        normalize: "imagenet" (ImageNet's channel statistics, as torchvision models
-            expect) or "none"
         pool: average convolutional feature maps over their spatial positions
         batch_size: images per forward pass
         num_workers: DataLoader workers; None: from the CPU count
@@ -265,11 +260,8 @@ def compute_boundary_crossings(dataset, key, model=None, model_path=None, archit
         model: a torch classifier
         model_path: a whole saved classifier (``torch.save(model)`` or TorchScript), or
             the state dict of a torchvision ``architecture``
-        architecture: a torchvision architecture name for the state dict in ``model_path``
-        num_classes: the number of classes of that checkpoint, when not torchvision's
         steps: the points on each path where the classifier is asked (at least 2)
         image_size: the size images are resized to for the classifier
-        normalize: "imagenet" (ImageNet's channel statistics) or "none"
 
     Returns:
         ``{sample id: crossings}`` of the run's redundant samples
@@ -313,11 +305,8 @@ def boundary_crossings_between(first_path, second_path, model=None, model_path=N
         model: a torch classifier
         model_path: a whole saved classifier, or the state dict of a torchvision
             ``architecture``
-        architecture: a torchvision architecture name for the state dict in ``model_path``
-        num_classes: the number of classes of that checkpoint, when not torchvision's
         steps: the points on the path where the classifier is asked (at least 2)
         image_size: the size images are resized to for the classifier
-        normalize: "imagenet" (ImageNet's channel statistics) or "none"
 
     Returns:
         ``(crossings, predicted classes along the path)``
