@@ -86,6 +86,22 @@ def test_operator_form_offers_label_fields_and_flags_bad_keys(small_dataset):
     assert "threshold" in properties and "n_clusters" not in properties
 
 
+def test_option_lists_are_the_core_tables_with_the_default_marked(small_dataset):
+    from fiftyone_redundancy.core.wavelet_analysis import GROUPINGS
+
+    properties = resolve_form(small_dataset, "compute_wavelet_clusters", {})
+    offered = {choice["value"]: choice["label"] for choice in properties["grouping"]["view"]["choices"]}
+    assert list(offered) == list(GROUPINGS) and properties["grouping"]["default"] == "score"
+    assert offered["score"] == f"{GROUPINGS['score']} (default)" and offered["kmeans"] == GROUPINGS["kmeans"]
+
+
+def test_a_stored_run_is_summed_up_by_its_own_methods_parameters(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="held", progress=False)
+    notice = resolve_form(small_dataset, "compute_wavelet_clusters", {"key": "held"})["existing_run"]["view"]["label"]
+    assert f"grouping=score, threshold={DEFAULT_THRESHOLD}" in notice
+    assert "mode=" not in notice  # PyWavelets' extension mode is not SSIM's mode
+
+
 def test_operator_form_asks_for_a_cluster_count_with_kmeans(small_dataset):
     properties = resolve_form(small_dataset, "compute_wavelet_clusters", {"grouping": "kmeans"})
     assert "n_clusters" in properties and "threshold" not in properties
