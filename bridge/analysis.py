@@ -35,6 +35,13 @@ two paths sum the wavelets by different chunks, so some pair scores differ in th
 decimal."""
 
 
+IN_MEMORY_HELD_BYTES = 4 * 1024**3
+"""A pair-score analysis of a batch in memory prepares every image once and holds about
+``pair_score.HELD_BYTES_PER_VALUE`` per decoded value (2.3 GiB for 50,000 CIFAR images):
+the fastest way while that stays under this. Past it the images are decoded to disk and
+verified in shards read from there (each image prepared once per shard that touches it)."""
+
+
 def batch_bytes(count, size, color):
     """Bytes of ``count`` float32 images of ``size`` (width, height) in ``color``."""
     return count * size[0] * size[1] * (3 if color == "rgb" else 1) * 4
@@ -60,7 +67,8 @@ def analysis_writer(samples, method, key, overwrite=False, extra_suffixes=()):
 
 def run_image_analysis(samples, method, parameters, analyse, key, label_field, image_size, color,
                        embeddings_field, num_workers, skip_failures, device, progress, overwrite,
-                       streamed=False, executor=None, config=None, holds_images=False):  # fmt: skip
+                       streamed=False, executor=None, config=None, holds_images=False,
+                       pair_scored=False):  # fmt: skip
     """Run ``method`` on the images of ``samples`` and store it under ``key``.
 
     ``analyse(images, labels, embeddings, progress, sample_ids)`` does the analysis on
@@ -69,16 +77,20 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
     method stores beyond every image run's (decode time, skipped samples, device, sample
     ids, map). ``streamed``: ``analyse`` reads a batch past ``IN_MEMORY_BYTES`` (or any
     batch, with ``executor``) from a temporary on-disk store it is decoded into by chunks
-    (``samples.read_view``), by ``executor`` when given. ``holds_images``: the analysis
-    holds every image in memory (the pair score), and is refused before anything starts
-    where this machine's free memory cannot hold it. The run's config is the reading
-    arguments, ``parameters`` (a dataclass) and ``config``."""
+    (``samples.read_view``), by ``executor`` when given; ``pair_scored``: a streamed
+    analysis that scores pairs, also read from disk past ``IN_MEMORY_HELD_BYTES``.
+    ``holds_images``: the analysis holds every image in memory even when streamed (SSIM's
+    pair score), and is refused before anything starts where this machine's free memory
+    cannot hold it. The run's config is the reading arguments, ``parameters`` (a
+    dataclass) and ``config``."""
     size = image_size_tuple(image_size)
     if holds_images:
         require_memory(len(samples), size, color)
+    decoded = batch_bytes(len(samples), size, color)
+    held = decoded * HELD_BYTES_PER_VALUE / 4 if pair_scored else 0
+    on_disk = streamed and (executor is not None or decoded > IN_MEMORY_BYTES or held > IN_MEMORY_HELD_BYTES)
     with ExitStack() as stack:
         writer = stack.enter_context(analysis_writer(samples, method, key, overwrite))
-        on_disk = streamed and (executor is not None or batch_bytes(len(samples), size, color) > IN_MEMORY_BYTES)
         folder = stack.enter_context(scratch_folder()) if on_disk else None
         sample_ids, labels, images, decode_seconds, skipped = read_view(
             samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled,

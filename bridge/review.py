@@ -60,12 +60,7 @@ class PairTable:
         self.threshold = float(run.parameters.get("threshold", STORED_FLOOR))
         self.sample_ids = list(details["sample_ids"])
         self.row_of = {sample_id: row for row, sample_id in enumerate(self.sample_ids)}
-        stored = details["pairs"]
-        self.pairs = ScoredPairs(
-            np.asarray(stored["first"], dtype=np.int64),
-            np.asarray(stored["second"], dtype=np.int64),
-            np.asarray(stored["score"], dtype=np.float64),
-        )
+        self.pairs = ScoredPairs(**details["pairs"])
         self._orders = {}
 
     def order(self, cut, order, band, seed=0):
@@ -344,7 +339,7 @@ def _store_recut(writer, run, samples, sample_ids, outcome, threshold, reviews_a
     """Store a re-cut of ``run``: its details but those the commit writes anew, with the
     ``changed`` ones and a record of the re-cut, its parameters at the new threshold."""
     details = {
-        name: value for name, value in run.details.items()
+        name: value for name, value in run.stored_details.items()
         if name not in ("counts", "n_samples", "fields", "review_view", "overrides", "tagged")
     }  # fmt: skip
     details.update(timings=dict(details["timings"]), **changed)

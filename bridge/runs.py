@@ -24,6 +24,7 @@ from fiftyone import ViewField as F
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ..core.decisions import INFLUENTIAL, REPRESENTATIVE, STATUSES
+from ..core.pair_score import ScoredPairs
 from ..core.spectral import clusters_from_spectrum
 from ..core.ssim_analysis import SSIMParameters
 from ..core.timing import timed
@@ -795,7 +796,7 @@ def rename_run(dataset, key, new_key):
         owned_view = _owned_review_view(dataset, key)
         if holder is not None and holder != owned_view:
             raise _view_taken_error(dataset, holder, new_key)
-        results = {"counts": run.counts, **run.details, "fields": new_fields, "review_view": review_view_name(new_key)}
+        results = {"counts": run.counts, **run.stored_details, "fields": new_fields, "review_view": review_view_name(new_key)}
         writer.commit({
             "key": new_key,
             "drop_fields": [],
@@ -887,11 +888,20 @@ class RedundancyRun:
         return dict(self._results.timings)
 
     @property
+    def stored_details(self):
+        """The details as the run record holds them (its pairs encoded): what a rename or
+        a re-cut stores again."""
+        return {name: getattr(self._results, name) for name in self._results.attributes() if name not in ("cls",)}
+
+    @property
     def details(self):
         """Everything the run stored beyond counts (timings, selection, projection...).
-        An SSIM run stored before runs kept their eigen-gap count gets it from its stored
-        spectrum, as its analysis would have stored it."""
-        details = {name: getattr(self._results, name) for name in self._results.attributes() if name not in ("cls",)}
+        Stored pairs come as arrays (``{"first", "second", "score"}``, whichever way the
+        run stored them). An SSIM run stored before runs kept their eigen-gap count gets
+        it from its stored spectrum, as its analysis would have stored it."""
+        details = self.stored_details
+        if "pairs" in details:
+            details["pairs"] = ScoredPairs.columns_of(details["pairs"])
         if "spectrum" in details and "eigengap_clusters" not in details:
             details["eigengap_clusters"] = clusters_from_spectrum(
                 details["spectrum"], self.parameters.get("rule", SSIMParameters.rule), self.parameters.get("gamma", SSIMParameters.gamma)

@@ -9,19 +9,23 @@ analysis, on the pair score's descriptors, without a brain key (no brain run is 
 the dataset), and its table is dropped when the search ends.
 """
 
+from ..core.streaming import in_memory
+
 
 def index_search(samples, sample_ids, backend, index_config=None):
     """A ``search(members, rows, k)`` for ``core.pair_score.within_candidates`` that
     indexes ``rows`` (one per sample ``sample_ids[m]`` of ``members``) in a brain
     similarity index of ``backend`` (``index_config``: that backend's settings, e.g.
     ``uri`` for LanceDB; otherwise the brain config's) and asks it for each row's
-    ``k`` nearest other rows (Euclidean). None for no ``backend``: the exact search."""
+    ``k`` nearest other rows (Euclidean; rows on disk are read whole). None for no
+    ``backend``: the pair score's own search (``core.pair_score.nearest_neighbours``)."""
     if backend is None:
         return None
     index_config = index_config or {}
 
     def search(members, rows, k):
         ids = [sample_ids[m] for m in members]
+        rows = in_memory(rows)
         return _index_neighbours(samples, ids, rows, rows, min(k, len(ids) - 1), backend, index_config, True)
 
     return search

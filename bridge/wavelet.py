@@ -83,9 +83,10 @@ def compute_wavelet_clusters(
         executor: ``fr.RayExecutor()`` (a local Ray), ``fr.RayExecutor("auto")`` or
             ``fr.RayExecutor("host:port")`` (a cluster; the ``[distributed]`` extra)
             decodes the images and verifies the candidate pairs as Ray tasks, with the
-            same groups; None: this process. Images are decoded by chunks into a
-            temporary folder and read back by chunks either way, so memory stays bounded
-            at a million images with ``grouping="distance"``
+            same groups; None: this process. With an executor, or past about 2 GiB of
+            decoded pixels (about 90,000 32x32 colour images for ``grouping="score"``),
+            images are decoded by chunks into a temporary folder and read back by
+            chunks, so memory stays bounded at a million images
 
     Returns:
         a :class:`RedundancyRun`
@@ -124,5 +125,5 @@ def compute_wavelet_clusters(
         samples, WAVELET, parameters, analyse, key, label_field, image_size, color,
         embeddings_field, num_workers, skip_failures, device, progress, overwrite,
         streamed=True, executor=executor, config={"similarity_backend": similarity_backend},
-        holds_images=parameters.grouping == "score",
+        pair_scored=parameters.grouping == "score",
     )  # fmt: skip

@@ -66,7 +66,7 @@ class AlignedSimilarity:
 
     def __init__(self, images, max_shift=4, scales=DEFAULT_SCALES, flips=False,
                  device=None, batch_pairs=None, baseline_shift=BASELINE_SHIFT,
-                 stretches=DEFAULT_STRETCHES):  # fmt: skip
+                 stretches=DEFAULT_STRETCHES, baselines=None):  # fmt: skip
         import torch
 
         self.device = resolve_device(device)
@@ -102,7 +102,10 @@ class AlignedSimilarity:
         rows, columns, _ = window_operators(*inner)
         self._rows = torch.as_tensor(rows, dtype=torch.float32, device=self.device)
         self._columns = torch.as_tensor(columns, dtype=torch.float32, device=self.device)
-        self.baselines = self._self_similarity(min(int(baseline_shift), self.max_shift))
+        if baselines is None:
+            self.baselines = self._self_similarity(min(int(baseline_shift), self.max_shift))
+        else:  # computed before for these images (most of the preparation's time)
+            self.baselines = torch.as_tensor(np.asarray(baselines, dtype=np.float32), device=self.device)
 
     def _self_similarity(self, shift):
         """Each image's highest SSIM with itself moved by ``shift`` pixels up, down, left

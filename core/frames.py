@@ -11,6 +11,8 @@ version is still the same picture).
 
 import numpy as np
 
+from .streaming import DiskRows, row_chunks
+
 FRAME_TOLERANCE = 0.03
 """A frame line holds no pixel further than this (on a [0, 1] scale) from its colour."""
 MOST_TRIMMED = 0.25
@@ -41,7 +43,17 @@ def frame_widths(images, tolerance=FRAME_TOLERANCE, most=MOST_TRIMMED):
 def trim_frames(images):
     """``(framed, trimmed)``: the indices of the images with a frame on two opposite sides,
     and those images with the frame (and the line next to it) cut off and the picture
-    scaled back to the full size (bilinear, antialiased), ``(len(framed), h, w[, c])``."""
+    scaled back to the full size (bilinear, antialiased), ``(len(framed), h, w[, c])``.
+    ``images`` may be a ``streaming.DiskRows``, read by chunks (each image is judged on
+    its own)."""
+    if isinstance(images, DiskRows):
+        chunks = [(start, _trim_frames(chunk)) for start, chunk in row_chunks(images)]
+        framed = np.concatenate([start + framed for start, (framed, _) in chunks])
+        return framed, np.concatenate([trimmed for _, (_, trimmed) in chunks])
+    return _trim_frames(images)
+
+
+def _trim_frames(images):
     import torch
     import torch.nn.functional as F
 

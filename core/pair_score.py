@@ -11,6 +11,7 @@ the nearest neighbours in an embeddings space when given. Every candidate is ver
 pair but never create one.
 """
 
+import base64
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,8 @@ from .neighbors import BUFFER_VALUES
 from .parameters import check_flag, check_number
 from .clustering import unit_rows as embedding_rows
 from .ssim import SSIMIndex
+from .streaming import DiskRows, column_means, gram, in_memory, map_rows, row_chunks, take_rows
+from .timing import timed
 from .wavelets import wavelet_coefficients
 
 VERIFICATIONS = ("aligned", "ssim")
@@ -30,6 +33,8 @@ DEFAULT_THRESHOLD = 0.45
 """The pair-score cut every analysis uses by default (chosen on the realistic-edit benchmark)."""
 DESCRIPTOR_DISTANCE = 0.12
 """Unit descriptors this close (cosine 0.9928) score the default cut by the descriptor alone."""
+RECORD_TYPES = {"first": "<i4", "second": "<i4", "score": "<f8"}
+"""How a run record stores each column of its pairs (``ScoredPairs.as_record``)."""
 STORED_PER_ITEM = 20
 STORED_FLOOR = 0.3
 """Runs keep, per image, its ``STORED_PER_ITEM`` best pairs that score at least
@@ -50,6 +55,23 @@ HELD_BYTES_PER_VALUE = 15
 """Peak memory of a pair-score analysis per decoded image value (its images, their
 prepared luminance and descriptors, the candidate pairs and their scores): 3.1 GiB at
 50,000 32x32 colour images, about 0.9 GiB of which is the process before it starts."""
+
+
+EXACT_SEARCH_ROWS = 100_000
+"""Up to this many images the candidates are each image's exact nearest neighbours (a
+blocked search over all pairs); past it they come from an inverted-file index (faiss),
+whose cost grows with n^1.5 instead of n^2: a million images take minutes, not hours."""
+INVERTED_LISTS_PER_ROOT = 2
+"""The index has ``2 sqrt(n)`` lists (2,000 at a million images)..."""
+PROBED_LISTS = 8
+"""...of which each query searches the 8 whose centres are nearest (16 took 70 s more at
+a million images, most of it the 91-value Fourier search)."""
+TRAINING_PER_LIST = 50
+"""Rows per list the index's k-means centres are trained on (a random sample)."""
+FAISS_MISSING = (
+    "the pair score's candidate search past {rows:,} images needs faiss: pip install faiss-cpu "
+    "(a dependency of fiftyone-redundancy), or pass a similarity_backend"
+)
 
 
 PROGRESS_PAIRS = 16384
@@ -122,10 +144,12 @@ def require_threshold(threshold, name="threshold"):
 
 def candidate_descriptors(images, device=None, wavelet=None):
     """The two candidate descriptors of ``images`` (n, h, w[, c]) in [0, 1], unit rows;
-    ``wavelet`` (rows per image) stands for the first one when a caller already has it."""
+    ``wavelet`` (rows per image) stands for the first one when a caller already has it.
+    ``images`` (and ``wavelet``) may be a ``streaming.DiskRows``: the descriptors are then
+    made chunk by chunk into files beside it."""
     if wavelet is None:
-        wavelet = coarse_wavelet_descriptor(images, device)
-    return [unit_rows(wavelet), fourier_descriptor(images)]
+        wavelet = map_rows(images, lambda chunk: coarse_wavelet_descriptor(chunk, device))
+    return [map_rows(wavelet, unit_rows), map_rows(images, fourier_descriptor)]
 
 
 def fourier_descriptor(images):
@@ -171,7 +195,7 @@ def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device
     count = min(n_neighbors, len(index) - (1 if exclude_self else 0))
     if count <= 0:
         return np.empty((len(queries), 0), dtype=np.int64)
-    index = np.asarray(index, dtype=np.float32)
+    index = np.asarray(in_memory(index), dtype=np.float32)
     queries = np.asarray(queries, dtype=np.float32)
     if index.shape[1] > PROJECTED_ABOVE and len(index) > SEARCH_DIMENSIONS:
         centre = index.mean(axis=0)
@@ -192,24 +216,93 @@ def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device
     return found
 
 
+def nearest_neighbours(rows, n_neighbors, device=None, queries=None):
+    """Indices ``(len(rows), n_neighbors)`` of each row's nearest other rows (an array or
+    a ``streaming.DiskRows``), or with ``queries`` (an array) of each query's nearest
+    rows: exact up to ``EXACT_SEARCH_ROWS`` rows (``candidate_neighbours``), approximate
+    past it (``inverted_file_neighbours``)."""
+    if len(rows) <= EXACT_SEARCH_ROWS:
+        rows = in_memory(rows)
+        if queries is None:
+            return candidate_neighbours(rows, rows, n_neighbors, exclude_self=True, device=device)
+        return candidate_neighbours(queries, rows, n_neighbors, device=device)
+    return inverted_file_neighbours(rows, n_neighbors, queries)
+
+
+def inverted_file_neighbours(rows, n_neighbors, queries=None):
+    """``nearest_neighbours`` through a faiss inverted-file index (IVF, exact distances
+    within the ``PROBED_LISTS`` lists nearest each query), filled and asked by chunks of
+    the rows (an array or a ``streaming.DiskRows``), in the same principal axes as the
+    exact search. Without ``queries`` each row asks for its nearest others, and a row
+    that finds fewer than ``n_neighbors`` names itself in the rest (a query, its nearest
+    row). Approximate: a true
+    neighbour in an unprobed list is missed, which only costs a candidate (every
+    candidate is verified)."""
+    try:
+        import faiss
+    except ImportError as error:
+        raise ImportError(FAISS_MISSING.format(rows=EXACT_SEARCH_ROWS)) from error
+
+    n = len(rows)
+    project = _search_projection(rows)
+    lists = max(1, int(INVERTED_LISTS_PER_ROOT * np.sqrt(n)))
+    sample = np.sort(np.random.default_rng(0).choice(n, min(n, TRAINING_PER_LIST * lists), replace=False))
+    training = project(take_rows(rows, sample))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatL2(training.shape[1]), training.shape[1], lists)
+    index.train(training)
+    del training
+    for _, chunk in row_chunks(rows):
+        index.add(project(chunk))
+    index.nprobe = PROBED_LISTS
+    if queries is not None:
+        _, found = index.search(project(queries), n_neighbors)
+        return np.where(found < 0, found[:, :1], found)  # fewer found than asked: the nearest again
+    found = np.empty((n, n_neighbors), dtype=np.int64)
+    for start, chunk in row_chunks(rows):
+        _, neighbours = index.search(project(chunk), n_neighbors + 1)
+        own = np.arange(start, start + len(chunk))[:, None]
+        neighbours = np.where(neighbours < 0, own, neighbours)
+        others_first = np.argsort(neighbours == own, axis=1, kind="stable")
+        found[start : start + len(chunk)] = np.take_along_axis(neighbours, others_first, axis=1)[:, :n_neighbors]
+    return found
+
+
+def _search_projection(rows):
+    """The map of rows (chunks) into the space the search ranks them in: the top
+    ``SEARCH_DIMENSIONS`` principal axes when rows are longer than ``PROJECTED_ABOVE``
+    (the scatter summed by chunks), else the rows as float32."""
+    dimensions = rows.shape[1]
+    if dimensions <= PROJECTED_ABOVE or len(rows) <= SEARCH_DIMENSIONS:
+        return lambda chunk: np.ascontiguousarray(chunk, dtype=np.float32)
+    centre = column_means(rows)
+    _, axes = np.linalg.eigh(gram(rows, centre) / max(1, len(rows) - 1))
+    axes = axes[:, ::-1][:, :SEARCH_DIMENSIONS].astype(np.float32)
+    centre = centre.astype(np.float32)
+    return lambda chunk: np.ascontiguousarray((np.asarray(chunk, dtype=np.float32) - centre) @ axes)
+
+
 def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None, search=None):
     """Unique candidate pairs ``(first, second)``, first < second, within one image set:
     each image with its ``n_neighbors`` nearest by every descriptor. With ``groups``
     (e.g. classes) only pairs within a group. ``search(members, rows, k)`` (rows of
     ``members``; returns each row's ``k`` nearest other rows as positions in ``members``)
-    replaces the blocked search, e.g. with a vector index (``bridge.similarity``)."""
+    replaces the default search (``nearest_neighbours``), e.g. with a vector index
+    (``bridge.similarity``). Descriptors may be ``streaming.DiskRows``."""
     n = len(descriptor_sets[0])
     if search is None:
 
         def search(members, rows, k):
-            return candidate_neighbours(rows, rows, k, exclude_self=True, device=device)
+            return nearest_neighbours(rows, k, device)
 
     pairs = []
     for members in _group_members(n, groups):
         for descriptors in descriptor_sets:
-            neighbours = search(members, descriptors[members], n_neighbors)
+            rows = descriptors if len(members) == n else take_rows(descriptors, members)
+            neighbours = search(members, rows, n_neighbors)
             first = np.repeat(members, neighbours.shape[1])
             second = members[neighbours.reshape(-1)]
+            distinct = first != second
+            first, second = first[distinct], second[distinct]
             pairs.append(np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1))
     return _unique_pairs(pairs)
 
@@ -257,10 +350,15 @@ def _same_group(pairs, first_groups, second_groups):
 
 
 def _unique_pairs(pairs):
-    if not pairs:
-        return np.empty((0, 2), dtype=np.int64)
-    pairs = np.concatenate(pairs).astype(np.int64)
-    return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
+    """The distinct rows of the ``(first, second)`` arrays ``pairs``, sorted, found as one
+    int64 key per pair (``np.unique(axis=0)`` takes several times the memory: a gigabyte
+    for a million images' 20 million candidates)."""
+    pairs = np.concatenate(pairs).astype(np.int64) if pairs else np.empty((0, 2), dtype=np.int64)
+    if not len(pairs):
+        return pairs.reshape(0, 2)
+    width = int(pairs.max()) + 1
+    keys = np.unique(pairs[:, 0] * width + pairs[:, 1])
+    return np.stack([keys // width, keys % width], axis=1)
 
 
 def descriptor_score(cosine):
@@ -285,11 +383,41 @@ def fuse(verified, descriptor_cosine=None, embedding_cosine=None, embedding_weig
     return (1 - embedding_weight) * pixels + embedding_weight * embedding
 
 
+def smoothed(images, sigma):
+    """``images`` under a Gaussian blur of ``sigma`` pixels (``PairScoreParameters.smoothing``;
+    0: as they are)."""
+    if sigma <= 0 or not len(images):
+        return images
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(images, (0, sigma, sigma) + (0,) * (images.ndim - 3), mode="nearest")
+
+
+def _aligned(images, parameters, baselines=None):
+    p = parameters
+    return AlignedSimilarity(images, p.max_shift, p.scales, p.flips, p.device, stretches=p.stretches, baselines=baselines)
+
+
+def aligned_baselines(images, parameters):
+    """Each image's aligned-similarity baseline (``AlignedSimilarity``: its SSIM with
+    itself moved by a pixel), chunk by chunk (``images`` may be a ``streaming.DiskRows``);
+    None unless the verification is "aligned". Computed once for the shards of
+    ``verify_sharded``, it is most of the time a shard would spend preparing its images."""
+    if parameters.verification != "aligned":
+        return None
+    return np.concatenate([
+        _aligned(smoothed(np.asarray(chunk, dtype=np.float32), parameters.smoothing), parameters).baselines.cpu().numpy()
+        for _, chunk in row_chunks(images)
+    ])  # fmt: skip
+
+
 class PairScorer:
     """Images (their descriptor, and optional embeddings) prepared for the pair score
     between any two of them, or against another scorer's images (train vs test)."""
 
-    def __init__(self, images, parameters=None, embeddings=None, descriptor=None, frames=None):
+    def __init__(self, images, parameters=None, embeddings=None, descriptor=None, frames=None, baselines=None):
+        """``baselines``: the images' aligned-similarity baselines, when computed before
+        (``aligned_baselines``), instead of again here."""
         self.parameters = parameters or PairScoreParameters()
         p = self.parameters
         images = np.asarray(images, dtype=np.float32)
@@ -302,21 +430,13 @@ class PairScorer:
         framed, trimmed = self.frames
         self._trimmed_row = np.full(len(images), -1)
         self._trimmed_row[framed] = np.arange(len(framed))
-        images, trimmed = self._smoothed(images), self._smoothed(trimmed)
+        images, trimmed = smoothed(images, p.smoothing), smoothed(trimmed, p.smoothing)
         self._trimmed_images = standardise(luminance(trimmed))
         if p.verification == "aligned":
-            self.similarity = AlignedSimilarity(images, p.max_shift, p.scales, p.flips, p.device, stretches=p.stretches)
+            self.similarity = _aligned(images, p, baselines)
         else:
             self.similarity = SSIMIndex(images, device=p.device)
         self.embeddings = None if embeddings is None else embedding_rows(embeddings)
-
-    def _smoothed(self, images):
-        if self.parameters.smoothing <= 0 or not len(images):
-            return images
-        from scipy.ndimage import gaussian_filter
-
-        sigma = (0, self.parameters.smoothing, self.parameters.smoothing) + (0,) * (images.ndim - 3)
-        return gaussian_filter(images, sigma, mode="nearest")
 
     def __len__(self):
         return len(self.similarity)
@@ -371,7 +491,7 @@ class PairScorer:
         prepared = self.similarity.images[images].cpu().numpy()
         where = self._trimmed_row[images]
         prepared[where >= 0] = self._trimmed_images[where[where >= 0]]
-        return AlignedSimilarity(prepared, p.max_shift, p.scales, p.flips, p.device, stretches=p.stretches), rows
+        return _aligned(prepared, p), rows
 
 
 def framed_candidates(frames, index_fourier, n_neighbors, device=None, within=False):
@@ -383,7 +503,7 @@ def framed_candidates(frames, index_fourier, n_neighbors, device=None, within=Fa
     if frames is None or not len(frames[0]):
         return np.empty((0, 2), dtype=np.int64)
     framed, trimmed = frames
-    neighbours = candidate_neighbours(fourier_descriptor(trimmed), index_fourier, n_neighbors + within, device=device)
+    neighbours = nearest_neighbours(index_fourier, n_neighbors + within, device, queries=fourier_descriptor(trimmed))
     pairs = np.stack([np.repeat(framed, neighbours.shape[1]), neighbours.reshape(-1)], axis=1)
     return pairs[pairs[:, 0] != pairs[:, 1]] if within else pairs
 
@@ -405,12 +525,29 @@ class ScoredPairs:
         return ScoredPairs(kept.first, kept.second, np.round(kept.score, 5))
 
     def as_record(self):
-        """JSON-able columns for a run record."""
-        return {
-            "first": self.first.tolist(),
-            "second": self.second.tolist(),
-            "score": self.score.tolist(),
+        """The columns for a run record, each the base64 text of its little-endian bytes
+        (``RECORD_TYPES``): a million images' pairs are about 130 MB of text this way,
+        where JSON lists of numbers would take gigabytes of Python objects to write and to
+        read back."""
+        if len(self.first) and max(self.first.max(), self.second.max()) >= 2**31:
+            raise ValueError("a run record stores pairs of at most 2**31 items")
+        return {"encoding": "base64"} | {
+            name: base64.b64encode(np.asarray(getattr(self, name), dtype=kind).tobytes()).decode("ascii")
+            for name, kind in RECORD_TYPES.items()
         }
+
+    @staticmethod
+    def columns_of(record):
+        """The columns of a stored record (``as_record``'s, or the plain lists that runs
+        stored before it) as arrays: ``{"first", "second", "score"}``."""
+        columns = {}
+        for name, stored in RECORD_TYPES.items():
+            kind = np.float64 if name == "score" else np.int64
+            if record.get("encoding") == "base64":
+                columns[name] = np.frombuffer(base64.b64decode(record[name]), dtype=stored).astype(kind)
+            else:
+                columns[name] = np.asarray(record[name], dtype=kind)
+        return columns
 
     def above(self, threshold):
         keep = self.score >= threshold
@@ -430,50 +567,86 @@ class ScoredPairs:
 
 
 def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
-                 progress=None, search=None, executor=None):  # fmt: skip
+                 progress=None, search=None, executor=None, timings=None):  # fmt: skip
     """Scored candidate pairs within one image set: ``(ScoredPairs, PairScorer)``.
     ``wavelet_descriptor`` (rows per image) replaces the generic wavelet descriptor, for
     an analysis that has its own (the wavelet analysis's selected coefficients);
     ``progress(done, total)`` follows the verification; ``search`` finds the candidates
-    (``within_candidates``). With ``executor`` (``parallel.RayExecutor``) the pairs are
-    verified in shards as Ray tasks (``verify_sharded``; the scorer returned is then
-    None)."""
+    (``within_candidates``). ``images`` (and ``wavelet_descriptor``) may be a
+    ``streaming.DiskRows``, read by chunks (bounded memory at a million images). With
+    ``executor`` (``parallel.RayExecutor``), or images on disk, the pairs are verified in
+    shards (``verify_sharded``; the scorer returned is then None), as Ray tasks or in this
+    process. ``timings`` (a dict) receives the seconds of the candidate search
+    ("pair_candidates": descriptors, search, gates, frames) and of the verification
+    ("pair_verification")."""
     parameters = parameters or PairScoreParameters()
-    sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
-    if embeddings is not None:
-        sets.append(embedding_rows(embeddings))
-    pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device, search)
-    pairs = pairs[_passes_gates(pairs, sets)]
-    frames = trim_frames(images) if parameters.verification == "aligned" else None
-    framed = framed_candidates(frames, sets[1], parameters.n_neighbors, parameters.device, within=True)
-    pairs = _unique_pairs([pairs, np.sort(_same_group(framed, groups, groups), axis=1)])
-    if executor is None:
-        scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0], frames=frames)
-        scores = scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
-    else:
-        scorer = None
-        scores = verify_sharded(executor, images, parameters, embeddings, sets[0], pairs, progress)
+    timings = {} if timings is None else timings
+    with timed(timings, "pair_candidates"):
+        sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
+        if embeddings is not None:
+            sets.append(embedding_rows(embeddings))
+        pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device, search)
+        pairs = pairs[_passes_gates(pairs, sets)]
+        frames = trim_frames(images) if parameters.verification == "aligned" else None
+        framed = framed_candidates(frames, sets[1], parameters.n_neighbors, parameters.device, within=True)
+        pairs = _unique_pairs([pairs, np.sort(_same_group(framed, groups, groups), axis=1)])
+    with timed(timings, "pair_verification"):
+        if executor is None and not isinstance(images, DiskRows):
+            scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0], frames=frames)
+            scores = scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
+        else:
+            scorer = None
+            scores = verify_sharded(executor, images, parameters, embeddings, sets[0], pairs, progress)
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores).bounded(len(images)), scorer
 
 
 def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, progress=None):
-    """Pair scores of ``pairs`` computed in shards of ``SHARD_PAIRS`` by ``executor``:
-    each task gets the images (descriptor rows, embeddings) its pairs touch and scores
-    them as ``PairScorer`` does in one process. Everything a score uses (standardised
-    luminance, baselines, unit descriptors) is per image, so a shard scores a pair as the
-    whole set would. ``descriptor`` None: the scorer's own (``coarse_wavelet_descriptor``),
-    made here once for all shards."""
+    """Pair scores of ``pairs`` computed in shards of ``SHARD_PAIRS`` by ``executor`` (None:
+    in this process): each shard gets the images (descriptor rows, embeddings) its pairs
+    touch, read when it is made (``images`` and ``descriptor`` may be
+    ``streaming.DiskRows``), and scores them as ``PairScorer`` does in one process.
+    Everything a score uses (standardised luminance, baselines, unit descriptors) is per
+    image, so a shard scores a pair as the whole set would; the baselines are computed
+    once here (``aligned_baselines``). Shards take the pairs in ``locality_order``, so
+    that each touches few images. ``descriptor`` None: the
+    scorer's own (``coarse_wavelet_descriptor``), made here once for all shards."""
     descriptor = _scorer_descriptor(images, parameters, descriptor)
-    tasks = []
-    for start in range(0, len(pairs), SHARD_PAIRS):
-        shard = pairs[start : start + SHARD_PAIRS]
-        rows, local = np.unique(shard, return_inverse=True)
-        local = local.reshape(shard.shape)
-        tasks.append((
-            np.asarray(images[rows]), parameters, None if embeddings is None else embeddings[rows],
-            descriptor[rows], local[:, 0], local[:, 1],
-        ))  # fmt: skip
-    return np.concatenate(_run_shards(executor, _score_shard, tasks, len(pairs), progress) or [np.empty(0)])
+    baselines = aligned_baselines(images, parameters)
+    order = locality_order(pairs, len(images))
+
+    def rows_of(values, rows):
+        return None if values is None else take_rows(values, rows)
+
+    def tasks():
+        for start in range(0, len(pairs), SHARD_PAIRS):
+            shard = pairs[order[start : start + SHARD_PAIRS]]
+            rows, local = np.unique(shard, return_inverse=True)
+            local = local.reshape(shard.shape)
+            yield (
+                take_rows(images, rows), parameters, rows_of(embeddings, rows), take_rows(descriptor, rows),
+                rows_of(baselines, rows), local[:, 0], local[:, 1],
+            )  # fmt: skip
+
+    scores = np.empty(len(pairs))
+    scores[order] = np.concatenate(_run_shards(executor, _score_shard, tasks(), len(pairs), progress) or [np.empty(0)])
+    return scores
+
+
+def locality_order(pairs, n):
+    """An order of ``pairs`` (within ``n`` items) in which neighbouring pairs share items:
+    by the reverse Cuthill-McKee rank (a breadth-first order of the pairs' graph) of the
+    earlier of their two items. A shard of consecutive pairs then touches few images,
+    and each image a shard touches is prepared again (most of a shard's time when its
+    pairs are scattered)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    if not len(pairs):
+        return np.empty(0, dtype=np.int64)
+    graph = sp.coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
+    rank = np.empty(n, dtype=np.int64)
+    rank[reverse_cuthill_mckee(graph, symmetric_mode=False)] = np.arange(n)
+    return np.argsort(np.minimum(rank[pairs[:, 0]], rank[pairs[:, 1]]), kind="stable")
 
 
 def verify_sharded_across(executor, query_images, index_images, parameters, query_embeddings, index_embeddings,
@@ -506,7 +679,7 @@ def _scorer_descriptor(images, parameters, descriptor):
     """``descriptor``, or the one ``PairScorer`` makes itself when it is None."""
     if descriptor is not None:
         return descriptor
-    return coarse_wavelet_descriptor(np.asarray(images, dtype=np.float32), parameters.device)
+    return map_rows(images, lambda chunk: coarse_wavelet_descriptor(np.asarray(chunk, dtype=np.float32), parameters.device))
 
 
 def _run_shards(executor, score_shard, tasks, n_pairs, progress):
@@ -523,8 +696,8 @@ def _run_shards(executor, score_shard, tasks, n_pairs, progress):
 
 
 def _score_shard(task):
-    images, parameters, embeddings, descriptor, first, second = task
-    return PairScorer(images, parameters, embeddings, descriptor=descriptor).score(first, second)
+    images, parameters, embeddings, descriptor, baselines, first, second = task
+    return PairScorer(images, parameters, embeddings, descriptor=descriptor, baselines=baselines).score(first, second)
 
 
 def _score_shard_across(task):
@@ -535,12 +708,13 @@ def _score_shard_across(task):
 
 
 def pair_cosines(rows, pairs, chunk=16384):
-    """Dot products of the unit ``rows`` of each pair, by chunks: gathering both sides of
-    a million pairs at once would copy gigabytes."""
+    """Dot products of the unit ``rows`` (an array or a ``streaming.DiskRows``) of each
+    pair, by chunks: gathering both sides of a million pairs at once would copy
+    gigabytes."""
     cosines = np.empty(len(pairs), dtype=np.float32)
     for start in range(0, len(pairs), chunk):
         part = pairs[start : start + chunk]
-        cosines[start : start + chunk] = np.einsum("ij,ij->i", rows[part[:, 0]], rows[part[:, 1]])
+        cosines[start : start + chunk] = np.einsum("ij,ij->i", take_rows(rows, part[:, 0]), take_rows(rows, part[:, 1]))
     return cosines
 
 
@@ -608,11 +782,23 @@ def score_matrix(n, pairs):
 
 
 def submatrix(matrix, members):
-    """The dense square block of ``matrix`` (dense or sparse) for ``members``."""
+    """The dense square block of ``matrix`` (dense or sparse CSR) for ``members``; from a
+    sparse matrix its rows are taken, then the entries of the members' columns (a
+    column selection of a CSR matrix costs several times more: a million images' groups
+    are a minute of the decisions)."""
     import scipy.sparse as sp
 
-    block = matrix[np.ix_(members, members)] if not sp.issparse(matrix) else matrix[members][:, members]
-    return block.toarray() if sp.issparse(block) else np.asarray(block)
+    members = np.asarray(members, dtype=np.int64)
+    if not sp.issparse(matrix):
+        return np.asarray(matrix[np.ix_(members, members)])
+    rows = matrix[members]
+    order = np.argsort(members)
+    position = np.minimum(np.searchsorted(members[order], rows.indices), len(members) - 1)
+    inside = members[order][position] == rows.indices
+    block = np.zeros((len(members), len(members)))
+    row = np.repeat(np.arange(len(members)), np.diff(rows.indptr))
+    block[row[inside], order[position[inside]]] = rows.data[inside]
+    return block
 
 
 def score_groups(n, pairs, threshold, matrix=None):

@@ -8,6 +8,7 @@ candidate search, grouping) stays in the driver, so a distributed run groups exa
 a single process does.
 """
 
+import collections
 import sys
 
 RAY_MISSING = (
@@ -15,6 +16,10 @@ RAY_MISSING = (
     "'fiftyone-redundancy[distributed]') where the analysis runs, or run without an "
     "executor (no Ray address)"
 )
+
+PENDING_PER_CPU = 2
+"""Tasks submitted ahead per CPU of the cluster: every CPU stays busy while the next
+task's data travels."""
 
 PACKAGE = __name__.rpartition(".core.")[0]
 """The name this package was imported under: ``fiftyone_redundancy`` as an installed
@@ -46,14 +51,23 @@ class RayExecutor:
 
     def map(self, function, items, shared=None):
         """``function(item)`` for every item, as Ray tasks; results in item order (a
-        generator: each result as soon as it and those before it are done). ``shared``
-        (e.g. a serialized model) is put in Ray's object store once and passed to every
-        call as ``function(item, shared)``, instead of being sent with every task."""
+        generator: each result as soon as it and those before it are done). ``items``
+        (an iterable, e.g. shards read from disk as they are asked for) is submitted
+        ``PENDING_PER_CPU`` tasks per cluster CPU ahead of the results taken, Ray's
+        pattern for limiting pending tasks, so a million images' shards are never all in
+        the object store at once. ``shared`` (e.g. a serialized model) is put in Ray's
+        object store once and passed to every call as ``function(item, shared)``,
+        instead of being sent with every task."""
         remote = self._ray.remote(function)
         extra = () if shared is None else (self._ray.put(shared),)
-        references = [remote.remote(item, *extra) for item in items]
-        for reference in references:
-            yield self._ray.get(reference)
+        most_pending = max(1, int(PENDING_PER_CPU * self._ray.cluster_resources().get("CPU", 1)))
+        pending = collections.deque()
+        for item in items:
+            pending.append(remote.remote(item, *extra))
+            if len(pending) >= most_pending:
+                yield self._ray.get(pending.popleft())
+        while pending:
+            yield self._ray.get(pending.popleft())
 
     @property
     def nodes(self):

@@ -145,26 +145,27 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
     """Run Algorithm 1 on ``images`` (n, h, w[, c]) with optional per-image ``labels``
     (and ``embeddings``, rows per image, as a pair-score signal); ``progress(done, total)``
     follows the pair verification. ``images`` may be a ``streaming.ImageStore``: the
-    wavelets, selection, ``grouping="distance"``, decisions and projection then read it
-    and their features by chunks (bounded memory at a million images); ``"kmeans"`` and
-    ``"score"`` read the rows they need whole. ``search`` finds the pair score's
-    candidates (``pair_score.within_candidates``; default: exact blocked search);
+    wavelets, selection, grouping, decisions and projection then read it and their
+    features by chunks (bounded memory at a million images; ``"kmeans"`` alone reads the
+    features whole). ``search`` finds the pair score's
+    candidates (``pair_score.within_candidates``; default: ``pair_score.nearest_neighbours``);
     ``executor`` (``parallel.RayExecutor``) verifies them as Ray tasks."""
     parameters = parameters or WaveletParameters()
     timings = {}
     selected, selection, coefficients_shape = wavelet_features(images, parameters, timings)
 
     pairs = None
+    if parameters.grouping == "score":
+        pairs, _ = score_within(
+            images, parameters.pair_score, embeddings, wavelet_descriptor=selected, progress=progress,
+            search=search, executor=executor, timings=timings,
+        )  # fmt: skip
     with timed(timings, "grouping"):
         if parameters.grouping == "kmeans":
             cluster_labels = kmeans_clusters(in_memory(selected), parameters.n_clusters, parameters.random_state)
         elif parameters.grouping == "distance":
             cluster_labels = threshold_clusters(selected, parameters.radius, parameters.device)
         else:
-            pairs, _ = score_within(
-                in_memory(images), parameters.pair_score, embeddings, wavelet_descriptor=in_memory(selected), progress=progress,
-                search=search, executor=executor,
-            )
             matrix = score_matrix(len(images), pairs)
             cluster_labels = score_groups(len(images), pairs, parameters.threshold, matrix)
 

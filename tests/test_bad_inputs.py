@@ -542,15 +542,29 @@ def test_recovery_after_a_writer_died_inside_fiftyones_run_bookkeeping(twins, mo
 
 
 @pytest.mark.shared_db
-def test_a_pair_score_run_this_machine_cannot_hold_is_refused_before_it_starts(small_dataset, monkeypatch):
-    """As if each image needed a terabyte: refused up front, with the way out, and nothing
-    written; the distance grouping, which streams, still runs."""
+def test_a_pair_score_run_this_machine_cannot_hold_is_refused_up_front_or_streamed(small_dataset, monkeypatch):
+    """As if each image needed a terabyte: SSIM and the split, which hold every image, are
+    refused up front, with the way out, and nothing written; the wavelet analysis instead
+    decodes to disk and verifies its pairs in shards read from there, and stores the run
+    it stores in memory (the same groups and pairs; scores within 1e-4, as torch batches
+    the pairs differently, so a representative may change where two members tie)."""
     from fiftyone_redundancy.bridge import analysis
 
+    held = fr.compute_wavelet_clusters(small_dataset, key="held", progress=False)
     monkeypatch.setattr(analysis, "HELD_BYTES_PER_VALUE", 10**12 // 3072)
     fields = set(small_dataset.get_field_schema())
-    for analysis in (fr.compute_wavelet_clusters, fr.compute_ssim_clusters, fr.compute_split_similarity):
+    for refused in (fr.compute_ssim_clusters, fr.compute_split_similarity):
         with pytest.raises(ValueError, match=r"need about [\d.]+ GiB for the analysis, and this machine has [\d.]+ GiB free; analyse a smaller"):
-            analysis(small_dataset, key="too_big", progress=False)
-    assert set(small_dataset.get_field_schema()) == fields and not small_dataset.list_runs()
-    assert fr.compute_wavelet_clusters(small_dataset, key="streams", grouping="distance", progress=False).counts
+            refused(small_dataset, key="too_big", progress=False)
+    assert set(small_dataset.get_field_schema()) == fields and small_dataset.list_runs() == ["held"]
+    streamed = fr.compute_wavelet_clusters(small_dataset, key="streamed", progress=False)
+    assert "pair_verification" in streamed.timings and streamed.counts == held.counts and held.counts["redundant"] > 0
+    def groups(key):
+        members = {}
+        for sample_id, group in zip(*small_dataset.values(["id", f"{key}_group"])):
+            members.setdefault(group, set()).add(sample_id)
+        return {frozenset(ids) for group, ids in members.items() if group >= 0}
+
+    assert groups("streamed") == groups("held")
+    for column, values in held.details["pairs"].items():
+        np.testing.assert_allclose(streamed.details["pairs"][column], values, atol=1e-4)

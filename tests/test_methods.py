@@ -116,3 +116,25 @@ def test_an_ssim_run_stored_without_its_eigengap_count_still_shows_it(small_data
     old = fr.load_run(small_dataset, "old")
     assert "eigengap_clusters" not in small_dataset.load_run_results("old", cache=False).attributes()
     assert old.details["eigengap_clusters"] == clusters_from_spectrum(run.details["spectrum"], "largest_gap", 0.4)
+
+
+@pytest.mark.shared_db
+def test_a_run_stored_with_its_pairs_as_lists_still_reads_and_recuts_them(small_dataset):
+    import numpy as np
+
+    from fiftyone_redundancy.bridge.runs import update_results
+
+    run = fr.compute_wavelet_clusters(small_dataset.limit(60), key="lists", progress=False)
+    stored = run.details["pairs"]
+    assert small_dataset.load_run_results("lists", cache=False).pairs["encoding"] == "base64"
+
+    def as_stored_before(results):  # runs stored before 2026-11-28 kept their pairs as lists
+        results.pairs = {name: values.tolist() for name, values in stored.items()}
+
+    update_results(small_dataset, "lists", as_stored_before)
+    assert isinstance(small_dataset.load_run_results("lists", cache=False).pairs["first"], list)
+    old = fr.load_run(small_dataset, "lists")
+    for name, values in stored.items():
+        np.testing.assert_array_equal(old.details["pairs"][name], values)
+    recut = fr.recut_run(small_dataset, "lists", 0.9)
+    assert recut.parameters["threshold"] == 0.9 and recut.counts["redundant"] <= run.counts["redundant"]

@@ -192,3 +192,64 @@ def test_gpu_and_cpu_give_the_same_scores(photos):
     cpu = PairScorer(images, PairScoreParameters(device="cpu")).score(first, second)
     gpu = PairScorer(images, PairScoreParameters(device="cuda")).score(first, second)
     assert np.allclose(cpu, gpu, atol=1e-3)
+
+
+def test_copies_on_disk_searched_by_inverted_file_and_verified_in_shards_score_as_in_memory(photos, tmp_path, monkeypatch):
+    """The million-image path on a small set: images and descriptors read from disk by
+    chunks, candidates from the inverted-file index, pairs verified in shards (each shard
+    reads its images from disk): every stored pair and score as in memory."""
+    from fiftyone_redundancy.core import pair_score, streaming
+
+    rng = np.random.default_rng(1)
+    pool = [analysis_size(pixels) for pixels in photos.values()]
+    copies = [analysis_size(apply_edit(photos[name], edit, rng)) for name in SOURCES for edit in ("border", "jpeg_q50", "shift_2px", "crop_10")]
+    images = np.rint(np.stack(pool + copies) * 255) / 255
+    in_memory, _ = score_within(images)
+
+    store = streaming.ImageStore(len(images), images.shape[1:], tmp_path)
+    store.write(0, images)
+    monkeypatch.setattr(streaming, "CHUNK_ROWS", 8)
+    monkeypatch.setattr(pair_score, "EXACT_SEARCH_ROWS", 0)
+    monkeypatch.setattr(pair_score, "SHARD_PAIRS", 16)
+    timings = {}
+    on_disk, scorer = score_within(store, timings=timings)
+    assert scorer is None and set(timings) == {"pair_candidates", "pair_verification"}
+    assert in_memory.above(DEFAULT_THRESHOLD).score.size >= len(copies)
+    np.testing.assert_array_equal(on_disk.first, in_memory.first)
+    np.testing.assert_array_equal(on_disk.second, in_memory.second)
+    np.testing.assert_allclose(on_disk.score, in_memory.score, atol=1e-5)
+
+
+def test_the_inverted_file_search_finds_planted_neighbours_and_never_the_row_itself():
+    from fiftyone_redundancy.core.pair_score import candidate_neighbours, inverted_file_neighbours
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(40, 32)).astype(np.float32)
+    rows = centres[rng.integers(0, 40, 6000)] + rng.normal(scale=0.5, size=(6000, 32)).astype(np.float32)
+    rows[5000:] = rows[:1000] + rng.normal(scale=0.01, size=(1000, 32)).astype(np.float32)  # near copies
+    found = inverted_file_neighbours(rows, 5)
+    assert found.shape == (6000, 5) and not np.any(found == np.arange(6000)[:, None])
+    assert np.mean(found[:1000, 0] == np.arange(5000, 6000)) > 0.99
+    assert np.mean(found[5000:, 0] == np.arange(1000)) > 0.99
+    exact = candidate_neighbours(rows, rows, 5, exclude_self=True)
+    recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(found, exact)])
+    assert 0.8 < recall  # approximate beyond the nearest, as an index is
+
+
+def test_shards_in_locality_order_touch_few_images():
+    """Pairs of 50 separate groups of five, in random order: in locality order each shard of
+    ten pairs (a group's worth) touches about one group's images; in the order given,
+    nearly twenty."""
+    from fiftyone_redundancy.core.pair_score import locality_order
+
+    rng = np.random.default_rng(0)
+    items = rng.permutation(250).reshape(50, 5)
+    pairs = np.array([(g[a], g[b]) for g in items for a in range(5) for b in range(a + 1, 5)])
+    pairs = np.sort(pairs[rng.permutation(len(pairs))], axis=1)
+    order = locality_order(pairs, 250)
+    assert sorted(order.tolist()) == list(range(len(pairs)))
+
+    def touched(ordered):
+        return np.mean([len(np.unique(ordered[start : start + 10])) for start in range(0, len(ordered), 10)])
+
+    assert touched(pairs[order]) <= 7 and touched(pairs) > 15

@@ -50,6 +50,28 @@ def test_distance_grouping_from_disk_by_chunks_equals_in_memory(tmp_path, small_
     np.testing.assert_allclose(from_disk.points, in_memory.points, atol=1e-9)
 
 
+def test_score_grouping_from_disk_in_shards_equals_in_memory(tmp_path, small_chunks, monkeypatch):
+    """The default grouping at a million images reads its images from disk by chunks and
+    verifies its pairs in shards read from there: the in-memory pairs, groups and
+    decisions."""
+    from fiftyone_redundancy.core import pair_score
+
+    images, originals = digits_with_copies()
+    store = streaming.ImageStore(len(images), images.shape[1:], tmp_path)
+    store.write(0, images)
+    monkeypatch.setattr(pair_score, "SHARD_PAIRS", 64)
+    from_disk = analyze_wavelet_clusters(store)
+    streaming.CHUNK_ROWS = len(images)  # one chunk: the in-memory path (undone by the fixture)
+    in_memory = analyze_wavelet_clusters(images)
+    copies = np.arange(len(originals)) + 120
+    assert np.array_equal(from_disk.cluster_labels[copies], from_disk.cluster_labels[originals])
+    np.testing.assert_array_equal(from_disk.pairs.first, in_memory.pairs.first)
+    np.testing.assert_array_equal(from_disk.pairs.second, in_memory.pairs.second)
+    np.testing.assert_allclose(from_disk.pairs.score, in_memory.pairs.score, atol=1e-5)
+    np.testing.assert_array_equal(from_disk.cluster_labels, in_memory.cluster_labels)
+    np.testing.assert_array_equal(from_disk.decisions.status, in_memory.decisions.status)
+
+
 def test_the_scratch_folder_of_a_run_killed_outright_goes_with_the_next_run(tmp_path):
     """kill -9 leaves a streamed run's rows behind (gigabytes at a million images); the next
     run removes them, and leaves alone a live run's folder and any folder it cannot tell is
