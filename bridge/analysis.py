@@ -52,8 +52,8 @@ def require_memory(n_images, size, color):
     run this machine out of memory partway (it holds every image: a million 32x32 colour
     images need about 43 GiB)."""
     check_memory(n_images, size, color, HELD_BYTES_PER_VALUE,
-                 "analyse a smaller view (or each class), use a smaller image_size or color='gray', or, "
-                 "for wavelet clusters, grouping='distance' (bounded memory at a million images)")  # fmt: skip
+                 "analyse a smaller view (or each class), use a smaller image_size or color='gray', or "
+                 "run wavelet clusters, which read their images from disk (bounded memory at a million images)")  # fmt: skip
 
 
 @contextmanager

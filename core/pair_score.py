@@ -184,10 +184,10 @@ def unit_rows(features):
 def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device=None, block=4096):
     """Indices ``(len(queries), n_neighbors)`` of the rows of ``index`` nearest each query
     row (Euclidean; on unit rows, the highest cosine), in the top ``SEARCH_DIMENSIONS``
-    principal axes of ``index`` when rows are longer than ``PROJECTED_ABOVE``, by blocks
-    of matrix products in torch (at most ``neighbors.BUFFER_VALUES`` products a block; on
-    a GPU when
-    ``device`` picks one); never an n x n matrix. The projection makes the search
+    principal axes of ``index`` when rows are longer than ``PROJECTED_ABOVE``
+    (``_search_projection``), by blocks of matrix products in torch (at most
+    ``neighbors.BUFFER_VALUES`` products a block; on a GPU when ``device`` picks one);
+    never an n x n matrix. The projection makes the search
     approximate, which only risks a missed candidate: every candidate is verified."""
     import torch
 
@@ -195,13 +195,8 @@ def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device
     count = min(n_neighbors, len(index) - (1 if exclude_self else 0))
     if count <= 0:
         return np.empty((len(queries), 0), dtype=np.int64)
-    index = np.asarray(in_memory(index), dtype=np.float32)
-    queries = np.asarray(queries, dtype=np.float32)
-    if index.shape[1] > PROJECTED_ABOVE and len(index) > SEARCH_DIMENSIONS:
-        centre = index.mean(axis=0)
-        _, axes = np.linalg.eigh(np.cov(index - centre, rowvar=False))
-        axes = axes[:, ::-1][:, :SEARCH_DIMENSIONS].astype(np.float32)
-        index, queries = (index - centre) @ axes, (queries - centre) @ axes
+    project = _search_projection(index)
+    index, queries = project(in_memory(index)), project(queries)
     index_rows = torch.as_tensor(index, device=device)
     query_rows = torch.as_tensor(queries, device=device)
     block = max(1, min(block, BUFFER_VALUES // len(index)))  # 4,096 x a million rows would be 16 GiB
@@ -235,9 +230,8 @@ def inverted_file_neighbours(rows, n_neighbors, queries=None):
     the rows (an array or a ``streaming.DiskRows``), in the same principal axes as the
     exact search. Without ``queries`` each row asks for its nearest others, and a row
     that finds fewer than ``n_neighbors`` names itself in the rest (a query, its nearest
-    row). Approximate: a true
-    neighbour in an unprobed list is missed, which only costs a candidate (every
-    candidate is verified)."""
+    row). Approximate: a true neighbour in an unprobed list is missed, which only costs a
+    candidate (every candidate is verified)."""
     try:
         import faiss
     except ImportError as error:
@@ -268,9 +262,10 @@ def inverted_file_neighbours(rows, n_neighbors, queries=None):
 
 
 def _search_projection(rows):
-    """The map of rows (chunks) into the space the search ranks them in: the top
-    ``SEARCH_DIMENSIONS`` principal axes when rows are longer than ``PROJECTED_ABOVE``
-    (the scatter summed by chunks), else the rows as float32."""
+    """The map of rows (chunks) into the space both searches rank them in: the top
+    ``SEARCH_DIMENSIONS`` principal axes of ``rows`` (an array or a ``streaming.DiskRows``;
+    the scatter summed by chunks) when they are longer than ``PROJECTED_ABOVE``, else the
+    rows as float32."""
     dimensions = rows.shape[1]
     if dimensions <= PROJECTED_ABOVE or len(rows) <= SEARCH_DIMENSIONS:
         return lambda chunk: np.ascontiguousarray(chunk, dtype=np.float32)
@@ -526,7 +521,8 @@ class ScoredPairs:
 
     def as_record(self):
         """The columns for a run record, each the base64 text of its little-endian bytes
-        (``RECORD_TYPES``): a million images' pairs are about 130 MB of text this way,
+        (``RECORD_TYPES``): the million-image benchmark's 6.6 million pairs are 140 MB of
+        text this way,
         where JSON lists of numbers would take gigabytes of Python objects to write and to
         read back."""
         if len(self.first) and max(self.first.max(), self.second.max()) >= 2**31:
@@ -608,14 +604,11 @@ def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, 
     Everything a score uses (standardised luminance, baselines, unit descriptors) is per
     image, so a shard scores a pair as the whole set would; the baselines are computed
     once here (``aligned_baselines``). Shards take the pairs in ``locality_order``, so
-    that each touches few images. ``descriptor`` None: the
-    scorer's own (``coarse_wavelet_descriptor``), made here once for all shards."""
+    that each touches few images. ``descriptor`` None: the scorer's own
+    (``coarse_wavelet_descriptor``), made here once for all shards."""
     descriptor = _scorer_descriptor(images, parameters, descriptor)
     baselines = aligned_baselines(images, parameters)
     order = locality_order(pairs, len(images))
-
-    def rows_of(values, rows):
-        return None if values is None else take_rows(values, rows)
 
     def tasks():
         for start in range(0, len(pairs), SHARD_PAIRS):
@@ -623,8 +616,8 @@ def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, 
             rows, local = np.unique(shard, return_inverse=True)
             local = local.reshape(shard.shape)
             yield (
-                take_rows(images, rows), parameters, rows_of(embeddings, rows), take_rows(descriptor, rows),
-                rows_of(baselines, rows), local[:, 0], local[:, 1],
+                take_rows(images, rows), parameters, _rows_of(embeddings, rows), take_rows(descriptor, rows),
+                _rows_of(baselines, rows), local[:, 0], local[:, 1],
             )  # fmt: skip
 
     scores = np.empty(len(pairs))
@@ -635,9 +628,9 @@ def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, 
 def locality_order(pairs, n):
     """An order of ``pairs`` (within ``n`` items) in which neighbouring pairs share items:
     by the reverse Cuthill-McKee rank (a breadth-first order of the pairs' graph) of the
-    earlier of their two items. A shard of consecutive pairs then touches few images,
-    and each image a shard touches is prepared again (most of a shard's time when its
-    pairs are scattered)."""
+    earlier of their two items. A shard of consecutive pairs then touches few images:
+    each image a shard touches is read from the store and prepared again (standardised,
+    its frame looked for)."""
     import scipy.sparse as sp
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
@@ -653,26 +646,31 @@ def verify_sharded_across(executor, query_images, index_images, parameters, quer
                           query_descriptor, index_descriptor, pairs, progress=None):  # fmt: skip
     """``verify_sharded`` for pairs ``(query, index)`` between two image sets: ``(scores,
     raw verified similarities)``, each shard sent the query and index images its pairs
-    touch, scored as ``PairScorer.score_and_raw`` scores them in one process."""
+    touch (made as they are asked for), scored as ``PairScorer.score_and_raw`` scores them
+    in one process."""
     query_descriptor = _scorer_descriptor(query_images, parameters, query_descriptor)
     index_descriptor = _scorer_descriptor(index_images, parameters, index_descriptor)
-    def rows_of(values, rows):
-        return None if values is None else np.asarray(values[rows])
 
-    tasks = []
-    for start in range(0, len(pairs), SHARD_PAIRS):
-        shard = pairs[start : start + SHARD_PAIRS]
-        query_rows, query_local = np.unique(shard[:, 0], return_inverse=True)
-        index_rows, index_local = np.unique(shard[:, 1], return_inverse=True)
-        tasks.append((
-            rows_of(query_images, query_rows), rows_of(index_images, index_rows), parameters,
-            rows_of(query_embeddings, query_rows), rows_of(index_embeddings, index_rows),
-            query_descriptor[query_rows], index_descriptor[index_rows], query_local, index_local,
-        ))  # fmt: skip
-    scored = _run_shards(executor, _score_shard_across, tasks, len(pairs), progress)
+    def tasks():
+        for start in range(0, len(pairs), SHARD_PAIRS):
+            shard = pairs[start : start + SHARD_PAIRS]
+            query_rows, query_local = np.unique(shard[:, 0], return_inverse=True)
+            index_rows, index_local = np.unique(shard[:, 1], return_inverse=True)
+            yield (
+                _rows_of(query_images, query_rows), _rows_of(index_images, index_rows), parameters,
+                _rows_of(query_embeddings, query_rows), _rows_of(index_embeddings, index_rows),
+                take_rows(query_descriptor, query_rows), take_rows(index_descriptor, index_rows), query_local, index_local,
+            )  # fmt: skip
+
+    scored = _run_shards(executor, _score_shard_across, tasks(), len(pairs), progress)
     if not scored:
         return np.empty(0), np.empty(0)
     return np.concatenate([scores for scores, _ in scored]), np.concatenate([raw for _, raw in scored])
+
+
+def _rows_of(values, rows):
+    """The rows of ``values`` (an array or a ``streaming.DiskRows``), or None for None."""
+    return None if values is None else take_rows(values, rows)
 
 
 def _scorer_descriptor(images, parameters, descriptor):
