@@ -128,12 +128,13 @@ def prepare(size, workers=2):
 
 def report(view, run):
     """The run's answer against the known one: pairs, copies found, montages."""
-    print(f"{'pairs stored (at or above 0.3, top 20 per image)':<44}{len(run.details['pairs']['score']):>12,}")
+    print(f"{'pairs stored (at or above 0.3)':<44}{len(run.details['pairs']['score']):>12,}")
     copies_found(view, run)
-    ids, paths, statuses, representatives, scores = view.values(
-        ["id", "filepath", f"{run.key}_status", f"{run.key}_representative", f"{run.key}_score"]
+    ids, paths, statuses, representatives, scores, groups = view.values(
+        ["id", "filepath", f"{run.key}_status", f"{run.key}_representative", f"{run.key}_score", f"{run.key}_group"]
     )
     path_of = dict(zip(ids, paths))
+    largest_groups_grid(paths, groups, os.path.join(HERE, "output", "million_largest_groups.png"))
     redundant = [row for row, status in enumerate(statuses) if status == "redundant"]
     chosen = np.random.default_rng(0).choice(redundant, min(24, len(redundant)), replace=False)
     pair_grid(
@@ -144,11 +145,10 @@ def report(view, run):
 
 def copies_found(view, run):
     """Print, per edit, the share of copies whose pair with their original the run scored
-    at or above its cut, and the share it put in their original's group (complete
-    linkage keeps a group only where every pair reaches the cut, so copies of one original
-    with different edits can form several groups); then the pairs at the cut between
-    different sources, with a montage of 24 of them. The answer is known: each copy names
-    its source."""
+    at or above its cut, and the share it put in their original's group; the share of
+    families (an original and its copies) whole in one group; then the pairs at the cut
+    between different sources, with a montage of 24 of them. The answer is known: each
+    copy names its source."""
     row_of = {sample_id: row for row, sample_id in enumerate(run.details["sample_ids"])}
     ids, sources, edits, groups = view.values(["id", "source", "edit", f"{run.key}_group"])
     rows = np.array([row_of[sample_id] for sample_id in ids])
@@ -180,9 +180,35 @@ def copies_found(view, run):
     )
     print(f"\n{'copies found with their original':<44}{'pair >= cut':>12}{'same group':>12}")
     print(f"{'  all':<44}{paired.mean():>12.1%}{grouped.mean():>12.1%}  of {copies.sum():,}")
+    family_sources = sources[copies]
+    whole = np.ones(sources.max() + 1, dtype=bool)
+    np.logical_and.at(whole, family_sources, grouped)
+    with_copies = np.unique(family_sources)
+    print(f"{'  families whole (original and every copy)':<44}{'':>12}{whole[with_copies].mean():>12.1%}  of {len(with_copies):,}")
     for edit in sorted(set(edits[copies])):
         of_edit = edits[copies] == edit
         print(f"  {edit:<42}{paired[of_edit].mean():>12.1%}{grouped[of_edit].mean():>12.1%}  of {of_edit.sum():,}")
+
+
+def largest_groups_grid(paths, groups, path, n_groups=8, per_group=12, scale=2):
+    """A montage of the ``n_groups`` largest groups, one row each (up to ``per_group``
+    members, the group's size written beside it)."""
+    from PIL import Image, ImageDraw
+
+    groups = np.asarray(groups)
+    numbers, sizes = np.unique(groups[groups >= 0], return_counts=True)
+    largest = numbers[np.argsort(-sizes, kind="stable")[:n_groups]]
+    tile = 32 * scale
+    canvas = Image.new("RGB", (per_group * (tile + 2) + 90, max(1, len(largest)) * (tile + 4)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for row, number in enumerate(largest):
+        members = np.flatnonzero(groups == number)
+        draw.text((2, row * (tile + 4) + tile // 2 - 6), f"{len(members):,} images", fill="black")
+        for column, member in enumerate(members[:per_group]):
+            with Image.open(paths[member]) as image:
+                canvas.paste(image.convert("RGB").resize((tile, tile), Image.Resampling.NEAREST), (90 + column * (tile + 2), row * (tile + 4)))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    canvas.save(path)
 
 
 def pair_grid(pairs, path, scale=3, columns=4):

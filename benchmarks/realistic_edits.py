@@ -110,7 +110,7 @@ def build(pool, copies_per_edit, edits, rng):
 
 
 def score_pair_score(images, parameters=None):
-    pairs, _ = score_within(images, parameters)
+    pairs = score_within(images, parameters)
     return pairs.first, pairs.second, pairs.score
 
 

@@ -14,7 +14,7 @@ from ..core.pair_score import HELD_BYTES_PER_VALUE
 from ..core.streaming import scratch_folder
 from . import runs
 from .progress import SCORING, stage_progress
-from .samples import check_memory, image_size_tuple, read_embeddings, read_view
+from .samples import check_memory, image_size_tuple, media_record, paths_of, read_embeddings, read_view
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,15 @@ def require_memory(n_images, size, color):
                  "run wavelet clusters, which read their images from disk (bounded memory at a million images)")  # fmt: skip
 
 
+def _identities_record(analysis):
+    """What a run stores of its analysis's identical and constant images (``core.families``):
+    the identities a re-cut reuses, and how many there were."""
+    identities = getattr(analysis, "identities", None)
+    if identities is None:
+        return {}
+    return {"identities": identities.as_record(), "identical": identities.counts()}
+
+
 @contextmanager
 def analysis_writer(samples, method, key, overwrite=False, extra_suffixes=()):
     """The lease on ``key`` (``runs.RunWriter``), once ``key`` is checked to take a run of
@@ -92,11 +101,12 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
     with ExitStack() as stack:
         writer = stack.enter_context(analysis_writer(samples, method, key, overwrite))
         folder = stack.enter_context(scratch_folder()) if on_disk else None
-        sample_ids, labels, images, decode_seconds, skipped = read_view(
+        sample_ids, labels, images, decode_seconds, skipped, repaired = read_view(
             samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled,
             folder, executor,
         )  # fmt: skip
         embeddings = read_embeddings(samples, embeddings_field, sample_ids)
+        media = media_record(paths_of(samples, sample_ids))
         runs.checkpoint("decoded")
         analysis, method_details = analyse(
             images, labels, embeddings, stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"),
@@ -106,6 +116,9 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
         details = {
             "timings": {"decode": decode_seconds, **analysis.timings},
             "skipped": skipped,
+            "repaired": repaired,
+            "media": media,
+            **_identities_record(analysis),
             **method_details,
             "device": resolve_device(device),
             "sample_ids": sample_ids,

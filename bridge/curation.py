@@ -118,7 +118,7 @@ def untag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
     """
     keys = _run_keys(dataset, keys)
     with holding(dataset, keys):
-        views = _tag_views(dataset, keys, statuses, tag_names)
+        views = _tag_views(dataset, keys, statuses, tag_names, keep_families=False)
         records = {key: dataset.load_run_results(key, cache=False) for key in keys}
         untagged = {}
         for tag, view in views.items():
@@ -134,13 +134,18 @@ def untag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
         return {tag: len(ids) for tag, ids in untagged.items()}
 
 
-def _tag_views(dataset, keys, statuses, tag_names):
+def _tag_views(dataset, keys, statuses, tag_names, keep_families=True):
+    """``{tag: view}`` of the samples each status marks in any of the runs; with
+    ``keep_families`` the redundant tag spares the one member kept of a family that would
+    otherwise have every member tagged (as ``curated_view`` keeps it)."""
     keys = _run_keys(dataset, keys)
     tag_names = tag_names or {}
     views = {}
     for status in _statuses(statuses):
         tag = tag_names.get(status, status)
         expression = reduce(lambda a, b: a | b, [_marked(key, [status]) for key in keys])
+        if status == REDUNDANT and keep_families:
+            expression = _exclusion(dataset, keys, [REDUNDANT], UNION)
         views[tag] = dataset.match(expression)
     return views
 
@@ -214,9 +219,41 @@ def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=UNION):
 
 
 def _exclusion(dataset, keys, exclude, combine):
+    """The match expression of the samples left out: those the runs mark (all of them, or
+    any), except the one member kept of each family that would otherwise lose every
+    member (``_kept_of_families``)."""
     check_choice("combine", combine, COMBINE)
-    marks = [_marked(key, _statuses(exclude)) for key in _run_keys(dataset, keys)]
-    return reduce((lambda a, b: a | b) if combine == UNION else (lambda a, b: a & b), marks)
+    keys, exclude = _run_keys(dataset, keys), _statuses(exclude)
+    marks = reduce((lambda a, b: a | b) if combine == UNION else (lambda a, b: a & b), [_marked(key, exclude) for key in keys])
+    kept = _kept_of_families(dataset, keys, exclude, marks)
+    if not kept:
+        return marks
+    from bson import ObjectId
+
+    return marks & ~F("_id").is_in([ObjectId(sample_id) for sample_id in kept])
+
+
+def _kept_of_families(dataset, keys, exclude, marks):
+    """Ids of samples kept although marked, so that no family (a group of one label: a
+    representative and its redundant copies) loses every member it still has: where a
+    representative was deleted, or another run marks it, the member the run ranks first
+    (its representative when present, else the highest score) is kept. Nothing is kept
+    back when the user leaves out representatives themselves."""
+    if REPRESENTATIVE in exclude:
+        return []
+    excluded = set(dataset.match(marks).values("id"))
+    kept = set()
+    if not excluded:
+        return []
+    for key in keys:
+        families = {}
+        view = dataset.match(F(f"{key}_status").is_in([REPRESENTATIVE, REDUNDANT]))
+        for sample_id, group, status, score in zip(*view.values(["id", f"{key}_group", f"{key}_status", f"{key}_score"])):
+            families.setdefault(group, []).append((status != REPRESENTATIVE, -(score or 0.0), sample_id))
+        for members in families.values():
+            if all(sample_id in excluded and sample_id not in kept for _, _, sample_id in members):
+                kept.add(min(members)[2])
+    return sorted(kept)
 
 
 @documented

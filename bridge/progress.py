@@ -26,5 +26,6 @@ def stage_progress(progress, stage, check=None, unit="samples"):
         bar.set_iteration(done)
         if done >= total:
             bar.close()
+            bar = None  # a stage that reports again (the completion after the verification) starts a new bar
 
     return report

@@ -15,10 +15,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from ..core.decisions import REDUNDANT, decide, most_similar_on_average
+from ..core.decisions import REDUNDANT
+from ..core.families import Identities
+from ..core.grouping import decide_on_pairs
 from ..core.split_similarity import split_decisions_at
 from ..core.timing import timed
-from ..core.pair_score import STORED_FLOOR, ScoredPairs, require_threshold, score_groups, score_matrix, submatrix
+from ..core.pair_score import STORED_FLOOR, ScoredPairs, require_threshold
 from ..core.review import (
     DECISIONS,
     DIFFERENT,
@@ -34,7 +36,7 @@ from ..core.review import (
 )
 from . import runs
 from .documented import documented
-from .samples import read_labels
+from .samples import changed_media, paths_of, read_labels
 
 DEFAULT_TAGS = {SAME: "pair:same", DIFFERENT: "pair:different", LABELS_DIFFER: "pair:labels_differ"}
 """The tag each decision puts on both samples of the pair, unless the user names another."""
@@ -61,6 +63,7 @@ class PairTable:
         self.sample_ids = list(details["sample_ids"])
         self.row_of = {sample_id: row for row, sample_id in enumerate(self.sample_ids)}
         self.pairs = ScoredPairs(**details["pairs"])
+        self.identities = Identities.from_record(details.get("identities"), len(self.sample_ids))
         self._orders = {}
 
     def order(self, cut, order, band, seed=0):
@@ -292,9 +295,24 @@ def recut_run(dataset, key, threshold):
     with runs.RunWriter(dataset, key) as writer:
         with timed(timing, "recut"):
             run = runs.RedundancyRun(dataset, key)
+            _require_unchanged_media(dataset, run)
             cut = _recut_split if run.method_info.compares_splits else _recut_pairs
             samples, sample_ids, outcome, reviews_applied, changed = cut(dataset, run, threshold)
         return _store_recut(writer, run, samples, sample_ids, outcome, threshold, reviews_applied, timing["recut"], **changed)
+
+
+def _require_unchanged_media(dataset, run):
+    """Refuse to re-cut a run whose image files changed since it scored them (its stored
+    scores would describe images that are no longer there)."""
+    details = run.stored_details
+    if "media" not in details:
+        return
+    changed = changed_media(details["media"], paths_of(dataset, details["sample_ids"]))
+    if changed:
+        raise ValueError(
+            f"{len(changed):,} image file(s) of run {run.key!r} changed or went missing since it ran "
+            f"(e.g. {changed[0]}): its stored scores no longer describe them. Run the analysis again"
+        )
 
 
 def _recut_pairs(dataset, run, threshold):
@@ -317,18 +335,12 @@ def _recut_pairs(dataset, run, threshold):
             f"{len(ids):,} with its fields now); run the analysis again on the dataset as it is now"
         )
     first, second, decisions, _ = reviewed_rows(table, load_reviews(dataset, key))
-    pairs = decided_pairs(table.pairs, first, second, decisions)
-    n = len(table.sample_ids)
-    matrix = score_matrix(n, pairs)
+    pairs, identities = decided_pairs(table.pairs, table.identities, first, second, decisions)
     labels = read_labels(samples, run.label_field())
     if labels is not None:  # in the run's order
         label_of = dict(zip(ids, labels))
         labels = [label_of[sample_id] for sample_id in table.sample_ids]
-    outcome = decide(
-        score_groups(n, pairs, threshold, matrix),
-        most_similar_on_average(lambda members: submatrix(matrix, members)),
-        labels,
-    )
+    _, outcome = decide_on_pairs(pairs, threshold, identities, labels)
     conflicts = decisions == LABELS_DIFFER
     outcome = mark_influential(outcome, np.concatenate([first[conflicts], second[conflicts]]))
     reviews_applied = int(np.count_nonzero(decisions != SKIPPED))
@@ -378,6 +390,8 @@ def _recut_split(dataset, run, threshold):
         [row_of[sample_id] for sample_id in details["least_similar_ids"]],
         threshold,
         len(ids) - n_test,
+        ScoredPairs(**details["pairs"]) if "pairs" in details else None,
+        Identities.from_record(details.get("identities"), len(ids)) if "identities" in details else None,
     )
     leaks = int(np.count_nonzero(outcome.status[:n_test] == REDUNDANT))
     return samples, ids, outcome, 0, {"n_near_identical": leaks, "share_near_identical": leaks / n_test}

@@ -23,7 +23,7 @@ import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from ..core.decisions import INFLUENTIAL, REPRESENTATIVE, STATUSES
+from ..core.decisions import INFLUENTIAL, REDUNDANT, REPRESENTATIVE, STATUSES
 from ..core.pair_score import ScoredPairs
 from ..core.spectral import clusters_from_spectrum
 from ..core.ssim_analysis import SSIMParameters
@@ -1009,14 +1009,38 @@ class RedundancyRun:
         )
 
     def summary(self):
-        """A few readable lines: counts per status and the time it took."""
+        """A few readable lines: counts per status, what was found before the pair score,
+        what was repaired or has changed since, and the time it took."""
         total = sum(self.counts.values())
         lines = [f"run {self.key!r} ({self.method}) on {total} samples:"]
         for status in STATUSES:
             count = self.counts.get(status, 0)
             lines.append(f"  {status:<15}{count:>7}  ({100.0 * count / max(total, 1):5.1f}%)")
+        identical = getattr(self._results, "identical", None)
+        if identical and any(identical.values()):
+            lines.append(f"  identical to another image: {identical['identical']:,}; one colour (blank): {identical['constant']:,}")
+        repaired = getattr(self._results, "repaired", None)
+        if repaired:
+            lines.append(f"  {len(repaired):,} image(s) had NaN or infinite pixels, read as their lowest value (details['repaired'])")
+        orphans = self.orphaned()
+        if orphans:
+            lines.append(
+                f"  {orphans:,} redundant sample(s) point at a representative deleted since the run: "
+                "the curated view keeps one member of each such family; run the analysis again to choose anew"
+            )
         lines.append(f"  time: {sum(self.timings.values()):.1f} s ({_format_timings(self.timings)})")
         return "\n".join(lines)
+
+    def orphaned(self):
+        """How many redundant samples point at a representative no longer in the dataset."""
+        representatives = set(self.view([REDUNDANT]).distinct(f"{self.key}_representative")) - {None}
+        if not representatives:
+            return 0
+        from bson import ObjectId
+
+        present = set(self.dataset.select([ObjectId(i) for i in representatives]).values("id"))
+        missing = list(representatives - present)
+        return self.dataset.match(F(f"{self.key}_representative").is_in(missing)).count() if missing else 0
 
     def __repr__(self):
         return f"<RedundancyRun {self.key!r} method={self.method!r} counts={self.counts}>"

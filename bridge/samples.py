@@ -125,52 +125,57 @@ def check_decode_memory(count, size, color):
 
 
 def decode_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None, folder=None,
-                  executor=None):  # fmt: skip
+                  executor=None, notes=None):  # fmt: skip
     """All images of ``samples`` resized to ``size`` as one float32 batch, in view order;
     with ``skip_failures``, ``(batch of the readable ones, {index: reason})``. ``check()``
     is called at every progress step (a cancelled run raises there). With ``folder`` the
     batch is a ``core.streaming.ImageStore`` there, decoded chunk by chunk (any size; as
-    Ray tasks with ``executor``, a ``core.parallel.RayExecutor``)."""
+    Ray tasks with ``executor``, a ``core.parallel.RayExecutor``). ``notes`` (a dict)
+    receives ``{index: what was repaired}`` (``core.images.load_image``)."""
     check_choice("color", color, COLORS)
     paths = samples.values("filepath")
     report = stage_progress(progress, DECODING, check)
     if folder is not None:  # one chunk at a time in memory
         check_decode_memory(min(len(paths), streaming.CHUNK_ROWS), size, color)
-        return load_images_to_store(paths, folder, size, color, workers, report, skip_failures, executor)
+        return load_images_to_store(paths, folder, size, color, workers, report, skip_failures, executor, notes)
     check_decode_memory(len(paths), size, color)
-    return load_images(paths, size, color, workers, progress=report, skip_failures=skip_failures)
+    return load_images(paths, size, color, workers, progress=report, skip_failures=skip_failures, notes=notes)
 
 
 def read_images(samples, size, color, workers=4, progress=None, skip_failures=False, check=None, folder=None,
                 executor=None):  # fmt: skip
     """The images of ``samples`` as one batch: ``(indices of the samples read, batch,
-    skipped samples)``. Skipped samples (only with ``skip_failures``; without it the
-    first unreadable image raises) are ``{"id", "filepath", "reason"}`` records."""
-    decoded = decode_images(samples, size, color, workers, progress, skip_failures, check, folder, executor)
-    if not skip_failures:
-        return list(range(len(decoded))), decoded, []
-    images, failures = decoded
-    sample_ids, paths = samples.values("id"), samples.values("filepath")
-    skipped = [{"id": sample_ids[i], "filepath": paths[i], "reason": reason} for i, reason in sorted(failures.items())]
-    return [i for i in range(len(sample_ids)) if i not in failures], images, skipped
+    skipped samples, repaired samples)``. Skipped samples (only with ``skip_failures``;
+    without it the first unreadable image raises) and repaired ones (float images with
+    NaN pixels) are ``{"id", "filepath", "reason"}`` records."""
+    notes = {}
+    decoded = decode_images(samples, size, color, workers, progress, skip_failures, check, folder, executor, notes)
+    images, failures = decoded if skip_failures else (decoded, {})
+    sample_ids, paths = (samples.values("id"), samples.values("filepath")) if failures or notes else ([], [])
+
+    def records(reasons):
+        return [{"id": sample_ids[i], "filepath": paths[i], "reason": reason} for i, reason in sorted(reasons.items())]
+
+    kept = [i for i in range(len(images) + len(failures)) if i not in failures]
+    return kept, images, records(failures), records(notes)
 
 
 def read_view(samples, label_field, size, color, workers=4, progress=None, skip_failures=False, check=None,
               folder=None, executor=None):  # fmt: skip
     """What an image analysis reads from a view, after checking it can be analysed:
-    ``(sample ids, labels or None, image batch, seconds taken, skipped samples)``; with
-    ``skip_failures`` the ids, labels and batch hold the readable samples only; with
-    ``folder`` the batch is an on-disk ``ImageStore`` there (``decode_images``)."""
+    ``(sample ids, labels or None, image batch, seconds taken, skipped samples, repaired
+    samples)``; with ``skip_failures`` the ids, labels and batch hold the readable samples
+    only; with ``folder`` the batch is an on-disk ``ImageStore`` there (``decode_images``)."""
     require_images(samples)
     started = time.perf_counter()
     sample_ids = samples.values("id")
     labels = read_labels(samples, label_field)
-    kept, images, skipped = read_images(samples, size, color, workers, progress, skip_failures, check, folder, executor)
+    kept, images, skipped, repaired = read_images(samples, size, color, workers, progress, skip_failures, check, folder, executor)
     if len(kept) < 2:
         raise ValueError(f"only {len(kept)} of {len(sample_ids)} images could be read; see the reasons: {skipped[:3]}")
     sample_ids = [sample_ids[i] for i in kept]
     labels = None if labels is None else [labels[i] for i in kept]
-    return sample_ids, labels, images, time.perf_counter() - started, skipped
+    return sample_ids, labels, images, time.perf_counter() - started, skipped, repaired
 
 
 def read_embeddings(samples, embeddings_field, sample_ids):
@@ -208,4 +213,68 @@ def read_embeddings(samples, embeddings_field, sample_ids):
             f"{embeddings_field!r} holds vectors of lengths {sorted(lengths)}; they must all "
             "have one length (from one model)"
         )
-    return np.stack(rows)
+    rows = np.stack(rows)
+    spread = embedding_spread(rows)
+    if spread < MIN_EMBEDDING_SPREAD:
+        raise ValueError(
+            f"the vectors in {embeddings_field!r} are all (nearly) the same direction (spread {spread:.2g}); "
+            "they cannot tell the images apart and would make every pair look alike. Recompute the field "
+            "with a model that tells these images apart, or leave embeddings_field out"
+        )
+    return rows
+
+
+MIN_EMBEDDING_SPREAD = 0.05
+"""An embeddings field whose unit vectors lie this close to their mean direction (root mean
+square distance; 0.05 is a mean pairwise cosine of about 0.9975) is refused: a constant or
+near-constant field (a failed model, one vector copied everywhere) would give every pair
+its full cosine. Trained models' features spread 0.3 or more."""
+
+
+def embedding_spread(rows):
+    """Root mean square distance of the unit ``rows`` from their mean (0: one direction)."""
+    import numpy as np
+
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    units = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+    return float(np.sqrt(((units - units.mean(axis=0)) ** 2).sum(axis=1).mean()))
+
+
+def media_record(paths):
+    """What a run stores of its image files, so that a re-cut can tell when they changed:
+    each file's size and modification time (nanoseconds), -1 where the file cannot be
+    seen from here (remote media), as base64 int64 bytes."""
+    import base64
+    import os
+
+    import numpy as np
+
+    signatures = np.full((len(paths), 2), -1, dtype="<i8")
+    for row, path in enumerate(paths):
+        try:
+            status = os.stat(path)
+        except (OSError, ValueError, TypeError):
+            continue
+        signatures[row] = (status.st_size, status.st_mtime_ns)
+    return {"encoding": "base64", "signatures": base64.b64encode(signatures.tobytes()).decode("ascii")}
+
+
+def changed_media(record, paths):
+    """The paths among ``paths`` (in the order ``media_record`` was given them) whose file
+    changed since ``record`` was made (size or modification time), or went missing; a
+    None path (a sample deleted since) is not asked about."""
+    import base64
+
+    import numpy as np
+
+    stored = np.frombuffer(base64.b64decode(record["signatures"]), dtype="<i8").reshape(-1, 2)
+    now = np.frombuffer(base64.b64decode(media_record(paths)["signatures"]), dtype="<i8").reshape(-1, 2)
+    asked = np.array([path is not None for path in paths], dtype=bool)
+    changed = np.flatnonzero(asked & (stored[:, 0] >= 0) & np.any(stored != now, axis=1))
+    return [paths[row] for row in changed]
+
+
+def paths_of(samples, sample_ids):
+    """The file paths of the samples ``sample_ids`` of ``samples``, in that order."""
+    path_of = dict(zip(*samples.values(["id", "filepath"])))
+    return [path_of.get(sample_id) for sample_id in sample_ids]

@@ -15,7 +15,7 @@ from .analysis import ImageReading, analysis_writer, require_memory
 from .documented import documented
 from .methods import SPLIT
 from .progress import SCORING, stage_progress
-from .samples import image_size_tuple, read_embeddings, read_images, read_labels, require_images
+from .samples import image_size_tuple, media_record, paths_of, read_embeddings, read_images, read_labels, require_images
 from .similarity import index_cross_search
 
 SPLIT_FIELDS = {"best_match": fo.StringField, "best_similarity": fo.FloatField}
@@ -118,10 +118,11 @@ def compute_split_similarity(
             train_groups = read_labels(train_view, label_field) if within_class else None
             test_groups = read_labels(test_view, label_field) if within_class else None
             check = writer.raise_if_cancelled
-            train_kept, train_images, skipped = read_images(train_view, size, color, num_workers, progress, skip_failures, check, folder, executor)
-            test_kept, test_images, test_skipped = read_images(test_view, size, color, num_workers, progress, skip_failures, check, folder, executor)
+            train_kept, train_images, skipped, repaired = read_images(train_view, size, color, num_workers, progress, skip_failures, check, folder, executor)
+            test_kept, test_images, test_skipped, test_repaired = read_images(test_view, size, color, num_workers, progress, skip_failures, check, folder, executor)
             train_images, test_images = in_memory(train_images), in_memory(test_images)
             skipped += test_skipped
+            repaired += test_repaired
             if not train_kept or not test_kept:
                 raise ValueError(f"no image of the {'training' if not train_kept else 'test'} split could be read; see the reasons: {skipped[:3]}")
             train_ids, test_ids = [train_ids[i] for i in train_kept], [test_ids[i] for i in test_kept]
@@ -144,7 +145,7 @@ def compute_split_similarity(
             )  # fmt: skip
         runs.checkpoint("analysed")
 
-        decisions = split_decisions(result, len(train_ids))
+        decisions = split_decisions(result, len(train_ids), result.pairs_test_first(), parameters.threshold)
         sample_ids = test_ids + train_ids
         best_similarity = _finite_or_none(result.best_similarity)
         extra_fields = {
@@ -155,6 +156,7 @@ def compute_split_similarity(
         details = {
             "timings": timings,
             "skipped": skipped,
+            "repaired": repaired,
             "n_train": len(train_ids),
             "n_test": len(test_ids),
             "n_near_identical": n_near,
@@ -166,6 +168,9 @@ def compute_split_similarity(
             "best_similarities": best_similarity,
             "sample_ids": sample_ids,
             "pairs": result.pairs_test_first().as_record(),
+            "identities": result.identities.as_record(),
+            "media": media_record(paths_of(samples, sample_ids)),
+            "identical": result.identities.counts(),
             "device": resolve_device(device),
         }
         config = {

@@ -58,15 +58,15 @@ def threshold_clusters(features, threshold, device=None):
         raise ValueError(f"threshold must be positive, got {threshold}")
     points = map_rows(features, unit_rows)
     pairs = radius_pairs(points, threshold, device)
-    return complete_linkage_groups(
-        len(points), pairs, threshold, lambda members: pdist(take_rows(points, members))
-    )
+    return linkage_groups(len(points), pairs, threshold, lambda members: pdist(take_rows(points, members)))
 
 
-def complete_linkage_groups(n, pairs, threshold, member_distances, max_component=20000):
+def linkage_groups(n, pairs, threshold, member_distances, method="complete", max_component=20000):
     """Cluster label per item (named by its first member) from the ``pairs`` known to be
-    within ``threshold``: each connected component of that sparse graph is cut by complete
-    linkage at ``threshold``, so chains of near neighbours do not merge unrelated items.
+    within ``threshold``: each connected component of that sparse graph is cut by
+    ``method`` linkage ("complete", "average") at ``threshold``, so chains of near
+    neighbours do not merge unrelated items (both linkages join two clusters only when
+    some pair between them is within the threshold, so no group spans two components).
     ``member_distances(members)`` returns the condensed distances within one component.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
@@ -87,7 +87,7 @@ def complete_linkage_groups(n, pairs, threshold, member_distances, max_component
                 f"{len(members)} images are chained within threshold={threshold}; "
                 "use a stricter threshold"
             )
-        tree = linkage(member_distances(members), method="complete")
+        tree = linkage(member_distances(members), method=method)
         labels[members] = named_by_first_member(members, fcluster(tree, t=threshold, criterion="distance"))
     return labels
 

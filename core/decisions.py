@@ -87,20 +87,6 @@ def nearest_to_mean(features):
     return centrality
 
 
-def most_similar_on_average(similarity_within):
-    """Centrality by similarity: keep the member with the highest mean similarity to the
-    others (``similarity_within(members)`` gives their square similarity matrix); the
-    score is each member's mean similarity to the others."""
-
-    def centrality(members):
-        matrix = np.array(similarity_within(members), dtype=np.float64)
-        np.fill_diagonal(matrix, 0)
-        mean_similarity = matrix.sum(axis=1) / (len(members) - 1)
-        return int(np.argmax(mean_similarity)), mean_similarity
-
-    return centrality
-
-
 def _label_key(label):
     return None if label is None else str(label)
 

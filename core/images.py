@@ -20,22 +20,23 @@ class ImageReadError(ValueError):
     """An image file could not be read; names the file and the fix."""
 
 
-def load_image(path, size=(32, 32), color="rgb"):
+def load_image(path, size=(32, 32), color="rgb", notes=None):
     """Decode ``path`` and resize it to ``size`` (width, height) in ``color`` mode.
 
     Any PIL mode is accepted: palette and alpha images are flattened to RGB, 16-bit and
     float images are scaled by their type's range (not clipped at 255), and large JPEGs
     are decoded at a reduced scale first. The EXIF orientation is applied, as the App and
-    photo viewers do, so a phone photo stored on its side matches its upright copy.
-    Returns float32 values in [0, 1], shape
-    ``(height, width, channels)``. Failures raise ``ImageReadError`` naming the file.
+    photo viewers do, so a phone photo stored on its side matches its upright copy. NaN
+    and infinite pixels of a float image take its lowest finite value, and a line saying
+    so is appended to ``notes`` (a list) when given. Returns float32 values in [0, 1],
+    shape ``(height, width, channels)``. Failures raise ``ImageReadError`` naming the file.
     """
     check_choice("color", color, COLORS)
     try:
         with Image.open(path) as image:
             turned = image.getexif().get(EXIF_ORIENTATION, 1) in TRANSPOSING_ORIENTATIONS
             image.draft(PIL_MODES[color], tuple(size[::-1] if turned else size))  # JPEG: decode near the target size
-            image = _eight_bit(ImageOps.exif_transpose(image)).convert(PIL_MODES[color])
+            image = _eight_bit(ImageOps.exif_transpose(image), notes).convert(PIL_MODES[color])
             if image.size != tuple(size):
                 image = image.resize(tuple(size), Image.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.float32) / 255.0
@@ -48,14 +49,23 @@ def load_image(path, size=(32, 32), color="rgb"):
     return pixels.reshape(size[1], size[0], -1)
 
 
-def _eight_bit(image):
-    """16-bit and float images as 8-bit, scaled by their range (PIL would clip)."""
+def _eight_bit(image, notes=None):
+    """16-bit and float images as 8-bit, scaled by their range (PIL would clip); a float
+    image's NaN and infinite pixels take its lowest finite value (``notes`` hears of it)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
         return Image.fromarray(np.clip(values / top * 255, 0, 255).round().astype(np.uint8))
     if image.mode == "F":
         values = np.asarray(image, dtype=np.float64)
+        finite = np.isfinite(values)
+        if not finite.all():
+            values = np.where(finite, values, values[finite].min() if finite.any() else 0.0)
+            if notes is not None:
+                notes.append(
+                    f"{np.count_nonzero(~finite):,} of {values.size:,} pixels are NaN or infinite; "
+                    "they were read as the image's lowest value"
+                )
         top = 1.0 if values.max() <= 1.0 else values.max()
         return Image.fromarray(np.clip(values / top * 255, 0, 255).round().astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -65,13 +75,14 @@ def _eight_bit(image):
     return image
 
 
-def load_images(paths, size=(32, 32), color="rgb", workers=4, progress=None, skip_failures=False):
+def load_images(paths, size=(32, 32), color="rgb", workers=4, progress=None, skip_failures=False, notes=None):
     """Decode every path into one ``(n, height, width, channels)`` float32 array.
 
     Decoding runs in ``workers`` threads (PIL releases the GIL while decoding).
     ``progress(done, total)`` is called as images finish. With ``skip_failures`` an
     unreadable image does not stop the batch: returns ``(batch of the readable images,
-    {index: reason} of the others)``; without it, the first failure raises.
+    {index: reason} of the others)``; without it, the first failure raises. ``notes``
+    (a dict) receives ``{index: what was repaired}`` (``load_image``).
     """
     paths = list(paths)
     channels = 3 if color == "rgb" else 1
@@ -80,7 +91,10 @@ def load_images(paths, size=(32, 32), color="rgb", workers=4, progress=None, ski
 
     def decode(index):
         try:
-            batch[index] = load_image(paths[index], size, color)
+            repaired = []
+            batch[index] = load_image(paths[index], size, color, repaired)
+            if repaired and notes is not None:
+                notes[index] = repaired[0]
         except ImageReadError as error:
             if not skip_failures:
                 raise ImageReadError(f"{error}, or pass skip_failures=True to skip such samples") from error
@@ -116,11 +130,12 @@ def normalize_images(images, normalization="contrast"):
 
 
 def load_images_to_store(paths, folder, size=(32, 32), color="rgb", workers=4, progress=None, skip_failures=False,
-                         executor=None):  # fmt: skip
+                         executor=None, notes=None):  # fmt: skip
     """``load_images`` chunk by chunk into a ``streaming.ImageStore`` under ``folder``:
-    the same images (and, with ``skip_failures``, the same ``{index: reason}``), with
-    one chunk in memory at a time. With ``executor`` (``parallel.RayExecutor``) the
-    chunks are decoded as Ray tasks (progress then follows whole chunks)."""
+    the same images (and, with ``skip_failures``, the same ``{index: reason}``; the same
+    ``notes``), with one chunk in memory at a time. With ``executor``
+    (``parallel.RayExecutor``) the chunks are decoded as Ray tasks (progress then follows
+    whole chunks)."""
     from . import streaming
     from .parallel import run_map
 
@@ -138,8 +153,10 @@ def load_images_to_store(paths, folder, size=(32, 32), color="rgb", workers=4, p
         tasks = [(paths[start : start + step], size, color, workers, skip_failures) for start in starts]
         decoded_chunks = run_map(executor, _decode_task, tasks)
     written, failures = 0, {}
-    for start, (decoded, chunk_failures) in zip(starts, decoded_chunks):
+    for start, (decoded, chunk_failures, chunk_notes) in zip(starts, decoded_chunks):
         failures.update({start + index: reason for index, reason in chunk_failures.items()})
+        if notes is not None:
+            notes.update({start + index: note for index, note in chunk_notes.items()})
         store.write(written, decoded)
         written += len(decoded)
         if executor is not None and progress is not None:
@@ -149,11 +166,12 @@ def load_images_to_store(paths, folder, size=(32, 32), color="rgb", workers=4, p
 
 
 def _decode_chunk(paths, size, color, workers, skip_failures, progress=None):
-    """One chunk decoded: ``(uint8 images, {index: reason})`` (8-bit: a quarter of the
-    bytes to move, and exactly what the float32 batch holds)."""
-    decoded = load_images(paths, size, color, workers, progress, skip_failures)
+    """One chunk decoded: ``(uint8 images, {index: reason}, {index: note})`` (8-bit: a
+    quarter of the bytes to move, and exactly what the float32 batch holds)."""
+    notes = {}
+    decoded = load_images(paths, size, color, workers, progress, skip_failures, notes)
     images, failures = decoded if skip_failures else (decoded, {})
-    return np.rint(images * 255.0).astype(np.uint8), failures
+    return np.rint(images * 255.0).astype(np.uint8), failures, notes
 
 
 def _decode_task(task):

@@ -17,14 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .alignment import DEFAULT_SCALES, DEFAULT_STRETCHES, AlignedSimilarity, luminance, standardise
+from .detail import reproductions as image_reproductions
+from .detail import stricter
 from .devices import resolve_device
+from .families import Identities, completion_pairs
 from .frames import trim_frames
 from .images import normalize_images
 from .neighbors import BUFFER_VALUES
 from .parameters import check_flag, check_number
 from .clustering import unit_rows as embedding_rows
 from .ssim import SSIMIndex
-from .streaming import DiskRows, column_means, gram, in_memory, map_rows, row_chunks, take_rows
+from .streaming import DiskRows, column_means, gram, in_memory, map_rows, row_chunks, subset, take_rows
 from .timing import timed
 from .wavelets import wavelet_coefficients
 
@@ -35,11 +38,14 @@ DESCRIPTOR_DISTANCE = 0.12
 """Unit descriptors this close (cosine 0.9928) score the default cut by the descriptor alone."""
 RECORD_TYPES = {"first": "<i4", "second": "<i4", "score": "<f8"}
 """How a run record stores each column of its pairs (``ScoredPairs.as_record``)."""
-STORED_PER_ITEM = 20
 STORED_FLOOR = 0.3
-"""Runs keep, per image, its ``STORED_PER_ITEM`` best pairs that score at least
-``STORED_FLOOR``, and decide on those alone, so that a re-cut above the floor recomputes
-nothing and agrees with a fresh run."""
+"""Runs keep every verified pair that scores at least ``STORED_FLOOR`` and decide on those
+alone (a pair under it counts as 0), so that a re-cut above the floor recomputes nothing
+and agrees with a fresh run; the tentative groups that are completed are those of the
+pairs at the floor, whatever the cut (``families.completion_pairs``)."""
+CANNOT_LINK = -1e6
+"""The score of a pair a reviewer said differs: under average linkage no group can hold it
+(its distance outweighs any number of identical members)."""
 CANDIDATE_GATES = (0.6, 0.9)
 """Within one image set, a candidate pair is verified when its wavelet cosine reaches 0.6
 or its Fourier cosine 0.9, or when its Fourier cosine is the highest of either image's:
@@ -276,10 +282,11 @@ def _search_projection(rows):
     return lambda chunk: np.ascontiguousarray((np.asarray(chunk, dtype=np.float32) - centre) @ axes)
 
 
-def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None, search=None):
+def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None, search=None, rows=None):
     """Unique candidate pairs ``(first, second)``, first < second, within one image set:
     each image with its ``n_neighbors`` nearest by every descriptor. With ``groups``
-    (e.g. classes) only pairs within a group. ``search(members, rows, k)`` (rows of
+    (e.g. classes) only pairs within a group; with ``rows`` only among those images (one
+    per picture: ``families.Identities.scored``). ``search(members, rows, k)`` (rows of
     ``members``; returns each row's ``k`` nearest other rows as positions in ``members``)
     replaces the default search (``nearest_neighbours``), e.g. with a vector index
     (``bridge.similarity``). Descriptors may be ``streaming.DiskRows``."""
@@ -290,10 +297,9 @@ def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None, se
             return nearest_neighbours(rows, k, device)
 
     pairs = []
-    for members in _group_members(n, groups):
+    for members in _group_members(n, groups, rows):
         for descriptors in descriptor_sets:
-            rows = descriptors if len(members) == n else take_rows(descriptors, members)
-            neighbours = search(members, rows, n_neighbors)
+            neighbours = search(members, descriptors if len(members) == n else subset(descriptors, members), n_neighbors)
             first = np.repeat(members, neighbours.shape[1])
             second = members[neighbours.reshape(-1)]
             distinct = first != second
@@ -328,11 +334,16 @@ def cross_candidates(query_sets, index_sets, n_neighbors, query_groups=None, ind
     return _unique_pairs(pairs)
 
 
-def _group_members(n, groups):
+def _group_members(n, groups, rows=None):
+    """The images of each group (all images: one group), among ``rows`` when given."""
+    allowed = np.ones(n, dtype=bool)
+    if rows is not None:
+        allowed[:] = False
+        allowed[rows] = True
     if groups is None:
-        return [np.arange(n)]
+        return [np.flatnonzero(allowed)]
     groups = np.asarray(groups, dtype=object)
-    return [np.flatnonzero(groups == group) for group in np.unique(groups)]
+    return [np.flatnonzero((groups == group) & allowed) for group in np.unique(groups)]
 
 
 def _same_group(pairs, first_groups, second_groups):
@@ -365,13 +376,17 @@ def descriptor_score(cosine):
     return np.clip(1 - (1 - np.asarray(cosine, dtype=np.float64)) * (1 - DEFAULT_THRESHOLD) / reference, 0, 1)
 
 
-def fuse(verified, descriptor_cosine=None, embedding_cosine=None, embedding_weight=0.5):
+def fuse(verified, descriptor_cosine=None, embedding_cosine=None, embedding_weight=0.5, reproduction=None):
     """One score in [0, 1]: the pixel evidence is the larger of the verified (aligned)
-    similarity and the descriptor's score; with embeddings, a weighted mean of that and the
-    embeddings' cosine (negative cosines count as 0). It never falls when a signal rises."""
+    similarity and the descriptor's score, made stricter for a pair of images that say
+    little (``reproduction``: the more detailed image's, ``core.detail``); with
+    embeddings, a weighted mean of that and the embeddings' cosine (negative cosines count
+    as 0). It never falls when a signal rises."""
     pixels = np.clip(np.asarray(verified, dtype=np.float64), 0, 1)
     if descriptor_cosine is not None:
         pixels = np.maximum(pixels, descriptor_score(descriptor_cosine))
+    if reproduction is not None:
+        pixels = stricter(pixels, reproduction)
     if embedding_cosine is None:
         return pixels
     embedding = np.clip(np.asarray(embedding_cosine, dtype=np.float64), 0, 1)
@@ -410,12 +425,14 @@ class PairScorer:
     """Images (their descriptor, and optional embeddings) prepared for the pair score
     between any two of them, or against another scorer's images (train vs test)."""
 
-    def __init__(self, images, parameters=None, embeddings=None, descriptor=None, frames=None, baselines=None):
-        """``baselines``: the images' aligned-similarity baselines, when computed before
-        (``aligned_baselines``), instead of again here."""
+    def __init__(self, images, parameters=None, embeddings=None, descriptor=None, frames=None, baselines=None,
+                 reproductions=None):  # fmt: skip
+        """``baselines``: the images' aligned-similarity baselines, ``reproductions``
+        their ``core.detail.reproductions``, when computed before, instead of again here."""
         self.parameters = parameters or PairScoreParameters()
         p = self.parameters
         images = np.asarray(images, dtype=np.float32)
+        self.reproductions = image_reproductions(images) if reproductions is None else np.asarray(reproductions)
         self.descriptor = unit_rows(coarse_wavelet_descriptor(images, p.device) if descriptor is None else descriptor)
         if p.verification != "aligned":
             frames = (np.empty(0, dtype=np.int64), images[:0])
@@ -467,13 +484,14 @@ class PairScorer:
         if self.embeddings is not None and other.embeddings is not None:
             embedding_cosine = np.einsum("ij,ij->i", self.embeddings[first], other.embeddings[second])
         weight = self.parameters.embedding_weight
-        fused = fuse(verified, descriptor_cosine, embedding_cosine, weight)
+        reproduction = np.minimum(self.reproductions[first], other.reproductions[second])
+        fused = fuse(verified, descriptor_cosine, embedding_cosine, weight, reproduction)
         framed = (self._trimmed_row[first] >= 0) | (other._trimmed_row[second] >= 0)
         if framed.any():
             (own, own_rows), (theirs, their_rows) = self._trimmed(first[framed]), other._trimmed(second[framed])
             trimmed = own.pairs(own_rows, their_rows, theirs)
             embedding = None if embedding_cosine is None else embedding_cosine[framed]
-            fused[framed] = np.maximum(fused[framed], fuse(trimmed, None, embedding, weight))
+            fused[framed] = np.maximum(fused[framed], fuse(trimmed, None, embedding, weight, reproduction[framed]))
         return fused, raw
 
     def _trimmed(self, indices):
@@ -489,18 +507,30 @@ class PairScorer:
         return _aligned(prepared, p), rows
 
 
-def framed_candidates(frames, index_fourier, n_neighbors, device=None, within=False):
+def framed_candidates(frames, index_fourier, n_neighbors, device=None, within=False, rows=None):
     """Candidate pairs ``(framed image, index row)``: each framed image's ``n_neighbors``
     nearest rows of ``index_fourier`` (``fourier_descriptor`` of the other set, or of the
-    framed images' own set when ``within``) by its Fourier descriptor with the frame
-    trimmed. ``frames``: ``(framed, trimmed)`` from ``trim_frames``, or None (no
-    candidates)."""
+    framed images' own set when ``within``; only ``rows`` of it when given) by its Fourier
+    descriptor with the frame trimmed. ``frames``: ``(framed, trimmed)`` from
+    ``trim_frames``, or None (no candidates)."""
     if frames is None or not len(frames[0]):
         return np.empty((0, 2), dtype=np.int64)
     framed, trimmed = frames
-    neighbours = nearest_neighbours(index_fourier, n_neighbors + within, device, queries=fourier_descriptor(trimmed))
+    index = index_fourier if rows is None else subset(index_fourier, rows)
+    neighbours = nearest_neighbours(index, n_neighbors + within, device, queries=fourier_descriptor(trimmed))
+    if rows is not None:
+        neighbours = np.asarray(rows)[neighbours]
     pairs = np.stack([np.repeat(framed, neighbours.shape[1]), neighbours.reshape(-1)], axis=1)
     return pairs[pairs[:, 0] != pairs[:, 1]] if within else pairs
+
+
+def frames_among(frames, rows):
+    """``trim_frames``'s ``(framed, trimmed)`` of only the images ``rows``."""
+    if frames is None:
+        return None
+    framed, trimmed = frames
+    keep = np.isin(framed, rows)
+    return framed[keep], trimmed[keep]
 
 
 @dataclass
@@ -514,9 +544,10 @@ class ScoredPairs:
     raw: np.ndarray = None
     """The verified similarity before discount and fusion, where it was kept."""
 
-    def bounded(self, n):
-        """The pairs a run keeps and decides on (``STORED_PER_ITEM``, ``STORED_FLOOR``)."""
-        kept = self.above(STORED_FLOOR).top_per_item(STORED_PER_ITEM, n)
+    def stored(self):
+        """The pairs a run keeps and decides on: those at or above ``STORED_FLOOR``,
+        scores rounded to five decimals (what a re-cut reads back)."""
+        kept = self.above(STORED_FLOOR)
         return ScoredPairs(kept.first, kept.second, np.round(kept.score, 5))
 
     def as_record(self):
@@ -545,69 +576,86 @@ class ScoredPairs:
                 columns[name] = np.asarray(record[name], dtype=kind)
         return columns
 
+    @staticmethod
+    def concatenate(parts):
+        """The pairs of every part, one after another (their scores only)."""
+        return ScoredPairs(*(np.concatenate([getattr(part, name) for part in parts]) for name in ("first", "second", "score")))
+
     def above(self, threshold):
         keep = self.score >= threshold
         return ScoredPairs(self.first[keep], self.second[keep], self.score[keep])
 
-    def top_per_item(self, k, n):
-        """At most ``k`` best pairs per item (a pair is kept when it is among the top k of
-        either of its items): the bounded set a run stores."""
-        order = np.lexsort((-self.score,))
-        keep = np.zeros(len(self.score), dtype=bool)
-        for side in (self.first, self.second):
-            ranked = order[np.argsort(side[order], kind="stable")]
-            starts = np.searchsorted(side[ranked], np.arange(n))
-            rank = np.arange(len(ranked)) - starts[side[ranked]]
-            keep[ranked[rank < k]] = True
-        return ScoredPairs(self.first[keep], self.second[keep], self.score[keep])
 
 
 def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
-                 progress=None, search=None, executor=None, timings=None):  # fmt: skip
-    """Scored candidate pairs within one image set: ``(ScoredPairs, PairScorer)``.
-    ``wavelet_descriptor`` (rows per image) replaces the generic wavelet descriptor, for
-    an analysis that has its own (the wavelet analysis's selected coefficients);
-    ``progress(done, total)`` follows the verification; ``search`` finds the candidates
-    (``within_candidates``). ``images`` (and ``wavelet_descriptor``) may be a
-    ``streaming.DiskRows``, read by chunks (bounded memory at a million images). With
+                 progress=None, search=None, executor=None, timings=None, identities=None):  # fmt: skip
+    """Scored pairs within one image set, as a run stores them (``ScoredPairs.stored``).
+    ``identities`` (``families.Identities``): only one image per picture is compared
+    (identical and constant images are grouped before and apart from the pair score).
+    Each image's candidates are verified; then inside every tentative group (a component
+    of the pairs at ``STORED_FLOOR``) the pairs never scored are scored too
+    (``families.completion_pairs``), so a family larger than the candidate lists is seen
+    whole. ``wavelet_descriptor`` (rows per image) replaces the generic wavelet
+    descriptor, for an analysis that has its own (the wavelet analysis's selected
+    coefficients); ``progress(done, total)`` follows the verification; ``search`` finds
+    the candidates (``within_candidates``). ``images`` (and ``wavelet_descriptor``) may be
+    a ``streaming.DiskRows``, read by chunks (bounded memory at a million images). With
     ``executor`` (``parallel.RayExecutor``), or images on disk, the pairs are verified in
-    shards (``verify_sharded``; the scorer returned is then None), as Ray tasks or in this
-    process. ``timings`` (a dict) receives the seconds of the candidate search
-    ("pair_candidates": descriptors, search, gates, frames) and of the verification
-    ("pair_verification")."""
+    shards (``verify_sharded``), as Ray tasks or in this process. ``timings`` (a dict)
+    receives the seconds of the candidate search ("pair_candidates": descriptors, search,
+    gates, frames), the verification ("pair_verification") and the completion
+    ("pair_completion")."""
     parameters = parameters or PairScoreParameters()
     timings = {} if timings is None else timings
+    n = len(images)
+    scored_rows = (identities or Identities.none(n)).scored
     with timed(timings, "pair_candidates"):
         sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
         if embeddings is not None:
             sets.append(embedding_rows(embeddings))
-        pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device, search)
+        pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device, search, scored_rows)
         pairs = pairs[_passes_gates(pairs, sets)]
-        frames = trim_frames(images) if parameters.verification == "aligned" else None
-        framed = framed_candidates(frames, sets[1], parameters.n_neighbors, parameters.device, within=True)
+        frames = frames_among(trim_frames(images), scored_rows) if parameters.verification == "aligned" else None
+        framed = framed_candidates(frames, sets[1], parameters.n_neighbors, parameters.device, True, scored_rows)
         pairs = _unique_pairs([pairs, np.sort(_same_group(framed, groups, groups), axis=1)])
     with timed(timings, "pair_verification"):
-        if executor is None and not isinstance(images, DiskRows):
-            scorer = PairScorer(images, parameters, embeddings, descriptor=sets[0], frames=frames)
-            scores = scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
-        else:
-            scorer = None
-            scores = verify_sharded(executor, images, parameters, embeddings, sets[0], pairs, progress)
-    return ScoredPairs(pairs[:, 0], pairs[:, 1], scores).bounded(len(images)), scorer
+        verify = _verifier(images, parameters, embeddings, sets[0], frames, executor)
+        scores = verify(pairs, progress)
+    with timed(timings, "pair_completion"):
+        more = completion_pairs(n, pairs[:, 0], pairs[:, 1], scores, STORED_FLOOR)
+        if len(more):
+            pairs, scores = np.concatenate([pairs, more]), np.concatenate([scores, verify(more, progress)])
+    return ScoredPairs(pairs[:, 0], pairs[:, 1], scores).stored()
 
 
-def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, progress=None):
-    """Pair scores of ``pairs`` computed in shards of ``SHARD_PAIRS`` by ``executor`` (None:
-    in this process): each shard gets the images (descriptor rows, embeddings) its pairs
-    touch, read when it is made (``images`` and ``descriptor`` may be
-    ``streaming.DiskRows``), and scores them as ``PairScorer`` does in one process.
-    Everything a score uses (standardised luminance, baselines, unit descriptors) is per
-    image, so a shard scores a pair as the whole set would; the baselines are computed
-    once here (``aligned_baselines``). Shards take the pairs in ``locality_order``, so
-    that each touches few images. ``descriptor`` None: the scorer's own
-    (``coarse_wavelet_descriptor``), made here once for all shards."""
+def _verifier(images, parameters, embeddings, descriptor, frames, executor):
+    """``verify(pairs, progress) -> scores`` for pairs of ``images``: one ``PairScorer`` in
+    memory, or shards (``verify_sharded``) for images on disk or an executor, each
+    image's own values (baselines, reproductions) computed once for every call."""
+    if executor is None and not isinstance(images, DiskRows):
+        scorer = PairScorer(images, parameters, embeddings, descriptor=descriptor, frames=frames)
+        return lambda pairs, progress: scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
+    prepared = shard_preparation(images, parameters, descriptor)
+    return lambda pairs, progress: verify_sharded(executor, images, parameters, embeddings, None, pairs, progress, prepared)
+
+
+def shard_preparation(images, parameters, descriptor=None):
+    """What every shard of ``images`` reads instead of computing it again:
+    ``(descriptor, baselines, reproductions)`` (``descriptor`` None: the scorer's own,
+    ``coarse_wavelet_descriptor``)."""
     descriptor = _scorer_descriptor(images, parameters, descriptor)
-    baselines = aligned_baselines(images, parameters)
+    return descriptor, aligned_baselines(images, parameters), image_reproductions(images)
+
+
+def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, progress=None, prepared=None):
+    """Pair scores of ``pairs`` computed in shards of ``SHARD_PAIRS`` by ``executor`` (None:
+    in this process): each shard gets the images (descriptor rows, embeddings, each
+    image's own values) its pairs touch, read when it is made (``images`` and
+    ``descriptor`` may be ``streaming.DiskRows``), and scores them as ``PairScorer`` does
+    in one process. Everything a score uses is per image, so a shard scores a pair as the
+    whole set would; ``prepared`` (``shard_preparation``) is computed here when not given.
+    Shards take the pairs in ``locality_order``, so that each touches few images."""
+    descriptor, baselines, reproductions = prepared or shard_preparation(images, parameters, descriptor)
     order = locality_order(pairs, len(images))
 
     def tasks():
@@ -617,7 +665,7 @@ def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, 
             local = local.reshape(shard.shape)
             yield (
                 take_rows(images, rows), parameters, _rows_of(embeddings, rows), take_rows(descriptor, rows),
-                _rows_of(baselines, rows), local[:, 0], local[:, 1],
+                _rows_of(baselines, rows), reproductions[rows], local[:, 0], local[:, 1],
             )  # fmt: skip
 
     scores = np.empty(len(pairs))
@@ -694,8 +742,9 @@ def _run_shards(executor, score_shard, tasks, n_pairs, progress):
 
 
 def _score_shard(task):
-    images, parameters, embeddings, descriptor, baselines, first, second = task
-    return PairScorer(images, parameters, embeddings, descriptor=descriptor, baselines=baselines).score(first, second)
+    images, parameters, embeddings, descriptor, baselines, reproductions, first, second = task
+    scorer = PairScorer(images, parameters, embeddings, descriptor=descriptor, baselines=baselines, reproductions=reproductions)
+    return scorer.score(first, second)
 
 
 def _score_shard_across(task):
@@ -768,51 +817,3 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
             query_sets[0], index_sets[0], pairs, progress,
         )  # fmt: skip
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores, raw)
-
-
-def score_matrix(n, pairs):
-    """The scored pairs as a symmetric sparse ``n x n`` matrix with a unit diagonal;
-    unscored pairs are 0."""
-    import scipy.sparse as sp
-
-    matrix = sp.coo_matrix((pairs.score, (pairs.first, pairs.second)), shape=(n, n)).tocsr()
-    return (matrix + matrix.T + sp.identity(n, format="csr")).tocsr()
-
-
-def submatrix(matrix, members):
-    """The dense square block of ``matrix`` (dense or sparse CSR) for ``members``; from a
-    sparse matrix its rows are taken, then the entries of the members' columns (a
-    column selection of a CSR matrix costs several times more: a million images' groups
-    are a minute of the decisions)."""
-    import scipy.sparse as sp
-
-    members = np.asarray(members, dtype=np.int64)
-    if not sp.issparse(matrix):
-        return np.asarray(matrix[np.ix_(members, members)])
-    rows = matrix[members]
-    order = np.argsort(members)
-    position = np.minimum(np.searchsorted(members[order], rows.indices), len(members) - 1)
-    inside = members[order][position] == rows.indices
-    block = np.zeros((len(members), len(members)))
-    row = np.repeat(np.arange(len(members)), np.diff(rows.indptr))
-    block[row[inside], order[position[inside]]] = rows.data[inside]
-    return block
-
-
-def score_groups(n, pairs, threshold, matrix=None):
-    """Cluster label per item: complete linkage on ``1 - score`` cut at ``1 - threshold``,
-    over the scored pairs (an unscored pair counts as score 0, so it never joins a group).
-    Only stored pairs decide, so a re-cut at another threshold gives the same groups as a
-    fresh run at that threshold."""
-    from .clustering import complete_linkage_groups
-
-    matrix = score_matrix(n, pairs) if matrix is None else matrix
-    close = pairs.score >= threshold
-
-    def member_distances(members):
-        block = 1 - submatrix(matrix, members)
-        return block[np.triu_indices(len(members), k=1)]
-
-    edges = np.stack([pairs.first[close], pairs.second[close]], axis=1)
-    # a hair below the cut so that a pair exactly at the threshold is grouped
-    return complete_linkage_groups(n, edges, (1 - threshold) * (1 + 1e-9) + 1e-12, member_distances)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .decisions import INFLUENTIAL
-from .pair_score import ScoredPairs
+from .pair_score import CANNOT_LINK, ScoredPairs
 
 SAME = "same"
 DIFFERENT = "different"
@@ -46,29 +46,38 @@ def review_order(scores, cut, order="uncertain", band=(0.0, 1.0), seed=0):
     return inside[np.random.default_rng(seed).permutation(len(inside))]
 
 
-def decided_pairs(pairs, first, second, decisions):
-    """``pairs`` with the reviewed ones overriding their score: a pair reviewed as
-    different scores 0 (it never shares a group under complete linkage), one reviewed as
-    the same image (labels agreeing or not) scores 1 (it joins first and stays joined),
-    added when it was not stored. Skipped pairs keep their score."""
+def decided_pairs(pairs, identities, first, second, decisions):
+    """``(pairs, identities)`` with the reviewed pairs overriding what the run measured: a
+    pair reviewed as different scores ``CANNOT_LINK`` (it never shares a group), and an
+    image reviewed as different from its identical twin becomes an item of its own; a pair
+    reviewed as the same image (labels agreeing or not) scores 1 (it joins first and stays
+    joined), added when it was not stored. Skipped pairs keep their score."""
     first, second = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
     low, high = np.minimum(first, second), np.maximum(first, second)
     decisions = np.asarray(decisions, dtype=object)
-    forced = np.where(decisions == DIFFERENT, 0.0, 1.0)
+    different = decisions == DIFFERENT
+    twins = different & (identities.canonical[low] == identities.canonical[high]) & (low != high)
+    identities = identities.detached(high[twins])
     kept = (decisions != SKIPPED) & (low != high)
-    override = {(a, b): value for a, b, value in zip(low[kept], high[kept], forced[kept])}
+    width = int(max(len(identities), high.max(initial=0) + 1))
+    # the latest decision on a pair wins (reviews come oldest first)
+    keys, latest = np.unique((low[kept] * width + high[kept])[::-1], return_index=True)
+    forced = np.where(different[kept][::-1][latest], CANNOT_LINK, 1.0)
     stored_low = np.minimum(pairs.first, pairs.second)
     stored_high = np.maximum(pairs.first, pairs.second)
+    stored_keys = stored_low * width + stored_high
     score = np.array(pairs.score, dtype=np.float64)
-    for position, pair in enumerate(zip(stored_low.tolist(), stored_high.tolist())):
-        if pair in override:
-            score[position] = override.pop(pair)
-    added = np.array(list(override), dtype=np.int64).reshape(-1, 2)
-    return ScoredPairs(
-        np.concatenate([stored_low, added[:, 0]]),
-        np.concatenate([stored_high, added[:, 1]]),
-        np.concatenate([score, np.fromiter(override.values(), dtype=np.float64, count=len(override))]),
+    at = np.searchsorted(keys, stored_keys)
+    hit = at < len(keys)
+    hit[hit] = keys[at[hit]] == stored_keys[hit]
+    score[hit] = forced[at[hit]]
+    added = ~np.isin(keys, stored_keys)
+    pairs = ScoredPairs(
+        np.concatenate([stored_low, keys[added] // width]),
+        np.concatenate([stored_high, keys[added] % width]),
+        np.concatenate([score, forced[added]]),
     )
+    return pairs, identities
 
 
 def mark_influential(decisions, rows):

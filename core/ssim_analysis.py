@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .decisions import Decisions, decide, most_similar_on_average
+from .decisions import Decisions, decide
+from .families import Identities, find_identities
+from .grouping import decide_on_pairs, picture_centrality, score_matrix
 from .pair_score import (
     DEFAULT_THRESHOLD,
     PairScoreParameters,
@@ -15,10 +17,7 @@ from .pair_score import (
     pair_score_parameters,
     ScoredPairs,
     require_threshold,
-    score_groups,
-    score_matrix,
     score_within,
-    submatrix,
     verify_sharded,
 )
 from .parameters import check_choice, check_number
@@ -110,13 +109,17 @@ class SSIMAnalysis:
     cluster_labels: np.ndarray
     decisions: Decisions
     points: np.ndarray
+    identities: Identities = None
+    """The identical and constant images, grouped before anything else."""
     timings: dict = field(default_factory=dict)
 
 
-def resolve_mode(parameters, n):
-    """The mode to run for n images; refuses a dense run that would not fit."""
+def resolve_mode(parameters, n, pictures=None):
+    """The mode to run for n images (``pictures`` of them distinct: the pairs a dense run
+    scores); refuses a dense run that would not fit."""
+    pictures = n if pictures is None else pictures
     if parameters.mode == "auto":
-        return "dense" if parameters.dense_fits(n) and n * (n - 1) // 2 <= MAX_AUTO_DENSE_PAIRS else "sparse"
+        return "dense" if parameters.dense_fits(n) and pictures * (pictures - 1) // 2 <= MAX_AUTO_DENSE_PAIRS else "sparse"
     if parameters.mode == "dense" and not parameters.dense_fits(n):
         raise ValueError(
             f"dense similarity of {n} images needs about {dense_bytes(n) / 2**30:.1f} GiB, over "
@@ -150,25 +153,34 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
     tasks, with the same scores."""
     parameters = parameters or SSIMParameters()
     n = len(images)
-    mode = resolve_mode(parameters, n)
     timings = {}
+    with timed(timings, "identities"):
+        identities = find_identities(images)
+    canonical, scored = identities.canonical, identities.scored
+    mode = resolve_mode(parameters, n, len(scored))
 
     with timed(timings, "pair_scores"):
         if mode == "dense":
-            first, second = np.triu_indices(n, k=1)
+            local_first, local_second = np.triu_indices(len(scored), k=1)
+            first, second = scored[local_first], scored[local_second]
             if executor is None:
                 scores = PairScorer(images, parameters.pair_score, embeddings).score(first, second, progress=progress)
             else:
                 pairs = np.stack([first, second], axis=1)
                 scores = verify_sharded(executor, images, parameters.pair_score, embeddings, None, pairs, progress)
-            similarity = score_matrix(n, ScoredPairs(first, second, scores)).toarray()
-            pairs = ScoredPairs(first, second, similarity[first, second]).bounded(n)
+            measured = score_matrix(n, ScoredPairs(first, second, scores)).toarray()
+            # every image as its picture: identical images score 1 with each other
+            similarity = measured[np.ix_(canonical, canonical)]
+            pairs = ScoredPairs(first, second, scores).stored()
         else:
-            pairs, _ = score_within(
-                images, parameters.pair_score, embeddings, progress=progress, search=search, executor=executor
-            )
-            similarity = score_matrix(n, pairs)
-        stored = score_matrix(n, pairs)
+            pairs = score_within(
+                images, parameters.pair_score, embeddings, progress=progress, search=search, executor=executor,
+                identities=identities,
+            )  # fmt: skip
+            measured = score_matrix(n, pairs)
+            copies = np.flatnonzero(canonical != np.arange(n))
+            star = ScoredPairs(canonical[copies], copies, np.ones(len(copies)))
+            similarity = score_matrix(n, ScoredPairs.concatenate([pairs, star]))
 
     with timed(timings, "spectrum"):
         affinity = affinity_from_similarity(similarity)
@@ -186,20 +198,17 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
                     f"use grouping='threshold' for near-duplicates at this scale, or pass "
                     f"n_clusters <= {MAX_SPECTRAL_CLUSTERS}"
                 )
+            # the paper's procedure: exactly n_clusters (identical images score 1 with each other)
             cluster_labels = spectral_clusters(affinity, n_clusters, parameters.random_state)
-            within = similarity
+            decisions = decide(cluster_labels, picture_centrality(measured, canonical), labels)
         else:
             # the stored pairs alone decide, so a re-cut reproduces this run
-            cluster_labels = score_groups(n, pairs, parameters.threshold, stored)
+            cluster_labels, decisions = decide_on_pairs(pairs, parameters.threshold, identities, labels)
             n_clusters = len(np.unique(cluster_labels))
-            within = stored
-
-    with timed(timings, "decisions"):
-        decisions = decide(
-            cluster_labels, most_similar_on_average(lambda members: submatrix(within, members)), labels
-        )
 
     with timed(timings, "projection"):
         points = pca_projection(coarse_coefficients(images, parameters.device))
-    return SSIMAnalysis(mode, pairs, spectrum, n_clusters, eigengap_clusters, cluster_labels, decisions, points, timings)
+    return SSIMAnalysis(
+        mode, pairs, spectrum, n_clusters, eigengap_clusters, cluster_labels, decisions, points, identities, timings
+    )
 

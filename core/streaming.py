@@ -123,6 +123,36 @@ class ImageStore(DiskRows):
         return super().take(indices).astype(np.float32) / 255.0
 
 
+class RowSubset(DiskRows):
+    """The rows ``members`` of a ``DiskRows``, read like one (by chunks, or by index)
+    without copying them to a file of their own."""
+
+    def __init__(self, rows, members):
+        self.rows = rows
+        self.members = np.asarray(members, dtype=np.int64)
+        self.shape = (len(self.members), *rows.shape[1:])
+        self.dtype = rows.dtype
+        self.path = rows.path
+
+    def keep_first(self, n):
+        raise TypeError("a row subset cannot be shortened")
+
+    def write(self, start, rows):
+        raise TypeError("a row subset is read-only")
+
+    def read(self, start=0, stop=None):
+        return self.rows.take(self.members[start:stop])
+
+    def take(self, indices):
+        return self.rows.take(self.members[np.asarray(indices, dtype=np.int64)])
+
+
+def subset(rows, members):
+    """The rows ``members`` of an array (a copy) or of a ``DiskRows`` (a ``RowSubset``)."""
+    members = np.asarray(members, dtype=np.int64)
+    return RowSubset(rows, members) if isinstance(rows, DiskRows) else rows[members]
+
+
 def row_chunks(rows, chunk_rows=None):
     """``(start, chunk)`` over the rows of an array or a ``DiskRows`` (``CHUNK_ROWS``
     rows each unless told)."""

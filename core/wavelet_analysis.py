@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .clustering import kmeans_clusters, threshold_clusters
-from .decisions import Decisions, decide, most_similar_on_average, nearest_to_mean
+from .decisions import Decisions, decide, nearest_to_mean
 from .devices import resolve_device
+from .families import Identities, find_identities
+from .grouping import decide_on_pairs
 from .images import NORMALIZATIONS, normalize_images
 from .pair_score import (
     DEFAULT_THRESHOLD,
@@ -15,10 +17,7 @@ from .pair_score import (
     ScoredPairs,
     pair_score_parameters,
     require_threshold,
-    score_groups,
-    score_matrix,
     score_within,
-    submatrix,
 )
 from .parameters import check_choice, check_flag, check_number
 from .projection import pca_projection
@@ -104,7 +103,9 @@ class WaveletAnalysis:
     points: np.ndarray
     """2-D PCA projection of the selected coefficients, for the embedding panel."""
     pairs: ScoredPairs = None
-    """``grouping="score"``: every scored candidate pair."""
+    """``grouping="score"``: the scored pairs the run keeps (``ScoredPairs.stored``)."""
+    identities: Identities = None
+    """The identical and constant images, grouped before anything else."""
     timings: dict = field(default_factory=dict)
 
 
@@ -152,33 +153,30 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
     ``executor`` (``parallel.RayExecutor``) verifies them as Ray tasks."""
     parameters = parameters or WaveletParameters()
     timings = {}
+    with timed(timings, "identities"):
+        identities = find_identities(images)
     selected, selection, coefficients_shape = wavelet_features(images, parameters, timings)
 
     pairs = None
     if parameters.grouping == "score":
-        pairs, _ = score_within(
+        pairs = score_within(
             images, parameters.pair_score, embeddings, wavelet_descriptor=selected, progress=progress,
-            search=search, executor=executor, timings=timings,
+            search=search, executor=executor, timings=timings, identities=identities,
         )  # fmt: skip
-    with timed(timings, "grouping"):
-        if parameters.grouping == "kmeans":
-            cluster_labels = kmeans_clusters(in_memory(selected), parameters.n_clusters, parameters.random_state)
-        elif parameters.grouping == "distance":
-            cluster_labels = threshold_clusters(selected, parameters.radius, parameters.device)
-        else:
-            matrix = score_matrix(len(images), pairs)
-            cluster_labels = score_groups(len(images), pairs, parameters.threshold, matrix)
-
-    with timed(timings, "decisions"):
-        if pairs is None:
-            centrality = nearest_to_mean(selected)
-        else:
-            centrality = most_similar_on_average(lambda members: submatrix(matrix, members))
-        decisions = decide(cluster_labels, centrality, labels)
+        with timed(timings, "grouping"):
+            cluster_labels, decisions = decide_on_pairs(pairs, parameters.threshold, identities, labels)
+    else:
+        with timed(timings, "grouping"):
+            if parameters.grouping == "kmeans":  # the paper's procedure: exactly n_clusters, as it is
+                cluster_labels = kmeans_clusters(in_memory(selected), parameters.n_clusters, parameters.random_state)
+            else:
+                cluster_labels = identities.applied_to(threshold_clusters(selected, parameters.radius, parameters.device))
+        with timed(timings, "decisions"):
+            decisions = decide(cluster_labels, nearest_to_mean(selected), labels)
 
     with timed(timings, "projection"):
         points = pca_projection(selected)
 
     return WaveletAnalysis(
-        coefficients_shape, selection, cluster_labels, decisions, points, pairs, timings
+        coefficients_shape, selection, cluster_labels, decisions, points, pairs, identities, timings
     )

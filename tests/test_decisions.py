@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from fiftyone_redundancy.core.decisions import decide, most_similar_on_average, nearest_to_mean
+from fiftyone_redundancy.core.decisions import decide, nearest_to_mean
+from fiftyone_redundancy.core.grouping import picture_centrality
 
 FEATURES = np.array(
     [[0.0, 0.0], [0.1, 0.0], [0.05, 0.01], [5.0, 5.0], [5.1, 5.0], [9.0, 9.0], [3.0, 0.0], [3.0, 0.2], [3.0, 0.1]]
@@ -56,7 +57,15 @@ def test_score_is_the_distance_to_the_centre():
 
 def test_similarity_centrality_keeps_the_member_most_similar_to_the_others():
     similarity = np.array([[1.0, 0.9, 0.5], [0.9, 1.0, 0.8], [0.5, 0.8, 1.0]])
-    centrality = most_similar_on_average(lambda members: similarity[np.ix_(members, members)])
-    decisions = decide(np.array([0, 0, 0]), centrality)
+    decisions = decide(np.array([0, 0, 0]), picture_centrality(similarity, np.arange(3)))
     assert list(decisions.status) == ["redundant", "representative", "redundant"]
     np.testing.assert_allclose(decisions.score, [0.7, 0.85, 0.65])
+
+
+def test_identical_copies_count_once_each_in_the_centrality():
+    # images 3 and 4 are identical to picture 2: picture 2 is now the most central one
+    similarity = np.array([[1.0, 0.9, 0.6], [0.9, 1.0, 0.8], [0.6, 0.8, 1.0]])
+    padded = np.pad(similarity, ((0, 2), (0, 2)))
+    decisions = decide(np.zeros(5, dtype=int), picture_centrality(padded, np.array([0, 1, 2, 2, 2])))
+    assert list(decisions.status) == ["redundant", "redundant", "representative", "redundant", "redundant"]
+    np.testing.assert_allclose(decisions.score, [(0.9 + 1.8) / 4, (0.9 + 2.4) / 4] + [(0.6 + 0.8 + 2) / 4] * 3)

@@ -9,13 +9,13 @@ from skimage import data
 
 from fiftyone_redundancy.core.alignment import AlignedSimilarity
 from fiftyone_redundancy.core.frames import frame_widths, trim_frames
+from fiftyone_redundancy.core.grouping import score_groups
 from fiftyone_redundancy.core.pair_score import (
     DEFAULT_THRESHOLD,
     PairScoreParameters,
     PairScorer,
     ScoredPairs,
     fuse,
-    score_groups,
     score_within,
 )
 from fiftyone_redundancy.realistic_edits import EDITS, HEAVY, OPTIONAL, apply_edit
@@ -94,7 +94,7 @@ def test_framed_copies_are_found_among_natural_images(photos):
     names = list(photos)
     pool = [analysis_size(photos[name]) for name in names]
     copies = [analysis_size(apply_edit(photos[name], edit, rng)) for name in SOURCES for edit in ("border", "letterbox")]
-    pairs, _ = score_within(np.stack(pool + copies))
+    pairs = score_within(np.stack(pool + copies))
     found = set(zip(pairs.first.tolist(), pairs.second.tolist()))
     for number, name in enumerate(n for n in SOURCES for _ in range(2)):
         pair = (names.index(name), len(pool) + number)
@@ -130,7 +130,7 @@ def test_mirrored_copies_count_only_when_asked(photos):
 
 def test_distinct_photographs_stay_apart(photos):
     images = np.stack([analysis_size(pixels) for pixels in photos.values()])
-    pairs, _ = score_within(images)
+    pairs = score_within(images)
     assert np.all(pairs.score < DEFAULT_THRESHOLD)
     assert np.all(score_groups(len(images), pairs, DEFAULT_THRESHOLD) == np.arange(len(images)))
 
@@ -161,20 +161,17 @@ def test_embeddings_add_candidates_and_raise_the_score(photos):
     plain = PairScorer(images).score([0], [1])[0]
     fused = PairScorer(images, embeddings=embeddings).score([0], [1])[0]
     assert fused > plain
-    pairs, _ = score_within(images, PairScoreParameters(n_neighbors=1), embeddings)
+    pairs = score_within(images, PairScoreParameters(n_neighbors=1), embeddings)
     assert (0, 1) in set(zip(pairs.first.tolist(), pairs.second.tolist()))
 
 
-def test_a_run_keeps_a_bounded_number_of_pairs_per_image():
+def test_a_run_keeps_every_pair_at_or_above_the_floor_rounded():
     rng = np.random.default_rng(0)
-    n = 50
-    first, second = np.triu_indices(n, k=1)
-    pairs = ScoredPairs(first, second, rng.uniform(0.2, 1, len(first))).bounded(n)
-    assert pairs.score.min() >= 0.3
-    counts = np.bincount(np.concatenate([pairs.first, pairs.second]), minlength=n)
-    # a pair is kept when it is among either image's 20 best, so no image keeps more
-    # than its own 20 plus those where it is another image's choice; every image keeps its best
-    assert counts.min() >= 1 and len(pairs.score) <= 20 * n
+    first, second = np.triu_indices(50, k=1)
+    scores = rng.uniform(0.2, 1, len(first))
+    pairs = ScoredPairs(first, second, scores).stored()
+    assert len(pairs.score) == np.count_nonzero(scores >= 0.3) and pairs.score.min() >= 0.3
+    np.testing.assert_array_equal(pairs.score, np.round(scores[scores >= 0.3], 5))
 
 
 def test_smooth_images_need_stronger_evidence_than_detailed_ones(photos):
@@ -204,7 +201,7 @@ def test_copies_on_disk_searched_by_inverted_file_and_verified_in_shards_score_a
     pool = [analysis_size(pixels) for pixels in photos.values()]
     copies = [analysis_size(apply_edit(photos[name], edit, rng)) for name in SOURCES for edit in ("border", "jpeg_q50", "shift_2px", "crop_10")]
     images = np.rint(np.stack(pool + copies) * 255) / 255
-    in_memory, _ = score_within(images)
+    in_memory = score_within(images)
 
     store = streaming.ImageStore(len(images), images.shape[1:], tmp_path)
     store.write(0, images)
@@ -212,8 +209,8 @@ def test_copies_on_disk_searched_by_inverted_file_and_verified_in_shards_score_a
     monkeypatch.setattr(pair_score, "EXACT_SEARCH_ROWS", 0)
     monkeypatch.setattr(pair_score, "SHARD_PAIRS", 16)
     timings = {}
-    on_disk, scorer = score_within(store, timings=timings)
-    assert scorer is None and set(timings) == {"pair_candidates", "pair_verification"}
+    on_disk = score_within(store, timings=timings)
+    assert set(timings) == {"pair_candidates", "pair_verification", "pair_completion"}
     assert in_memory.above(DEFAULT_THRESHOLD).score.size >= len(copies)
     np.testing.assert_array_equal(on_disk.first, in_memory.first)
     np.testing.assert_array_equal(on_disk.second, in_memory.second)

@@ -26,7 +26,9 @@ def test_dense_and_sparse_modes_score_alike_and_find_the_same_copies(ssim_runs):
     dense_scores = pair_scores(dense)
     for pair, score in pair_scores(sparse).items():
         if pair in dense_scores:
-            assert score == pytest.approx(dense_scores[pair], abs=1e-4)
+            # torch batches the pairs differently; the stricter score of images that say little
+            # (core/detail.py) stretches such a difference up to five times
+            assert score == pytest.approx(dense_scores[pair], abs=5e-4)
     # every planted copy is grouped with its original in both modes
     for key in ("dense", "sparse"):
         planted = dataset.match(F("planted") == "near_duplicate")
@@ -63,9 +65,12 @@ def test_ssim_run_stores_its_spectrum_and_scores(ssim_runs):
     assert len(spectrum) == len(dataset) and np.all(np.diff(spectrum) >= -1e-9)
     assert abs(spectrum[0]) < 1e-6  # a Laplacian always has a zero eigenvalue
     assert len(sparse.details["spectrum"]) == 50
-    redundant = dataset.match(F("dense_status") == "redundant")
-    # complete linkage: every pair of a group reaches the cut, so does the mean
-    assert min(redundant.values("dense_score")) >= dense.parameters["threshold"] - 1e-6
+    # average linkage: the mean score over every pair of a group reaches the cut
+    grouped = dataset.match(F("dense_group") >= 0)
+    by_group = {}
+    for group, score in zip(grouped.values("dense_group"), grouped.values("dense_score")):
+        by_group.setdefault(group, []).append(score)
+    assert min(np.mean(scores) for scores in by_group.values()) >= dense.parameters["threshold"] - 1e-6
 
 
 def test_spectral_grouping_with_a_given_number_of_clusters(small_dataset):
@@ -177,7 +182,7 @@ def test_a_broken_embeddings_field_is_refused_with_the_fix(small_dataset):
     view = small_dataset.match(F("source") == "skimage")
     with pytest.raises(ValueError, match="does not exist"):
         fr.compute_ssim_clusters(view, embeddings_field="nope", progress=False)
-    vectors = [[1.0, 2.0]] * (len(small_dataset) - 1) + [[1.0, 2.0, 3.0]]
+    vectors = np.random.default_rng(0).normal(size=(len(small_dataset) - 1, 2)).tolist() + [[1.0, 2.0, 3.0]]
     small_dataset.set_values("ragged", vectors)
     with pytest.raises(ValueError, match="lengths"):
         fr.compute_split_similarity(small_dataset, embeddings_field="ragged", key="ragged_split", progress=False)
