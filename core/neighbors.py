@@ -79,13 +79,13 @@ def _blocked_candidates(points, radius, device):
     return np.concatenate(found).astype(np.int64)
 
 
-def nearest_rows(queries, rows, k, device=None, exclude_self=False):
+def nearest_rows(queries, rows, k, device=None, exclude=None):
     """Indices ``(len(queries), k)`` of the rows nearest each query row (Euclidean),
     nearest first, in float32: by blocks of products ``q . x - |x|^2 / 2`` (the bias
     added inside the product, into one reused buffer: 2.4x less CPU than a product and a
     subtraction), at most ``BUFFER_VALUES`` at a time, never a full matrix. On a GPU
-    when ``device`` picks one. ``exclude_self``: query ``i`` is row ``i``, never its own
-    neighbour."""
+    when ``device`` picks one. ``exclude(xp, scores, start)`` sets to -inf the scores of
+    the block of queries from ``start`` that may not be neighbours (``own_row``)."""
     xp = arrays(device)
     index_rows = xp.asarray(rows)
     query_rows = index_rows if queries is rows else xp.asarray(queries)
@@ -97,11 +97,17 @@ def nearest_rows(queries, rows, k, device=None, exclude_self=False):
         for start in range(0, len(queries), step):
             block = query_rows[start : start + step]
             scores = xp.add_product(negative_half_norms, block, index_rows.T, out=buffer[: len(block)])
-            if exclude_self:
-                own = xp.arange(len(scores))
-                scores[own, start + own] = -np.inf
+            if exclude is not None:
+                exclude(xp, scores, start)
             found[start : start + step] = to_numpy(xp.top_k(scores, k))
     return found
+
+
+def own_row(xp, scores, start):
+    """``nearest_rows``'s ``exclude`` where the queries are the rows: none is its own
+    neighbour."""
+    own = xp.arange(len(scores))
+    scores[own, start + own] = -np.inf
 
 
 def nearest_neighbours(points, k, device=None, spare=4, queries=None):
@@ -115,7 +121,7 @@ def nearest_neighbours(points, k, device=None, spare=4, queries=None):
     queries = points if within else np.asarray(queries, dtype=np.float64)
     k = min(k, len(points) - within)
     shortlist = min(k + spare, len(points) - within)
-    found = nearest_rows(queries, points, shortlist, device, exclude_self=within)
+    found = nearest_rows(queries, points, shortlist, device, own_row if within else None)
     distances = np.empty(found.shape)
     step = _block_rows(len(points))
     for start in range(0, len(queries), step):
@@ -132,21 +138,15 @@ def foreign_neighbours(points, component, k=1, device=None):
     that link a disconnected neighbour graph: the closest pair between each other
     component and the rest is among them."""
     points = np.asarray(points, dtype=np.float64)
-    xp = arrays(device)
     _, component, sizes = np.unique(component, return_inverse=True, return_counts=True)
     queries = np.flatnonzero(component != np.argmax(sizes))
-    rows = xp.asarray(points)
-    labels = xp.indices(component)
-    negative_half_norms = -0.5 * (rows * rows).sum(axis=1)
-    found = np.empty((len(queries), k), dtype=np.int64)
-    with xp.inference():
-        step = _block_rows(len(points))
-        buffer = xp.empty((min(step, len(queries)), len(points)))
-        for start in range(0, len(queries), step):
-            block = xp.indices(queries[start : start + step])
-            scores = xp.add_product(negative_half_norms, rows[block], rows.T, out=buffer[: len(block)])
-            xp.masked_fill(scores, labels[block, None] == labels[None], -np.inf)
-            found[start : start + step] = to_numpy(xp.top_k(scores, k))
+    xp = arrays(device)
+    labels, query_labels = xp.indices(component), xp.indices(component[queries])
+
+    def own_component(xp, scores, start):
+        xp.masked_fill(scores, query_labels[start : start + len(scores), None] == labels[None], -np.inf)
+
+    found = nearest_rows(points[queries], points, k, device, own_component)
     return queries, found, np.linalg.norm(points[queries, None, :] - points[found], axis=2)
 
 

@@ -3,9 +3,7 @@ neighbour searches that torch on the CPU gives, on real photographs and their re
 copies; and the plugin imports, registers and scores with torch, torchvision, umap-learn
 and hdbscan unimportable."""
 
-import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,7 +18,6 @@ from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD, candidate_nei
 from fiftyone_redundancy.core.ssim import SSIMIndex
 from fiftyone_redundancy.realistic_edits import EDITS, apply_edit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 needs_torch = pytest.mark.skipif(not installed("torch"), reason="compares with torch, which is not installed here")
 PHOTOS = ("astronaut", "camera", "coffee", "rocket", "coins", "clock", "page", "text", "brick", "grass",
           "gravel", "moon", "retina", "cell", "chelsea", "colorwheel")  # fmt: skip
@@ -123,7 +120,7 @@ def test_numpy_is_asked_for_by_name_and_cuda_then_refused(monkeypatch):
 
 
 FEATURES_PACKAGES = ("torch", "functorch", "torchgen", "torchvision", "umap", "hdbscan")
-"""Folder names of the [features] extra's packages in site-packages (and their metadata)."""
+"""The [features] extra's packages, by their folders in site-packages (and metadata)."""
 
 WITHOUT_FEATURES = """
 import importlib.util, sys
@@ -151,23 +148,10 @@ except ImportError as error:
 """
 
 
-def test_the_plugin_registers_and_scores_without_the_features_extra(tmp_path):
-    """In a Python whose packages are this one's but the [features] extra's (a folder of
-    links to every other entry of site-packages, without site's .pth files), and this
-    checkout as the package."""
-    import site
-
-    packages = tmp_path / "site-packages"
-    packages.mkdir()
-    for folder in site.getsitepackages():
-        for entry in os.listdir(folder):
-            if not entry.lower().startswith(FEATURES_PACKAGES) and not entry.endswith(".pth"):
-                (packages / entry).symlink_to(os.path.join(folder, entry))
-    (tmp_path / "fiftyone_redundancy").symlink_to(ROOT)  # this checkout, as the package
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{packages}"}
+def test_the_plugin_registers_and_scores_without_the_features_extra(python_without):
+    command, env = python_without(FEATURES_PACKAGES)
     env.pop(ARRAYS_VARIABLE, None)
-    command = [sys.executable, "-S", "-c", WITHOUT_FEATURES]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run([*command, "-c", WITHOUT_FEATURES], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     library, registered, copies, torch_spec = result.stdout.splitlines()[0].split()
     assert (library, int(copies), torch_spec) == ("numpy", 20, "None")
