@@ -535,11 +535,11 @@ def _roll_forward(dataset, lease_id, change, phase):
     records the next one when a phase ends, so a kill anywhere replays at most the phase
     it interrupted (never an earlier one: replaying "drop" would delete the new fields).
 
-    ``change``: ``key`` (the run written), ``drop_fields`` / ``drop_view`` / ``drop_run``
-    / ``drop_map`` (what the previous run owned), ``renames`` (staging or old field ->
+    ``change``: ``key`` (the run written), ``drop_fields`` / ``drop_view`` / ``drop_map``
+    / ``drop_run`` (what the previous run owned), ``renames`` (staging or old field ->
     final field), ``run`` (``method``, ``parameters``, ``results``; None when deleting),
-    ``fields_key``
-    (the key the run's fields are named after, when not ``key``: a rename in place)."""
+    ``fields_key`` (the key the run's fields are named after, when not ``key``: a rename
+    in place)."""
     key, run = change["key"], change.get("run")
     start = COMMIT_PHASES.index(phase)
     for current, following in zip(COMMIT_PHASES[start:], COMMIT_PHASES[start + 1 :]):
@@ -794,7 +794,7 @@ def rename_run(dataset, key, new_key):
     if new_key == key:
         return RedundancyRun(dataset, key)
     with holding(dataset, [key, new_key]) as writers:
-        writers[0].commit({**_renaming(dataset, key, new_key), "key": new_key, "drop_run": key})  # fmt: skip
+        writers[0].commit({**_renaming(dataset, key, new_key), "key": new_key, "drop_run": key})
         _reviews().update_many({"dataset_id": str(dataset._doc.id), "key": key}, {"$set": {"key": new_key}})
     return RedundancyRun(dataset, new_key)
 
@@ -877,7 +877,8 @@ def map_brain_key(key):
 
 
 def _map_of(key, details):
-    """The brain key of the map run ``key`` with ``details`` stores (None: it has no map)."""
+    """The brain key under which run ``key``, stored with ``details``, keeps its map (None:
+    a run without a map)."""
     return map_brain_key(key) if "points" in details else None
 
 
@@ -959,7 +960,7 @@ class RedundancyRun:
 
     @property
     def version(self):
-        """The version of the plugin that wrote the run (None: one before 0.2.0)."""
+        """The version of the plugin that last wrote the run (None: one before 0.2.0)."""
         return getattr(self._results, "version", None)
 
     @property
