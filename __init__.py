@@ -11,13 +11,16 @@ installed, and loading the plugin imports nothing it does not need.
 """
 
 import importlib
+import sys
 
 
 def __getattr__(name):
     # only as the installed package: FiftyOne's plugin loader and pytest also load this
     # file under other names, and probe it for attributes (``pytest_plugins``, dunders)
-    if __name__ != "fiftyone_redundancy" or name.startswith("__"):
+    if __name__ != "fiftyone_redundancy" or (name.startswith("__") and name != "__version__"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name == "__version__":
+        return importlib.import_module(f"{__name__}.version").VERSION
     api = importlib.import_module(f"{__name__}.api")
     if name in api.__all__:
         return getattr(api, name)
@@ -29,6 +32,10 @@ def __dir__():
 
 
 def register(plugin):
+    from .bridge.run_hooks import make_importable
+
+    make_importable(sys.modules[__name__])  # FiftyOne finds this plugin's run class by its path
+
     from .operators.curation import (
         DeleteExcluded,
         ExportCurated,

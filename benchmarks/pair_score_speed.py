@@ -1,5 +1,7 @@
-"""Throughput of the pair score on CIFAR-10 (core/ only, no database), on the CPU and, where
-torch sees one, on a CUDA GPU, with the largest difference between the two.
+"""Throughput of the pair score on CIFAR-10 (core/ only, no database) with each array
+library: torch on the CPU, numpy and scipy on the CPU (what runs where torch is not
+installed), and torch on a CUDA GPU where there is one; with the largest difference of
+each from torch on the CPU.
 
     .venv/bin/python benchmarks/pair_score_speed.py [--images 50000] [--test 10000]
 
@@ -7,6 +9,7 @@ Stages: the two candidate descriptors of every image, the candidate search (each
 10 nearest by each descriptor, blocked exact products), and the verification of every
 candidate pair (pairs/s); then a train-vs-test split of ``--test`` images against the rest.
 Reads the JPEGs straight from ../shared/data/cifar10-train-jpg.tar.gz (or --tarball).
+Without torch only numpy runs.
 """
 
 import argparse
@@ -35,9 +38,10 @@ def read_cifar(tarball, count):
 
 
 def main():
-    import torch
-
+    from fiftyone_redundancy.core.devices import ARRAYS_VARIABLE
+    from fiftyone_redundancy.core.extras import installed
     from fiftyone_redundancy.core.pair_score import (
+        DEFAULT_THRESHOLD,
         PairScoreParameters,
         PairScorer,
         candidate_descriptors,
@@ -53,25 +57,31 @@ def main():
 
     started = time.perf_counter()
     images = read_cifar(args.tarball, args.images)
-    print(f"read {len(images)} images in {time.perf_counter() - started:.1f} s; torch threads {torch.get_num_threads()}")
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(f"read {len(images)} images in {time.perf_counter() - started:.1f} s")
+    setups = [("numpy", "cpu")]
+    if installed("torch"):
+        import torch
+
+        print(f"torch threads {torch.get_num_threads()}")
+        setups = [("torch", "cpu"), *setups] + ([("torch", "cuda")] if torch.cuda.is_available() else [])
     scores, reference_pairs = {}, None
-    for device in devices:
+    for library, device in setups:
+        os.environ[ARRAYS_VARIABLE] = library
         parameters = PairScoreParameters(device=device)
-        rows = [f"device {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")]
+        rows = [f"{library} on {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")]
         started = time.perf_counter()
         descriptors = candidate_descriptors(images, device)
         rows.append(f"  descriptors: {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
         pairs = within_candidates(descriptors, parameters.n_neighbors, device=device)
         rows.append(f"  candidates: {len(pairs):,} pairs in {time.perf_counter() - started:.1f} s")
-        # the same pairs on every device (ties among neighbours may differ in the last digit)
+        # the same pairs for every setup (ties among neighbours may differ in the last digit)
         pairs = reference_pairs = pairs if reference_pairs is None else reference_pairs
         started = time.perf_counter()
         scorer = PairScorer(images, parameters, descriptor=descriptors[0])
         prepared = time.perf_counter() - started
         started = time.perf_counter()
-        scores[device] = scorer.score(pairs[:, 0], pairs[:, 1])
+        scores[library, device] = scorer.score(pairs[:, 0], pairs[:, 1])
         if device == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
@@ -80,10 +90,12 @@ def main():
         split = score_across(images[: args.test], images[args.test :], parameters)
         rows.append(f"  split {args.test:,} vs {len(images) - args.test:,}: {len(split.score):,} pairs in {time.perf_counter() - started:.1f} s")
         print("\n".join(rows), flush=True)
-    if len(scores) == 2:
-        difference = np.abs(scores["cpu"] - scores["cuda"])
-        print(f"GPU vs CPU: largest score difference {difference.max():.2e}; pairs on opposite sides of 0.55: {int(((scores['cpu'] >= 0.55) != (scores['cuda'] >= 0.55)).sum())}")
-
+    reference = next(iter(scores))
+    for setup, values in list(scores.items())[1:]:
+        difference = np.abs(values - scores[reference])
+        opposite = int(((values >= DEFAULT_THRESHOLD) != (scores[reference] >= DEFAULT_THRESHOLD)).sum())
+        print(f"{' on '.join(setup)} vs {' on '.join(reference)}: largest score difference {difference.max():.2e}; "
+              f"pairs on opposite sides of the cut {DEFAULT_THRESHOLD}: {opposite}")  # fmt: skip
 
 if __name__ == "__main__":
     main()

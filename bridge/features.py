@@ -6,6 +6,7 @@ import pickle
 import fiftyone as fo
 import numpy as np
 
+from ..core.extras import require_features
 from ..core.feature_analysis import FeatureParameters, analyze_features
 from ..core.features import (
     ExtractionParameters,
@@ -81,7 +82,8 @@ def compute_feature_clusters(
     clusters, keeping the member nearest each cluster's centre (``representative``; the
     rest ``redundant``). Writes ``{key}_status``, ``{key}_group``,
     ``{key}_representative`` and ``{key}_score`` on the samples and stores a run under
-    ``key``, with 2-D and 3-D projections for the embedding map.
+    ``key``, with 2-D and 3-D projections for the embedding map. Needs the ``[features]``
+    extra (torch, torchvision, umap-learn, hdbscan).
 
     Args:
         model: a torch module whose features to use
@@ -124,6 +126,7 @@ def compute_feature_clusters(
     Returns:
         a :class:`RedundancyRun`
     """
+    require_features("feature maps")
     parameters = FeatureParameters(
         reduction=reduction,
         n_reduce=n_reduce,
@@ -266,6 +269,7 @@ def compute_boundary_crossings(dataset, key, model=None, model_path=None, archit
     Returns:
         ``{sample id: crossings}`` of the run's redundant samples
     """
+    require_features("the decision-boundary probe")
     steps = check_number("steps", steps, integer=True, at_least=2)
     image_size_tuple(image_size)  # refuses a bad size before the model runs
     field = f"{key}_crossings"
@@ -311,6 +315,7 @@ def boundary_crossings_between(first_path, second_path, model=None, model_path=N
     Returns:
         ``(crossings, predicted classes along the path)``
     """
+    require_features("the decision-boundary probe")
     classifier = torch_classifier(resolve_model(model, model_path, architecture, num_classes))
     first, second = (_as_input(p, image_size, normalize) for p in (first_path, second_path))
     return boundary_crossings(classifier, first, second, steps)

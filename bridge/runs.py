@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 import fiftyone as fo
 import fiftyone.core.odm as foo
+import fiftyone.core.runs as fors
 import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -28,8 +29,10 @@ from ..core.pair_score import ScoredPairs
 from ..core.spectral import clusters_from_spectrum
 from ..core.ssim_analysis import SSIMParameters
 from ..core.timing import timed
+from ..version import VERSION
 from .documented import documented
 from .methods import method_named
+from .run_hooks import AnalysisRunConfig
 from .samples import read_labels
 
 METHOD_PREFIX = "redundancy."
@@ -112,6 +115,8 @@ def validate_key(samples, key, method, extra_suffixes=(), overwrite=False):
             f"{dataset.name!r}; their review views would collide. Choose another key"
         )
     view_holder = _saved_view_holder(dataset, review_view_name(key))
+    if method_named(method).map_space:
+        _check_map_free(dataset, key, map_brain_key(key))
     if dataset.has_run(key):
         existing = dataset.get_run_info(key).config.method
         if existing != METHOD_PREFIX + method:
@@ -530,9 +535,11 @@ def _roll_forward(dataset, lease_id, change, phase):
     records the next one when a phase ends, so a kill anywhere replays at most the phase
     it interrupted (never an earlier one: replaying "drop" would delete the new fields).
 
-    ``change``: ``key`` (the run written), ``drop_fields`` / ``drop_view`` / ``drop_run``
-    (what the previous run owned), ``renames`` (staging or old field -> final field),
-    ``run`` (``method``, ``parameters``, ``results``; None when deleting)."""
+    ``change``: ``key`` (the run written), ``drop_fields`` / ``drop_view`` / ``drop_map``
+    / ``drop_run`` (what the previous run owned), ``renames`` (staging or old field ->
+    final field), ``run`` (``method``, ``parameters``, ``results``; None when deleting),
+    ``fields_key`` (the key the run's fields are named after, when not ``key``: a rename
+    in place)."""
     key, run = change["key"], change.get("run")
     start = COMMIT_PHASES.index(phase)
     for current, following in zip(COMMIT_PHASES[start:], COMMIT_PHASES[start + 1 :]):
@@ -546,8 +553,11 @@ def _roll_forward(dataset, lease_id, change, phase):
                 checkpoint(f"dropped:{field}")
             if change.get("drop_view") and dataset.has_saved_view(change["drop_view"]):
                 dataset.delete_saved_view(change["drop_view"])
+            if change.get("drop_map") and dataset.has_brain_run(change["drop_map"]):
+                dataset.delete_brain_run(change["drop_map"])
             if change.get("drop_run") and dataset.has_run(change["drop_run"]):
-                dataset.delete_run(change["drop_run"])
+                # the record only: this commit is the run's cleanup (run_hooks.AnalysisRun)
+                fors.Run.delete_run(dataset, change["drop_run"], cleanup=False)
             checkpoint("dropped:run")
         elif current == "rename":
             for source, target in change["renames"].items():
@@ -557,7 +567,7 @@ def _roll_forward(dataset, lease_id, change, phase):
             _apply_updates(dataset, change.get("updates") or {})
         elif current == "register" and run is not None:
             if not dataset.has_run(key):
-                dataset.register_run(key, dataset.init_run(method=run["method"], **run["parameters"]))
+                dataset.register_run(key, AnalysisRunConfig(method=run["method"], **run["parameters"]))
                 checkpoint("registered")
             dataset.save_run_results(key, dataset.init_run_results(key, **run["results"]))
             checkpoint("results")
@@ -565,8 +575,11 @@ def _roll_forward(dataset, lease_id, change, phase):
             name = run["results"]["review_view"]
             if dataset.has_saved_view(name):  # ours: validated before the commit
                 dataset.delete_saved_view(name)
-            dataset.save_view(name, _groups_view(dataset, key))
+            dataset.save_view(name, _groups_view(dataset, change.get("fields_key", key)))
             checkpoint("view")
+            if run["results"].get("map"):
+                _store_map(dataset, run["results"], change.get("fields_key", key))
+                checkpoint("map")
         _leases().update_one({"_id": lease_id, "commit": {"$exists": True}}, {"$set": {"commit.phase": following}})
     _leases().update_one({"_id": lease_id}, {"$unset": {"commit": "", "staging": ""}})
     checkpoint("committed")
@@ -609,10 +622,12 @@ def store_changes(writer, samples, method, parameters, sample_ids, decisions, de
         details["tagged"] = getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}
         details["fields"] = _owned_fields(dataset, key)
         details["review_view"] = _owned_review_view(dataset, key)
+        details["map"] = _map_of(key, details)
     writer.commit({
         "key": key,
         "drop_fields": [],
         "drop_view": None,
+        "drop_map": _owned_map(dataset, key),
         "drop_run": key,
         "renames": {},
         "updates": updates,
@@ -623,7 +638,7 @@ def store_changes(writer, samples, method, parameters, sample_ids, decisions, de
 
 def _run_record(method, parameters, sample_ids, decisions, details):
     """The run record a commit registers: method, parameters, and results with counts."""
-    results = {"counts": decisions.counts(), "n_samples": len(sample_ids), **details}
+    results = {"counts": decisions.counts(), "n_samples": len(sample_ids), **details, "version": VERSION}
     return {"method": METHOD_PREFIX + method, "parameters": parameters, "results": results}
 
 
@@ -668,10 +683,12 @@ def store_run(writer, samples, method, parameters, sample_ids, decisions, detail
             details["tagged"] = getattr(dataset.load_run_results(key, cache=False), "tagged", None) or {}
         details["fields"] = list(staging.values())
         details["review_view"] = review_view_name(key)
+        details["map"] = _map_of(key, details)
     writer.commit({
         "key": key,
         "drop_fields": _owned_fields(dataset, key) if previous else [],
         "drop_view": _owned_review_view(dataset, key) if previous else None,
+        "drop_map": _owned_map(dataset, key) if previous else None,
         "drop_run": key if previous else None,
         "renames": staging,
         "run": _run_record(method, parameters, sample_ids, decisions, details),
@@ -754,6 +771,7 @@ def delete_run(dataset, key):
             "key": key,
             "drop_fields": _owned_fields(dataset, key),
             "drop_view": _owned_review_view(dataset, key),
+            "drop_map": _owned_map(dataset, key),
             "drop_run": key,
             "renames": {},
             "run": None,
@@ -776,37 +794,55 @@ def rename_run(dataset, key, new_key):
     if new_key == key:
         return RedundancyRun(dataset, key)
     with holding(dataset, [key, new_key]) as writers:
-        writer = writers[0]  # keys equal but for case share this one lease
-        run = RedundancyRun(dataset, key)
-        old_fields = run.fields
-        new_fields = [new_key + name[len(key) :] for name in old_fields]
-        if dataset.has_run(new_key):
-            raise ValueError(f"run key {new_key!r} is already taken on {dataset.name!r}")
-        schema = dataset.get_field_schema()
-        taken = [name for name in new_fields if name in schema]
-        if taken:
-            raise ValueError(
-                f"fields {taken} already exist on dataset {dataset.name!r}; rename or delete "
-                f"them, or choose another key than {new_key!r}"
-            )
-        twins = [k for k in dataset.list_runs() if k != key and k.lower() == new_key.lower()]
-        if twins:
-            raise ValueError(f"run key {new_key!r} differs only in case from run {twins[0]!r}; choose another key")
-        holder = _saved_view_holder(dataset, review_view_name(new_key))
-        owned_view = _owned_review_view(dataset, key)
-        if holder is not None and holder != owned_view:
-            raise _view_taken_error(dataset, holder, new_key)
-        results = {"counts": run.counts, **run.stored_details, "fields": new_fields, "review_view": review_view_name(new_key)}
-        writer.commit({
-            "key": new_key,
-            "drop_fields": [],
-            "drop_view": owned_view,
-            "drop_run": key,
-            "renames": dict(zip(old_fields, new_fields)),
-            "run": {"method": METHOD_PREFIX + run.method, "parameters": run.parameters, "results": results},
-        })  # fmt: skip
+        writers[0].commit({**_renaming(dataset, key, new_key), "key": new_key, "drop_run": key})
         _reviews().update_many({"dataset_id": str(dataset._doc.id), "key": key}, {"$set": {"key": new_key}})
     return RedundancyRun(dataset, new_key)
+
+
+def rename_in_place(dataset, key, new_key):
+    """``rename_run`` but for the move of the run record, which FiftyOne's own
+    ``rename_run`` makes right after (``run_hooks.AnalysisRun.rename``): the fields,
+    review view and reviews follow ``new_key``, and the record, still under ``key``,
+    names them."""
+    check_key_name(new_key)
+    with holding(dataset, [key, new_key]) as writers:
+        writers[0].commit({**_renaming(dataset, key, new_key), "key": key, "fields_key": new_key, "drop_run": None})
+        _reviews().update_many({"dataset_id": str(dataset._doc.id), "key": key}, {"$set": {"key": new_key}})
+
+
+def _renaming(dataset, key, new_key):
+    """The change that renames run ``key`` to ``new_key`` (its fields, review view and
+    record), after checking every target name; the caller holds both keys' leases."""
+    run = RedundancyRun(dataset, key)
+    old_fields = run.fields
+    new_fields = [new_key + name[len(key) :] for name in old_fields]
+    if dataset.has_run(new_key):
+        raise ValueError(f"run key {new_key!r} is already taken on {dataset.name!r}")
+    schema = dataset.get_field_schema()
+    taken = [name for name in new_fields if name in schema]
+    if taken:
+        raise ValueError(
+            f"fields {taken} already exist on dataset {dataset.name!r}; rename or delete "
+            f"them, or choose another key than {new_key!r}"
+        )
+    twins = [k for k in dataset.list_runs() if k != key and k.lower() == new_key.lower()]
+    if twins:
+        raise ValueError(f"run key {new_key!r} differs only in case from run {twins[0]!r}; choose another key")
+    holder = _saved_view_holder(dataset, review_view_name(new_key))
+    owned_view = _owned_review_view(dataset, key)
+    if holder is not None and holder != owned_view:
+        raise _view_taken_error(dataset, holder, new_key)
+    details = run.stored_details
+    _check_map_free(dataset, new_key, _map_of(new_key, details))
+    results = {"counts": run.counts, **details, "fields": new_fields, "review_view": review_view_name(new_key),
+               "map": _map_of(new_key, details), "version": VERSION}  # fmt: skip
+    return {
+        "drop_fields": [],
+        "drop_view": owned_view,
+        "drop_map": _owned_map(dataset, key),
+        "renames": dict(zip(old_fields, new_fields)),
+        "run": {"method": METHOD_PREFIX + run.method, "parameters": run.parameters, "results": results},
+    }
 
 
 def update_results(dataset, key, change):
@@ -826,6 +862,51 @@ def add_fields(dataset, key, names):
         results.fields = list(results.fields) + [name for name in names if name not in results.fields]
 
     update_results(dataset, key, own)
+
+
+def _owned_map(dataset, key):
+    """The brain visualization run that run ``key`` stored (None: none, or a run stored
+    before maps were)."""
+    results = dataset.load_run_results(key, cache=False)
+    return getattr(results, "map", None) if results is not None else None
+
+
+def map_brain_key(key):
+    """Runs with a map store it as a brain visualization run under this key."""
+    return f"{key}_map"
+
+
+def _map_of(key, details):
+    """The brain key under which run ``key``, stored with ``details``, keeps its map (None:
+    a run without a map)."""
+    return map_brain_key(key) if "points" in details else None
+
+
+def _check_map_free(dataset, key, name):
+    """Refuse a run ``key`` whose map would replace a brain run (``name``) it did not store."""
+    if name and dataset.has_brain_run(name) and (not dataset.has_run(key) or _owned_map(dataset, key) != name):
+        raise ValueError(
+            f"brain run {name!r} on dataset {dataset.name!r} was not created by this plugin; run "
+            f"{key!r} would store its map there (for FiftyOne's Embeddings panel). Rename or delete "
+            "that brain run, or choose another key"
+        )
+
+
+def _store_map(dataset, results, key):
+    """The run's 2-D points (``results``: its record) as a fiftyone-brain visualization run
+    named ``results["map"]``, over the samples with ``{key}_status``, where FiftyOne's
+    Embeddings panel finds them; a brain run of that name is this run's own (checked
+    before the commit) and is replaced."""
+    import fiftyone.brain as fob
+    import numpy as np
+
+    name = results["map"]
+    if dataset.has_brain_run(name):
+        dataset.delete_brain_run(name)
+    samples = dataset.exists(f"{key}_status")
+    row_of = {sample_id: row for row, sample_id in enumerate(results["sample_ids"])}
+    points = np.asarray(results["points"], dtype=float)[[row_of[sample_id] for sample_id in samples.values("id")]]
+    fob.compute_visualization(samples, points=points, brain_key=name, progress=False)
 
 
 def _owned_fields(dataset, key):
@@ -876,6 +957,11 @@ class RedundancyRun:
     def method_info(self):
         """The analysis' description (``bridge.methods.Method``): its label, map, views."""
         return method_named(self.method)
+
+    @property
+    def version(self):
+        """The version of the plugin that last wrote the run (None: one before 0.2.0)."""
+        return getattr(self._results, "version", None)
 
     @property
     def counts(self):

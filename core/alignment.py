@@ -15,13 +15,13 @@ what an image gives away for free: its SSIM with itself moved by ``baseline_shif
 image or a stroke along the shift). The score is ``(s - b) / (1 - b)`` with ``b`` the
 smaller of the two images' baselines (a blurred copy of a sharp photograph is judged by
 the photograph's detail): 1 for an exact copy, 0 for a pair no more alike than an image is
-to itself moved by one pixel. Batched in torch, on the CPU or a GPU, for thousands of
-pairs at once.
+to itself moved by one pixel. Batched for thousands of pairs at once (``core.arrays``:
+torch on the CPU or a GPU, or numpy and scipy where torch is not installed).
 """
 
 import numpy as np
 
-from .devices import resolve_device
+from .arrays import arrays, to_numpy
 from .ssim import window_operators
 
 DEFAULT_SCALES = (1.0, 1.08, 1.17, 1.27)
@@ -67,9 +67,8 @@ class AlignedSimilarity:
     def __init__(self, images, max_shift=4, scales=DEFAULT_SCALES, flips=False,
                  device=None, batch_pairs=None, baseline_shift=BASELINE_SHIFT,
                  stretches=DEFAULT_STRETCHES, baselines=None):  # fmt: skip
-        import torch
-
-        self.device = resolve_device(device)
+        self.xp = arrays(device)
+        self.device = self.xp.device
         prepared = standardise(luminance(images))
         height, width = prepared.shape[1:]
         if min(height, width) - 2 * max_shift < 11:
@@ -96,24 +95,22 @@ class AlignedSimilarity:
                         self.zooms.append(moving)
                 self.variants += [(self.zooms.index(zoom), 0), (self.zooms.index(other_axis), nearest)]
         self.flips = bool(flips)
-        self.images = torch.as_tensor(prepared, device=self.device)
+        self.images = self.xp.asarray(prepared)
         self.batch_pairs = batch_pairs or (512 if self.device == "cpu" else 8192)
         inner = (height - 2 * self.max_shift, width - 2 * self.max_shift)
         rows, columns, _ = window_operators(*inner)
-        self._rows = torch.as_tensor(rows, dtype=torch.float32, device=self.device)
-        self._columns = torch.as_tensor(columns, dtype=torch.float32, device=self.device)
+        self._rows = self.xp.asarray(rows)
+        self._columns = self.xp.asarray(columns)
         if baselines is None:
             self.baselines = self._self_similarity(min(int(baseline_shift), self.max_shift))
         else:  # computed before for these images (most of the preparation's time)
-            self.baselines = torch.as_tensor(np.asarray(baselines, dtype=np.float32), device=self.device)
+            self.baselines = self.xp.asarray(baselines)
 
     def _self_similarity(self, shift):
         """Each image's highest SSIM with itself moved by ``shift`` pixels up, down, left
         or right (0 when ``shift`` is 0: no discount)."""
-        import torch
-
         if shift == 0:
-            return torch.zeros(len(self.images), device=self.device)
+            return self.xp.zeros(len(self.images))
         m = self.max_shift
         height, width = self.images.shape[1:]
         centres = self.images[:, m : height - m, m : width - m]
@@ -121,7 +118,7 @@ class AlignedSimilarity:
         for dy, dx in ((0, shift), (0, -shift), (shift, 0), (-shift, 0)):
             moved = self.images[:, m + dy : height - m + dy, m + dx : width - m + dx]
             similarities.append(self._ssim(centres, moved))
-        return torch.stack(similarities).max(dim=0).values.clamp_(0, 1)
+        return self.xp.amax(self.xp.stack(similarities), 0).clip(0, 1)
 
     def __len__(self):
         return len(self.images)
@@ -136,8 +133,8 @@ class AlignedSimilarity:
         """``(s - b) / (1 - b)`` of raw similarities, ``b`` the smaller baseline of each pair."""
         other = self if other is None else other
         baselines = np.minimum(
-            self.baselines.double().cpu().numpy()[np.asarray(first, dtype=np.int64)],
-            other.baselines.double().cpu().numpy()[np.asarray(second, dtype=np.int64)],
+            to_numpy(self.baselines).astype(np.float64)[np.asarray(first, dtype=np.int64)],
+            to_numpy(other.baselines).astype(np.float64)[np.asarray(second, dtype=np.int64)],
         )
         return np.clip((raw - baselines) / np.maximum(1 - baselines, 1e-3), 0, 1)
 
@@ -162,42 +159,40 @@ class AlignedSimilarity:
     def _batch(self, a, position, b):
         """Similarity of ``a[position[k]]`` with ``b[k]``: the best (zoom, shift) alignment
         by normalised cross-correlation, then SSIM on the aligned overlap."""
-        import torch
-
+        xp = self.xp
         m = self.max_shift
         n, (height, width) = len(b), b.shape[1:]
-        position = torch.as_tensor(position, device=self.device)
-        moving_sides = [_MovingSide(_zoom(a, zoom), m) for zoom in self.zooms]
-        fixed_images = [b, torch.flip(b, dims=(2,))] if self.flips else [b]
+        position = xp.indices(position)
+        moving_sides = [_MovingSide(xp, _zoom(xp, a, zoom), m) for zoom in self.zooms]
+        fixed_images = [b, xp.flip(b, 2)] if self.flips else [b]
         fixed_sides, variants, stretched = [], [], []
         for image in fixed_images:
             base = len(fixed_sides)
-            fixed_sides += [_FixedSide(_zoom(image, zoom), m) for zoom in self.fixed_zooms]
+            fixed_sides += [_FixedSide(xp, _zoom(xp, image, zoom), m) for zoom in self.fixed_zooms]
             variants += [(s, base + f) for s, f in self.variants]
             stretched += [number >= self.isotropic_variants for number in range(len(self.variants))]
-        correlations = torch.full((n, len(variants), (2 * m + 1) ** 2), -torch.inf, device=self.device)
+        correlations = xp.full((n, len(variants), (2 * m + 1) ** 2), -np.inf)
         for number, (s, f) in enumerate(variants):
             if not stretched[number]:
                 correlations[:, number] = fixed_sides[f].correlate(moving_sides[s], position)
         # a stretch is tried only where a zoom already aligns the pair well: an aspect
         # change of a copy still correlates at 0.88 or more, 90% of other pairs below 0.8
-        rows = torch.nonzero(correlations.amax(dim=(1, 2)) >= STRETCH_CORRELATION).flatten()
+        rows = xp.flatnonzero(xp.amax(correlations, (1, 2)) >= STRETCH_CORRELATION)
         for number, (s, f) in enumerate(variants):
             if stretched[number] and len(rows):
                 correlations[rows, number] = fixed_sides[f].correlate(moving_sides[s], position, rows)
-        best = correlations.reshape(n, -1).argmax(dim=1)
+        best = correlations.reshape(n, -1).argmax(axis=1)
         variant, shift = best // correlations.shape[2], best % correlations.shape[2]
         inner = (height - 2 * m, width - 2 * m)
-        fixed_crops = torch.empty((n, *inner), device=self.device)
-        moving_crops = torch.empty_like(fixed_crops)
-        for number in torch.unique(variant).tolist():
-            rows = torch.nonzero(variant == number).flatten()
+        fixed_crops = xp.empty((n, *inner))
+        moving_crops = xp.empty_like(fixed_crops)
+        for number in xp.unique(variant):
+            rows = xp.flatnonzero(variant == number)
             s, f = variants[number]
             fixed_crops[rows] = fixed_sides[f].centres[rows]
-            moving_crops[rows] = _refined(
-                fixed_sides[f].centres[rows], moving_sides[s].window(position[rows], shift[rows], inner, border=1)
-            )
-        return self._ssim(fixed_crops, moving_crops).double().cpu().numpy()
+            window = moving_sides[s].window(position[rows], shift[rows], inner, border=1)
+            moving_crops[rows] = _refined(xp, fixed_sides[f].centres[rows], window)
+        return to_numpy(xp.float64(self._ssim(fixed_crops, moving_crops)))
 
     def _ssim(self, x, y):
         """Mean SSIM (Wang et al., Gaussian window, data range 1) of each pair of crops."""
@@ -213,26 +208,24 @@ class AlignedSimilarity:
         ssim_map = ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / (
             (mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2)
         )
-        return ssim_map.mean(dim=(1, 2))
+        return ssim_map.mean(axis=(1, 2))
 
 
-def _zoom(images, zoom):
+def _zoom(xp, images, zoom):
     """The central ``1/zoom`` of each image (``zoom``: row and column factors) scaled back
     to full size (bilinear, edge pixels repeated), as two small matrix products: the zoom
     is separable."""
     if zoom == (1.0, 1.0):
         return images
-    rows = _zoom_operator(images.shape[1], zoom[0], images.device)
-    columns = _zoom_operator(images.shape[2], zoom[1], images.device)
+    rows = xp.asarray(_zoom_operator(images.shape[1], zoom[0]))
+    columns = xp.asarray(_zoom_operator(images.shape[2], zoom[1]))
     return rows @ images @ columns.T
 
 
-def _zoom_operator(length, scale, device):
+def _zoom_operator(length, scale):
     """The ``length x length`` matrix of bilinear weights that samples pixel centres
     ``(i + 1/2 - length/2) / scale`` around the centre (as ``grid_sample`` with
     ``align_corners=False`` and border padding does)."""
-    import torch
-
     source = (np.arange(length) + 0.5 - length / 2) / scale + length / 2 - 0.5
     source = np.clip(source, 0, length - 1)
     below = np.floor(source).astype(int)
@@ -241,84 +234,82 @@ def _zoom_operator(length, scale, device):
     operator = np.zeros((length, length))
     np.add.at(operator, (np.arange(length), below), 1 - weight)
     np.add.at(operator, (np.arange(length), above), weight)
-    return torch.as_tensor(operator, dtype=torch.float32, device=device)
+    return operator
 
 
 class _MovingSide:
     """Images whose windows slide over them: their transforms and every window's spread."""
 
-    def __init__(self, images, margin):
-        import torch
-
+    def __init__(self, xp, images, margin):
+        self.xp = xp
         self.images = images
         height, width = images.shape[1:]
         kernel = (height - 2 * margin, width - 2 * margin)
         self.size = kernel[0] * kernel[1]
-        self.spectrum = torch.fft.rfft2(images)
-        mean = _window_means(images, kernel)
-        mean_square = _window_means(images**2, kernel)
-        self.spread = (mean_square - mean**2).clamp_min(1e-10).sqrt().float()
+        self.spectrum = xp.rfft2(images)
+        mean = _window_means(xp, images, kernel)
+        mean_square = _window_means(xp, images**2, kernel)
+        self.spread = xp.float32(xp.sqrt((mean_square - mean**2).clip(1e-10, None)))
 
     def window(self, rows, shift, inner, border=0):
         """The window of ``images[rows[k]]`` at flat shift index ``shift[k]``, widened by
         ``border`` pixels on every side (edge pixels repeated past the image)."""
-        import torch
-
         side = self.spread.shape[2]
         height, width = self.images.shape[1:]
         top, left = shift // side - border, shift % side - border
-        row_index = (top[:, None] + torch.arange(inner[0] + 2 * border, device=rows.device)[None]).clamp(0, height - 1)
-        column_index = (left[:, None] + torch.arange(inner[1] + 2 * border, device=rows.device)[None]).clamp(0, width - 1)
+        row_index = (top[:, None] + self.xp.arange(inner[0] + 2 * border)[None]).clip(0, height - 1)
+        column_index = (left[:, None] + self.xp.arange(inner[1] + 2 * border)[None]).clip(0, width - 1)
         return self.images[rows[:, None, None], row_index[:, :, None], column_index[:, None, :]]
 
 
-def _window_means(images, kernel):
+def _window_means(xp, images, kernel):
     """Mean of every ``kernel``-sized window of each image (stride 1), from a summed-area
     table in float64: a few passes over the image instead of one sum per window."""
-    import torch.nn.functional as F
-
-    table = F.pad(images.double().cumsum(1).cumsum(2), (1, 0, 1, 0))
+    table = xp.pad_before(xp.float64(images).cumsum(axis=1).cumsum(axis=2))
     height, width = kernel
     sums = table[:, height:, width:] - table[:, :-height, width:] - table[:, height:, :-width] + table[:, :-height, :-width]
     return sums / (height * width)
 
 
-def _refined(centres, patches):
+def _refined(xp, centres, patches):
     """The half-pixel refinement of an integer alignment: of the windows at offsets -1/2, 0
     and +1/2 pixel in each direction (bilinear, from ``patches``, the integer window
     widened by one pixel), the one whose normalised cross-correlation with ``centres`` is
     highest. A smooth image loses little to a one-pixel shift, so it would lose as much to
     the half pixel an integer search leaves."""
-    import torch
 
     def halves(stack, axis):
         length = stack.shape[axis] - 2
-        whole = stack.narrow(axis, 1, length)
-        return [(stack.narrow(axis, 0, length) + whole) / 2, whole, (whole + stack.narrow(axis, 2, length)) / 2]
+        whole = _narrow(stack, axis, 1, length)
+        return [(_narrow(stack, axis, 0, length) + whole) / 2, whole, (whole + _narrow(stack, axis, 2, length)) / 2]
 
-    candidates = torch.stack([window for rows in halves(patches, 1) for window in halves(rows, 2)], dim=1)
+    candidates = xp.stack([window for rows in halves(patches, 1) for window in halves(rows, 2)], 1)
     flat = candidates.reshape(*candidates.shape[:2], -1)
-    centred = flat - flat.mean(dim=2, keepdim=True)
+    centred = flat - flat.mean(axis=2, keepdims=True)
     target = centres.reshape(len(centres), -1)
-    target = target - target.mean(dim=1, keepdim=True)
-    ncc = (centred * target[:, None]).sum(dim=2) / (centred.norm(dim=2) * target.norm(dim=1, keepdim=True)).clamp_min(1e-12)
-    return candidates[torch.arange(len(candidates), device=candidates.device), ncc.argmax(dim=1)]
+    target = target - target.mean(axis=1, keepdims=True)
+    ncc = (centred * target[:, None]).sum(axis=2) / (xp.norm(centred, 2) * xp.norm(target, 1)[:, None]).clip(1e-12, None)
+    return candidates[xp.arange(len(candidates)), ncc.argmax(axis=1)]
+
+
+def _narrow(stack, axis, start, length):
+    """``stack[..., start : start + length, ...]`` along ``axis`` (a view)."""
+    return stack[(slice(None),) * axis + (slice(start, start + length),)]
 
 
 class _FixedSide:
     """Images whose centre (without a ``margin`` border) stays put, standardised, with the
     conjugate transform of the zero-padded centre."""
 
-    def __init__(self, images, margin):
-        import torch
-
+    def __init__(self, xp, images, margin):
+        self.xp = xp
         height, width = images.shape[1:]
         self.centres = images[:, margin : height - margin, margin : width - margin]
-        centred = self.centres - self.centres.mean(dim=(1, 2), keepdim=True)
-        centred = centred / centred.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(1e-6)
-        padded = torch.zeros_like(images)
+        centred = self.centres - self.centres.mean(axis=(1, 2), keepdims=True)
+        centred = centred / xp.sqrt((centred**2).mean(axis=(1, 2), keepdims=True)).clip(1e-6, None)
+        padded = xp.zeros_like(images)
         padded[:, : centred.shape[1], : centred.shape[2]] = centred
-        self.spectrum = torch.conj(torch.fft.rfft2(padded))
+        self.spectrum = xp.conj(xp.rfft2(padded))
         self.shape = (height, width)
 
     def correlate(self, moving, position, rows=None):
@@ -326,11 +317,9 @@ class _FixedSide:
         every window of ``moving.images[position[k]]``, flattened: ``(n, (2 margin +
         1)**2)``. Circular correlation equals the linear one for these shifts, and the
         centre has zero mean, so a window's own mean drops out of the product."""
-        import torch
-
         side = moving.spread.shape[1]
         spectrum = self.spectrum if rows is None else self.spectrum[rows]
         position = position if rows is None else position[rows]
-        products = torch.fft.irfft2(moving.spectrum[position] * spectrum, s=self.shape)
+        products = self.xp.irfft2(moving.spectrum[position] * spectrum, self.shape)
         ncc = products[:, :side, :side] / (moving.size * moving.spread[position])
         return ncc.reshape(len(ncc), -1)

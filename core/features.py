@@ -10,9 +10,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .devices import resolve_device
+from .extras import installed
+
+if installed("torch"):
+    import torch
+else:  # the [features] extra is missing: bridge.features refuses feature maps, saying so
+    torch = None
 from .images import load_image
 from .parameters import check_number
 
@@ -149,9 +154,10 @@ def extract_features(model, layer, images, batch_size=ExtractionParameters.batch
     return torch.cat(captured).numpy()
 
 
-class ImageFiles(torch.utils.data.Dataset):
-    """Image files as CHW float tensors of one size, decoded in DataLoader workers so a
-    large view streams instead of being held in memory (``load_image`` decodes a large
+class ImageFiles:
+    """Image files as CHW float tensors of one size (a map-style dataset for torch's
+    DataLoader), decoded in DataLoader workers so a large view streams instead of being
+    held in memory (``load_image`` decodes a large
     JPEG near the target size with PIL's draft mode). ``mean``/``std`` (per channel)
     normalize as the model was trained, e.g. ImageNet's."""
 

@@ -54,9 +54,6 @@ def trim_frames(images):
 
 
 def _trim_frames(images):
-    import torch
-    import torch.nn.functional as F
-
     images = np.asarray(images, dtype=np.float32)
     widths = frame_widths(images)
     vertical = (widths[:, 0] > 0) & (widths[:, 1] > 0)
@@ -71,7 +68,24 @@ def _trim_frames(images):
         top, bottom = cut[index, :2] * vertical[index]
         left, right = cut[index, 2:] * horizontal[index]
         picture = images[index, top : height - bottom, left : width - right]
-        channels_first = torch.as_tensor(picture).reshape(1, *picture.shape[:2], -1).permute(0, 3, 1, 2)
-        scaled = F.interpolate(channels_first, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-        trimmed[row] = scaled.permute(0, 2, 3, 1).reshape(images.shape[1:]).numpy()
+        rows = resize_operator(picture.shape[0], height)
+        columns = resize_operator(picture.shape[1], width)
+        trimmed[row] = np.einsum("ah,hw...,bw->ab...", rows, picture, columns)
     return framed, trimmed
+
+
+def resize_operator(source, target):
+    """The ``target x source`` matrix of antialiased bilinear weights that resizes one
+    axis: a triangle filter, stretched by the scale when shrinking, normalised over the
+    pixels it covers (PIL's resampling, and torch's ``interpolate(..., "bilinear",
+    align_corners=False, antialias=True)``)."""
+    scale = source / target
+    stretch = max(scale, 1.0)
+    centres = scale * (np.arange(target) + 0.5)
+    # the pixels each output reads, truncated as PIL does in C
+    first = np.maximum((centres - stretch + 0.5).astype(np.int64), 0)
+    stop = np.minimum((centres + stretch + 0.5).astype(np.int64), source)
+    pixels = np.arange(source)
+    weights = np.clip(1 - np.abs((pixels[None] - centres[:, None] + 0.5) / stretch), 0, None)
+    weights[(pixels[None] < first[:, None]) | (pixels[None] >= stop[:, None])] = 0
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)

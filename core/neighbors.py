@@ -3,13 +3,15 @@
 CPU: project the rows onto their top principal axes and find candidate pairs with a k-d
 tree in that low-dimensional space. An orthogonal projection never lengthens a distance,
 so every true pair is a candidate; candidates are then checked in full dimension. GPU
-(torch, CUDA): blocked matrix products over all rows. Both end with the same float64 check
-on the CPU, so they return the same pairs.
+(torch, CUDA): blocked matrix products over all rows (``core.arrays``, as the nearest-
+neighbour searches below, which run on torch or numpy). Both end with the same float64
+check on the CPU, so they return the same pairs.
 """
 
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .arrays import arrays, to_numpy
 from .devices import resolve_device
 from .streaming import DiskRows, column_means, gram, in_memory, row_chunks, take_rows
 
@@ -62,50 +64,69 @@ def _projected_candidates(points, radius):
 
 def _blocked_candidates(points, radius, device):
     """Pairs within ``radius`` (slightly widened for float32) by blocks of row products."""
-    import torch
-
-    rows = torch.as_tensor(points, dtype=torch.float32, device=device)
-    squared_norms = (rows * rows).sum(dim=1)
+    xp = arrays(device)
+    rows = xp.asarray(points)
+    squared_norms = (rows * rows).sum(axis=1)
     widened = (radius * (1 + 1e-3) + 1e-6) ** 2
     found = []
     for start in range(0, len(rows), BLOCK_ROWS):
         block = rows[start : start + BLOCK_ROWS]
         squared = squared_norms[start : start + BLOCK_ROWS, None] + squared_norms[None] - 2 * block @ rows.T
-        i, j = torch.nonzero(squared <= widened, as_tuple=True)
+        i, j = xp.nonzero(squared <= widened)
         i = i + start
         keep = i < j
-        found.append(torch.stack([i[keep], j[keep]], dim=1).cpu().numpy())
+        found.append(np.stack([to_numpy(i[keep]), to_numpy(j[keep])], axis=1))
     return np.concatenate(found).astype(np.int64)
 
 
-def nearest_neighbours(points, k, device=None, spare=4):
-    """Each row's ``k`` nearest other rows (Euclidean), exact: ``(indices, distances)``,
-    each (n, k), nearest first. Blocks of row products in torch (float32; on a GPU when
-    ``device`` picks one; the bias added inside the product, into one reused buffer: 2.4x
-    less CPU than a product and a subtraction) shortlist ``k + spare`` per row, never an
-    n x n matrix; the shortlist is measured again in float64 on the CPU, so both devices
-    give the same neighbours unless float32 rounding reorders rows more than ``spare`` deep."""
-    import torch
+def nearest_rows(queries, rows, k, device=None, exclude=None):
+    """Indices ``(len(queries), k)`` of the rows nearest each query row (Euclidean),
+    nearest first, in float32: by blocks of products ``q . x - |x|^2 / 2`` (the bias
+    added inside the product, into one reused buffer: 2.4x less CPU than a product and a
+    subtraction), at most ``BUFFER_VALUES`` at a time, never a full matrix. On a GPU
+    when ``device`` picks one. ``exclude(xp, scores, start)`` sets to -inf the scores of
+    the block of queries from ``start`` that may not be neighbours (``own_row``)."""
+    xp = arrays(device)
+    index_rows = xp.asarray(rows)
+    query_rows = index_rows if queries is rows else xp.asarray(queries)
+    negative_half_norms = -0.5 * (index_rows * index_rows).sum(axis=1)
+    found = np.empty((len(queries), k), dtype=np.int64)
+    with xp.inference():
+        step = _block_rows(len(rows))
+        buffer = xp.empty((min(step, len(queries)), len(rows)))
+        for start in range(0, len(queries), step):
+            block = query_rows[start : start + step]
+            scores = xp.add_product(negative_half_norms, block, index_rows.T, out=buffer[: len(block)])
+            if exclude is not None:
+                exclude(xp, scores, start)
+            found[start : start + step] = to_numpy(xp.top_k(scores, k))
+    return found
 
+
+def own_row(xp, scores, start):
+    """``nearest_rows``'s ``exclude`` where the queries are the rows: none is its own
+    neighbour."""
+    own = xp.arange(len(scores))
+    scores[own, start + own] = -np.inf
+
+
+def nearest_neighbours(points, k, device=None, spare=4, queries=None):
+    """Each row's ``k`` nearest other rows (Euclidean), or with ``queries`` each query's
+    ``k`` nearest rows, exact: ``(indices, distances)``, each (n, k), nearest first, ties
+    by index. ``nearest_rows`` shortlists ``k + spare`` per row in float32; the shortlist
+    is measured again in float64 on the CPU, so every device and array library gives the
+    same neighbours unless float32 rounding reorders rows more than ``spare`` deep."""
     points = np.asarray(points, dtype=np.float64)
-    n = len(points)
-    k = min(k, n - 1)
-    shortlist = min(k + spare, n - 1)
-    rows = torch.as_tensor(points, dtype=torch.float32, device=resolve_device(device))
-    negative_half_norms = -0.5 * (rows * rows).sum(dim=1)
-    found = np.empty((n, shortlist), dtype=np.int64)
-    distances = np.empty((n, shortlist))
-    with torch.inference_mode():
-        step = _block_rows(n)
-        buffer = torch.empty((min(step, n), n), device=rows.device)
-        for start in range(0, n, step):
-            block = rows[start : start + step]
-            scores = torch.addmm(negative_half_norms, block, rows.T, out=buffer[: len(block)])  # -|a-b|^2/2 + |a|^2/2
-            own = torch.arange(len(scores), device=rows.device)
-            scores[own, start + own] = -torch.inf
-            nearest = torch.topk(scores, shortlist, dim=1).indices.cpu().numpy()
-            found[start : start + step] = nearest
-            distances[start : start + step] = np.linalg.norm(points[start : start + step, None] - points[nearest], axis=2)
+    within = queries is None
+    queries = points if within else np.asarray(queries, dtype=np.float64)
+    k = min(k, len(points) - within)
+    shortlist = min(k + spare, len(points) - within)
+    found = nearest_rows(queries, points, shortlist, device, own_row if within else None)
+    distances = np.empty(found.shape)
+    step = _block_rows(len(points))
+    for start in range(0, len(queries), step):
+        rows = slice(start, start + step)
+        distances[rows] = np.linalg.norm(queries[rows, None] - points[found[rows]], axis=2)
     order = np.lexsort((found, distances), axis=1)[:, :k]  # by distance, ties by index
     return np.take_along_axis(found, order, axis=1), np.take_along_axis(distances, order, axis=1)
 
@@ -116,24 +137,16 @@ def foreign_neighbours(points, component, k=1, device=None):
     one pass of blocked row products with a row's own component masked out. The edges
     that link a disconnected neighbour graph: the closest pair between each other
     component and the rest is among them."""
-    import torch
-
     points = np.asarray(points, dtype=np.float64)
-    device = resolve_device(device)
     _, component, sizes = np.unique(component, return_inverse=True, return_counts=True)
     queries = np.flatnonzero(component != np.argmax(sizes))
-    rows = torch.as_tensor(points, dtype=torch.float32, device=device)
-    labels = torch.as_tensor(component, device=device)
-    negative_half_norms = -0.5 * (rows * rows).sum(dim=1)
-    found = np.empty((len(queries), k), dtype=np.int64)
-    with torch.inference_mode():
-        step = _block_rows(len(points))
-        buffer = torch.empty((min(step, len(queries)), len(points)), device=device)
-        for start in range(0, len(queries), step):
-            block = torch.as_tensor(queries[start : start + step], device=device)
-            scores = torch.addmm(negative_half_norms, rows[block], rows.T, out=buffer[: len(block)])
-            scores.masked_fill_(labels[block, None] == labels[None], -torch.inf)
-            found[start : start + step] = torch.topk(scores, k, dim=1).indices.cpu().numpy()
+    xp = arrays(device)
+    labels, query_labels = xp.indices(component), xp.indices(component[queries])
+
+    def own_component(xp, scores, start):
+        xp.masked_fill(scores, query_labels[start : start + len(scores), None] == labels[None], -np.inf)
+
+    found = nearest_rows(points[queries], points, k, device, own_component)
     return queries, found, np.linalg.norm(points[queries, None, :] - points[found], axis=2)
 
 

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .alignment import DEFAULT_SCALES, DEFAULT_STRETCHES, AlignedSimilarity, luminance, standardise
+from .arrays import to_numpy
 from .detail import reproductions as image_reproductions
 from .detail import stricter
 from .devices import resolve_device
 from .families import Identities, completion_pairs
 from .frames import trim_frames
 from .images import normalize_images
-from .neighbors import BUFFER_VALUES
+from .neighbors import nearest_neighbours as exact_neighbours
 from .parameters import check_flag, check_number
 from .clustering import unit_rows as embedding_rows
 from .ssim import SSIMIndex
@@ -187,34 +188,21 @@ def unit_rows(features):
     return np.divide(centred, norms, out=np.zeros_like(centred), where=norms > 1e-9)
 
 
-def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device=None, block=4096):
+def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device=None):
     """Indices ``(len(queries), n_neighbors)`` of the rows of ``index`` nearest each query
     row (Euclidean; on unit rows, the highest cosine), in the top ``SEARCH_DIMENSIONS``
     principal axes of ``index`` when rows are longer than ``PROJECTED_ABOVE``
-    (``_search_projection``), by blocks of matrix products in torch (at most
-    ``neighbors.BUFFER_VALUES`` products a block; on a GPU when ``device`` picks one);
-    never an n x n matrix. The projection makes the search
-    approximate, which only risks a missed candidate: every candidate is verified."""
-    import torch
-
-    device = resolve_device(device)
+    (``_search_projection``), by blocks of matrix products (``neighbors.nearest_neighbours``:
+    torch or numpy, on a GPU when ``device`` picks one, ties by index); never an n x n
+    matrix. ``exclude_self``: ``queries`` are the rows of ``index``, none its own
+    neighbour. The projection makes the search approximate, which only risks a missed
+    candidate: every candidate is verified."""
     count = min(n_neighbors, len(index) - (1 if exclude_self else 0))
     if count <= 0:
         return np.empty((len(queries), 0), dtype=np.int64)
     project = _search_projection(index)
-    index, queries = project(in_memory(index)), project(queries)
-    index_rows = torch.as_tensor(index, device=device)
-    query_rows = torch.as_tensor(queries, device=device)
-    block = max(1, min(block, BUFFER_VALUES // len(index)))  # 4,096 x a million rows would be 16 GiB
-    half_norms = 0.5 * (index_rows * index_rows).sum(dim=1)
-    found = np.empty((len(queries), count), dtype=np.int64)
-    for start in range(0, len(queries), block):
-        products = torch.addmm(half_norms, query_rows[start : start + block], index_rows.T, beta=-1)
-        if exclude_self:
-            rows = torch.arange(len(products), device=device)
-            products[rows, start + rows] = -torch.inf
-        found[start : start + block] = torch.topk(products, count, dim=1).indices.cpu().numpy()
-    return found
+    rows = project(in_memory(index))
+    return exact_neighbours(rows, count, device, queries=None if exclude_self else project(queries))[0]
 
 
 def nearest_neighbours(rows, n_neighbors, device=None, queries=None):
@@ -416,7 +404,7 @@ def aligned_baselines(images, parameters):
     if parameters.verification != "aligned":
         return None
     return np.concatenate([
-        _aligned(smoothed(np.asarray(chunk, dtype=np.float32), parameters.smoothing), parameters).baselines.cpu().numpy()
+        to_numpy(_aligned(smoothed(np.asarray(chunk, dtype=np.float32), parameters.smoothing), parameters).baselines)
         for _, chunk in row_chunks(images)
     ])  # fmt: skip
 
@@ -501,7 +489,7 @@ class PairScorer:
         the few framed images' pairs (0.3% of natural images are framed)."""
         p = self.parameters
         images, rows = np.unique(indices, return_inverse=True)
-        prepared = self.similarity.images[images].cpu().numpy()
+        prepared = to_numpy(self.similarity.images[images])
         where = self._trimmed_row[images]
         prepared[where >= 0] = self._trimmed_images[where[where >= 0]]
         return _aligned(prepared, p), rows

@@ -6,13 +6,13 @@ averages the SSIM map away from a border of half a window. Filtering is linear, 
 fixed image size it is two small matrices: ``A`` (rows) and ``B`` (columns), already
 cropped, with ``filter(Z)[crop] = A @ Z @ B.T``. Per-image means and variances are
 computed once; each pair then costs one product image and two small matrix products,
-done for thousands of pairs at once in torch (CPU or CUDA).
+done for thousands of pairs at once (``core.arrays``: torch on the CPU or a GPU, or numpy).
 """
 
 import numpy as np
 from scipy import ndimage
 
-from .devices import resolve_device
+from .arrays import arrays, to_numpy
 
 TRUNCATE = 3.5  # skimage's Gaussian window: radius int(3.5 * sigma + 0.5)
 
@@ -52,26 +52,25 @@ class SSIMIndex:
 
     def __init__(self, images, data_range=1.0, gaussian_weights=True, sigma=1.5, win_size=7,
                  K1=0.01, K2=0.03, device=None, batch_pairs=None):  # fmt: skip
-        import torch
-
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[..., None]
         if images.ndim != 4:
             raise ValueError(f"images must be (n, height, width[, channels]), got {images.shape}")
-        self.device = resolve_device(device)
-        self.dtype = torch.float32  # within 1e-5 of float64 on [0, 1] images, twice as fast
+        self.xp = arrays(device)
+        self.device = self.xp.device
+        # float32: within 1e-5 of float64 on [0, 1] images, twice as fast
         rows, columns, self.win_size = window_operators(
             images.shape[1], images.shape[2], gaussian_weights, sigma, win_size
         )
-        self._rows = torch.as_tensor(rows, dtype=self.dtype, device=self.device)
-        self._columns = torch.as_tensor(columns, dtype=self.dtype, device=self.device)
+        self._rows = self.xp.asarray(rows)
+        self._columns = self.xp.asarray(columns)
         self.c1 = (K1 * data_range) ** 2
         self.c2 = (K2 * data_range) ** 2
         # small batches keep the CPU's working set in cache; a GPU wants large ones
         self.batch_pairs = batch_pairs or (128 if self.device == "cpu" else 8192)
         # (n, channels, height, width), and per-image windowed means and variances
-        self.images = torch.as_tensor(images, dtype=self.dtype, device=self.device).permute(0, 3, 1, 2).contiguous()
+        self.images = self.xp.asarray(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
         self.means = self._filter(self.images)
         self.squared_means = self.means**2
         self.variances = self._filter(self.images * self.images) - self.squared_means
@@ -85,8 +84,6 @@ class SSIMIndex:
     def pairs(self, first, second, other=None):
         """SSIM of ``self[first[k]]`` with ``other[second[k]]`` (``other`` defaults to
         this index) for every k, as a float64 numpy array."""
-        import torch
-
         other = self if other is None else other
         if other.images.shape[1:] != self.images.shape[1:]:
             raise ValueError("both indexes must hold images of one size and channel count")
@@ -94,16 +91,27 @@ class SSIMIndex:
         second = np.asarray(second, dtype=np.int64)
         values = np.empty(len(first))
         for start in range(0, len(first), self.batch_pairs):
-            i = torch.as_tensor(first[start : start + self.batch_pairs], device=self.device)
-            j = torch.as_tensor(second[start : start + self.batch_pairs], device=self.device)
+            i = self.xp.indices(first[start : start + self.batch_pairs])
+            j = self.xp.indices(second[start : start + self.batch_pairs])
             covariance = self._filter(self.images[i] * other.images[j])
-            means_product = self.means[i].mul_(other.means[j])
-            covariance.sub_(means_product).mul_(2).add_(self.c2)
-            numerator = means_product.mul_(2).add_(self.c1).mul_(covariance)
-            denominator = self.squared_means[i].add_(other.squared_means[j]).add_(self.c1)
-            denominator.mul_(self.variances[i].add_(other.variances[j]).add_(self.c2))
-            ssim_map = numerator.div_(denominator)
-            values[start : start + len(i)] = ssim_map.mean(dim=(1, 2, 3)).double().cpu().numpy()
+            means_product = self.means[i]
+            means_product *= other.means[j]
+            covariance -= means_product
+            covariance *= 2
+            covariance += self.c2
+            numerator = means_product
+            numerator *= 2
+            numerator += self.c1
+            numerator *= covariance
+            denominator = self.squared_means[i]
+            denominator += other.squared_means[j]
+            denominator += self.c1
+            spread = self.variances[i]
+            spread += other.variances[j]
+            spread += self.c2
+            denominator *= spread
+            numerator /= denominator  # the SSIM map
+            values[start : start + len(i)] = to_numpy(self.xp.float64(numerator.mean(axis=(1, 2, 3))))
         return values
 
     def one_to_many(self, index, others=None, other=None):

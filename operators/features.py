@@ -14,6 +14,7 @@ import fiftyone.operators.types as types
 from ..bridge.features import compute_boundary_crossings, compute_feature_clusters
 from ..bridge.methods import FEATURES
 from ..bridge.samples import MAX_IMAGE_SIDE
+from ..core.extras import require_features
 from ..core.feature_analysis import REDUCTIONS
 from .forms import (
     analysis_run,
@@ -67,6 +68,18 @@ def model_inputs(inputs, ctx, with_layer=True, sources=tuple(SOURCES)):
         )
 
 
+def features_missing(inputs, what):
+    """Where the ``[features]`` extra is incomplete, a notice in place of the form that
+    names what is missing and how to install it (the form cannot run); else False."""
+    try:
+        require_features(what)
+    except ImportError as error:
+        notice = inputs.view("features_missing", types.Warning(label="Needs the [features] extra", description=str(error)))
+        notice.invalid = True
+        return True
+    return False
+
+
 def model_arguments(params):
     source = params.get("source", "file")
     if source == "field":
@@ -93,6 +106,9 @@ class ComputeFeatureClusters(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
+        form = types.View(label="Feature-map clusters")
+        if features_missing(inputs, "feature maps"):
+            return types.Property(inputs, view=form)
         view = ctx.target_view()
         defaults = api_defaults(compute_feature_clusters)
         model_inputs(inputs, ctx)
@@ -109,7 +125,7 @@ class ComputeFeatureClusters(foo.Operator):
         inputs.int("batch_size", default=defaults["batch_size"], min=1, label="Batch size")
         inputs.int("num_workers", min=0, label="DataLoader workers", description="Empty: chosen from the CPU count")
         scale_out_inputs(inputs, ctx, compute_feature_clusters)
-        return types.Property(inputs, view=types.View(label="Feature-map clusters"))
+        return types.Property(inputs, view=form)
 
     def execute(self, ctx):
         arguments = user_arguments(ctx, ARGUMENTS)
@@ -128,7 +144,7 @@ class ComputeBoundaryCrossings(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        if not run_choice_input(inputs, ctx):
+        if features_missing(inputs, "the decision-boundary probe") or not run_choice_input(inputs, ctx):
             return types.Property(inputs)
         model_inputs(inputs, ctx, with_layer=False, sources=PROBE_SOURCES)
         inputs.int("steps", default=api_defaults(compute_boundary_crossings)["steps"], min=2, label="Steps along each path")

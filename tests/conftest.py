@@ -1,6 +1,7 @@
 """Test session setup: a real MongoDB started by FiftyOne in a temporary folder (or the
-server named by FIFTYONE_DATABASE_URI), this repository as the only external plugin, and
-the demo dataset built once from real images written to disk."""
+server named by FIFTYONE_DATABASE_URI), this repository as the plugin (beside stand-ins for
+FiftyOne's runs operators), and the demo dataset built once from real images written to
+disk."""
 
 import atexit
 import os
@@ -26,6 +27,8 @@ def _remove_scratch():
 _PLUGINS = os.path.join(_SCRATCH, "plugins")
 os.makedirs(_PLUGINS)
 os.symlink(ROOT, os.path.join(_PLUGINS, "fiftyone-redundancy"))
+# stand-ins for FiftyOne's runs operators (tests/test_fiftyone_runs.py)
+os.symlink(os.path.join(ROOT, "tests", "runs_plugin"), os.path.join(_PLUGINS, "runs-operators"))
 
 os.environ["FIFTYONE_PLUGINS_DIR"] = _PLUGINS
 os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
@@ -66,6 +69,32 @@ def small_dataset(small_demo_dataset):
     dataset = small_demo_dataset.clone()
     yield dataset
     dataset.delete()
+
+
+@pytest.fixture
+def python_without(tmp_path):
+    """``python_without(excluded, with_package=True)``: the command and environment of a
+    Python subprocess that sees this Python's packages except those whose folders in
+    site-packages start with one of ``excluded``: a folder of links to the others, run
+    with ``python -S`` (no site-packages of its own, no .pth files, so no editable install
+    of this package either); ``with_package`` links this checkout in as
+    ``fiftyone_redundancy``."""
+    import site
+
+    def make(excluded=(), with_package=True):
+        packages = tmp_path / "site-packages"
+        packages.mkdir()
+        for folder in site.getsitepackages():
+            for entry in os.listdir(folder):
+                if not entry.lower().startswith(tuple(excluded)) and not entry.endswith(".pth"):
+                    (packages / entry).symlink_to(os.path.join(folder, entry))
+        paths = [str(packages)]
+        if with_package:
+            (tmp_path / "fiftyone_redundancy").symlink_to(ROOT)
+            paths.insert(0, str(tmp_path))
+        return [sys.executable, "-S"], {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+    return make
 
 
 def pytest_sessionfinish(session, exitstatus):

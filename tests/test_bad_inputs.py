@@ -53,6 +53,7 @@ from skimage import data
 
 import fiftyone as fo
 import fiftyone.core.odm as foo
+import fiftyone.core.runs as fors
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.bridge import runs, samples
 from fiftyone_redundancy.core.feature_analysis import FeatureParameters, analyze_features
@@ -528,11 +529,11 @@ def test_recovery_after_a_writer_died_inside_fiftyones_saved_view_bookkeeping(tw
 def test_recovery_after_a_writer_died_inside_fiftyones_run_bookkeeping(twins, monkeypatch):
     """The same for a run record: its document deleted, the dataset still naming it."""
 
-    def delete_document_then_die(self, key):
-        self._doc.runs[key].delete()
+    def delete_document_then_die(cls, samples, key, cleanup=True):
+        samples._root_dataset._doc.runs[key].delete()
         raise KeyboardInterrupt  # stands for SIGKILL
 
-    monkeypatch.setattr(fo.Dataset, "delete_run", delete_document_then_die)
+    monkeypatch.setattr(fors.Run, "delete_run", classmethod(delete_document_then_die))
     with pytest.raises(KeyboardInterrupt):
         fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
     monkeypatch.undo()

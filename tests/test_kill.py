@@ -111,6 +111,10 @@ def assert_one_complete_run(dataset, call, references, key=None):
     assert sorted(run.fields) == sorted(f"{key}_{suffix}" for suffix in (*FIELD_TYPES, *extra))
     assert dataset.has_saved_view(f"{key}-review")
     assert len(dataset.load_saved_view(f"{key}-review")) == len(run.groups_view())
+    # its map for FiftyOne's Embeddings panel (a split run has none), and no other attempt's
+    assert dataset.list_brain_runs() == ([f"{key}_map"] if run.method_info.map_space else [])
+    if run.method_info.map_space:
+        assert len(dataset.load_brain_results(f"{key}_map").points) == len(run.view())
     return matches[0]
 
 

@@ -230,3 +230,15 @@ def test_asking_for_ray_where_it_is_not_installed_is_refused_with_the_fix(small_
     with pytest.raises(ExecutionError, match=r"Ray is not installed here: install the \[distributed\] extra"):
         foo.execute_operator(f"{PLUGIN}/compute_ssim_clusters", ctx=dict(dataset=small_dataset, params=params))
     assert "no_ray" not in fr.list_runs(small_dataset)
+
+
+def test_feature_forms_say_what_to_install_without_the_features_extra(small_dataset, monkeypatch):
+    operator = OperatorRegistry().get_operator(f"{PLUGIN}/compute_feature_clusters")
+    extras = sys.modules[type(operator).__module__.rpartition(".operators.")[0] + ".core.extras"]
+    monkeypatch.setattr(extras, "missing_features", lambda: ["torch", "hdbscan"])
+    for name in ("compute_feature_clusters", "compute_boundary_crossings"):
+        properties = resolve_form(small_dataset, name, {})
+        notice = properties["features_missing"]
+        assert notice["invalid"] is True and list(properties) == ["features_missing"]
+        assert "torch, hdbscan not installed here" in notice["view"]["description"]
+        assert "pip install 'fiftyone-redundancy[features]'" in notice["view"]["description"]

@@ -8,6 +8,8 @@ from PIL import Image
 from skimage import data
 
 from fiftyone_redundancy.core.alignment import AlignedSimilarity
+from fiftyone_redundancy.core.arrays import to_numpy
+from fiftyone_redundancy.core.devices import resolve_device
 from fiftyone_redundancy.core.frames import frame_widths, trim_frames
 from fiftyone_redundancy.core.grouping import score_groups
 from fiftyone_redundancy.core.pair_score import (
@@ -177,11 +179,11 @@ def test_a_run_keeps_every_pair_at_or_above_the_floor_rounded():
 def test_smooth_images_need_stronger_evidence_than_detailed_ones(photos):
     smooth = analysis_size(np.asarray(Image.fromarray(photos["moon"]).resize((8, 8))))
     detailed = analysis_size(photos["gravel"])
-    baselines = AlignedSimilarity(np.stack([smooth, detailed])).baselines.numpy()
+    baselines = to_numpy(AlignedSimilarity(np.stack([smooth, detailed])).baselines)
     assert baselines[0] > baselines[1]
 
 
-@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.skipif(resolve_device(None) != "cuda", reason="needs a CUDA GPU")
 def test_gpu_and_cpu_give_the_same_scores(photos):
     images = np.stack([analysis_size(pixels) for pixels in photos.values()])
     rng = np.random.default_rng(0)

@@ -419,3 +419,17 @@ def test_a_running_analysis_is_cancelled_from_the_app(page, app_dataset):
         with pytest.raises(fr.RunCancelled, match="by the App"):
             writer.raise_if_cancelled()
     assert fr.runs_in_progress(app_dataset) == {}
+
+
+def test_fiftyones_embeddings_panel_draws_a_runs_map(page, app_dataset):
+    """A run's 2-D map is also a brain visualization run (``<key>_map``): FiftyOne's own
+    Embeddings panel lists it with the others and draws one point per sample of the run,
+    coloured by any of the run's fields."""
+    open_panel(page, "Embeddings")
+    for key in ("wavelet", "ssim", "features"):  # the runs with a map (a split run has none)
+        page.get_by_text(f"{key}_map", exact=True).wait_for()
+    page.get_by_text("wavelet_map", exact=True).click()
+    page.get_by_text(f"{len(app_dataset)} points", exact=True).wait_for()
+    page.get_by_text("Color by", exact=False).first.click()
+    page.get_by_role("option", name="wavelet_status", exact=True).click()
+    screenshot(page, "embeddings_panel_wavelet_map")
