@@ -14,7 +14,8 @@ from fiftyone_redundancy.core import neighbors
 from fiftyone_redundancy.core.devices import ARRAYS_VARIABLE, array_library, resolve_device
 from fiftyone_redundancy.core.extras import installed
 from fiftyone_redundancy.core.frames import resize_operator
-from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD, candidate_neighbours, score_groups, score_within
+from fiftyone_redundancy.core.grouping import score_groups
+from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD, candidate_neighbours, score_within
 from fiftyone_redundancy.core.ssim import SSIMIndex
 from fiftyone_redundancy.realistic_edits import EDITS, apply_edit
 
@@ -48,8 +49,8 @@ def with_library(monkeypatch, library, compute):
 
 @needs_torch
 def test_the_pair_score_on_numpy_equals_torch(copies, monkeypatch):
-    by_torch = with_library(monkeypatch, "torch", lambda: score_within(copies)[0])
-    by_numpy = with_library(monkeypatch, "numpy", lambda: score_within(copies)[0])
+    by_torch = with_library(monkeypatch, "torch", lambda: score_within(copies))
+    by_numpy = with_library(monkeypatch, "numpy", lambda: score_within(copies))
     assert len(by_torch.score) > 200  # every copy with its original, and look-alikes
     np.testing.assert_array_equal(by_numpy.first, by_torch.first)
     np.testing.assert_array_equal(by_numpy.second, by_torch.second)
@@ -138,7 +139,7 @@ plugin = Plugin()
 sys.modules["fiftyone_redundancy"].register(plugin)
 images = np.random.default_rng(0).random((40, 32, 32, 3), dtype=np.float32)
 images[20:] = np.clip(images[:20] + 0.02, 0, 1)  # 20 planted copies
-pairs, _ = score_within(images)
+pairs = score_within(images)
 print(array_library(), len(plugin.registered), int((pairs.score >= 0.45).sum()), importlib.util.find_spec("torch"))
 assert not any(name.partition(".")[0] in ("torch", "umap", "hdbscan") for name in sys.modules)
 try:
