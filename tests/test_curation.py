@@ -12,11 +12,22 @@ import fiftyone_redundancy.api as fr
 pytestmark = pytest.mark.shared_db
 
 
+@pytest.fixture(scope="module")
+def analysed_source(small_demo_dataset):
+    dataset = small_demo_dataset.clone()
+    fr.compute_wavelet_clusters(dataset, label_field="ground_truth", key="wavelet", progress=False)
+    fr.compute_ssim_clusters(dataset, label_field="ground_truth", key="ssim", mode="sparse", progress=False)
+    yield dataset
+    dataset.delete()
+
+
 @pytest.fixture
-def analysed(small_dataset):
-    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
-    fr.compute_ssim_clusters(small_dataset, label_field="ground_truth", key="ssim", mode="sparse", progress=False)
-    return small_dataset
+def analysed(analysed_source):
+    """A copy of a dataset with a wavelet run and a sparse SSIM run (their fields, records
+    and review views copied with it), which a test may change freely."""
+    dataset = analysed_source.clone()
+    yield dataset
+    dataset.delete()
 
 
 def ids_with(dataset, key, statuses):
@@ -38,9 +49,10 @@ def test_tagging_matches_the_preview_and_keeps_existing_tags(analysed):
 
 def test_tagging_several_runs_tags_the_union(analysed):
     counts = fr.tag_samples(analysed, ["wavelet", "ssim"], statuses=["redundant"])
-    expected = ids_with(analysed, "wavelet", {"redundant"}) | ids_with(analysed, "ssim", {"redundant"})
-    assert counts == {"redundant": len(expected)}
-    assert set(analysed.match_tags("redundant").values("id")) == expected
+    marked = ids_with(analysed, "wavelet", {"redundant"}) | ids_with(analysed, "ssim", {"redundant"})
+    tagged = set(analysed.match_tags("redundant").values("id"))
+    assert counts == {"redundant": len(tagged)}
+    assert_families_keep_a_member(analysed, ["wavelet", "ssim"], set(analysed.values("id")) - tagged, marked)
 
 
 def test_overriding_a_representative_updates_exactly_that_group(analysed):
@@ -85,8 +97,31 @@ def test_union_and_intersection_of_two_runs(analysed):
     everything = set(analysed.values("id"))
     union = set(fr.curated_view(analysed, ["wavelet", "ssim"], combine="union").values("id"))
     both = set(fr.curated_view(analysed, ["wavelet", "ssim"], combine="intersection").values("id"))
-    assert union == everything - (wavelet | ssim)
-    assert both == everything - (wavelet & ssim)
+    assert_families_keep_a_member(analysed, ["wavelet", "ssim"], union, wavelet | ssim)
+    assert both == everything - (wavelet & ssim)  # a representative is never marked by both
+
+
+def families(dataset, key):
+    """{group: ids} of the run's families (a representative and its redundant copies)."""
+    view = dataset.match(F(f"{key}_status").is_in(["representative", "redundant"]))
+    members = {}
+    for sample_id, group in zip(view.values("id"), view.values(f"{key}_group")):
+        members.setdefault(group, set()).add(sample_id)
+    return members
+
+
+def assert_families_keep_a_member(dataset, keys, kept, marked):
+    """``kept`` leaves out what the runs mark (``marked``) but for one member of each
+    family that would otherwise lose all of them, and keeps everything else."""
+    everything = set(dataset.values("id"))
+    spared = kept & marked
+    assert kept == (everything - marked) | spared
+    every_family = [members for key in keys for members in families(dataset, key).values()]
+    assert all(members & kept for members in every_family)
+    assert spared, "two runs that disagree on representatives leave some family wholly marked"
+    wholly_marked = [members for members in every_family if members <= marked]
+    assert all(members & spared for members in wholly_marked)
+    assert len(spared) <= len(wholly_marked)
 
 
 def read_manifest(path):
