@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Run the test suite against a real MongoDB: first FiftyOne's own (started in a temporary
-# folder), then the database-facing tests (marker shared_db) again against a separately started mongod
-# reached through FIFTYONE_DATABASE_URI, the way teams share one server.
-# With arguments, runs just `pytest ARGS` once (against FIFTYONE_DATABASE_URI if set).
+# Run the tests against a real MongoDB (FiftyOne's own, started in a temporary folder).
+#   scripts/test.sh           the main stage: every test but those marked slow (the README's
+#                             test command)
+#   scripts/test.sh --slow    the slow stage (.ci/run runs it after the main one): the tests
+#                             marked slow (the real App in Chromium, kill -9, Ray on a real
+#                             two-node cluster, scale), then the database-facing tests
+#                             (marker shared_db) again against a separately started mongod
+#                             reached through FIFTYONE_DATABASE_URI, the way teams share one
+#                             server
+#   scripts/test.sh ARGS      just `pytest ARGS` once (against FIFTYONE_DATABASE_URI if set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FIFTYONE_DO_NOT_TRACK=true
@@ -20,7 +26,9 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null 
 fi
 export REDUNDANCY_BROWSER_TESTS="${REDUNDANCY_BROWSER_TESTS:-required}"
 
-if [ "$#" -gt 0 ]; then
+if [ "$#" -eq 0 ]; then
+    exec "$PY" -m pytest -m "not slow"
+elif [ "$1" != "--slow" ]; then
     exec "$PY" -m pytest "$@"
 fi
 
@@ -46,7 +54,7 @@ if [ -x "$RAY" ]; then
     echo "Ray cluster for the distributed test: $REDUNDANCY_RAY_ADDRESS (2 nodes)"
 fi
 
-"$PY" -m pytest
+"$PY" -m pytest -m slow
 stop_ray
 unset REDUNDANCY_RAY_ADDRESS
 

@@ -22,6 +22,8 @@ import fiftyone as fo
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.core.images import load_images
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts")
 CHROMIUM_FLAGS = [

@@ -12,6 +12,8 @@ import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.bridge import analysis
 from fiftyone_redundancy.core import features, pair_score
 
+pytestmark = pytest.mark.slow
+
 ray = pytest.importorskip("ray", reason="the [distributed] extra installs ray")
 
 

@@ -15,6 +15,8 @@ from fiftyone_redundancy.core.review import DIFFERENT, SAME
 from test_panels_browser import app, browser, form_input, open_panel, page, screenshot  # noqa: F401 (fixtures)
 from test_review import same_image
 
+pytestmark = pytest.mark.slow
+
 REVIEWED = 10
 NEW_CUT = 0.8
 
