@@ -70,7 +70,7 @@ def _trim_frames(images):
         picture = images[index, top : height - bottom, left : width - right]
         rows = resize_operator(picture.shape[0], height)
         columns = resize_operator(picture.shape[1], width)
-        trimmed[row] = np.einsum("ah,hw...,bw->ab...", rows, picture, columns)
+        trimmed[row] = np.einsum("ah,hw...,bw->ab...", rows, picture, columns, optimize=True)  # two products, not one 5-index loop
     return framed, trimmed
 
 
