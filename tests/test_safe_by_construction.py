@@ -175,3 +175,47 @@ def test_a_killed_exports_staging_folder_goes_only_when_the_record_names_it(anal
         assert workspaces.find_one({"_id": str(recorded)}) is None
     finally:
         workspaces.delete_many({"_id": {"$in": [str(recorded), str(live)]}})
+
+
+# --- internal names --------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """Four real image files (two identical) in a dataset with user fields and a tag."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for index in range(4):
+        pixels = rng.integers(0, 255, (24, 24, 3), dtype=np.uint8) if index != 3 else np.asarray(Image.open(paths[0]))
+        path = tmp_path / "media" / f"image{index}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(pixels).save(path)
+        paths.append(str(path))
+    dataset = fo.Dataset()
+    dataset.add_samples([
+        fo.Sample(filepath=path, ground_truth=fo.Classification(label="ab"[index % 2]), tags=["mine"])
+        for index, path in enumerate(paths)
+    ])  # fmt: skip
+    yield dataset
+    dataset.delete()
+
+
+@pytest.mark.parametrize("key", ["redundancy_staging_x", "Redundancy_Staging_wave"])
+def test_a_key_in_the_staging_namespace_is_refused_before_writing(tiny, key):
+    schema = sorted(tiny.get_field_schema())
+    with pytest.raises(ValueError, match="names this plugin's unfinished fields"):
+        fr.compute_wavelet_clusters(tiny, key=key, progress=False)
+    assert sorted(tiny.get_field_schema()) == schema and tiny.list_runs() == []
+
+
+@pytest.mark.parametrize("name", ["redundancy_staging_wave_status", "redundancy_staging_0123456789ab_wave_score"])
+def test_a_users_field_named_like_a_staging_field_survives_listing_and_runs(tiny, name):
+    tiny.set_values(name, ["mine"] * len(tiny) if name.endswith("status") else [1.0] * len(tiny))
+    fr.compute_wavelet_clusters(tiny, key="wave", progress=False)
+    assert fr.list_runs(tiny) == ["wave"]
+    fr.delete_run(tiny, "wave")
+    fr.list_runs(tiny)
+    assert tiny.has_sample_field(name) and len(set(tiny.values(name))) == 1
