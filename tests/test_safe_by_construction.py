@@ -219,3 +219,62 @@ def test_a_users_field_named_like_a_staging_field_survives_listing_and_runs(tiny
     fr.delete_run(tiny, "wave")
     fr.list_runs(tiny)
     assert tiny.has_sample_field(name) and len(set(tiny.values(name))) == 1
+
+
+# --- no code from data -----------------------------------------------------------------
+
+
+class CodeOnLoad:
+    """A pickle that writes a file when it is loaded: what a crafted model file can do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_crafted_model_file_runs_no_code_and_is_refused_saying_what_to_do(tiny, tmp_path):
+    import torch
+
+    marker, path = tmp_path / "ran", tmp_path / "crafted.pt"
+    torch.save({"model": CodeOnLoad(str(marker))}, path)
+    with pytest.raises(ValueError, match=r"holds a pickled model.*TorchScript.*trust_model_file=True"):
+        fr.compute_feature_clusters(tiny, model_path=str(path), key="feat", progress=False)
+    assert not marker.exists() and "feat" not in tiny.list_runs()
+
+
+def test_a_pickled_model_loads_only_when_trusted_while_torchscript_and_state_dicts_need_no_trust(tmp_path):
+    import torch
+    import torchvision
+
+    from fiftyone_redundancy.core.features import load_model
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2))
+    torch.save(model, tmp_path / "whole.pt")
+    torch.jit.save(torch.jit.script(model), tmp_path / "scripted.pt")
+    torch.save(torchvision.models.resnet18(weights=None, num_classes=3).state_dict(), tmp_path / "state.pt")
+    with pytest.raises(ValueError, match="holds a pickled model"):
+        load_model(str(tmp_path / "whole.pt"))
+    assert isinstance(load_model(str(tmp_path / "whole.pt"), trust_model_file=True), torch.nn.Sequential)
+    assert load_model(str(tmp_path / "scripted.pt")) is not None
+    assert load_model(str(tmp_path / "state.pt"), "resnet18", 3).fc.out_features == 3
+    with pytest.raises(ValueError, match="for a state dict pass the torchvision architecture"):
+        load_model(str(tmp_path / "state.pt"))
+
+
+def test_the_app_form_offers_the_trust_flag_with_a_warning(tiny):
+    from types import SimpleNamespace
+
+    import fiftyone.operators.types as types
+
+    from fiftyone_redundancy.operators.features import model_arguments, model_inputs
+
+    for ticked in (False, True):
+        params = {"source": "file", "model_path": "/models/m.pt", "trust_model_file": ticked}
+        inputs = types.Object()
+        model_inputs(inputs, SimpleNamespace(params=params, dataset=tiny))
+        assert "trust_model_file" in inputs.properties
+        assert ("trust_warning" in inputs.properties) is ticked
+        assert model_arguments(params)["trust_model_file"] is ticked
+    assert model_arguments({"source": "torchvision", "architecture": "resnet18", "trust_model_file": True})["trust_model_file"] is False
