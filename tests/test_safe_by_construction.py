@@ -278,3 +278,28 @@ def test_the_app_form_offers_the_trust_flag_with_a_warning(tiny):
         assert ("trust_warning" in inputs.properties) is ticked
         assert model_arguments(params)["trust_model_file"] is ticked
     assert model_arguments({"source": "torchvision", "architecture": "resnet18", "trust_model_file": True})["trust_model_file"] is False
+
+
+# --- only regular files ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["pipe", "device", "folder"])
+def test_a_path_that_is_not_a_regular_file_is_refused_before_it_is_opened(tiny, tmp_path, kind):
+    from fiftyone_redundancy.core.images import ImageReadError
+
+    if kind == "pipe":
+        path = str(tmp_path / "pipe.png")
+        os.mkfifo(path)  # opening it for reading would block until a writer comes: forever
+    elif kind == "device":
+        path = str(tmp_path / "zero.png")
+        os.symlink("/dev/zero", path)  # endless: a decoder would read it forever
+    else:
+        path = str(tmp_path / "folder.png")
+        os.mkdir(path)
+    sample = tiny.first()
+    sample.filepath = path
+    sample.save()
+    with pytest.raises(ImageReadError, match=r"is a (named pipe|character device|folder), not a regular file; fix or remove"):
+        fr.compute_wavelet_clusters(tiny, key="wave", progress=False)
+    run = fr.compute_wavelet_clusters(tiny, key="wave", skip_failures=True, progress=False)
+    assert [item["filepath"] for item in run.details["skipped"]] == [path]
