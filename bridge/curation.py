@@ -314,7 +314,11 @@ def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine=UNION
     keys, exclude = _run_keys(dataset, keys), _statuses(exclude)
     _check_label_field(dataset, label_field)
     _check_new_file(path)
-    dropped = excluded_view(dataset, keys, exclude, combine)
+    return _write_rows(dataset, keys, path, excluded_view(dataset, keys, exclude, combine), exclude, label_field)
+
+
+def _write_rows(dataset, keys, path, dropped, exclude, label_field):
+    """Write the manifest of the samples of ``dropped`` (see :func:`write_manifest`)."""
     filepaths = dict(zip(dataset.values("id"), dataset.values("filepath")))
     labels = _labels(dropped, label_field)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -694,7 +698,9 @@ def _write_record(export_dir, workspace, record):
 @documented
 def delete_excluded(dataset, keys, manifest_path, confirm=False, exclude=EXCLUDED_STATUSES,
                     combine=UNION, label_field=None):  # fmt: skip
-    """Delete the excluded samples from the dataset, only after writing their manifest.
+    """Delete the excluded samples from the dataset, only after writing their manifest: under
+    the runs' leases (refused while another process writes one), from one snapshot, so
+    exactly the samples the manifest lists are deleted.
 
     Args:
         manifest_path: the CSV to write first (a new file: an existing one is never
@@ -710,6 +716,12 @@ def delete_excluded(dataset, keys, manifest_path, confirm=False, exclude=EXCLUDE
             "deleting samples from the dataset needs confirm=True; export the curated view "
             "instead to leave the dataset as it is"
         )
-    count = write_manifest(dataset, keys, manifest_path, exclude, combine, label_field)
-    dataset.delete_samples(excluded_view(dataset, keys, exclude, combine))
+    keys, exclude = _run_keys(dataset, keys), _statuses(exclude)
+    check_choice("combine", combine, COMBINE)
+    _check_label_field(dataset, label_field)
+    _check_new_file(manifest_path)
+    with holding(dataset, keys):  # no re-cut or other deletion between the snapshot and the deletion
+        doomed = excluded_view(dataset, keys, exclude, combine).values("id")  # the one snapshot
+        count = _write_rows(dataset, keys, manifest_path, dataset.select(doomed, ordered=True), exclude, label_field)
+        dataset.delete_samples(doomed)  # exactly the manifest's samples, written first
     return count

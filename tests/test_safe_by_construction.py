@@ -303,3 +303,45 @@ def test_a_path_that_is_not_a_regular_file_is_refused_before_it_is_opened(tiny, 
         fr.compute_wavelet_clusters(tiny, key="wave", progress=False)
     run = fr.compute_wavelet_clusters(tiny, key="wave", skip_failures=True, progress=False)
     assert [item["filepath"] for item in run.details["skipped"]] == [path]
+
+
+# --- deletion under the lease, from one snapshot ---------------------------------------
+
+
+@pytest.fixture
+def tiny_run(tiny):
+    fr.compute_wavelet_clusters(tiny, key="wave", progress=False)
+    assert tiny.count_values("wave_status").get("redundant") == 1
+    return tiny
+
+
+def test_delete_excluded_is_refused_while_another_writer_holds_the_run(tiny_run, tmp_path):
+    from fiftyone_redundancy.bridge import runs
+
+    manifest = tmp_path / "deleted.csv"
+    with runs.RunWriter(tiny_run, "wave"):
+        with pytest.raises(runs.RunInProgressError, match="being written by process"):
+            fr.delete_excluded(tiny_run, ["wave"], str(manifest), confirm=True)
+    assert len(tiny_run) == 4 and not manifest.exists()
+
+
+def test_delete_excluded_deletes_exactly_what_its_manifest_lists(tiny_run, tmp_path, monkeypatch):
+    """A writer ignoring the lease marks another sample after the manifest is written:
+    that sample is not deleted, since the deletion acts on the manifest's snapshot."""
+    written = curation._write_rows
+    late = tiny_run.match(fo.ViewField("wave_status") != "redundant").first()
+
+    def write_then_recut(*args):
+        count = written(*args)
+        late["wave_status"] = "redundant"
+        late.save()
+        return count
+
+    monkeypatch.setattr(curation, "_write_rows", write_then_recut)
+    manifest = tmp_path / "deleted.csv"
+    before = dict(zip(tiny_run.values("id"), tiny_run.values("filepath")))
+    assert fr.delete_excluded(tiny_run, ["wave"], str(manifest), confirm=True) == 1
+    with open(manifest, newline="") as handle:
+        listed = {row["filepath"] for row in csv.DictReader(handle)}
+    gone = {path for sample_id, path in before.items() if sample_id not in set(tiny_run.values("id"))}
+    assert gone == listed and len(listed) == 1 and late.id in tiny_run.values("id")
