@@ -110,6 +110,17 @@ def check_key_name(key):
         )
 
 
+def require_dataset(dataset):
+    """Refuse a view where runs are read or changed: they belong to the dataset."""
+    if not isinstance(dataset, fo.Dataset):
+        if isinstance(dataset, fo.DatasetView):
+            raise ValueError(
+                f"this needs a dataset, got a view of {dataset.dataset_name!r}: runs belong to the whole "
+                f"dataset; pass fo.load_dataset({dataset.dataset_name!r})"
+            )
+        raise ValueError(f"this needs a FiftyOne dataset, got {type(dataset).__name__} {dataset!r:.60}")
+
+
 def validate_key(samples, key, method, extra_suffixes=(), overwrite=False):
     """Check that ``key`` can hold a run of ``method`` without touching anything else:
     no other run's key equal to it but for case, no field or saved view of that name
@@ -293,6 +304,7 @@ class RunWriter:
     Use as a context manager; ``RunInProgressError`` names the live holder."""
 
     def __init__(self, dataset, key):
+        require_dataset(dataset)
         check_key_name(key)
         self.dataset = dataset
         self.key = key
@@ -755,6 +767,7 @@ def list_runs(dataset, method=None):
     Returns:
         a list of run keys
     """
+    require_dataset(dataset)
     recover(dataset)
     return _plugin_runs(dataset, method)
 
@@ -933,6 +946,7 @@ def _owned_fields(dataset, key):
 def require_run(dataset, key):
     """Refuse, with the dataset's runs, a key that holds no run of this plugin (after
     cleaning up what dead writers left)."""
+    require_dataset(dataset)
     recover(dataset)
     _require_run(dataset, key)
 

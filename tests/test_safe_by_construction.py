@@ -345,3 +345,96 @@ def test_delete_excluded_deletes_exactly_what_its_manifest_lists(tiny_run, tmp_p
         listed = {row["filepath"] for row in csv.DictReader(handle)}
     gone = {path for sample_id, path in before.items() if sample_id not in set(tiny_run.values("id"))}
     assert gone == listed and len(listed) == 1 and late.id in tiny_run.values("id")
+
+
+# --- every argument checked first ------------------------------------------------------
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (dict(pair_score={"n_neighbour": 5}), r"pair_score has no setting 'n_neighbour'; did you mean 'n_neighbors'\?"),
+    (dict(pair_score={"verificaton": "ssim"}), "did you mean 'verification'"),
+    (dict(pair_score={"n_neighbors": None}), "n_neighbors must be a finite whole number, got None"),
+    (dict(pair_score=[("n_neighbors", 5)]), "pair_score must be a dict"),
+    (dict(similarity_backend="sklearn", similarity_config={"uri": "/tmp/x"}), "similarity_config has no setting 'uri'"),
+    (dict(similarity_backend="lancedb", similarity_config={"table": "t"}), "did you mean 'table_name'"),
+    (dict(similarity_config={"uri": "/tmp/x"}), "give similarity_backend too"),
+    (dict(threshold=None), "threshold.* must be a finite number, got None"),
+])  # fmt: skip
+def test_settings_dicts_and_numbers_are_checked_by_name_before_any_work(tiny, arguments, message):
+    schema = sorted(tiny.get_field_schema())
+    with pytest.raises(ValueError, match=message):
+        fr.compute_ssim_clusters(tiny, key="ssim", progress=False, **arguments)
+    assert sorted(tiny.get_field_schema()) == schema and tiny.list_runs() == []
+
+
+@pytest.fixture
+def reviewed_run(tiny_run):
+    return tiny_run
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (dict(when="2026-01-01"), "when must be a datetime"),
+    (dict(score="high"), "score must be a finite number"),
+    (dict(score=float("nan")), "score must be a finite number"),
+])  # fmt: skip
+def test_review_pair_checks_its_types(tiny_run, arguments, message):
+    a, b = tiny_run.values("id")[:2]
+    with pytest.raises(ValueError, match=message):
+        fr.review_pair(tiny_run, "wave", a, b, "same", **arguments)
+    assert fr.load_reviews(tiny_run, "wave") == []
+
+
+def test_review_pair_names_ids_that_are_not_samples_of_the_run(tiny_run):
+    a = tiny_run.first().id
+    with pytest.raises(ValueError, match="is not in run 'wave'"):
+        fr.review_pair(tiny_run, "wave", a, "0123456789abcdef01234567", "same")
+    with pytest.raises(ValueError, match="sample ids must be strings"):
+        fr.review_pair(tiny_run, "wave", a, 7, "same")
+
+
+def review_csv(tmp_path, text, encoding="utf-8"):
+    path = tmp_path / "review.csv"
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return str(path)
+
+
+def test_a_review_csv_with_a_byte_order_mark_is_read(tiny_run, tmp_path):
+    a, b = tiny_run.values("filepath")[:2]
+    path = review_csv(tmp_path, f"file_a,file_b,score,decision,when\n{a},{b},,y,\n", "utf-8-sig")
+    assert fr.import_reviews(tiny_run, "wave", path)["imported"] == 1
+
+
+@pytest.mark.parametrize("content,message", [
+    ("file_a,file_b,score,decision,when\n{a},{b}\n", "line 2: a short row"),
+    (b"file_a,file_b,score,decision,when\n\xff\xfe,x,,y,\n", "is not UTF-8 text"),
+    ("file_a,file_b,score,decision,when\n{a},{b},,\"" + "y" * 200_000 + "\",\n", "line 2: field larger than field limit"),
+    ("file_a,file_b,score,decision,when\n{a},{b},inf,y,\n", "score inf is not a finite number"),
+    ("file_a,file_b,score,decision,when\n{a},{b},,y,yesterday\n", "line 2: Invalid isoformat"),
+    ("a;b;c\n1;2;3\n", "lacks the columns"),
+])  # fmt: skip
+def test_a_bad_review_csv_is_refused_naming_the_line_and_nothing_is_recorded(tiny_run, tmp_path, content, message):
+    a, b = tiny_run.values("filepath")[:2]
+    text = content.format(a=a, b=b) if isinstance(content, str) and "{a}" in content else content
+    with pytest.raises(ValueError, match=message):
+        fr.import_reviews(tiny_run, "wave", review_csv(tmp_path, text))
+    assert fr.load_reviews(tiny_run, "wave") == []
+
+
+def test_a_review_row_of_files_that_only_share_a_name_with_the_runs_samples_is_unmatched(tiny_run, tmp_path):
+    a, b = (os.path.basename(path) for path in tiny_run.values("filepath")[:2])
+    path = review_csv(tmp_path, f"file_a,file_b,score,decision,when\n/elsewhere/{a},/elsewhere/{b},,y,\n")
+    assert fr.import_reviews(tiny_run, "wave", path) == {"imported": 0, "older": 0, "unmatched": 1}
+
+
+@pytest.mark.parametrize("call", [
+    lambda view: fr.list_runs(view),
+    lambda view: fr.tag_samples(view, ["wave"]),
+    lambda view: fr.delete_run(view, "wave"),
+    lambda view: fr.rename_run(view, "wave", "other"),
+    lambda view: fr.load_run(view, "wave"),
+    lambda view: fr.export_curated(view, ["wave"], "/tmp/never-written"),
+])  # fmt: skip
+def test_a_view_where_a_dataset_is_expected_is_refused_naming_the_dataset(tiny_run, call):
+    with pytest.raises(ValueError, match=r"needs a dataset, got a view of .*fo.load_dataset"):
+        call(tiny_run.limit(2))
+    assert fr.list_runs(tiny_run) == ["wave"] and not os.path.exists("/tmp/never-written")
