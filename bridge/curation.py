@@ -19,7 +19,7 @@ import fiftyone.core.odm as foo
 from fiftyone import ViewField as F
 
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
-from ..core.parameters import check_choice
+from ..core.parameters import check_choice, check_flag
 from .documented import documented
 from .runs import RedundancyRun, RunWriter, holding, require_run, update_results
 from .samples import classification_fields, is_classification
@@ -617,6 +617,12 @@ def _export_kwargs(dataset, dataset_type, label_field, export_media):
         raise ValueError(
             f"{dataset_type} holds detections; {label_field!r} holds classifications: "
             "export as ImageClassificationDirectoryTree, FiftyOneDataset or CSV"
+        )
+    check_flag("export_media", export_media)
+    if dataset_type == "ImageClassificationDirectoryTree" and not export_media:
+        raise ValueError(
+            "an ImageClassificationDirectoryTree export is the images themselves, one folder per "
+            "label: it needs export_media=True (or export as CSV or FiftyOneDataset without media)"
         )
     kwargs = {"export_media": export_media}
     if label_field is not None:

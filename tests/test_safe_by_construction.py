@@ -438,3 +438,16 @@ def test_a_view_where_a_dataset_is_expected_is_refused_naming_the_dataset(tiny_r
     with pytest.raises(ValueError, match=r"needs a dataset, got a view of .*fo.load_dataset"):
         call(tiny_run.limit(2))
     assert fr.list_runs(tiny_run) == ["wave"] and not os.path.exists("/tmp/never-written")
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (dict(dataset_type="ImageClassificationDirectoryTree", label_field="ground_truth", export_media=False), "needs export_media=True"),
+    (dict(export_media="no"), "export_media must be True or False"),
+    (dict(export_dir=""), "export_dir must be a folder path"),
+    (dict(export_dir=None), "export_dir must be a folder path"),
+])  # fmt: skip
+def test_export_arguments_of_the_wrong_kind_are_refused_before_writing(tiny_run, tmp_path, arguments, message):
+    arguments = {"export_dir": str(tmp_path / "out"), **arguments}
+    with pytest.raises(ValueError, match=message):
+        fr.export_curated(tiny_run, ["wave"], **arguments)
+    assert sorted(os.listdir(tmp_path)) == ["media"]
