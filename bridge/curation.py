@@ -21,7 +21,7 @@ from fiftyone import ViewField as F
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
 from ..core.parameters import check_choice, check_flag
 from .documented import documented
-from .runs import RedundancyRun, RunWriter, holding, require_run, update_results
+from .runs import RedundancyRun, RunWriter, holding, list_runs, require_run, review_view_name, update_results
 from .samples import classification_fields, is_classification
 
 TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
@@ -499,6 +499,7 @@ def export_curated(dataset, keys, export_dir, dataset_type="FiftyOneDataset", la
     kwargs = _export_kwargs(dataset, dataset_type, label_field, export_media)
     if new_dataset and fo.dataset_exists(new_dataset):
         raise ValueError(f"a dataset named {new_dataset!r} already exists; choose another name for the copy")
+    _check_not_a_review_view(dataset, saved_view)
     if saved_view and dataset.has_saved_view(saved_view) and not overwrite:
         raise ValueError(
             f"dataset {dataset.name!r} already has a saved view {saved_view!r}; choose another name or pass overwrite=True"
@@ -602,6 +603,21 @@ def _escape_csv(path):
         rows = list(csv.reader(handle))
     with open(path, "w", newline="") as handle:
         csv.writer(handle).writerows([[spreadsheet_safe(cell) for cell in row] for row in rows])
+
+
+def _check_not_a_review_view(dataset, saved_view):
+    """Refuse a curated view saved under a run's review view name (or its URL slug): the
+    run owns that view, and deleting the run would delete the user's view with it."""
+    import fiftyone.core.utils as fou
+
+    if not saved_view:
+        return
+    for key in list_runs(dataset):
+        if fou.to_slug(saved_view) == fou.to_slug(review_view_name(key)):
+            raise ValueError(
+                f"saved view {saved_view!r} is run {key!r}'s review view (deleted with the run); "
+                "choose another name for the curated view"
+            )
 
 
 def _export_kwargs(dataset, dataset_type, label_field, export_media):

@@ -6,6 +6,40 @@ The catalogue (input -> what happens); the classes looked for: folders shared wi
 user or the dataset's media, names that are paths, cells that are formulas, internal
 names a user can reach, files that are code, files that are not files, two snapshots of
 one decision, and arguments of the wrong name, type or kind:
+
+- an export replacing an earlier one while the user added files (top level and inside
+  its data folder) -> only the files the earlier record lists are replaced; a user file
+  where the new export would write -> refused, nothing changed; a record listing
+  ``../x`` or an absolute path -> nothing outside deleted; an earlier version's export
+  without a file list -> refused (4)
+- export into the media folder, a folder inside it, a folder above it, a link to it ->
+  refused before writing (4)
+- directory-tree labels ``../../x``, ``/tmp/x``, ``a/b``, ``.``, ``..``, a backslash, a tab,
+  a newline, blanks, a formula, 300 characters, ``C:x``, and one clashing with another's
+  safe name -> safe, distinct folders inside the export; the naming rule (2)
+- cells starting with ``= + - @``, a tab, a carriage return in labels.csv and
+  excluded.csv -> escaped with ``'``, scores stay numbers (2)
+- a killed export's staging folder -> removed when its record names it and its process
+  is dead; a look-alike folder and a live export's folder -> kept (1)
+- run keys in the staging namespace (any case) -> refused; a user's fields named like
+  staging fields -> kept through runs, listing and deletion (4)
+- a crafted pickle that writes a file when loaded -> refused, no code ran; a pickled
+  model -> only with trust_model_file=True, TorchScript and state dicts without; the
+  App form offers the flag with a warning (3)
+- a named pipe, a character device, a folder as filepath -> ImageReadError before
+  opening, skippable (3)
+- delete_excluded while another writer holds the run -> refused, no manifest; a re-cut
+  after the manifest -> the manifest's samples alone deleted (2)
+- mistyped pair_score keys (2), None in pair_score, a list as pair_score, unknown
+  similarity_config keys (2), similarity_config without backend, threshold None (8)
+- review_pair with a string time, a string score, a NaN score, an id of no sample, an
+  int id (4)
+- review CSVs: a UTF-8 BOM -> read; a short row, Latin-1 bytes, a 200,000-character
+  field, an infinite score, a bad time, no header -> refused naming the line, nothing
+  recorded; files sharing only a name -> unmatched (8)
+- a view where a dataset is expected (list, tag, delete, rename, load, export) (6)
+- a directory tree without media, a string export_media, an empty or None export_dir (4)
+- a curated view saved under a run's review view name or its slug -> refused (2)
 """
 
 import csv
@@ -451,3 +485,11 @@ def test_export_arguments_of_the_wrong_kind_are_refused_before_writing(tiny_run,
     with pytest.raises(ValueError, match=message):
         fr.export_curated(tiny_run, ["wave"], **arguments)
     assert sorted(os.listdir(tmp_path)) == ["media"]
+
+
+@pytest.mark.parametrize("name", ["wave-review", "Wave Review"])
+def test_a_curated_view_is_never_saved_over_a_runs_review_view(tiny_run, tmp_path, name):
+    review = list(tiny_run.load_saved_view("wave-review").values("id"))
+    with pytest.raises(ValueError, match="is run 'wave''s review view"):
+        fr.export_curated(tiny_run, ["wave"], str(tmp_path / "out"), saved_view=name, overwrite=True)
+    assert list(tiny_run.load_saved_view("wave-review").values("id")) == review and not (tmp_path / "out").exists()
