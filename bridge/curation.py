@@ -131,18 +131,19 @@ def tag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
     keys = _run_keys(dataset, keys)
     with holding(dataset, keys):
         views = _tag_views(dataset, keys, statuses, tag_names)
-        added = {}
-        for tag, view in views.items():
-            added[tag] = view.match_tags(tag, bool=False).values("id")
-            view.tag_samples(tag)
+        added = {tag: view.match_tags(tag, bool=False).values("id") for tag, view in views.items()}
+
         def record_tags(results):
             tagged = dict(getattr(results, "tagged", None) or {})
             for tag, ids in added.items():
                 tagged[tag] = sorted(set(tagged.get(tag, [])) | set(ids))
             results.tagged = tagged
 
+        # intent before action: a kill after the record leaves tags untag_samples still removes
         for key in keys:
             update_results(dataset, key, record_tags)
+        for tag, ids in added.items():
+            dataset.select(ids).tag_samples(tag)
         return {tag: len(view) for tag, view in views.items()}
 
 

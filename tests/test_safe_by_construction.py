@@ -493,3 +493,23 @@ def test_a_curated_view_is_never_saved_over_a_runs_review_view(tiny_run, tmp_pat
     with pytest.raises(ValueError, match="is run 'wave''s review view"):
         fr.export_curated(tiny_run, ["wave"], str(tmp_path / "out"), saved_view=name, overwrite=True)
     assert list(tiny_run.load_saved_view("wave-review").values("id")) == review and not (tmp_path / "out").exists()
+
+
+def test_tags_are_recorded_before_they_are_written_so_a_kill_between_leaves_none_unowned(tiny_run, monkeypatch):
+    """A process killed right after tagging (here: stopped by an error as the tags land)
+    leaves tags that untag_samples removes, never ones passing for the user's."""
+    import fiftyone.core.collections as foc
+
+    original = foc.SampleCollection.tag_samples
+
+    def tag_then_die(self, tag):
+        original(self, tag)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(foc.SampleCollection, "tag_samples", tag_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fr.tag_samples(tiny_run, ["wave"], statuses=["redundant"])
+    monkeypatch.setattr(foc.SampleCollection, "tag_samples", original)
+    assert tiny_run.count_sample_tags().get("redundant") == 1
+    assert fr.untag_samples(tiny_run, ["wave"], statuses=["redundant"]) == {"redundant": 1}
+    assert "redundant" not in tiny_run.count_sample_tags()
