@@ -40,6 +40,8 @@ one decision, and arguments of the wrong name, type or kind:
 - a view where a dataset is expected (list, tag, delete, rename, load, export) (6)
 - a directory tree without media, a string export_media, an empty or None export_dir (4)
 - a curated view saved under a run's review view name or its slug -> refused (2)
+- a kill between tagging and recording the tags -> the tags were recorded first, so
+  untag_samples removes them (1)
 """
 
 import csv
