@@ -398,8 +398,9 @@ def test_delete_excluded_deletes_exactly_what_its_manifest_lists(tiny_run, tmp_p
 ])  # fmt: skip
 def test_settings_dicts_and_numbers_are_checked_by_name_before_any_work(tiny, arguments, message):
     schema = sorted(tiny.get_field_schema())
-    with pytest.raises(ValueError, match=message):
-        fr.compute_ssim_clusters(tiny, key="ssim", progress=False, **arguments)
+    for compute in (fr.compute_ssim_clusters, fr.compute_wavelet_clusters):
+        with pytest.raises(ValueError, match=message):
+            compute(tiny, key="ssim", progress=False, **arguments)
     assert sorted(tiny.get_field_schema()) == schema and tiny.list_runs() == []
 
 
