@@ -134,11 +134,11 @@ def test_operator_asks_for_the_layer_by_name_and_writes_the_api_fields(small_dat
     layer = operator.resolve_input(ctx).to_json()["type"]["properties"]["layer"]
     assert layer["type"]["name"] == "String" and "choices" not in layer.get("view", {})
 
-    params = {"model_path": trained[0], "layer": "no_such_layer", "key": "op_features", "view_target": "DATASET"}
+    params = {"model_path": trained[0], "trust_model_file": True, "layer": "no_such_layer", "key": "op_features", "view_target": "DATASET"}
     with pytest.raises(ExecutionError, match=r"has no layer 'no_such_layer'; its layers are \['0', '1'"):
         foo.execute_operator(f"{PLUGIN}/compute_feature_clusters", ctx=dict(dataset=small_dataset, params=params))
 
-    params = {"model_path": trained[0], "layer": "8", "key": "op_features", "label_field": "ground_truth", "view_target": "DATASET"}
+    params = {"model_path": trained[0], "trust_model_file": True, "layer": "8", "key": "op_features", "label_field": "ground_truth", "view_target": "DATASET"}
     result = foo.execute_operator(f"{PLUGIN}/compute_feature_clusters", ctx=dict(dataset=small_dataset, params=params))
     assert result.error is None, result.error
     fr.compute_feature_clusters(small_dataset, model_path=trained[0], trust_model_file=True, layer="8", label_field="ground_truth", key="py_features", progress=False)
