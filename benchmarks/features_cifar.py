@@ -61,7 +61,7 @@ def run(model, dataset, args):
         fr.delete_run(dataset, "features")
     started = time.perf_counter()
     run = fr.compute_feature_clusters(
-        dataset, model_path=path, layer="avgpool", label_field="ground_truth", key="features",
+        dataset, model_path=path, trust_model_file=True, layer="avgpool", label_field="ground_truth", key="features",
         batch_size=256, num_workers=args.num_workers, device=args.device, progress=False,
     )  # fmt: skip
     wall = time.perf_counter() - started

@@ -36,6 +36,9 @@ SHARED = {
     "architecture": """a torchvision architecture name (e.g. "resnet18") for the state dict
             in ``model_path``""",
     "num_classes": "the number of classes of that checkpoint, when not torchvision's",
+    "trust_model_file": """load a ``model_path`` holding a pickled model (``torch.save(model)``),
+            which runs any code the file carries; leave False for files you did not
+            write: TorchScript and state dicts load without it""",
     "normalize": '''"imagenet" (ImageNet's channel statistics, as torchvision models expect)
             or "none"''',
     "exclude": "the statuses that exclude a sample",

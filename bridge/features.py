@@ -29,12 +29,12 @@ from .samples import image_size_tuple, read_labels, require_images
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-def resolve_model(model=None, model_path=None, architecture=None, num_classes=None):
+def resolve_model(model=None, model_path=None, architecture=None, num_classes=None, trust_model_file=False):
     """A torch module from an object, a file, or a torchvision architecture + checkpoint."""
     if model is not None:
         return model.eval()
     try:
-        return load_model(model_path, architecture, num_classes)
+        return load_model(model_path, architecture, num_classes, trust_model_file)
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, RuntimeError, OSError) as error:
         raise ValueError(
             f"cannot load a model from {model_path!r} ({type(error).__name__}: {error}); give a "
@@ -72,6 +72,7 @@ def compute_feature_clusters(
     executor=None,
     progress=None,
     overwrite=False,
+    trust_model_file=False,
 ):
     """Outliers and semantically similar images of ``samples`` in a trained model's
     feature space (Raud 2023; class-wise as Birodkar et al. 2019).
@@ -149,7 +150,7 @@ def compute_feature_clusters(
         with timed(timings, "extraction"):
             features, source = _features(
                 samples, model, layer, model_path, architecture, num_classes, zoo_model,
-                embeddings_field, extraction, device, progress, executor,
+                embeddings_field, extraction, device, progress, executor, trust_model_file,
             )  # fmt: skip
         runs.checkpoint("decoded")
 
@@ -180,7 +181,7 @@ def _check_embedding_field(dataset, key, store_features):
 
 
 def _features(samples, model, layer, model_path, architecture, num_classes, zoo_model,
-              embeddings_field, extraction, device, progress, executor=None):  # fmt: skip
+              embeddings_field, extraction, device, progress, executor=None, trust_model_file=False):  # fmt: skip
     if embeddings_field is not None:
         values = samples.values(embeddings_field)
         missing = [i for i, value in zip(samples.values("id"), values) if value is None]
@@ -218,7 +219,7 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
                 "checkpoint (model_path) or an embeddings_field instead"
             ) from error
         return np.asarray(samples.compute_embeddings(loaded, progress=progress)), f"zoo:{zoo_model}"
-    module = resolve_model(model, model_path, architecture, num_classes)
+    module = resolve_model(model, model_path, architecture, num_classes, trust_model_file)
     mean, std = _statistics(extraction.normalize)
     paths = samples.values("filepath")
     with fo.core.utils.ProgressBar(total=len(paths), progress=progress) as bar:
@@ -230,7 +231,9 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
                 )  # fmt: skip
             else:
                 check_layer(module, layer)  # here, before any task
-                source, payload = model_source(module, model_path if model is None else None, architecture, num_classes)
+                source, payload = model_source(
+                    module, model_path if model is None else None, architecture, num_classes, trust_model_file
+                )
                 features = extract_features_sharded(
                     executor, source, payload, layer, paths, extraction.image_size, mean, std, extraction.batch_size,
                     device, extraction.pool, progress=lambda done, _: bar.set_iteration(done),
@@ -252,7 +255,7 @@ PROBE_STEPS = 32
 @documented
 def compute_boundary_crossings(dataset, key, model=None, model_path=None, architecture=None, num_classes=None,
                                steps=PROBE_STEPS, image_size=ExtractionParameters.image_size,
-                               normalize=ExtractionParameters.normalize):  # fmt: skip
+                               normalize=ExtractionParameters.normalize, trust_model_file=False):  # fmt: skip
     """For every redundant sample of run ``key``: how often the classifier's prediction
     changes on the straight path to its representative (Yousefzadeh 2020, section 5.3),
     written to ``{key}_crossings`` (a field the run owns). Zero means the model sees the
@@ -280,7 +283,7 @@ def compute_boundary_crossings(dataset, key, model=None, model_path=None, archit
                 f"field {field!r} on dataset {dataset.name!r} was not written by run {key!r}; "
                 "rename or delete it to let the probe write its counts there"
             )
-        classifier = torch_classifier(resolve_model(model, model_path, architecture, num_classes))
+        classifier = torch_classifier(resolve_model(model, model_path, architecture, num_classes, trust_model_file))
         redundant = run.view("redundant")
         ids, representatives = redundant.values("id"), redundant.values(f"{key}_representative")
         paths = dict(zip(dataset.values("id"), dataset.values("filepath")))
@@ -299,7 +302,7 @@ def compute_boundary_crossings(dataset, key, model=None, model_path=None, archit
 @documented
 def boundary_crossings_between(first_path, second_path, model=None, model_path=None, architecture=None,
                                num_classes=None, steps=PROBE_STEPS, image_size=ExtractionParameters.image_size,
-                               normalize=ExtractionParameters.normalize):  # fmt: skip
+                               normalize=ExtractionParameters.normalize, trust_model_file=False):  # fmt: skip
     """The decision-boundary probe for two image files (see
     :func:`compute_boundary_crossings`).
 
@@ -316,7 +319,7 @@ def boundary_crossings_between(first_path, second_path, model=None, model_path=N
         ``(crossings, predicted classes along the path)``
     """
     require_features("the decision-boundary probe")
-    classifier = torch_classifier(resolve_model(model, model_path, architecture, num_classes))
+    classifier = torch_classifier(resolve_model(model, model_path, architecture, num_classes, trust_model_file))
     first, second = (_as_input(p, image_size, normalize) for p in (first_path, second_path))
     return boundary_crossings(classifier, first, second, steps)
 

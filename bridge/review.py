@@ -8,6 +8,7 @@ two samples by id (and the CSV by file path), so they survive re-runs and re-cut
 """
 
 import csv
+import math
 import os
 import threading
 import time
@@ -19,6 +20,7 @@ from ..core.decisions import REDUNDANT
 from ..core.families import Identities
 from ..core.grouping import decide_on_pairs
 from ..core.split_similarity import split_decisions_at
+from ..core.parameters import check_number
 from ..core.timing import timed
 from ..core.pair_score import STORED_FLOOR, ScoredPairs, require_threshold
 from ..core.review import (
@@ -35,6 +37,7 @@ from ..core.review import (
     review_order,
 )
 from . import runs
+from .curation import FORMULA_STARTS, spreadsheet_safe
 from .documented import documented
 from .samples import changed_media, paths_of, read_labels
 
@@ -94,6 +97,7 @@ def _reviewable(dataset, key):
 
 def pair_table(dataset, key):
     """The ``PairTable`` of run ``key``, cached until the run is stored again."""
+    runs.require_dataset(dataset)
     if not dataset.has_run(key):
         runs.require_run(dataset, key)  # says which runs there are
     name = (str(dataset._doc.id), key, dataset.get_run_info(key).timestamp)
@@ -160,6 +164,13 @@ def review_pair(dataset, key, id_a, id_b, decision, tags=None, when=None, score=
         the recorded decision, a dict with ``a``, ``b``, ``decision``, ``score``, ``when``
     """
     check_decision(decision)
+    if when is not None and not isinstance(when, datetime):
+        raise ValueError(f"when must be a datetime (UTC) or None, got {when!r}")
+    if score is not None:
+        check_number("score", score)
+    for sample_id in (id_a, id_b):
+        if not isinstance(sample_id, str):
+            raise ValueError(f"sample ids must be strings (sample.id), got {sample_id!r}")
     id_a, id_b = _ordered(id_a, id_b)
     table = pair_table(dataset, key)
     missing = [sample_id for sample_id in (id_a, id_b) if sample_id not in table.row_of]
@@ -420,7 +431,8 @@ def export_reviews(dataset, key, path):
         for review in reviews:
             if review["a"] in paths and review["b"] in paths:
                 score = "" if review.get("score") is None else f"{review['score']:.5f}"
-                writer.writerow([paths[review["a"]], paths[review["b"]], score, review["decision"], review["when"].isoformat()])
+                files = [spreadsheet_safe(paths[review[side]]) for side in ("a", "b")]
+                writer.writerow([*files, score, review["decision"], review["when"].isoformat()])
     return len(reviews)
 
 
@@ -428,9 +440,10 @@ def export_reviews(dataset, key, path):
 def import_reviews(dataset, key, path, tags=None):
     """Read decisions from a CSV written by :func:`export_reviews` (or by hand, with
     the same columns; ``y``/``n``/``l``/``s`` stand for the decisions) into run ``key``.
-    Files are matched by path, else by file name when one sample of the run has it; a row
-    older than the pair's current decision is left out. Every row is checked before
-    anything is recorded.
+    Files are matched by path, else by their folder and file name when one sample of the
+    run has both (a bare file name: by the name alone); a row older than the pair's
+    current decision is left out. Every row is checked before anything is recorded; a
+    UTF-8 byte-order mark is accepted.
 
     Args:
         path: the CSV file to read
@@ -444,26 +457,14 @@ def import_reviews(dataset, key, path, tags=None):
     by_path = dict(zip(paths, ids))
     names = {}
     for sample_id, filepath in zip(ids, paths):
-        names.setdefault(os.path.basename(filepath), []).append(sample_id)
-    rows = []
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = set(CSV_COLUMNS) - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path} lacks the columns {sorted(missing)}; it needs {', '.join(CSV_COLUMNS)}")
-        for line, row in enumerate(reader, start=2):
-            decision = KEYS.get(row["decision"].strip(), row["decision"].strip())
-            if decision not in DECISIONS:
-                raise ValueError(f"{path}, line {line}: decision {row['decision']!r} is not one of {DECISIONS} (or y/n/l/s)")
-            try:
-                when = datetime.fromisoformat(row["when"].strip()) if row["when"].strip() else None
-                score = float(row["score"]) if row["score"].strip() else None
-            except ValueError as error:
-                raise ValueError(f"{path}, line {line}: {error}") from None
-            if when is not None and when.tzinfo is not None:
-                when = when.astimezone(timezone.utc).replace(tzinfo=None)
-            pair = [_match(file, by_path, names) for file in (row["file_a"], row["file_b"])]
-            rows.append((pair, decision, when, score))
+        names.setdefault(os.path.basename(filepath), []).append((sample_id, filepath))
+    try:
+        rows = _read_review_rows(path, by_path, names)
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {error.start} cannot be read); save it as UTF-8, as "
+            "export_reviews writes it"
+        ) from None
     counts = {"imported": 0, "older": 0, "unmatched": 0}
     for (id_a, id_b), decision, when, score in rows:
         if id_a is None or id_b is None or id_a == id_b:
@@ -478,9 +479,54 @@ def import_reviews(dataset, key, path, tags=None):
     return counts
 
 
+def _read_review_rows(path, by_path, names):
+    """The checked rows of a review CSV, ``(pair of sample ids or None, decision, when,
+    score)``; a short row, or a field past the csv module's limit, is refused naming its
+    line."""
+    rows = []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        try:
+            missing = set(CSV_COLUMNS) - set(reader.fieldnames or [])
+            if missing:
+                raise ValueError(f"{path} lacks the columns {sorted(missing)}; it needs {', '.join(CSV_COLUMNS)}")
+            for line, row in enumerate(reader, start=2):
+                if any(row.get(column) is None for column in CSV_COLUMNS):
+                    raise ValueError(f"{path}, line {line}: a short row; every row needs {', '.join(CSV_COLUMNS)}")
+                decision = KEYS.get(row["decision"].strip(), row["decision"].strip())
+                if decision not in DECISIONS:
+                    raise ValueError(f"{path}, line {line}: decision {row['decision'][:40]!r} is not one of {DECISIONS} (or y/n/l/s)")
+                try:
+                    when = datetime.fromisoformat(row["when"].strip()) if row["when"].strip() else None
+                    score = float(row["score"]) if row["score"].strip() else None
+                except ValueError as error:
+                    raise ValueError(f"{path}, line {line}: {str(error)[:200]}") from None
+                if score is not None and not math.isfinite(score):
+                    raise ValueError(f"{path}, line {line}: score {score} is not a finite number")
+                if when is not None and when.tzinfo is not None:
+                    when = when.astimezone(timezone.utc).replace(tzinfo=None)
+                pair = [_match(_unescaped(file), by_path, names) for file in (row["file_a"], row["file_b"])]
+                rows.append((pair, decision, when, score))
+        except csv.Error as error:
+            raise ValueError(f"{path}, line {reader.line_num + 1}: {error}; fix the file") from None
+    return rows
+
+
+def _unescaped(cell):
+    """A cell as written before ``spreadsheet_safe`` escaped it against spreadsheets."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_STARTS else cell
+
+
 def _match(file, by_path, names):
+    """The sample of ``file``: the one at that path, else the one sample with that folder
+    and file name (a file that only shares its name with a sample is not that sample)."""
     file = file.strip()
     if file in by_path:
         return by_path[file]
-    candidates = names.get(os.path.basename(file), [])
-    return candidates[0] if len(candidates) == 1 else None
+    parts = [part for part in file.replace("\\", "/").split("/") if part]
+    if not parts:
+        return None
+    candidates = names.get(parts[-1], [])
+    if len(parts) > 1:
+        candidates = [(i, p) for i, p in candidates if os.path.basename(os.path.dirname(p)) == parts[-2]]
+    return candidates[0][0] if len(candidates) == 1 else None

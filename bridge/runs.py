@@ -8,7 +8,6 @@ parameters, and whose results carry counts, timings and the panel's projection.
 
 import json
 import os
-import re
 import secrets
 import signal
 import socket
@@ -47,6 +46,11 @@ EXTRA_SUFFIXES = ("best_match", "best_similarity", "crossings", "embedding")
 """Field suffixes beyond the contract that some runs write (split runs, the probe,
 feature-map runs that store their features)."""
 LEASES = "redundancy_leases"
+STAGING_LEDGER = "redundancy_staging_fields"
+"""One document per staging field a writer is about to create (dataset, key, attempt,
+name): the only record by which a staging field is ever deleted, so a user's field is
+never taken for one because of its name. A dead attempt's entries stay, so a write of
+its that lands late is still known."""
 COMMIT_FILES = "redundancy_commits"
 COMMIT_TEXT_LIMIT = 4 * 2**20
 REVIEWS = "redundancy_reviews"
@@ -99,6 +103,22 @@ def check_key_name(key):
             f"run key {key!r} must be a Python identifier that does not start with '_', "
             "e.g. 'wavelet'"
         )
+    if key.lower().startswith(STAGING_PREFIX):
+        raise ValueError(
+            f"run key {key!r} starts with {STAGING_PREFIX!r}, which names this plugin's "
+            "unfinished fields; choose another key, e.g. 'wavelet'"
+        )
+
+
+def require_dataset(dataset):
+    """Refuse a view where runs are read or changed: they belong to the dataset."""
+    if not isinstance(dataset, fo.Dataset):
+        if isinstance(dataset, fo.DatasetView):
+            raise ValueError(
+                f"this needs a dataset, got a view of {dataset.dataset_name!r}: runs belong to the whole "
+                f"dataset; pass fo.load_dataset({dataset.dataset_name!r})"
+            )
+        raise ValueError(f"this needs a FiftyOne dataset, got {type(dataset).__name__} {dataset!r:.60}")
 
 
 def validate_key(samples, key, method, extra_suffixes=(), overwrite=False):
@@ -203,6 +223,10 @@ def _reviews():
     return foo.get_db_conn()[REVIEWS]
 
 
+def _ledger():
+    return foo.get_db_conn()[STAGING_LEDGER]
+
+
 def _commit_files():
     import gridfs
 
@@ -280,6 +304,7 @@ class RunWriter:
     Use as a context manager; ``RunInProgressError`` names the live holder."""
 
     def __init__(self, dataset, key):
+        require_dataset(dataset)
         check_key_name(key)
         self.dataset = dataset
         self.key = key
@@ -308,6 +333,7 @@ class RunWriter:
             return
         if error_type is not None:
             _drop_fields(self.dataset, self.staging)
+        _ledger().delete_many({"attempt": self.attempt})
         _leases().delete_one(self._mine())
 
     def _mine(self):
@@ -341,7 +367,7 @@ class RunWriter:
                     break
         else:
             raise RunInProgressError(f"run key {self.key!r} on {self.dataset.name!r} is contended; retry")
-        _drop_fields(self.dataset, stray_staging_fields(self.dataset, self.key))
+        _drop_fields(self.dataset, stray_staging_fields(self.dataset, self.key, self.attempt))
 
     def _renew(self):
         """Renew the lease every third of ``LEASE_SECONDS`` and look for a cancel request
@@ -375,6 +401,10 @@ class RunWriter:
     def record_staging(self, names):
         """Note staging fields in the lease before creating them, so a recoverer finds them."""
         self.raise_if_cancelled()
+        dataset_id = str(self.dataset._doc.id)
+        _ledger().insert_many([
+            {"dataset_id": dataset_id, "key": self.key.lower(), "attempt": self.attempt, "name": name} for name in names
+        ])  # fmt: skip
         self._update({"$addToSet": {"staging": {"$each": list(names)}}})
         self.staging.extend(names)
 
@@ -486,18 +516,14 @@ def _as_json(value):
     return json.dumps(value, default=convert)
 
 
-STAGING_FIELD = re.compile(
-    rf"{STAGING_PREFIX}(?:[0-9a-f]{{12}}_)?(.+)_(?:{'|'.join((*FIELD_TYPES, *EXTRA_SUFFIXES))})"
-)
-"""A staging field's name; group 1 is its run key."""
-
-
-def stray_staging_fields(dataset, key):
+def stray_staging_fields(dataset, key, attempt=None):
     """Staging fields for ``key`` (or a key equal to it but for case: they share a lease)
-    in the schema, of any attempt and the unnumbered ones of earlier versions: only a dead
-    writer leaves them while nobody holds the lease."""
-    matches = map(STAGING_FIELD.fullmatch, dataset.get_field_schema())
-    return [match.group(0) for match in matches if match and match.group(1).lower() == key.lower()]
+    in the schema that the ledger names as written by another attempt than ``attempt``:
+    only a dead writer leaves them while its key's lease is held by someone else. A field
+    the ledger does not name is never one, whatever its name."""
+    schema = dataset.get_field_schema()
+    entries = _ledger().find({"dataset_id": str(dataset._doc.id), "key": key.lower(), "attempt": {"$ne": attempt}})
+    return sorted({entry["name"] for entry in entries if entry["name"] in schema})
 
 
 def _recover(dataset, lease):
@@ -520,7 +546,9 @@ def recover(dataset):
     lease, and staging fields of keys nobody holds."""
     leases = list(_leases().find({"dataset_id": str(dataset._doc.id)}))
     held = {lease["key"].lower() for lease in leases if _owner_alive(lease)}
-    stray_keys = {match.group(1) for match in map(STAGING_FIELD.fullmatch, dataset.get_field_schema()) if match}
+    schema = dataset.get_field_schema()
+    entries = _ledger().find({"dataset_id": str(dataset._doc.id)})
+    stray_keys = {entry["key"] for entry in entries if entry["name"] in schema}
     for key in {lease["key"] for lease in leases} | stray_keys:
         if key.lower() not in held:
             try:
@@ -739,6 +767,7 @@ def list_runs(dataset, method=None):
     Returns:
         a list of run keys
     """
+    require_dataset(dataset)
     recover(dataset)
     return _plugin_runs(dataset, method)
 
@@ -917,6 +946,7 @@ def _owned_fields(dataset, key):
 def require_run(dataset, key):
     """Refuse, with the dataset's runs, a key that holds no run of this plugin (after
     cleaning up what dead writers left)."""
+    require_dataset(dataset)
     recover(dataset)
     _require_run(dataset, key)
 

@@ -9,7 +9,39 @@ analysis, on the pair score's descriptors, without a brain key (no brain run is 
 the dataset), and its table is dropped when the search ends.
 """
 
+from ..core.parameters import check_names
 from ..core.streaming import in_memory
+
+PLUGIN_SETTINGS = ("self", "kwargs", "metric")
+"""Index settings the plugin sets itself (the metric is Euclidean: see ``_index_neighbours``)."""
+
+
+def check_index_config(backend, index_config):
+    """Refuse, before any work, ``similarity_config`` settings the backend's index would
+    not take (naming its settings and the close one), or settings without a backend."""
+    if index_config is None:
+        return
+    if backend is None:
+        raise ValueError("similarity_config holds a backend's settings: give similarity_backend too, or leave it out")
+    valid = _backend_settings(backend)
+    check_names("similarity_config", index_config, valid if valid is not None else list(index_config))
+
+
+def _backend_settings(backend):
+    """The settings ``backend``'s config takes, or None when it cannot be told here (an
+    unknown backend, or one whose client is not installed: the brain says so itself)."""
+    import inspect
+
+    import eta.core.utils as etau
+
+    import fiftyone.brain as fob
+
+    entry = fob.brain_config.similarity_backends.get(backend)
+    try:
+        config = etau.get_class(entry["config_cls"])
+    except (ImportError, TypeError, KeyError, AttributeError):
+        return None
+    return sorted(set(inspect.signature(config.__init__).parameters) - set(PLUGIN_SETTINGS))
 
 
 def index_search(samples, sample_ids, backend, index_config=None):

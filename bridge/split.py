@@ -16,7 +16,7 @@ from .documented import documented
 from .methods import SPLIT
 from .progress import SCORING, stage_progress
 from .samples import image_size_tuple, media_record, paths_of, read_embeddings, read_images, read_labels, require_images
-from .similarity import index_cross_search
+from .similarity import check_index_config, index_cross_search
 
 SPLIT_FIELDS = {"best_match": fo.StringField, "best_similarity": fo.FloatField}
 
@@ -97,6 +97,7 @@ def compute_split_similarity(
         mode=mode,
         pair_score=pair_score_parameters(pair_score, device),
     )
+    check_index_config(similarity_backend, similarity_config)
     size = image_size_tuple(image_size)
     train_view, test_view = _split_views(samples, train, test, split_field)
     require_memory(len(train_view) + len(test_view), size, color)

@@ -6,7 +6,7 @@ from ..core.streaming import in_memory
 from .analysis import ImageReading, run_image_analysis
 from .documented import documented
 from .methods import SSIM
-from .similarity import index_search
+from .similarity import check_index_config, index_search
 
 
 @documented
@@ -96,6 +96,7 @@ def compute_ssim_clusters(
         random_state=random_state,
         pair_score=pair_score_parameters(pair_score, device),
     )
+    check_index_config(similarity_backend, similarity_config)
 
     def analyse(images, labels, embeddings, pairs_progress, sample_ids):
         search = index_search(samples, sample_ids, similarity_backend, similarity_config)

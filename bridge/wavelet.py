@@ -4,7 +4,7 @@ from ..core.wavelet_analysis import WaveletParameters, analyze_wavelet_clusters
 from .analysis import ImageReading, run_image_analysis
 from .documented import documented
 from .methods import WAVELET
-from .similarity import index_search
+from .similarity import check_index_config, index_search
 
 
 @documented
@@ -107,6 +107,7 @@ def compute_wavelet_clusters(
         device=device,
         pair_score=pair_score,
     )
+    check_index_config(similarity_backend, similarity_config)
 
     def analyse(images, labels, embeddings, pairs_progress, sample_ids):
         search = index_search(samples, sample_ids, similarity_backend, similarity_config)

@@ -6,6 +6,7 @@ from its source (``ModelSource``)."""
 import hashlib
 import io
 import os
+import pickle
 import warnings
 from dataclasses import dataclass
 
@@ -47,10 +48,12 @@ class ExtractionParameters:
             self.num_workers = check_number("num_workers", self.num_workers, integer=True, at_least=0)
 
 
-def load_model(path=None, architecture=None, num_classes=None):
-    """A torch model from a file: a whole model (TorchScript, or a pickled ``nn.Module``),
-    or a torchvision ``architecture`` name whose weights (a state dict) are in ``path``.
-    Nothing is downloaded: torchvision models are built with ``weights=None``."""
+def load_model(path=None, architecture=None, num_classes=None, trust_model_file=False):
+    """A torch model from a file: TorchScript, or a torchvision ``architecture`` name whose
+    weights (a state dict) are in ``path``, both read without running code from the file
+    (``weights_only``); a pickled ``nn.Module`` only with ``trust_model_file``, since
+    unpickling runs whatever code the file carries. Nothing is downloaded: torchvision
+    models are built with ``weights=None``."""
     if architecture is not None:
         import torchvision
 
@@ -72,7 +75,18 @@ def load_model(path=None, architecture=None, num_classes=None):
             warnings.simplefilter("ignore", FutureWarning)
             return torch.jit.load(path, map_location="cpu").eval()
     except (RuntimeError, ValueError):
-        model = torch.load(path, map_location="cpu", weights_only=False)
+        pass
+    try:
+        model = torch.load(path, map_location="cpu", weights_only=not trust_model_file)
+    except pickle.UnpicklingError as error:
+        if "safe_globals" not in str(error):  # not a pickled object: a broken file
+            raise
+        raise ValueError(
+            f"{path} holds a pickled model, and loading it would run any code the file "
+            "carries; save it as TorchScript (torch.jit.save(torch.jit.script(model), path)) "
+            "or save its state_dict and give its torchvision architecture, or pass "
+            "trust_model_file=True if you trust whoever wrote the file"
+        ) from None
     if not isinstance(model, torch.nn.Module):
         raise ValueError(
             f"{path} holds a {type(model).__name__}, not a model; for a state dict pass the "
@@ -190,9 +204,11 @@ class ModelSource:
     stamp: tuple = None
     """The file's size and modification time: a file changed since loads again."""
     digest: str = None
+    trusted: bool = False
+    """Whether the file may hold a pickled model (``load_model``'s ``trust_model_file``)."""
 
 
-def model_source(model, path=None, architecture=None, num_classes=None):
+def model_source(model, path=None, architecture=None, num_classes=None, trusted=False):
     """``(ModelSource, serialized model or None)`` for ``model`` (already loaded by the
     caller, here from ``path``/``architecture`` when given): a checkpoint file is loaded
     again by each worker (it must be readable there, like the images); otherwise the
@@ -200,7 +216,7 @@ def model_source(model, path=None, architecture=None, num_classes=None):
     if path is not None and os.path.isfile(path):
         path = os.path.abspath(path)
         status = os.stat(path)
-        return ModelSource(path, architecture, num_classes, (status.st_size, status.st_mtime_ns)), None
+        return ModelSource(path, architecture, num_classes, (status.st_size, status.st_mtime_ns), trusted=trusted), None
     buffer = io.BytesIO()
     if isinstance(model, torch.jit.ScriptModule):
         torch.jit.save(model, buffer)
@@ -218,7 +234,7 @@ def _worker_model(source, payload=None):
     model = _MODELS.get(source)
     if model is None:
         if payload is None:
-            model = load_model(source.path, source.architecture, source.num_classes)
+            model = load_model(source.path, source.architecture, source.num_classes, source.trusted)
         else:
             model = _model_from_bytes(payload)
         _MODELS.clear()  # one model per worker process at a time

@@ -1,5 +1,7 @@
 """Decoding image files into one batch array of a common size and colour mode."""
 
+import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,6 +22,24 @@ class ImageReadError(ValueError):
     """An image file could not be read; names the file and the fix."""
 
 
+NOT_REGULAR = {stat.S_IFIFO: "a named pipe", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+               stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket"}  # fmt: skip
+
+
+def check_regular_file(path):
+    """Refuse, before opening it, a path that is not a regular file: reading a named pipe
+    or a device can block forever or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as error:
+        raise ImageReadError(f"image file {path} does not exist; fix or remove the sample") from error
+    except (OSError, TypeError, ValueError) as error:
+        raise ImageReadError(f"cannot read image file {path} ({error}); fix or remove the sample") from error
+    if not stat.S_ISREG(mode):
+        kind = NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
+        raise ImageReadError(f"image file {path} is {kind}, not a regular file; fix or remove the sample")
+
+
 def load_image(path, size=(32, 32), color="rgb", notes=None):
     """Decode ``path`` and resize it to ``size`` (width, height) in ``color`` mode.
 
@@ -32,6 +52,7 @@ def load_image(path, size=(32, 32), color="rgb", notes=None):
     shape ``(height, width, channels)``. Failures raise ``ImageReadError`` naming the file.
     """
     check_choice("color", color, COLORS)
+    check_regular_file(path)
     try:
         with Image.open(path) as image:
             turned = image.getexif().get(EXIF_ORIENTATION, 1) in TRANSPOSING_ORIENTATIONS

@@ -12,6 +12,7 @@ pair but never create one.
 """
 
 import base64
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ from .families import Identities, completion_pairs
 from .frames import trim_frames
 from .images import normalize_images
 from .neighbors import nearest_neighbours as exact_neighbours
-from .parameters import check_flag, check_number
+from .parameters import check_flag, check_names, check_number
 from .clustering import unit_rows as embedding_rows
 from .ssim import SSIMIndex
 from .streaming import DiskRows, column_means, gram, in_memory, map_rows, row_chunks, subset, take_rows
@@ -141,6 +142,7 @@ def pair_score_parameters(value, device=None):
         return value
     if value is not None and not isinstance(value, dict):
         raise ValueError(f"pair_score must be a dict of PairScoreParameters fields, got {value!r}")
+    check_names("pair_score", value or {}, [field.name for field in dataclasses.fields(PairScoreParameters)])
     return PairScoreParameters(**{"device": device, **(value or {})})
 
 

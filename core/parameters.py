@@ -1,6 +1,7 @@
 """Checks of numeric parameters, shared by the parameter dataclasses so every analysis
 refuses a bad value (wrong type, NaN, infinity, out of range) with the same message."""
 
+import difflib
 import math
 import numbers
 
@@ -23,6 +24,19 @@ def check_number(name, value, integer=False, at_least=None, above=None, at_most=
         if bound is not None and not holds(bound):
             raise ValueError(f"{name} must be {words} {bound}, got {value!r}")
     return int(value) if integer else value
+
+
+def check_names(name, given, valid):
+    """Refuse a dict ``given`` (settings passed as ``name``) with a key outside ``valid``,
+    naming the valid keys and the one closest to the mistyped key."""
+    if not isinstance(given, dict):
+        raise ValueError(f"{name} must be a dict of settings among {sorted(valid)}, got {given!r}")
+    unknown = [key for key in given if key not in valid]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), [str(key) for key in valid], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ";"
+        raise ValueError(f"{name} has no setting {unknown[0]!r}{hint} its settings are {sorted(valid)}")
+    return given
 
 
 def check_choice(name, value, choices):

@@ -59,6 +59,18 @@ def model_inputs(inputs, ctx, with_layer=True, sources=tuple(SOURCES)):
         inputs.str("architecture", required=True, label="Architecture", description="e.g. resnet18")
         inputs.int("num_classes", label="Number of classes of the checkpoint")
     inputs.str("model_path", required=chosen == "file", label="Model file" if chosen == "file" else "Checkpoint")
+    if chosen == "file":
+        inputs.bool(
+            "trust_model_file", default=api_defaults(compute_feature_clusters)["trust_model_file"],
+            label="Trust this file: load a pickled model (torch.save(model))",
+            description="Unpickling runs any code the file carries: tick only for a file you or someone you "
+            "trust wrote. TorchScript files need no trust",
+        )  # fmt: skip
+        if ctx.params.get("trust_model_file") is True:
+            inputs.view("trust_warning", types.Warning(
+                label="This file's code will run on the server",
+                description=f"{ctx.params.get('model_path') or 'The model file'} is unpickled with the server's rights",
+            ))  # fmt: skip
     if with_layer:
         inputs.str(
             "layer",
@@ -88,6 +100,7 @@ def model_arguments(params):
         return {"zoo_model": params["zoo_model"]}
     path = params.get("model_path")
     return {
+        "trust_model_file": source == "file" and params.get("trust_model_file") is True,
         "model_path": os.path.expanduser(path) if path else None,
         "architecture": params.get("architecture") if source == "torchvision" else None,
         "num_classes": params.get("num_classes") or None,

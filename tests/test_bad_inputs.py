@@ -38,7 +38,8 @@ The catalogue (input -> what happens):
 - unloadable model files, models returning a dict, ragged or string embeddings -> named
   with the fix
 - a lease held by a live writer -> refused naming it; one left by a dead writer -> taken
-  over, its staging fields removed
+  over, the staging fields its lease and the staging ledger name removed (a field merely
+  named like one stays: tests/test_safe_by_construction.py)
 """
 
 import math
@@ -451,8 +452,12 @@ def test_a_live_writer_is_named_and_a_dead_ones_lease_is_taken_over(twins):
     assert fr.load_run(twins, "wave").parameters["threshold"] == DEFAULT_THRESHOLD
     # a writer on another host that died with its staging fields written
     stray = f"{runs.STAGING_PREFIX}0123456789ab_wave_status"
+    late = f"{runs.STAGING_PREFIX}0123456789ab_wave_score"
+    foo.get_db_conn()[runs.STAGING_LEDGER].insert_many([
+        {"dataset_id": str(twins._doc.id), "key": "wave", "attempt": "0123456789ab", "name": name} for name in (stray, late)
+    ])  # fmt: skip
     twins.add_sample_field(stray, fo.StringField)
-    twins.add_sample_field("redundancy_staging_wave_group", fo.IntField)  # of an earlier version
+    twins.add_sample_field("redundancy_staging_wave_group", fo.IntField)  # no record names it: a user's field
     now = runs._now()
     foo.get_db_conn()[runs.LEASES].insert_one({
         "_id": runs._lease_id(twins, "wave"), "dataset_id": str(twins._doc.id), "key": "wave",
@@ -461,11 +466,13 @@ def test_a_live_writer_is_named_and_a_dead_ones_lease_is_taken_over(twins):
     })  # fmt: skip
     run = fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
     assert run.parameters["threshold"] == 0.3
-    assert not [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
-    # a staging field with no lease at all (a dead writer's write that landed late)
-    twins.add_sample_field(f"{runs.STAGING_PREFIX}0123456789ab_wave_score", fo.FloatField)
+    staging = [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
+    assert staging == ["redundancy_staging_wave_group"]
+    # a staging field with no lease any more (a dead writer's write that landed late): the ledger names it
+    twins.add_sample_field(late, fo.FloatField)
     assert fr.list_runs(twins) == ["wave"]
-    assert not [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
+    staging = [name for name in twins.get_field_schema() if name.startswith("redundancy_staging")]
+    assert staging == ["redundancy_staging_wave_group"]
 
 
 def test_feature_and_probe_arguments_are_checked(twins):

@@ -26,7 +26,7 @@ def saved_resnet(tmp_path_factory):
 
 def test_hook_captures_the_chosen_layers_output_shape(saved_resnet):
     images = np.random.default_rng(0).random((5, 3, 32, 32)).astype(np.float32)
-    model = load_model(str(saved_resnet / "whole.pt"))
+    model = load_model(str(saved_resnet / "whole.pt"), trust_model_file=True)
     assert "layer3" in layer_names(model)
     maps = extract_features(model, "layer3", images, batch_size=2, pool=False)
     assert maps.shape == (5, 256 * 2 * 2)  # layer3 of resnet18 on 32x32: 256 x 2 x 2
@@ -37,18 +37,18 @@ def test_hook_captures_the_chosen_layers_output_shape(saved_resnet):
 
 def test_every_model_source_gives_the_same_features(saved_resnet):
     images = np.random.default_rng(1).random((3, 3, 32, 32)).astype(np.float32)
-    whole = extract_features(load_model(str(saved_resnet / "whole.pt")), "avgpool", images)
+    whole = extract_features(load_model(str(saved_resnet / "whole.pt"), trust_model_file=True), "avgpool", images)
     from_state = load_model(str(saved_resnet / "state.pt"), architecture="resnet18", num_classes=10)
     scripted = load_model(str(saved_resnet / "scripted.pt"))
     np.testing.assert_allclose(extract_features(from_state, "avgpool", images), whole, rtol=1e-5)
-    logits = extract_features(load_model(str(saved_resnet / "whole.pt")), None, images)
+    logits = extract_features(load_model(str(saved_resnet / "whole.pt"), trust_model_file=True), None, images)
     np.testing.assert_allclose(extract_features(scripted, None, images), logits, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="cannot be hooked"):
         extract_features(scripted, "avgpool", images)
 
 
 def test_unknown_layer_and_architecture_are_refused_with_the_choices(saved_resnet):
-    model = load_model(str(saved_resnet / "whole.pt"))
+    model = load_model(str(saved_resnet / "whole.pt"), trust_model_file=True)
     with pytest.raises(ValueError, match="has no layer 'layer9'"):
         extract_features(model, "layer9", np.zeros((1, 3, 32, 32), np.float32))
     with pytest.raises(ValueError, match="unknown torchvision architecture"):

@@ -44,7 +44,7 @@ def test_the_cnn_learned_something(trained):
 
 
 def test_exact_copies_share_a_cluster_with_one_kept(small_dataset, trained):
-    run = fr.compute_feature_clusters(small_dataset, model_path=trained[0], layer="8", label_field="ground_truth",
+    run = fr.compute_feature_clusters(small_dataset, model_path=trained[0], trust_model_file=True, layer="8", label_field="ground_truth",
                                       p_outlier=0.01, p_similar=0.1, progress=False)  # fmt: skip
     assert run.parameters["layer"] == "8" and run.details["feature_dimensions"] == 64
     for copy in small_dataset.match(F("planted_transform") == "exact"):
@@ -58,7 +58,7 @@ def test_exact_copies_share_a_cluster_with_one_kept(small_dataset, trained):
 
 
 def test_classwise_run_keeps_each_class_share(small_dataset, trained):
-    run = fr.compute_feature_clusters(small_dataset, model_path=trained[0], layer="8", label_field="ground_truth",
+    run = fr.compute_feature_clusters(small_dataset, model_path=trained[0], trust_model_file=True, layer="8", label_field="ground_truth",
                                       classwise=True, p_outlier=0.02, p_similar=0.2, key="cw", progress=False)  # fmt: skip
     labels = small_dataset.values("ground_truth.label")
     status = small_dataset.values("cw_status")
@@ -73,16 +73,16 @@ def test_an_embeddings_field_gives_the_same_result_as_the_model(small_dataset, t
     from fiftyone_redundancy.core.features import extract_features, load_model
 
     files = ImageFiles(small_dataset.values("filepath"), mean=IMAGENET_MEAN, std=IMAGENET_STD)
-    embeddings = extract_features(load_model(trained[0]), "8", files)
+    embeddings = extract_features(load_model(trained[0], trust_model_file=True), "8", files)
     small_dataset.set_values("embedding", [row.tolist() for row in embeddings])
     a = fr.compute_feature_clusters(small_dataset, embeddings_field="embedding", key="from_field", progress=False)
-    b = fr.compute_feature_clusters(small_dataset, model_path=trained[0], layer="8", key="from_model", progress=False)
+    b = fr.compute_feature_clusters(small_dataset, model_path=trained[0], trust_model_file=True, layer="8", key="from_model", progress=False)
     assert small_dataset.values("from_field_status") == small_dataset.values("from_model_status")
     assert a.parameters["source"] == "field:embedding" and b.counts == a.counts
 
 
 def test_stored_features_feed_the_pair_score_and_go_with_the_run(small_dataset, trained):
-    run = fr.compute_feature_clusters(small_dataset, model_path=trained[0], layer="8", key="feat",
+    run = fr.compute_feature_clusters(small_dataset, model_path=trained[0], trust_model_file=True, layer="8", key="feat",
                                       store_features=True, progress=False)  # fmt: skip
     vectors = np.array(small_dataset.values("feat_embedding"))
     assert vectors.shape == (len(small_dataset), run.details["reduced_dimensions"])
@@ -95,7 +95,7 @@ def test_stored_features_feed_the_pair_score_and_go_with_the_run(small_dataset, 
     assert "feat_embedding" not in small_dataset.get_field_schema()
     small_dataset.set_values("mine_embedding", [[1.0, 2.0]] * len(small_dataset))
     with pytest.raises(ValueError, match="mine_embedding"):
-        fr.compute_feature_clusters(small_dataset, model_path=trained[0], key="mine", store_features=True, progress=False)
+        fr.compute_feature_clusters(small_dataset, model_path=trained[0], trust_model_file=True, key="mine", store_features=True, progress=False)
     assert small_dataset.values("mine_embedding")[0] == [1.0, 2.0]
 
 
@@ -106,7 +106,7 @@ def test_a_zoo_model_offline_fails_with_a_clear_message(small_dataset):
 
 def test_probe_writes_crossings_and_exact_copies_never_cross(small_dataset, trained):
     fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wav", progress=False)
-    counts = fr.compute_boundary_crossings(small_dataset, "wav", model_path=trained[0], steps=16)
+    counts = fr.compute_boundary_crossings(small_dataset, "wav", model_path=trained[0], trust_model_file=True, steps=16)
     redundant = small_dataset.match(F("wav_status") == "redundant")
     assert set(counts) == set(redundant.values("id"))
     for sample in redundant.match(F("planted_transform") == "exact"):
@@ -115,7 +115,7 @@ def test_probe_writes_crossings_and_exact_copies_never_cross(small_dataset, trai
     fr.delete_run(small_dataset, "wav")
     assert "wav_crossings" not in small_dataset.get_field_schema()
     crossings, classes = fr.boundary_crossings_between(
-        small_dataset.first().filepath, small_dataset.last().filepath, model_path=trained[0], steps=8
+        small_dataset.first().filepath, small_dataset.last().filepath, model_path=trained[0], trust_model_file=True, steps=8
     )
     assert len(classes) == 9 and crossings >= 0
 
@@ -134,14 +134,14 @@ def test_operator_asks_for_the_layer_by_name_and_writes_the_api_fields(small_dat
     layer = operator.resolve_input(ctx).to_json()["type"]["properties"]["layer"]
     assert layer["type"]["name"] == "String" and "choices" not in layer.get("view", {})
 
-    params = {"model_path": trained[0], "layer": "no_such_layer", "key": "op_features", "view_target": "DATASET"}
+    params = {"model_path": trained[0], "trust_model_file": True, "layer": "no_such_layer", "key": "op_features", "view_target": "DATASET"}
     with pytest.raises(ExecutionError, match=r"has no layer 'no_such_layer'; its layers are \['0', '1'"):
         foo.execute_operator(f"{PLUGIN}/compute_feature_clusters", ctx=dict(dataset=small_dataset, params=params))
 
-    params = {"model_path": trained[0], "layer": "8", "key": "op_features", "label_field": "ground_truth", "view_target": "DATASET"}
+    params = {"model_path": trained[0], "trust_model_file": True, "layer": "8", "key": "op_features", "label_field": "ground_truth", "view_target": "DATASET"}
     result = foo.execute_operator(f"{PLUGIN}/compute_feature_clusters", ctx=dict(dataset=small_dataset, params=params))
     assert result.error is None, result.error
-    fr.compute_feature_clusters(small_dataset, model_path=trained[0], layer="8", label_field="ground_truth", key="py_features", progress=False)
+    fr.compute_feature_clusters(small_dataset, model_path=trained[0], trust_model_file=True, layer="8", label_field="ground_truth", key="py_features", progress=False)
     assert small_dataset.values("op_features_status") == small_dataset.values("py_features_status")
 
 

@@ -114,18 +114,18 @@ def test_feature_maps_on_two_ray_workers_equal_the_single_process_run(small_data
     torch.save(model, path)
     paths = small_dataset.values("filepath")
     options = dict(layer="8", label_field="ground_truth", batch_size=32, progress=False)
-    fr.compute_feature_clusters(small_dataset, model_path=path, key="single", **options)
+    fr.compute_feature_clusters(small_dataset, model_path=path, trust_model_file=True, key="single", **options)
     executor = fr.RayExecutor(num_workers=2)
 
     # the activations: each worker built the model from the file, or from the object sent once
     expected = features.extract_features(model, "8", features.ImageFiles(paths, mean=IMAGENET_MEAN, std=IMAGENET_STD), 32, 0)
-    for source, payload in (features.model_source(model, path), features.model_source(model)):
+    for source, payload in (features.model_source(model, path, trusted=True), features.model_source(model)):
         assert (source.path is None) == (payload is not None)
         found = features.extract_features_sharded(executor, source, payload, "8", paths, mean=IMAGENET_MEAN, std=IMAGENET_STD, batch_size=32)
         np.testing.assert_allclose(found, expected, rtol=1e-6, atol=1e-7)
 
     # the run: reduction and clustering in the driver decide as one process does
-    fr.compute_feature_clusters(small_dataset, model_path=path, key="from_file", executor=executor, **options)
+    fr.compute_feature_clusters(small_dataset, model_path=path, trust_model_file=True, key="from_file", executor=executor, **options)
     fr.compute_feature_clusters(small_dataset, model=model, key="from_object", executor=executor, **options)
     single = fr.load_run(small_dataset, "single")
     for key in ("from_file", "from_object"):
@@ -139,12 +139,12 @@ def test_a_worker_builds_the_model_once_and_again_when_its_file_changes(tmp_path
 
     model, path = small_cnn(), str(tmp_path / "cnn.pt")
     torch.save(model, path)
-    source, payload = features.model_source(model, path)
+    source, payload = features.model_source(model, path, trusted=True)
     built = features._worker_model(source, payload)  # what a task calls in its worker
     assert features._worker_model(source, payload) is built
     time.sleep(0.01)
     torch.save(torch.nn.Sequential(torch.nn.Flatten()), path)
-    changed, _ = features.model_source(model, path)
+    changed, _ = features.model_source(model, path, trusted=True)
     assert changed != source and isinstance(features._worker_model(changed), torch.nn.Sequential)
     assert len(features._worker_model(changed)) == 1
 

@@ -190,9 +190,10 @@ def test_a_hand_written_csv_is_matched_by_file_name_and_checked_before_anything_
     with pytest.raises(ValueError, match="line 5: decision 'maybe'"):
         fr.import_reviews(dataset, "wavelet", str(bad))
     assert fr.load_reviews(dataset, "wavelet") == []
-    assert fr.import_reviews(dataset, "wavelet", str(good)) == {"imported": 2, "older": 0, "unmatched": 1}
+    # a path in another folder only shares its file name with a sample: not that sample
+    assert fr.import_reviews(dataset, "wavelet", str(good)) == {"imported": 1, "older": 0, "unmatched": 2}
     decided = {(r["a"], r["b"]): r["decision"] for r in fr.load_reviews(dataset, "wavelet")}
-    assert decided == {tuple(sorted((a, b))): SAME, tuple(sorted((c, d))): DIFFERENT}
+    assert decided == {tuple(sorted((a, b))): SAME}
 
 
 
