@@ -4,6 +4,7 @@ types, and the readable result each operator ends with."""
 import functools
 import importlib.util
 import inspect
+import logging
 import queue
 import threading
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import METHOD_PREFIX, RedundancyRun, RunCancelled, list_runs, review_view_name, samples_outside
+from ..bridge.runs import RedundancyRun, RunCancelled, list_runs, review_view_name, samples_outside, validate_key
 from ..bridge.samples import classification_fields
 from ..core.pair_score import PairScoreParameters
 from ..core.parallel import RAY_MISSING, RayExecutor
@@ -22,6 +23,8 @@ NO_LABELS = "(none)"
 PYTHON_OVERWRITE = "pass overwrite=True"  # how bridge refusals say "ask explicitly" in Python
 REPLACE_LABEL = "Replace the run stored under this key"
 CANCEL_HINT = "to stop it, run Redundancy: cancel a running analysis"
+
+logger = logging.getLogger(__name__)
 
 
 def api_defaults(function):
@@ -201,18 +204,16 @@ def run_key_input(inputs, ctx, view, method):
     key = ctx.params.get("key", method.default_key)
     prop = inputs.str("key", default=method.default_key, required=True, label="Run key",
                       description="The run's fields are named after it: <key>_status, <key>_group, ...")  # fmt: skip
-    if key is None or not str(key).isidentifier():
+    try:  # the API's own rule (name, case twins, fields and views of others), the replacement aside
+        validate_key(view, key, method.name, overwrite=True)
+    except ValueError as error:
         prop.invalid = True
-        prop.error_message = "The run key must be a Python identifier, e.g. wavelet_2"
+        free = f", e.g. {fresh_key(ctx.dataset, key)}" if isinstance(key, str) and key.isidentifier() else ""
+        prop.error_message = f"{str(error)[0].upper()}{str(error)[1:]}{free}"
         return
     if not ctx.dataset.has_run(key):
         return
     fresh = fresh_key(ctx.dataset, key)
-    stored = ctx.dataset.get_run_info(key).config.method or ""
-    if stored != METHOD_PREFIX + method.name:
-        prop.invalid = True
-        prop.error_message = f"Key {key!r} holds a {stored!r} run: choose another key, e.g. {fresh}"
-        return
     run = RedundancyRun(ctx.dataset, key)
     inputs.view("existing_run", types.Notice(label=f"Key {key!r} holds {describe_run(run)}. Use the key {fresh!r} to keep it."))
     outside = samples_outside(view, key)
@@ -323,9 +324,11 @@ def analysis_steps(ctx, label, work, summarize, title, failing_in_place=None):
     its progress reaches the App's progress indicator with a percentage while it runs
     (FiftyOne 1.22 streams what a generator yields; ``ctx.set_progress`` in an immediate
     run only logs). Then the App reloads and shows ``summarize(result)`` under ``title``.
-    A cancelled run says so. With ``failing_in_place`` (e.g. "Export"), a ``ValueError``
-    or ``OSError`` becomes a result saying what failed (see ``failures_in_place``).
-    Delegated, it runs in place, reports through ``ctx.set_progress`` and fails as a run."""
+    A cancelled run says so; a failure ends with a result and an error notification
+    saying what failed and why (an exception raised from a generator ends FiftyOne 1.22's
+    stream with nothing shown), naming the work ``failing_in_place`` (e.g. "Export") or
+    ``label``. Delegated, it runs in place, reports through ``ctx.set_progress`` and fails
+    as a run (the runs page shows the message)."""
     if ctx.delegated:
         work(progress_reporter(ctx, label))
         return
@@ -346,8 +349,10 @@ def analysis_steps(ctx, label, work, summarize, title, failing_in_place=None):
     error = outcome.get("error")
     if isinstance(error, RunCancelled):
         title, summary = "Cancelled", f"**Cancelled.** {error}."
-    elif failing_in_place and isinstance(error, (ValueError, OSError)):
-        title, summary = "Failed", failure_summary(failing_in_place, error)
+    elif isinstance(error, Exception):  # raised, it would end the App's stream with no word
+        logger.error("%s failed", label, exc_info=error)
+        title, summary = "Failed", failure_summary(failing_in_place or label, error)
+        yield ctx.ops.notify(f"{failing_in_place or label} failed: {error}", variant="error")
     elif error is not None:
         raise error
     else:

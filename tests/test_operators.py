@@ -161,6 +161,36 @@ def test_the_form_describes_the_run_a_key_holds_and_asks_before_a_subset_replace
     assert f"{len(subset):,} samples analysed" in shown_summary(done)
 
 
+def shown_requests(result, operator):
+    return [r["params"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == operator]
+
+
+def test_a_failing_analysis_ends_with_its_reason_in_the_app(small_dataset):
+    missing = small_dataset.first().filepath + ".gone.png"
+    sample = small_dataset.first()
+    sample.filepath = missing
+    sample.save()
+    result = foo.execute_operator(
+        f"{PLUGIN}/compute_wavelet_clusters", ctx=dict(dataset=small_dataset, params={"key": "broken", "view_target": "DATASET"})
+    )
+    (notice,) = shown_requests(result, "notify")
+    assert notice["variant"] == "error" and missing in notice["message"]
+    (shown,) = shown_requests(result, "show_output")
+    assert shown["outputs"]["view"]["label"] == "Failed"
+    assert shown["results"]["summary"].startswith("**Wavelet clusters failed, nothing changed:**")
+    assert missing in shown["results"]["summary"] and "broken" not in fr.list_runs(small_dataset)
+
+
+@pytest.mark.parametrize("key", ["SSIM", "_hidden", "two words"])
+def test_the_form_refuses_a_key_the_api_refuses_as_it_is_typed(small_dataset, key):
+    fr.compute_wavelet_clusters(small_dataset, key="ssim", progress=False)
+    form = resolve_form(small_dataset, "compute_wavelet_clusters", {"key": key})
+    assert form["key"]["invalid"] is True
+    with pytest.raises(ValueError) as refused:
+        fr.compute_wavelet_clusters(small_dataset, key=key, progress=False)
+    assert str(refused.value)[1:] in form["key"]["error_message"]
+
+
 def test_refusals_reaching_the_app_name_the_checkbox_not_the_python_argument(small_dataset):
     from fiftyone_redundancy.operators.forms import REPLACE_LABEL, app_wording
 
