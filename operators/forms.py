@@ -22,6 +22,8 @@ from ..panels.run_state import method_title
 NO_LABELS = "(none)"
 PYTHON_OVERWRITE = "pass overwrite=True"  # how bridge refusals say "ask explicitly" in Python
 REPLACE_LABEL = "Replace the run stored under this key"
+PYTHON_SKIP = "pass skip_failures=True"
+SKIP_LABEL = "Skip unreadable images"
 CANCEL_HINT = "to stop it, run Redundancy: cancel a running analysis"
 
 logger = logging.getLogger(__name__)
@@ -251,13 +253,16 @@ def fresh_key(dataset, key):
 
 @contextmanager
 def app_wording(checkbox=REPLACE_LABEL):
-    """Bridge refusals say "pass overwrite=True"; in the App they name the form's box."""
+    """Bridge refusals say "pass overwrite=True" or "pass skip_failures=True"; in the App
+    they name the form's box."""
     try:
         yield
     except (ValueError, OSError) as error:
-        if PYTHON_OVERWRITE not in str(error):
+        boxes = {PYTHON_OVERWRITE: checkbox, PYTHON_SKIP: SKIP_LABEL}
+        said = [argument for argument in boxes if argument in str(error)]
+        if not said:
             raise
-        raise type(error)(str(error).replace(PYTHON_OVERWRITE, f"tick '{checkbox}'")) from None
+        raise type(error)(str(error).replace(said[0], f"tick '{boxes[said[0]]}'")) from None
 
 
 def failures_in_place(what):

@@ -179,6 +179,7 @@ def test_a_failing_analysis_ends_with_its_reason_in_the_app(small_dataset):
     assert shown["outputs"]["view"]["label"] == "Failed"
     assert shown["results"]["summary"].startswith("**Wavelet clusters failed, nothing changed:**")
     assert missing in shown["results"]["summary"] and "broken" not in fr.list_runs(small_dataset)
+    assert "tick 'Skip unreadable images'" in notice["message"]  # the form's box, not skip_failures=True
 
 
 @pytest.mark.parametrize("key", ["SSIM", "_hidden", "two words"])

@@ -375,6 +375,39 @@ def test_a_subset_run_on_the_key_of_a_full_run_asks_first(page, app, app_dataset
     assert app_dataset.count("everything_status") == 68
 
 
+def open_operator(page, words):
+    """The operator browser (the ` key), filtered by ``words``, first match opened."""
+    page.keyboard.press("`")
+    page.keyboard.type(words)
+    page.keyboard.press("Enter")
+
+
+def test_a_refused_key_is_flagged_and_a_failing_analysis_shows_its_reason(page, app_dataset, tmp_path):
+    open_operator(page, "wavelet clusters")
+    execute = page.get_by_role("button", name="Execute")
+    form_input(page, "Run key").fill("SSIM")  # beside the run 'ssim'
+    page.get_by_text("differs only in case from run 'ssim'").wait_for()
+    assert execute.is_disabled()
+    screenshot(page, "refused_key_flagged")
+    form_input(page, "Run key").fill("_hidden")
+    page.get_by_text("must be a Python identifier that does not start with '_'").wait_for()
+    assert execute.is_disabled()
+
+    missing = str(tmp_path / "moved-away.png")
+    added = app_dataset.add_sample(fo.Sample(filepath=missing))
+    try:
+        form_input(page, "Run key").fill("broken")
+        page.wait_for_function("() => [...document.querySelectorAll('button')].some(b => b.innerText === 'Execute' && !b.disabled)")
+        execute.click()
+        page.get_by_text("Wavelet clusters failed, nothing changed:").wait_for()
+        assert page.get_by_text(missing).count() >= 1  # the result and the notification name the file
+        screenshot(page, "failing_analysis_shows_its_reason")
+    finally:
+        app_dataset.delete_samples(added)
+    app_dataset.reload()
+    assert "broken" not in fr.list_runs(app_dataset)
+
+
 def test_a_run_deleted_from_the_app_disappears_from_the_open_panel(page, app_dataset):
     fr.compute_wavelet_clusters(app_dataset, key="doomed", progress=False)
     open_panel(page, "redundancy_panel")
