@@ -9,6 +9,7 @@ from ..bridge.ssim import compute_ssim_clusters
 from ..core.spectral import RULES
 from ..core.ssim_analysis import GROUPINGS, MODES, SSIMParameters, dense_bytes
 from .forms import (
+    SKIP_LABEL,
     analysis_run,
     api_defaults,
     choice_input,
@@ -17,7 +18,6 @@ from .forms import (
     pair_score_inputs,
     pair_score_params,
     run_key_input,
-    SKIP_LABEL,
     scale_out_inputs,
     user_arguments,
 )

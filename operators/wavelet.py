@@ -9,6 +9,7 @@ from ..bridge.wavelet import compute_wavelet_clusters
 from ..core.images import COLORS, NORMALIZATIONS
 from ..core.wavelet_analysis import GROUPINGS
 from .forms import (
+    SKIP_LABEL,
     analysis_run,
     api_defaults,
     choice_input,
@@ -17,7 +18,6 @@ from .forms import (
     pair_score_inputs,
     pair_score_params,
     run_key_input,
-    SKIP_LABEL,
     scale_out_inputs,
     user_arguments,
 )
