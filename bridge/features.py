@@ -19,11 +19,12 @@ from ..core.features import (
 )
 from ..core.parameters import check_flag, check_number
 from ..core.probe import boundary_crossings, torch_classifier
-from ..core.timing import timed
+from ..core.timing import stages_reported, timed
 from . import runs
 from .analysis import analysis_writer
 from .documented import documented
 from .methods import FEATURES
+from .progress import StageProgress
 from .samples import image_size_tuple, read_labels, require_images
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -146,15 +147,17 @@ def compute_feature_clusters(
         labels = read_labels(samples, label_field)
 
         timings = {}
-        with timed(timings, "extraction"):
-            features, source = _features(
-                samples, model, layer, model_path, architecture, num_classes, zoo_model,
-                embeddings_field, extraction, device, progress, executor,
-            )  # fmt: skip
-        runs.checkpoint("decoded")
-
-        analysis = analyze_features(features, labels, parameters, device)
+        stages = StageProgress(progress, writer.raise_if_cancelled)
+        with stages_reported(stages.hear):
+            with timed(timings, "extraction"):
+                features, source = _features(
+                    samples, model, layer, model_path, architecture, num_classes, zoo_model,
+                    embeddings_field, extraction, device, stages, executor,
+                )  # fmt: skip
+            runs.checkpoint("decoded")
+            analysis = analyze_features(features, labels, parameters, device)
         runs.checkpoint("analysed")
+        stages.hear("write", False)
         details = {
             "timings": {**timings, **analysis.timings},
             "feature_dimensions": int(features.shape[1]),
@@ -166,7 +169,9 @@ def compute_feature_clusters(
         config = {"label_field": label_field, "layer": layer, "source": source, "image_size": image_size,
                   "normalize": normalize, "pool": pool, "store_features": store_features, **vars(parameters)}  # fmt: skip
         extra = {"embedding": (fo.VectorField, list(analysis.reduced))} if store_features else None
-        return runs.store_run(writer, samples, FEATURES.name, config, sample_ids, analysis.decisions, details, extra)
+        run = runs.store_run(writer, samples, FEATURES.name, config, sample_ids, analysis.decisions, details, extra)
+        stages.hear("write", True)
+        return run
 
 
 def _check_embedding_field(dataset, key, store_features):
@@ -180,7 +185,7 @@ def _check_embedding_field(dataset, key, store_features):
 
 
 def _features(samples, model, layer, model_path, architecture, num_classes, zoo_model,
-              embeddings_field, extraction, device, progress, executor=None):  # fmt: skip
+              embeddings_field, extraction, device, stages, executor=None):  # fmt: skip
     if embeddings_field is not None:
         values = samples.values(embeddings_field)
         missing = [i for i, value in zip(samples.values("id"), values) if value is None]
@@ -217,31 +222,33 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
                 "weights the first time, which needs the internet. Offline, pass a model "
                 "checkpoint (model_path) or an embeddings_field instead"
             ) from error
-        return np.asarray(samples.compute_embeddings(loaded, progress=progress)), f"zoo:{zoo_model}"
+        return np.asarray(samples.compute_embeddings(loaded, progress=stages.progress)), f"zoo:{zoo_model}"
     module = resolve_model(model, model_path, architecture, num_classes)
     mean, std = _statistics(extraction.normalize)
     paths = samples.values("filepath")
-    with fo.core.utils.ProgressBar(total=len(paths), progress=progress) as bar:
-        try:
-            if executor is None:
-                features = extract_features(
-                    module, layer, ImageFiles(paths, extraction.image_size, "rgb", mean, std), extraction.batch_size,
-                    extraction.num_workers, device, extraction.pool, progress=lambda done, _: bar.set_iteration(done),
-                )  # fmt: skip
-            else:
-                check_layer(module, layer)  # here, before any task
-                source, payload = model_source(module, model_path if model is None else None, architecture, num_classes)
-                features = extract_features_sharded(
-                    executor, source, payload, layer, paths, extraction.image_size, mean, std, extraction.batch_size,
-                    device, extraction.pool, progress=lambda done, _: bar.set_iteration(done),
-                )  # fmt: skip
-        except (AttributeError, TypeError, RuntimeError) as error:
-            raise ValueError(
-                f"the model could not turn the images into feature vectors ({type(error).__name__}: "
-                f"{error}); its output (or layer {layer!r}'s) must be a tensor, or a tuple whose "
-                "first item is one, for batches of RGB images of image_size: wrap a model that "
-                "returns a dict, or choose another layer"
-            ) from error
+    counted = lambda done, _: stages.counted(done, len(paths), "images")  # noqa: E731
+    try:
+        if executor is None:
+            features = extract_features(
+                module, layer, ImageFiles(paths, extraction.image_size, "rgb", mean, std), extraction.batch_size,
+                extraction.num_workers, device, extraction.pool, progress=counted,
+            )  # fmt: skip
+        else:
+            check_layer(module, layer)  # here, before any task
+            source, payload = model_source(module, model_path if model is None else None, architecture, num_classes)
+            features = extract_features_sharded(
+                executor, source, payload, layer, paths, extraction.image_size, mean, std, extraction.batch_size,
+                device, extraction.pool, progress=counted,
+            )  # fmt: skip
+    except runs.RunCancelled:
+        raise
+    except (AttributeError, TypeError, RuntimeError) as error:
+        raise ValueError(
+            f"the model could not turn the images into feature vectors ({type(error).__name__}: "
+            f"{error}); its output (or layer {layer!r}'s) must be a tensor, or a tuple whose "
+            "first item is one, for batches of RGB images of image_size: wrap a model that "
+            "returns a dict, or choose another layer"
+        ) from error
     return features, model_path or architecture or type(module).__name__
 
 

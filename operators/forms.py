@@ -7,6 +7,7 @@ import inspect
 import logging
 import queue
 import threading
+import time
 from contextlib import contextmanager
 
 import fiftyone as fo
@@ -294,12 +295,24 @@ def replace_param(ctx):
     return bool(ctx.params.get("replace", False))
 
 
-def progress_reporter(ctx, label):
-    """A FiftyOne progress callback that forwards to the App's progress bar, naming the
-    stage (``bridge.progress``)."""
-    return fo.report_progress(
-        lambda bar: ctx.set_progress(progress=bar.progress, label=stage_label(label, bar)), dt=0.5
-    )
+REPORT_SECONDS = 0.5
+"""The App hears a stage's count at most this often (a new stage and a stage's end at once)."""
+HEARTBEAT_SECONDS = 2.0
+"""A stage with no count to move (a candidate search) says how long it has run this often."""
+
+
+def progress_reporter(send, label):
+    """A FiftyOne progress callback that calls ``send(text, fraction)``, ``text`` naming
+    ``label`` and the stage its bar counts (``bridge.progress``)."""
+    last = {"text": None, "at": 0.0}
+
+    def report(bar):
+        text, now = stage_label(label, bar), time.monotonic()
+        if text != last["text"] or bar.complete or now - last["at"] >= REPORT_SECONDS:
+            last.update(text=text, at=now)
+            send(text, bar.progress)
+
+    return report
 
 
 def stage_label(label, bar):
@@ -335,22 +348,35 @@ def analysis_steps(ctx, label, work, summarize, title, failing_in_place=None):
     ``label``. Delegated, it runs in place, reports through ``ctx.set_progress`` and fails
     as a run (the runs page shows the message)."""
     if ctx.delegated:
-        work(progress_reporter(ctx, label))
+        work(progress_reporter(lambda text, fraction: ctx.set_progress(progress=fraction, label=text), label))
         return
     updates, outcome, finished = queue.Queue(), {}, object()
 
     def run():
         try:
-            outcome["result"] = work(fo.report_progress(lambda bar: updates.put((stage_label(label, bar), bar.progress)), dt=0.5))
+            outcome["result"] = work(progress_reporter(lambda text, fraction: updates.put((text, fraction)), label))
         except BaseException as error:  # raised again below, in the operator's thread
             outcome["error"] = error
         finally:
             updates.put(finished)
 
     threading.Thread(target=run, name=f"redundancy: {label}", daemon=True).start()
-    while (update := updates.get()) is not finished:
-        text, fraction = update
-        yield ctx.ops.set_progress(label=f"{text} {fraction:.0%} ({CANCEL_HINT})", progress=fraction)
+    shown, started = None, time.monotonic()
+    while True:
+        try:
+            update = updates.get(timeout=HEARTBEAT_SECONDS)
+        except queue.Empty:
+            update = shown  # nothing new: say again, with the time the stage has taken
+        if update is finished:
+            break
+        if update is None:
+            continue
+        if shown is None or update[0] != shown[0]:
+            started = time.monotonic()
+        shown, (text, fraction) = update, update
+        elapsed = time.monotonic() - started
+        took = f" · {elapsed:,.0f} s" if elapsed >= HEARTBEAT_SECONDS else ""
+        yield ctx.ops.set_progress(label=f"{text} {fraction:.0%}{took} ({CANCEL_HINT})", progress=fraction)
     error = outcome.get("error")
     if isinstance(error, RunCancelled):
         title, summary = "Cancelled", f"**Cancelled.** {error}."

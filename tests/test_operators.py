@@ -1,5 +1,6 @@
 """The plugin as FiftyOne sees it: discovery, registry, and headless operator runs."""
 
+import re
 import sys
 
 import fiftyone.operators as foo
@@ -228,11 +229,16 @@ def test_an_analysis_run_from_the_app_reports_its_progress_as_it_goes(small_data
     requests = [r["params"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == "set_progress"]
     stages = {}
     for request in requests:  # each stage's bar moves forward, and the label names the stage
-        stage = request["label"].split(" (")[0].rsplit(" ", 1)[0]
+        stage, percent = re.match(r"Wavelet clusters: (.+) (\d+)%( · [\d,]+ s)? \(to stop it, run Redundancy: cancel", request["label"]).groups()[:2]
+        assert float(percent) == round(100 * request["progress"])
         stages.setdefault(stage, []).append(request["progress"])
-    assert list(stages) == ["Wavelet clusters: decoding images", "Wavelet clusters: scoring pairs"]
-    assert all(shown[-1] == 1.0 and shown == sorted(shown) for shown in stages.values())
-    assert requests[-1]["label"] == "Wavelet clusters: scoring pairs 100% (to stop it, run Redundancy: cancel a running analysis)"
+    assert list(stages) == [
+        "decoding images", "finding identical images", "computing wavelets", "selecting coefficients",
+        "finding candidate pairs", "verifying pairs", "completing groups", "grouping", "drawing the map",
+        "writing results",
+    ]  # fmt: skip
+    assert all(shown == sorted(shown) for shown in stages.values())
+    assert stages["decoding images"][-1] == stages["verifying pairs"][-1] == 1.0
 
 
 ANALYSES = ("compute_wavelet_clusters", "compute_ssim_clusters", "compute_split_similarity", "compute_feature_clusters")
@@ -273,3 +279,29 @@ def test_feature_forms_say_what_to_install_without_the_features_extra(small_data
         assert notice["invalid"] is True and list(properties) == ["features_missing"]
         assert "torch, hdbscan not installed here" in notice["view"]["description"]
         assert "pip install 'fiftyone-redundancy[features]'" in notice["view"]["description"]
+
+
+def stages_seen(analyse):
+    """The stage names, in order, a FiftyOne progress callback hears while ``analyse(progress)`` runs."""
+    seen = []
+
+    def progress(bar):
+        if not seen or seen[-1] != bar.stage:
+            seen.append(bar.stage)
+
+    analyse(progress)
+    return seen
+
+
+def test_ssim_split_and_feature_runs_name_each_stage_as_they_go(small_dataset):
+    import numpy as np
+
+    ssim = stages_seen(lambda progress: fr.compute_ssim_clusters(small_dataset, image_size=20, progress=progress))
+    assert ssim[0] == "decoding images" and ssim[-1] == "writing results"
+    assert {"finding identical images", "scoring pairs", "computing the spectrum", "drawing the map"} <= set(ssim)
+    split = stages_seen(lambda progress: fr.compute_split_similarity(small_dataset, progress=progress))
+    assert split[0] == "decoding images" and split[-2:] == ["scoring pairs", "writing results"]
+    small_dataset.set_values("vector", np.random.default_rng(0).normal(size=(len(small_dataset), 8)).tolist())
+    features = stages_seen(lambda progress: fr.compute_feature_clusters(small_dataset, embeddings_field="vector", progress=progress))
+    assert features[0] == "extracting features" and features[-1] == "writing results"
+    assert {"reducing features", "clustering", "choosing representatives", "drawing the map"} <= set(features)
