@@ -44,6 +44,18 @@ def resolve_model(model=None, model_path=None, architecture=None, num_classes=No
         ) from error
 
 
+def check_weights(architecture, model_path, random_weights=False):
+    """Refuse a torchvision ``architecture`` without its checkpoint unless
+    ``random_weights`` asks for untrained weights on purpose: their features place images
+    by chance, so the groups, outliers and influential samples would mean nothing."""
+    if architecture is not None and model_path is None and not random_weights:
+        raise ValueError(
+            f"architecture {architecture!r} has no checkpoint (model_path), so its weights would be "
+            "random and its groups and outliers chance: give the checkpoint of the trained model, "
+            "or pass random_weights=True to use untrained weights on purpose (a baseline)"
+        )
+
+
 @documented
 def compute_feature_clusters(
     samples,
@@ -73,6 +85,7 @@ def compute_feature_clusters(
     executor=None,
     progress=None,
     overwrite=False,
+    random_weights=False,
 ):
     """Outliers and semantically similar images of ``samples`` in a trained model's
     feature space (Raud 2023; class-wise as Birodkar et al. 2019).
@@ -123,11 +136,15 @@ def compute_feature_clusters(
             store. Reduction and clustering stay in this process, so the run is the
             single-process one. Not for ``zoo_model``; an ``embeddings_field`` needs no
             model. None: this process
+        random_weights: with ``architecture`` and no ``model_path``, use the untrained
+            (random) weights on purpose; without it such a run is refused, since random
+            features group images by chance
 
     Returns:
         a :class:`RedundancyRun`
     """
     require_features("feature maps")
+    check_weights(architecture, model_path, random_weights)
     parameters = FeatureParameters(
         reduction=reduction,
         n_reduce=n_reduce,
@@ -167,7 +184,8 @@ def compute_feature_clusters(
             "points_3d": analysis.points_3d.round(5).tolist(),
         }
         config = {"label_field": label_field, "layer": layer, "source": source, "image_size": image_size,
-                  "normalize": normalize, "pool": pool, "store_features": store_features, **vars(parameters)}  # fmt: skip
+                  "normalize": normalize, "pool": pool, "store_features": store_features, "random_weights": random_weights,
+                  **vars(parameters)}  # fmt: skip
         extra = {"embedding": (fo.VectorField, list(analysis.reduced))} if store_features else None
         run = runs.store_run(writer, samples, FEATURES.name, config, sample_ids, analysis.decisions, details, extra)
         stages.hear("write", True)

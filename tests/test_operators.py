@@ -305,3 +305,11 @@ def test_ssim_split_and_feature_runs_name_each_stage_as_they_go(small_dataset):
     features = stages_seen(lambda progress: fr.compute_feature_clusters(small_dataset, embeddings_field="vector", progress=progress))
     assert features[0] == "extracting features" and features[-1] == "writing results"
     assert {"reducing features", "clustering", "choosing representatives", "drawing the map"} <= set(features)
+
+
+def test_the_feature_form_asks_for_the_checkpoint_or_the_random_weights_box(small_dataset):
+    params = {"source": "torchvision", "architecture": "resnet18"}
+    form = resolve_form(small_dataset, "compute_feature_clusters", params)
+    assert form["model_path"]["required"] is True and "by chance" in form["random_weights"]["view"]["description"]
+    ticked = resolve_form(small_dataset, "compute_feature_clusters", {**params, "random_weights": True})
+    assert not ticked["model_path"]["required"]
