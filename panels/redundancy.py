@@ -13,6 +13,7 @@ import fiftyone.operators.types as types
 from ..bridge.methods import method_named
 from ..bridge.runs import list_runs
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
+from ..core.spectral import read_spectrum
 from . import figures
 from .run_state import RunPanel, PLUGIN, current_run, data_name, errors_in_place, method_title, new_revision, set_data
 
@@ -58,7 +59,9 @@ class RedundancyPanel(RunPanel):
             spectrum = run.details["spectrum"]
             k = run.details["eigengap_clusters"]
             shown = figures.spectrum_shown(len(spectrum), k)
-            ctx.panel.state.spectrum_md = spectrum_caption(run, k, shown, len(spectrum))
+            reading = read_spectrum(spectrum)
+            ctx.panel.state.spectrum_md = spectrum_caption(run, k, shown, reading, n_groups)
+            ctx.panel.state.spectrum_drawn = not reading.all_zero
             ctx.panel.state.spectrum_k = k
             ctx.panel.state.gamma = run.parameters["gamma"]
             set_data(ctx, "spectrum", figures.spectrum_chart(spectrum[:shown]))
@@ -143,8 +146,9 @@ class RedundancyPanel(RunPanel):
         state = ctx.panel.state
         if method.chart == "spectrum":
             panel.str("spectrum_md", view=types.MarkdownView())
-            layout = figures.spectrum_layout(state.spectrum_k, state.gamma)
-            panel.plot(data_name(ctx, "spectrum"), layout=layout, config={"displayModeBar": False})
+            if state.spectrum_drawn:
+                layout = figures.spectrum_layout(state.spectrum_k, state.gamma)
+                panel.plot(data_name(ctx, "spectrum"), layout=layout, config={"displayModeBar": False})
         elif method.chart == "similarity":
             layout = figures.histogram_layout(state.threshold)
             panel.plot(data_name(ctx, "histogram"), layout=layout, config={"displayModeBar": False})
@@ -210,17 +214,35 @@ def groups_heading(n_shown, n_groups):
     return f"**{n_groups:,} groups**, largest first{shown}: click a row to show the group in the grid"
 
 
-def spectrum_caption(run, k, shown, n_eigenvalues):
-    """What the spectrum shows: the eigen-gap choice, and whether this run used it."""
+def spectrum_caption(run, k, shown, reading, n_groups):
+    """What the spectrum says in words: the graph's connected components (its zero
+    eigenvalues), the eigenvalues past them, the largest gap, and the rule's k; where every
+    computed eigenvalue is zero, that it says nothing more (and no chart is drawn)."""
     parameters = run.parameters
-    caption = (
-        f"**Laplacian spectrum.** The {shown} smallest of the {n_eigenvalues} eigenvalues of the "
-        f"pair-score graph's Laplacian; the eigen-gap rule `{parameters['rule']}` reads **k = {k}** "
-        "clusters off it."
-    )
-    if parameters.get("grouping") == "spectral":
-        return caption
-    return f"{caption} This run grouped by the pair-score threshold {parameters['threshold']} instead."
+    n = reading.n_computed
+    if reading.all_zero:
+        return (
+            f"**Laplacian spectrum.** All {n:,} computed eigenvalues of the pair-score graph's Laplacian "
+            f"are zero: the graph has at least {n:,} connected components (one zero eigenvalue each), so "
+            f"the spectrum cannot choose a number of clusters here. The run found {n_groups:,} groups."
+        )
+    lines = [
+        f"**Laplacian spectrum.** The {shown:,} smallest of the {n:,} eigenvalues of the pair-score graph's "
+        "Laplacian.",
+        f"**{reading.n_zero:,}** zero eigenvalues: the graph has {reading.n_zero:,} connected "
+        f"component{'' if reading.n_zero == 1 else 's'}.",
+        "Next eigenvalues: " + ", ".join(f"{value:.3g}" for value in reading.past_zero) + ".",
+    ]
+    if reading.gap_after is not None:
+        meaning = " (the components themselves)" if reading.gap_after == reading.n_zero else ""
+        lines.append(f"The largest gap, {reading.gap:.3g}, follows eigenvalue {reading.gap_after:,}: "
+                     f"the spectrum suggests {reading.gap_after:,} clusters{meaning}.")  # fmt: skip
+    lines.append(f"The eigen-gap rule `{parameters['rule']}` reads **k = {k:,}**.")
+    if parameters.get("grouping") != "spectral":
+        lines.append(f"This run grouped by the pair-score threshold {parameters['threshold']} instead "
+                     f"({n_groups:,} groups).")  # fmt: skip
+    return " ".join(lines)
+
 
 
 def _flat(parameters, prefix=""):
