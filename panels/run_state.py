@@ -13,6 +13,7 @@ instead of replacing the panel.
 """
 
 import functools
+from datetime import datetime
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
@@ -88,14 +89,31 @@ class RunPanel(foo.Panel):
         panel.btn("reload", label="Reload", icon="refresh", on_click=self.reload)
 
 
+SHARED_STORE = "redundancy_panels"
+"""The execution store (one per dataset) where the panels share the run last chosen."""
+
+
 def current_run(ctx, keys=None, chosen=None):
-    """The run the panel shows: ``chosen``, else the one in the panel's state if it still
-    exists, else the latest of ``keys`` (default: every run of the dataset); None when
-    there is none. The choice is written back to the state."""
+    """The run the panel shows, the same in every panel: ``chosen`` (then shared with the
+    others), else the run last chosen in any panel unless a run was stored since, else
+    the latest of ``keys`` (default: every run of the dataset); a panel whose ``keys``
+    lack the shared run (the map: runs with points) keeps its own. A new run is thus
+    shown once stored, until the user picks another. None when there is none. The
+    choice is written back to the state."""
     keys = list_runs(ctx.dataset) if keys is None else keys
-    key = chosen or ctx.panel.state.key
-    if key not in keys:
-        key = max(keys, key=lambda k: ctx.dataset.get_run_info(k).timestamp) if keys else None
+    latest = max(keys, key=lambda k: ctx.dataset.get_run_info(k).timestamp) if keys else None
+    store = ctx.store(SHARED_STORE)
+    if chosen in keys:
+        store.set("chosen", {"key": chosen, "at": datetime.utcnow().isoformat()})
+    shared = store.get("chosen")
+    if shared is not None and latest is not None and ctx.dataset.get_run_info(latest).timestamp > datetime.fromisoformat(shared["at"]):
+        shared = None  # a run stored since is the newer choice
+    if shared is not None and shared["key"] in keys:
+        key = shared["key"]
+    elif shared is not None and ctx.panel.state.key in keys:
+        key = ctx.panel.state.key  # this panel cannot show the shared run
+    else:
+        key = latest
     ctx.panel.state.key = key
     return None if key is None else RedundancyRun(ctx.dataset, key)
 

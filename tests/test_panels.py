@@ -173,12 +173,12 @@ def test_clicking_a_group_row_shows_that_group_representative_first(small_datase
 def test_ssim_and_split_runs_load_their_charts(small_dataset):
     fr.compute_ssim_clusters(small_dataset, label_field="ground_truth", key="ssim", progress=False)
     split = fr.compute_split_similarity(small_dataset, key="split", progress=False)
-    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load", state={"key": "ssim"})
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_change_run", value="ssim")
     spectrum = revision_data(state, data, "spectrum")[0]["y"]
     stored = fr.load_run(small_dataset, "ssim").details["spectrum"]
     assert spectrum == stored[: max(50, 3 * state["spectrum_k"])] and len(stored) == len(small_dataset)
     assert f"k = {state['spectrum_k']}" in state["spectrum_md"].replace("**", "")
-    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load", state={"key": "split"})
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_change_run", value="split")
     histogram = revision_data(state, data, "histogram")[0]["x"]
     assert len(histogram) == split.details["n_test"] and state["threshold"] == split.parameters["threshold"]
     assert f"**{split.details['n_near_identical']:,}** of {split.details['n_test']:,} test samples" in state["summary_md"]
@@ -315,3 +315,14 @@ def test_the_spectrum_caption_counts_components_and_drops_a_chart_of_zeros(small
     caption = spectrum_caption(run, 2, 4, read_spectrum([0.0, 0.0, 0.5, 2.0]), 3).replace("**", "")
     assert "2 zero eigenvalues: the graph has 2 connected components" in caption
     assert "Next eigenvalues: 0.5, 2." in caption and "follows eigenvalue 3: the spectrum suggests 3 clusters" in caption
+
+
+def test_the_panels_share_the_run_last_chosen_until_a_run_is_stored(small_dataset):
+    for key in ("wavelet", "other"):
+        fr.compute_wavelet_clusters(small_dataset, key=key, progress=False)
+    assert call_panel(small_dataset, "embedding_map", "on_load")[0]["key"] == "other"  # the latest
+    call_panel(small_dataset, "redundancy_panel", "on_change_run", value="wavelet")
+    assert call_panel(small_dataset, "embedding_map", "on_load")[0]["key"] == "wavelet"
+    assert call_panel(small_dataset, "redundancy_panel", "on_load")[0]["key"] == "wavelet"
+    fr.compute_wavelet_clusters(small_dataset, key="newest", progress=False)
+    assert call_panel(small_dataset, "embedding_map", "on_load", state={"key": "wavelet"})[0]["key"] == "newest"
