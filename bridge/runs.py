@@ -33,7 +33,7 @@ from ..version import VERSION
 from .documented import documented
 from .methods import method_named
 from .run_hooks import AnalysisRunConfig
-from .samples import read_labels
+from .samples import distinct_names, read_labels
 
 METHOD_PREFIX = "redundancy."
 STAGING_PREFIX = "redundancy_staging_"
@@ -1044,20 +1044,20 @@ class RedundancyRun:
 
     def group_rows(self, limit=None):
         """One row per group of 2+ samples, largest first: ``{"group", "size", "labels",
-        "kind", "representative"}``. The kind follows the stored decision (a group of
+        "kind", "representative"}`` (its file, by a name no other member shares). The kind follows the stored decision (a group of
         influential samples mixes labels), so it holds even if the label field is gone;
         mixed-label groups have no representative."""
         view = self._in_groups()
         groups, statuses, paths = view.values([f"{self.key}_group", f"{self.key}_status", "filepath"])
         labels = read_labels(view, self.label_field()) or [None] * len(groups)
         members = {}
-        for group, status, path, label in zip(groups, statuses, paths, labels):
+        for group, status, name, label in zip(groups, statuses, distinct_names(paths), labels):
             row = members.setdefault(group, {"size": 0, "labels": set(), "representative": "", "mixed": False})
             row["size"] += 1
             row["mixed"] |= status == INFLUENTIAL
             row["labels"].add("(none)" if label is None else str(label))
             if status == REPRESENTATIVE:
-                row["representative"] = os.path.basename(path)
+                row["representative"] = name
         rows = []
         sizes = {group: row["size"] for group, row in members.items()}
         for group in _largest_first(sizes)[:limit]:

@@ -10,7 +10,6 @@ reviewers can work on one run at once.
 
 import base64
 import io
-import os
 from urllib.parse import quote
 
 import fiftyone.operators as foo
@@ -27,7 +26,7 @@ from ..bridge.review import (
     reviewable_runs,
     undo_review,
 )
-from ..bridge.samples import read_labels
+from ..bridge.samples import distinct_names, read_labels
 from ..core.pair_score import STORED_FLOOR
 from ..core.review import DIFFERENT, LABELS_DIFFER, ORDERS, SAME, SKIPPED
 from .run_state import RunPanel, current_run, data_name, errors_in_place, new_revision, set_data
@@ -66,6 +65,17 @@ def controls(ctx, edited=None):
     chosen["band_low"], chosen["band_high"] = sorted((chosen["band_low"], chosen["band_high"]))
     chosen["order"] = chosen.get("order") if chosen.get("order") in ORDERS else ORDERS[0]
     return chosen
+
+
+def score_beside(score, cut, digits=3):
+    """``score`` with the decimals it needs to read on its own side of ``cut``: 0.4496
+    beside a cut of 0.45 reads 0.4496, not 0.450."""
+    while digits < 12:
+        shown = round(score, digits)
+        if (shown >= cut) == (score >= cut) and (shown == cut) == (score == cut):
+            break
+        digits += 1
+    return f"{score:.{digits}f}"
 
 
 class PairReviewPanel(RunPanel):
@@ -139,11 +149,12 @@ class PairReviewPanel(RunPanel):
         hit = np.flatnonzero((pairs.first == row_a) & (pairs.second == row_b))
         score = float(pairs.score[hit[0]]) if len(hit) else None
         state.images = {"image_a": media_url(paths[0]), "image_b": media_url(paths[1]), "image_difference": difference_uri(*paths)}
-        side = lambda path, label: f"`{os.path.basename(path)}`" + ("" if label is None else f" · label **{label}**")  # noqa: E731
-        verdict = "above" if score is not None and score >= cut else "below"
-        scored = "not stored by the run" if score is None else f"**{score:.3f}** ({verdict} the cut {cut:g})"
+        names = distinct_names(paths)
+        side = lambda name, label: f"`{name}`" + ("" if label is None else f" · label **{label}**")  # noqa: E731
+        verdict = "at or above" if score is not None and score >= cut else "below"
+        scored = "not stored by the run" if score is None else f"**{score_beside(score, cut)}** ({verdict} the cut {cut:g})"
         state.pair_md = (
-            f"Left: {side(paths[0], labels[0])} · Right: {side(paths[1], labels[1])} · pair score {scored}\n\n"
+            f"Left: {side(names[0], labels[0])} · Right: {side(names[1], labels[1])} · pair score {scored}\n\n"
             f"Full resolution: [left]({media_url(paths[0])}) · [right]({media_url(paths[1])}) "
             "(opens the file in this tab; Back returns to the App). "
             "Difference view (right): bright where the two images differ, after scaling both to one size."

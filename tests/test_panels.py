@@ -326,3 +326,17 @@ def test_the_panels_share_the_run_last_chosen_until_a_run_is_stored(small_datase
     assert call_panel(small_dataset, "redundancy_panel", "on_load")[0]["key"] == "wavelet"
     fr.compute_wavelet_clusters(small_dataset, key="newest", progress=False)
     assert call_panel(small_dataset, "embedding_map", "on_load", state={"key": "wavelet"})[0]["key"] == "newest"
+
+
+def test_a_score_reads_on_its_own_side_of_the_cut():
+    from fiftyone_redundancy.panels.review import score_beside
+
+    assert score_beside(0.4496, 0.45) == "0.4496" and score_beside(0.44996, 0.45) == "0.44996"
+    assert score_beside(0.45, 0.45) == "0.450" and score_beside(0.812, 0.45) == "0.812"
+
+
+def test_files_are_named_by_the_shortest_tail_no_other_shares():
+    from fiftyone_redundancy.bridge.samples import distinct_names
+
+    paths = ["/data/cat/0318.jpg", "/data/dog/0318.jpg", "/data/dog/0007.jpg", "/x/a/b.png", "/y/a/b.png"]
+    assert distinct_names(paths) == ["cat/0318.jpg", "dog/0318.jpg", "0007.jpg", "x/a/b.png", "y/a/b.png"]
