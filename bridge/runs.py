@@ -761,9 +761,14 @@ def _plugin_runs(dataset, method=None):
 
 @documented
 def delete_run(dataset, key):
-    """Delete the run under ``key`` and the fields, review view and reviews it owns.
+    """Delete the run under ``key`` and the fields, review view and reviews it owns, and
+    take back the review tags its reviews added (a sample another run's review with the
+    same tag covers keeps it).
 
     Args:
+
+    Returns:
+        ``{tag: samples untagged}``
     """
     with RunWriter(dataset, key) as writer:
         _require_run(dataset, key)
@@ -776,7 +781,29 @@ def delete_run(dataset, key):
             "renames": {},
             "run": None,
         })  # fmt: skip
+    untagged = _untag_reviews(dataset, key)
     _reviews().delete_many({"dataset_id": str(dataset._doc.id), "key": key})
+    return untagged
+
+
+def _untag_reviews(dataset, key):
+    """Remove the tags the reviews of run ``key`` added (``added``: the samples that did
+    not have them) where no review of another run with the same tag covers the sample;
+    that review inherits the right to remove it later. ``{tag: samples untagged}``."""
+    reviews = list(_reviews().find({"dataset_id": str(dataset._doc.id), "key": key, "tag": {"$ne": None}}))
+    untagged = {}
+    for tag in sorted({review["tag"] for review in reviews if review.get("tag")}):
+        added = sorted({sample_id for review in reviews if review.get("tag") == tag for sample_id in review.get("added", [])})
+        others = {"dataset_id": str(dataset._doc.id), "key": {"$ne": key}, "tag": tag}
+        kept = set()
+        for heir in _reviews().find({**others, "$or": [{"a": {"$in": added}}, {"b": {"$in": added}}]}):
+            covered = {heir["a"], heir["b"]} & set(added)
+            kept |= covered
+            _reviews().update_one({"_id": heir["_id"]}, {"$addToSet": {"added": {"$each": sorted(covered)}}})
+        tagged = dataset.select([sample_id for sample_id in added if sample_id not in kept]).match_tags(tag)
+        untagged[tag] = len(tagged)
+        tagged.untag_samples(tag)
+    return {tag: count for tag, count in untagged.items() if count}
 
 
 @documented

@@ -286,3 +286,22 @@ def test_a_recut_split_equals_a_fresh_split_at_that_cut(reviewed):
     assert "split" in recuttable_runs(dataset) and "split" not in reviewable_runs(dataset)  # re-cut, not reviewed
     fr.recut_run(dataset, "split", DEFAULT_THRESHOLD)
     assert run_values(dataset, "split") == before
+
+
+def test_deleting_a_run_takes_back_the_review_tags_it_added_and_no_other(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="first", progress=False)
+    fr.compute_wavelet_clusters(small_dataset, key="second", progress=False)
+    table = pair_table(small_dataset, "first")
+    ids = table.sample_ids
+    pairs = [(ids[first], ids[second]) for first, second in zip(table.pairs.first, table.pairs.second)]
+    (a, b) = pairs[0]
+    (c, d) = next(pair for pair in pairs if not {a, b} & set(pair))
+    small_dataset.select([c]).tag_samples(DEFAULT_TAGS[SAME])  # the user's own tag, before any review
+    fr.review_pair(small_dataset, "first", a, b, SAME)
+    fr.review_pair(small_dataset, "first", c, d, SAME)
+    fr.review_pair(small_dataset, "second", a, b, SAME)  # the other run's review covers a and b too
+    assert fr.delete_run(small_dataset, "first") == {DEFAULT_TAGS[SAME]: 1}  # d alone
+    tagged = set(small_dataset.match_tags(DEFAULT_TAGS[SAME]).values("id"))
+    assert tagged == {a, b, c}
+    assert fr.delete_run(small_dataset, "second") == {DEFAULT_TAGS[SAME]: 2}  # inherited from the first run's review
+    assert set(small_dataset.match_tags(DEFAULT_TAGS[SAME]).values("id")) == {c}
