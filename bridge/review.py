@@ -53,7 +53,7 @@ class PairTable:
         details = run.details
         if "pairs" not in details:
             raise ValueError(
-                f"run {run.key!r} ({run.method}) stores no scored pairs: only runs that group by the "
+                f"run {run.key!r} (a run of {run.method_info.label}) stores no scored pairs: only runs that group by the "
                 "pair score can be reviewed or re-cut. Run wavelet clusters (grouping='score') or SSIM "
                 "(grouping='threshold') first"
             )
@@ -322,7 +322,7 @@ def _recut_pairs(dataset, run, threshold):
     grouping = run.method_info.recut_grouping
     if grouping is None or run.parameters.get("grouping") != grouping:
         raise ValueError(
-            f"run {key!r} is a {run.method} run grouped by {run.parameters.get('grouping', 'its own rule')!r}; "
+            f"run {key!r} is a run of {run.method_info.label} grouped by {run.parameters.get('grouping', 'its own rule')!r}; "
             "only wavelet runs with grouping='score', SSIM runs with grouping='threshold' and "
             "train-vs-test splits are cut from what they stored. Run the analysis again at the new threshold"
         )

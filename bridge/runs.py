@@ -31,7 +31,7 @@ from ..core.ssim_analysis import SSIMParameters
 from ..core.timing import timed
 from ..version import VERSION
 from .documented import documented
-from .methods import method_named
+from .methods import METHODS, method_named
 from .run_hooks import AnalysisRunConfig
 from .samples import distinct_names, read_labels
 
@@ -92,6 +92,15 @@ def run_fields(key, extra_suffixes=()):
     return [f"{key}_{suffix}" for suffix in (*FIELD_TYPES, *extra_suffixes)]
 
 
+def method_words(stored):
+    """A stored run's method as a user reads it: ``a run of SSIM`` for this plugin's
+    (never its internal name), ``a run of method 'x'`` for another tool's."""
+    name = (stored or "")[len(METHOD_PREFIX) :] if (stored or "").startswith(METHOD_PREFIX) else None
+    if name in METHODS:
+        return f"a run of {METHODS[name].label}"
+    return f"a run of method {stored!r}" if name is None else "a run of an unknown analysis of this plugin"
+
+
 def check_key_name(key):
     """Refuse, before anything is written, a key FiftyOne cannot store as a run."""
     if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
@@ -121,7 +130,7 @@ def validate_key(samples, key, method, extra_suffixes=(), overwrite=False):
         existing = dataset.get_run_info(key).config.method
         if existing != METHOD_PREFIX + method:
             raise ValueError(
-                f"run key {key!r} already holds a {existing!r} run on dataset "
+                f"run key {key!r} already holds {method_words(existing)} on dataset "
                 f"{dataset.name!r}; choose another key or delete that run first"
             )
         owned_view = _owned_review_view(dataset, key)

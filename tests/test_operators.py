@@ -313,3 +313,12 @@ def test_the_feature_form_asks_for_the_checkpoint_or_the_random_weights_box(smal
     assert form["model_path"]["required"] is True and "by chance" in form["random_weights"]["view"]["description"]
     ticked = resolve_form(small_dataset, "compute_feature_clusters", {**params, "random_weights": True})
     assert not ticked["model_path"]["required"]
+
+
+def test_messages_name_an_analysis_in_words_never_its_internal_method_name(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="taken", progress=False)
+    with pytest.raises(ValueError) as refused:
+        fr.compute_split_similarity(small_dataset, key="taken", progress=False)
+    assert "holds a run of wavelet clusters" in str(refused.value) and "redundancy." not in str(refused.value)
+    form = resolve_form(small_dataset, "compute_ssim_clusters", {"key": "taken"})
+    assert "a run of wavelet clusters" in form["key"]["error_message"] and "wavelet_clusters" not in form["key"]["error_message"]
