@@ -11,11 +11,22 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..bridge.methods import method_named
+from ..bridge.review import preview_cut, recut_run, recuttable_runs
 from ..bridge.runs import list_runs
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
 from ..core.spectral import read_spectrum
 from . import figures
-from .run_state import RunPanel, PLUGIN, current_run, data_name, errors_in_place, method_title, new_revision, set_data
+from .run_state import (
+    PLUGIN,
+    RunPanel,
+    current_run,
+    cut_preview_markdown,
+    data_name,
+    errors_in_place,
+    method_title,
+    new_revision,
+    set_data,
+)
 
 MAX_GROUP_ROWS = 100
 VIEW_BUTTONS = {"least_similar_view": ("show_least_similar", "Least similar test samples")}
@@ -54,6 +65,9 @@ class RedundancyPanel(RunPanel):
         rows = run.group_rows(limit=MAX_GROUP_ROWS)
         set_data(ctx, "groups", group_table(rows))
         ctx.panel.state.groups_md = groups_heading(len(rows), n_groups)
+        ctx.panel.state.recuttable = run.key in recuttable_runs(ctx.dataset)
+        ctx.panel.state.cut = run.parameters.get("threshold") if ctx.panel.state.recuttable else None
+        ctx.panel.state.preview_md = None
         chart = run.method_info.chart
         if chart == "spectrum":
             spectrum = run.details["spectrum"]
@@ -114,6 +128,31 @@ class RedundancyPanel(RunPanel):
     def show_all(self, ctx):
         ctx.ops.clear_view()
 
+    @errors_in_place
+    def on_change_cut(self, ctx):
+        """A cut typed: the counts it would give, written nowhere (``preview_cut``)."""
+        run = self.shown_run(ctx)
+        cut = ctx.params.get("value")
+        if run is None or not isinstance(cut, (int, float)):
+            return
+        same = cut == run.parameters["threshold"]
+        ctx.panel.state.preview_md = None if same else cut_preview_markdown(run, cut, preview_cut(ctx.dataset, run.key, cut))
+
+    @errors_in_place
+    def apply_cut(self, ctx):
+        """Re-cut the run at the cut in the box: the only button here that writes."""
+        run = self.shown_run(ctx)
+        cut = ctx.panel.state.cut
+        if run is None or not isinstance(cut, (int, float)):
+            return
+        run = recut_run(ctx.dataset, run.key, cut)
+        self.on_load(ctx)
+        ctx.panel.state.preview_md = (
+            f"**Run `{run.key}` re-cut at {cut:g}:** {run.counts['redundant']:,} redundant, "
+            f"{run.counts['influential']:,} influential, {run.counts['representative']:,} representative."
+        )
+        ctx.ops.reload_dataset()
+
     def render(self, ctx):
         panel = types.Object()
         self.error_notice(ctx, panel)
@@ -144,6 +183,12 @@ class RedundancyPanel(RunPanel):
                     on_click=f"{PLUGIN}/export_curated", prompt=True, params={"keys": [key]})  # fmt: skip
 
         state = ctx.panel.state
+        if state.recuttable:
+            cut_row = panel.h_stack("cut_row", gap=2, align_x="left", align_y="center")
+            cut_row.float("cut", label="Try a cut", on_change=self.on_change_cut)
+            cut_row.btn("apply_cut", label="Apply this cut", icon="content_cut", variant="outlined", on_click=self.apply_cut)
+            if state.preview_md:
+                panel.str("preview_md", view=types.MarkdownView())
         if method.chart == "spectrum":
             panel.str("spectrum_md", view=types.MarkdownView())
             if state.spectrum_drawn:

@@ -21,15 +21,17 @@ from ..bridge.review import (
     calibration,
     load_reviews,
     pair_table,
+    preview_cut,
     recut_run,
     review_pair,
     reviewable_runs,
     undo_review,
 )
+from ..bridge.runs import RedundancyRun
 from ..bridge.samples import distinct_names, read_labels
 from ..core.pair_score import STORED_FLOOR
 from ..core.review import DIFFERENT, LABELS_DIFFER, ORDERS, SAME, SKIPPED
-from .run_state import RunPanel, current_run, data_name, errors_in_place, new_revision, set_data
+from .run_state import RunPanel, current_run, cut_preview_markdown, data_name, errors_in_place, new_revision, set_data
 
 ORDER_LABELS = {
     "uncertain": "Most uncertain first (nearest the cut)",
@@ -104,6 +106,7 @@ class PairReviewPanel(RunPanel):
         table = pair_table(ctx.dataset, run.key)
         state.run_cut = table.threshold
         state.controls = {**controls(ctx), "cut": table.threshold}
+        state.preview_md = None
         state.tags = {name: (state.tags or {}).get(name, DEFAULT_TAGS[decision]) for decision, name in TAG_INPUTS.items()}
         self.show_next(ctx)
 
@@ -233,6 +236,14 @@ class PairReviewPanel(RunPanel):
     @errors_in_place
     def on_change_cut(self, ctx):
         self.change_control(ctx, "cut")
+        self.preview(ctx)
+
+    def preview(self, ctx):
+        """The counts the cut in the box gives, written nowhere (``preview_cut``)."""
+        state = ctx.panel.state
+        cut = controls(ctx)["cut"]
+        run = RedundancyRun(ctx.dataset, state.key)
+        state.preview_md = None if cut == state.run_cut else cut_preview_markdown(run, cut, preview_cut(ctx.dataset, state.key, cut))
 
     @errors_in_place
     def apply_cut(self, ctx):
@@ -279,6 +290,8 @@ class PairReviewPanel(RunPanel):
         panel.plot(data_name(ctx, "calibration"), layout=calibration_layout(controls(ctx)["cut"], state.run_cut),
                    config={"displayModeBar": False})  # fmt: skip
         panel.str("calibration_md", view=types.MarkdownView())
+        if state.preview_md:
+            panel.str("preview_md", view=types.MarkdownView())
         panel.btn("apply_cut", label="Apply this cut", icon="content_cut", variant="contained", on_click=self.apply_cut)
         if state.applied_md:
             panel.str("applied_md", view=types.MarkdownView())

@@ -143,3 +143,17 @@ def data_name(ctx, name):
 
 def set_data(ctx, name, value):
     ctx.panel.data.set(data_name(ctx, name), value)
+
+
+def cut_preview_markdown(run, cut, preview):
+    """What a cut tried in a panel gives (``bridge.review.preview_cut``), beside what the
+    run stores, and that nothing is written until the cut is applied."""
+    counts = preview["counts"]
+    now = run.counts
+    shown = ", ".join(f"**{counts[status]:,}** {status}" for status in ("redundant", "influential", "representative"))
+    stored = ", ".join(f"{now.get(status, 0):,} {status}" for status in ("redundant", "influential", "representative"))
+    return (
+        f"**At cut {cut:g}:** {shown} in {preview['groups']:,} groups (the run, cut at "
+        f"{run.parameters['threshold']:g}: {stored}). A preview: nothing is written until *Apply this cut*."
+    )
+

@@ -340,3 +340,26 @@ def test_files_are_named_by_the_shortest_tail_no_other_shares():
 
     paths = ["/data/cat/0318.jpg", "/data/dog/0318.jpg", "/data/dog/0007.jpg", "/x/a/b.png", "/y/a/b.png"]
     assert distinct_names(paths) == ["cat/0318.jpg", "dog/0318.jpg", "0007.jpg", "x/a/b.png", "y/a/b.png"]
+
+
+def database_state(dataset, key):
+    dataset.reload()
+    return dataset.values(f"{key}_status"), dataset.get_run_info(key).timestamp, sorted(dataset.get_field_schema())
+
+
+def test_trying_a_cut_in_either_panel_writes_nothing_and_only_apply_writes(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    before = database_state(small_dataset, "wavelet")
+    preview = fr.preview_cut(small_dataset, "wavelet", 0.8)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_change_cut", state=state, value=0.8)
+    assert f"**{preview['counts']['redundant']:,}** redundant" in state["preview_md"]
+    assert f"in {preview['groups']:,} groups" in state["preview_md"] and "nothing is written" in state["preview_md"]
+    review, _, _ = call_panel(small_dataset, "pair_review", "on_load")
+    review, _, _ = call_panel(small_dataset, "pair_review", "on_change_cut", state=review, value=0.8)
+    assert f"**{preview['counts']['redundant']:,}** redundant" in review["preview_md"]
+    assert database_state(small_dataset, "wavelet") == before  # tried twice, nothing written
+
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "apply_cut", state={**state, "cut": 0.8})
+    assert fr.load_run(small_dataset, "wavelet").counts == preview["counts"]
+    assert "re-cut at 0.8" in state["preview_md"]
