@@ -10,6 +10,7 @@ skips them anyway.
 
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -70,6 +71,9 @@ def app(app_dataset):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     session = fo.launch_app(app_dataset, remote=True, port=port, address="127.0.0.1")
+    waited = time.monotonic()  # on a loaded machine the server takes a while: the session retries every 10 s
+    while not session._client._connected and time.monotonic() - waited < 180:
+        time.sleep(0.5)
     yield session, f"http://127.0.0.1:{port}/datasets/{app_dataset.name}"
     session.close()
 
@@ -406,6 +410,46 @@ def test_a_refused_key_is_flagged_and_a_failing_analysis_shows_its_reason(page, 
         app_dataset.delete_samples(added)
     app_dataset.reload()
     assert "broken" not in fr.list_runs(app_dataset)
+
+
+STAGE_WATCHER = """() => {
+    window.stagesSeen = [];
+    const look = () => {
+        const found = document.body.innerText.match(/Wavelet clusters: ([a-z ]+?) \\d+%/);
+        if (found && window.stagesSeen[window.stagesSeen.length - 1] !== found[1]) window.stagesSeen.push(found[1]);
+    };
+    new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_an_analysis_names_each_stage_while_it_runs(page, app_dataset):
+    open_operator(page, "wavelet clusters")
+    form_input(page, "Run key").fill("watched")
+    page.wait_for_function("() => [...document.querySelectorAll('button')].some(b => b.innerText === 'Execute' && !b.disabled)")
+    page.evaluate(STAGE_WATCHER)
+    page.get_by_role("button", name="Execute").click()
+    page.get_by_text(re.compile(r"Wavelet clusters: [a-z ]+ \d+%")).first.wait_for()
+    screenshot(page, "analysis_progress_stage")
+    page.get_by_text("Wavelet clusters done").wait_for(timeout=180_000)
+    seen = page.evaluate("() => window.stagesSeen")
+    assert seen[0] == "decoding images" and seen[-1] == "writing results", seen
+    assert {"computing wavelets", "finding candidate pairs", "verifying pairs", "grouping"} <= set(seen), seen
+
+
+def test_a_cut_tried_in_the_panel_is_previewed_without_a_write(page, app_dataset):
+    def stored():
+        app_dataset.reload()
+        return app_dataset.values("wavelet_status"), app_dataset.get_run_info("wavelet").timestamp
+
+    before = stored()
+    preview = fr.preview_cut(app_dataset, "wavelet", 0.8)
+    open_panel(page, "redundancy_panel")
+    choose_run(page, "redundancy_panel", "wavelet")
+    form_input(page, "Try a cut").fill("0.8")
+    page.get_by_text("At cut 0.8:").wait_for()
+    page.get_by_text(f"{preview['counts']['redundant']:,} redundant").first.wait_for()
+    screenshot(page, "cut_previewed_without_a_write", focus=page.get_by_text("At cut 0.8:"))
+    assert stored() == before
 
 
 def test_a_run_deleted_from_the_app_disappears_from_the_open_panel(page, app_dataset):
