@@ -164,7 +164,7 @@ def compute_feature_clusters(
         labels = read_labels(samples, label_field)
 
         timings = {}
-        stages = StageProgress(progress, writer.raise_if_cancelled)
+        stages = StageProgress(progress, writer.raise_if_cancelled, writer.note_progress)
         with stages_reported(stages.hear):
             with timed(timings, "extraction"):
                 features, source = _features(

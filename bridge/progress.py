@@ -32,11 +32,13 @@ class StageProgress:
     so the App names the stage beside the percentage. ``hear`` follows the stages of
     ``core.timing.stages_reported`` (a stage without counts shows 0% then 100%, and only
     where ``progress`` is a callback: a terminal gets no empty bars); ``counted`` moves
-    the current stage's count. ``check()`` runs at every step and may raise to stop."""
+    the current stage's count. ``check()`` runs at every step and may raise to stop;
+    ``note(stage, fraction)`` hears each step too (``RunWriter.note_progress``)."""
 
-    def __init__(self, progress, check=None):
+    def __init__(self, progress, check=None, note=None):
         self.progress = progress
         self.check = check
+        self.note = note
         self.stage = None
         self.bar = None
 
@@ -54,6 +56,8 @@ class StageProgress:
             self.check()
         self._close()
         self.stage = words
+        if self.note is not None:
+            self.note(words)
         if callable(self.progress):
             self._open(1, "steps")
 
@@ -64,6 +68,8 @@ class StageProgress:
             self._close()
             self._open(total, unit)
         self.bar.set_iteration(done)
+        if self.note is not None:
+            self.note(self.stage, done / total if total else None)
         if done >= total:
             self._close()  # a stage that reports again (the completion after the verification) starts a new bar
 

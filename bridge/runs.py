@@ -52,6 +52,11 @@ COMMIT_TEXT_LIMIT = 4 * 2**20
 REVIEWS = "redundancy_reviews"
 """Pair-review decisions of each run (``bridge/review.py``): a document per reviewed pair,
 so that a decision is one write and reviewers working at once never overwrite each other."""
+ENDINGS = "redundancy_endings"
+"""How each analysis that stored no run ended (failed or cancelled), one document per
+dataset and key, so a run started in a tab closed since still says what became of it."""
+PROGRESS_NOTE_SECONDS = 2.0
+"""A writer notes its stage and percentage in its lease at most this often."""
 LEASE_SECONDS = 60.0
 """A writer renews its lease every third of this; a lease not renewed for this long is
 taken to belong to a dead writer."""
@@ -212,6 +217,27 @@ def _reviews():
     return foo.get_db_conn()[REVIEWS]
 
 
+def record_ending(dataset, key, error):
+    """Note that the analysis under ``key`` ended without storing a run, and why."""
+    outcome = "cancelled" if isinstance(error, RunCancelled) else "failed"
+    foo.get_db_conn()[ENDINGS].replace_one(
+        {"_id": _lease_id(dataset, key)},
+        {"dataset_id": str(dataset._doc.id), "key": key, "outcome": outcome, "message": str(error), "at": _now()},
+        upsert=True,
+    )
+
+
+def unstored_endings(dataset):
+    """The analyses of ``dataset`` that failed or were cancelled since the run under
+    their key was last stored (or with none stored): ``[{key, outcome, message, at}]``,
+    latest first."""
+    endings = foo.get_db_conn()[ENDINGS].find({"dataset_id": str(dataset._doc.id)}, sort=[("at", -1)])
+    return [
+        ending for ending in endings
+        if not dataset.has_run(ending["key"]) or dataset.get_run_info(ending["key"]).timestamp < ending["at"]
+    ]  # fmt: skip
+
+
 def _commit_files():
     import gridfs
 
@@ -366,6 +392,19 @@ class RunWriter:
                     self._cancel_request = lease["cancel"]
             except PyMongoError:
                 pass  # retried at the next beat; a lease lost meanwhile stops the commit
+
+    def note_progress(self, stage, fraction=None):
+        """Note in the lease the stage (and fraction done) this writer is at, at most every
+        ``PROGRESS_NOTE_SECONDS``, so ``runs_in_progress`` shows it to anyone (a tab
+        closed since, another process)."""
+        now = time.monotonic()
+        if stage == getattr(self, "_noted", (None, 0.0))[0] and now - self._noted[1] < PROGRESS_NOTE_SECONDS:
+            return
+        self._noted = (stage, now)
+        try:
+            _leases().update_one(self._mine(), {"$set": {"progress": {"stage": stage, "fraction": fraction}}})
+        except PyMongoError:
+            pass  # a note, not the work: the next one may land
 
     def raise_if_cancelled(self):
         """Stop the work here when someone asked to cancel this run (the writer's exit then

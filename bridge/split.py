@@ -130,7 +130,7 @@ def compute_split_similarity(
                 train_groups, test_groups = [train_groups[i] for i in train_kept], [test_groups[i] for i in test_kept]
 
         runs.checkpoint("decoded")
-        stages = StageProgress(progress, writer.raise_if_cancelled)
+        stages = StageProgress(progress, writer.raise_if_cancelled, writer.note_progress)
         with stages_reported(stages.hear), timed(timings, "pair_scores"):
             result = split_similarity(
                 train_images,

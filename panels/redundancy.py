@@ -12,7 +12,7 @@ import fiftyone.operators.types as types
 
 from ..bridge.methods import method_named
 from ..bridge.review import preview_cut, recut_run, recuttable_runs
-from ..bridge.runs import list_runs
+from ..bridge.runs import list_runs, runs_in_progress, unstored_endings
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
 from ..core.spectral import read_spectrum
 from . import figures
@@ -53,6 +53,7 @@ class RedundancyPanel(RunPanel):
     @errors_in_place
     def on_load(self, ctx, chosen=None):
         new_revision(ctx)
+        ctx.panel.state.activity_md = activity_markdown(ctx.dataset)
         run = current_run(ctx, chosen=chosen)
         if run is None:
             ctx.panel.state.summary_md = NO_RUNS
@@ -157,6 +158,8 @@ class RedundancyPanel(RunPanel):
         panel = types.Object()
         self.error_notice(ctx, panel)
         keys = list_runs(ctx.dataset)
+        if ctx.panel.state.activity_md:
+            panel.str("activity_md", view=types.MarkdownView())
         if not keys or ctx.panel.state.key is None:
             panel.str("summary_md", view=types.MarkdownView())
             return types.Property(panel, view=types.GridView(orientation="vertical"))
@@ -250,6 +253,24 @@ def details_markdown(run):
     parameters = ", ".join(f"`{name}={value}`" for name, value in _flat(run.parameters))
     timings = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in run.timings.items())
     return f"**Parameters:** {parameters}\n\n**Time per stage:** {timings}\n\nStored {run.timestamp:%Y-%m-%d %H:%M}"
+
+
+def activity_markdown(dataset):
+    """The analyses running now on ``dataset`` (their stage, whichever tab or process
+    started them) and those that ended without a run since (how and why)."""
+    lines = []
+    for key, lease in runs_in_progress(dataset).items():
+        progress = lease.get("progress") or {}
+        fraction = progress.get("fraction")
+        lines.append(
+            f"**Running now:** `{key}`, {progress.get('stage', 'starting')}"
+            + ("" if fraction is None else f" {fraction:.0%}")
+            + f" (since {lease['since']:%H:%M} UTC). *Reload* to follow it; to stop it, run "
+            "*Redundancy: cancel a running analysis*."
+        )
+    for ending in unstored_endings(dataset)[:3]:
+        lines.append(f"**`{ending['key']}` {ending['outcome']}** at {ending['at']:%Y-%m-%d %H:%M} UTC, no run stored: {ending['message']}")
+    return "\n\n".join(lines) or None
 
 
 def groups_heading(n_shown, n_groups):

@@ -363,3 +363,21 @@ def test_trying_a_cut_in_either_panel_writes_nothing_and_only_apply_writes(small
     state, _, _ = call_panel(small_dataset, "redundancy_panel", "apply_cut", state={**state, "cut": 0.8})
     assert fr.load_run(small_dataset, "wavelet").counts == preview["counts"]
     assert "re-cut at 0.8" in state["preview_md"]
+
+
+def test_the_panel_shows_a_run_in_progress_with_its_stage_and_how_an_unstored_run_ended(small_dataset, tmp_path):
+    from fiftyone_redundancy.bridge.runs import RunWriter
+
+    with RunWriter(small_dataset, "elsewhere") as writer:  # e.g. started in a tab closed since
+        writer.note_progress("verifying pairs", 0.25)
+        state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert "**Running now:** `elsewhere`, verifying pairs 25%" in state["activity_md"]
+
+    sample = small_dataset.first()
+    sample.filepath = str(tmp_path / "gone.png")
+    sample.save()
+    with pytest.raises(ValueError):
+        fr.compute_wavelet_clusters(small_dataset, key="broken", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert "**`broken` failed**" in state["activity_md"] and "gone.png" in state["activity_md"]
+    assert "Running now" not in state["activity_md"]
