@@ -67,7 +67,9 @@ class RedundancyPanel(RunPanel):
         set_data(ctx, "groups", group_table(rows))
         ctx.panel.state.groups_md = groups_heading(len(rows), n_groups)
         ctx.panel.state.recuttable = run.key in recuttable_runs(ctx.dataset)
-        ctx.panel.state.cut = run.parameters.get("threshold") if ctx.panel.state.recuttable else None
+        if ctx.panel.state.recuttable:  # the box shows the run's cut; what is typed is noted apart
+            ctx.panel.state.set("cut_row.cut", run.parameters.get("threshold"))
+        ctx.panel.state.tried_cut = None
         ctx.panel.state.preview_md = None
         chart = run.method_info.chart
         if chart == "spectrum":
@@ -136,6 +138,7 @@ class RedundancyPanel(RunPanel):
         cut = ctx.params.get("value")
         if run is None or not isinstance(cut, (int, float)):
             return
+        ctx.panel.state.tried_cut = cut
         same = cut == run.parameters["threshold"]
         ctx.panel.state.preview_md = None if same else cut_preview_markdown(run, cut, preview_cut(ctx.dataset, run.key, cut))
 
@@ -143,8 +146,9 @@ class RedundancyPanel(RunPanel):
     def apply_cut(self, ctx):
         """Re-cut the run at the cut in the box: the only button here that writes."""
         run = self.shown_run(ctx)
-        cut = ctx.panel.state.cut
+        cut = ctx.panel.state.tried_cut
         if run is None or not isinstance(cut, (int, float)):
+            ctx.panel.state.preview_md = "Type a cut in *Try a cut* first."
             return
         run = recut_run(ctx.dataset, run.key, cut)
         self.on_load(ctx)

@@ -281,7 +281,8 @@ class PairReviewPanel(RunPanel):
         if state.pair:
             images = panel.h_stack("images", gap=2, align_x="left")
             for name in ("image_a", "image_b", "image_difference"):
-                images.view(name, types.ImageView(height="256px", alt=name))
+                images.view(name, types.ImageView(height="256px", alt=name,  # aspect kept: a 32x32 image is never stretched
+                                                  componentsProps={"image": {"style": {"objectFit": "contain", "maxWidth": "100%"}}}))
         panel.str("pair_md", view=types.MarkdownView())
         buttons = panel.h_stack("buttons", gap=1, align_x="left")
         for name, label, _ in BUTTONS:

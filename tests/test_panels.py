@@ -360,7 +360,7 @@ def test_trying_a_cut_in_either_panel_writes_nothing_and_only_apply_writes(small
     assert f"**{preview['counts']['redundant']:,}** redundant" in review["preview_md"]
     assert database_state(small_dataset, "wavelet") == before  # tried twice, nothing written
 
-    state, _, _ = call_panel(small_dataset, "redundancy_panel", "apply_cut", state={**state, "cut": 0.8})
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "apply_cut", state=state)
     assert fr.load_run(small_dataset, "wavelet").counts == preview["counts"]
     assert "re-cut at 0.8" in state["preview_md"]
 

@@ -123,9 +123,17 @@ def open_panel(page, name):
 
 
 def choose_run(page, name, key):
-    """Pick ``key`` in the run dropdown of panel ``name``."""
-    page.locator(f'[data-cy="panel-content-{name}"] [role="combobox"]').first.click()
-    page.get_by_role("option", name=key, exact=True).click()
+    """Pick ``key`` in the run dropdown of panel ``name`` (again if the panel drew itself
+    anew under the open menu, as it does when it loads the runs once more)."""
+    for attempt in range(3):
+        try:
+            page.locator(f'[data-cy="panel-content-{name}"] [role="combobox"]').first.click()
+            page.get_by_role("option", name=key, exact=True).click(timeout=15_000)
+            return
+        except PlaywrightError:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
 
 
 def screenshot(page, name, focus=None):
