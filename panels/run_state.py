@@ -95,9 +95,9 @@ SHARED_STORE = "redundancy_panels"
 
 def current_run(ctx, keys=None, chosen=None):
     """The run the panel shows, the same in every panel: ``chosen`` (then shared with the
-    others), else the run last chosen in any panel unless a run was stored since, else
-    the latest of ``keys`` (default: every run of the dataset); a panel whose ``keys``
-    lack the shared run (the map: runs with points) keeps its own. A new run is thus
+    others), else the run last chosen in any panel unless a run was stored since (then
+    the latest of ``keys``, default every run of the dataset); before any choice, or in a
+    panel whose ``keys`` lack the shared run (the map: runs with points), its own. A new run is thus
     shown once stored, until the user picks another. None when there is none. The
     choice is written back to the state."""
     keys = list_runs(ctx.dataset) if keys is None else keys
@@ -106,14 +106,13 @@ def current_run(ctx, keys=None, chosen=None):
     if chosen in keys:
         store.set("chosen", {"key": chosen, "at": datetime.utcnow().isoformat()})
     shared = store.get("chosen")
-    if shared is not None and latest is not None and ctx.dataset.get_run_info(latest).timestamp > datetime.fromisoformat(shared["at"]):
-        shared = None  # a run stored since is the newer choice
-    if shared is not None and shared["key"] in keys:
+    stale = shared is not None and latest is not None and ctx.dataset.get_run_info(latest).timestamp > datetime.fromisoformat(shared["at"])
+    if shared is not None and not stale and shared["key"] in keys:
         key = shared["key"]
-    elif shared is not None and ctx.panel.state.key in keys:
-        key = ctx.panel.state.key  # this panel cannot show the shared run
+    elif not stale and ctx.panel.state.key in keys:
+        key = ctx.panel.state.key  # nothing chosen yet, or this panel cannot show the shared run
     else:
-        key = latest
+        key = latest  # a run stored since the choice is the newer choice
     ctx.panel.state.key = key
     return None if key is None else RedundancyRun(ctx.dataset, key)
 

@@ -230,6 +230,8 @@ def test_precision_from_50_random_reviews_contains_the_true_precision(unreviewed
 def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unreviewed):
     from test_panels import call_panel  # the App's way of calling a panel handler, headless
 
+    from fiftyone_redundancy.panels.review import score_beside
+
     dataset = unreviewed
     state, data, _ = call_panel(dataset, "pair_review", "on_load", {"key": "ssim"})
     table = pair_table(dataset, "ssim")
@@ -238,7 +240,7 @@ def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unrevie
     assert sorted(state["pair"]) == expected and state["controls"]["cut"] == DEFAULT_THRESHOLD
     images = state["images"]
     assert images["image_a"].startswith("/media?filepath=%2F") and images["image_difference"].startswith("data:image/png;base64,")
-    assert f"pair score **{float(table.pairs.score[nearest]):.3f}**" in state["pair_md"]
+    assert f"pair score **{score_beside(float(table.pairs.score[nearest]), DEFAULT_THRESHOLD)}**" in state["pair_md"]
     assert f"[left]({images['image_a']})" in state["pair_md"] and f"[right]({images['image_b']})" in state["pair_md"]
     assert "**0** pairs reviewed" in state["progress_md"] and "none of them is reviewed" in state["calibration_md"]
 
@@ -255,7 +257,7 @@ def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unrevie
     state, _, _ = call_panel(dataset, "pair_review", "on_change_order", state, value="highest")
     best = int(np.argmax(table.pairs.score))
     assert state["controls"]["order"] == "highest"
-    assert f"pair score **{float(table.pairs.score[best]):.3f}**" in state["pair_md"]
+    assert f"pair score **{score_beside(float(table.pairs.score[best]), DEFAULT_THRESHOLD)}**" in state["pair_md"]
 
 
 def test_the_recut_operator_recuts_and_its_form_refuses_a_cut_below_the_floor(unreviewed):
