@@ -460,18 +460,23 @@ def test_a_cut_tried_in_the_panel_is_previewed_without_a_write(page, app_dataset
     assert stored() == before
 
 
-@pytest.mark.parametrize("width", [1280, 1920])
+CLIPPED_AT_1280 = pytest.mark.xfail(
+    strict=True, reason="at 1280 px the App lays the panel out wider than the window: its right part is cut off"
+)
+
+
+@pytest.mark.parametrize("width", [pytest.param(1280, marks=CLIPPED_AT_1280), 1920])
 def test_the_redundancy_panel_fits_its_width(page, app_dataset, width):
     page.set_viewport_size({"width": width, "height": 1000})
     open_panel(page, "redundancy_panel")
     choose_run(page, "redundancy_panel", "ssim")
     page.get_by_text("Laplacian spectrum.").wait_for()
     screenshot(page, f"redundancy_panel_{width}px")
-    overflow = page.evaluate(
+    right, wide, window = page.evaluate(
         """() => { const panel = document.querySelector('[data-cy="panel-content-redundancy_panel"]');
-            return [panel.scrollWidth, panel.clientWidth]; }"""
+            return [panel.getBoundingClientRect().right, panel.scrollWidth - panel.clientWidth, window.innerWidth]; }"""
     )
-    assert overflow[0] <= overflow[1] + 1, f"the panel's content is {overflow[0]} px wide in {overflow[1]} px"
+    assert right <= window + 1 and wide <= 1, f"the panel ends at {right} px in a {window} px window, {wide} px of it scrolled"
 
 
 def test_a_run_deleted_from_the_app_disappears_from_the_open_panel(page, app_dataset):
