@@ -12,6 +12,7 @@
 
     fr.review_pair(dataset, "ssim", id_a, id_b, "different")  # or "same", "labels_differ"
     print(fr.calibration(dataset, "ssim").at(0.6))  # precision with its Wilson interval
+    fr.preview_cut(dataset, "ssim", 0.6)  # the counts at that cut, nothing written
     fr.recut_run(dataset, "ssim", 0.6)  # new groups from the stored pairs, reviews applied
 """
 
@@ -35,6 +36,7 @@ from .bridge.review import (
     export_reviews,
     import_reviews,
     load_reviews,
+    preview_cut,
     recut_run,
     review_pair,
     undo_review,
@@ -78,6 +80,7 @@ __all__ = [
     "export_reviews",
     "import_reviews",
     "load_reviews",
+    "preview_cut",
     "recut_run",
     "review_pair",
     "undo_review",

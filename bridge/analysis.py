@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from ..core.devices import resolve_device
 from ..core.pair_score import HELD_BYTES_PER_VALUE
 from ..core.streaming import scratch_folder
+from ..core.timing import stages_reported
 from . import runs
-from .progress import SCORING, stage_progress
+from .progress import DECODING, StageProgress
 from .samples import check_memory, image_size_tuple, media_record, paths_of, read_embeddings, read_view
 
 
@@ -68,10 +69,16 @@ def _identities_record(analysis):
 @contextmanager
 def analysis_writer(samples, method, key, overwrite=False, extra_suffixes=()):
     """The lease on ``key`` (``runs.RunWriter``), once ``key`` is checked to take a run of
-    ``method`` (a ``bridge.methods.Method``) on ``samples`` (``runs.validate_key``)."""
+    ``method`` (a ``bridge.methods.Method``) on ``samples`` (``runs.validate_key``); an
+    analysis that ends without a run leaves how it ended (``runs.record_ending``)."""
     with runs.RunWriter(samples._dataset, key) as writer:
-        runs.validate_key(samples, key, method.name, extra_suffixes, overwrite=overwrite)
-        yield writer
+        try:
+            runs.validate_key(samples, key, method.name, extra_suffixes, overwrite=overwrite)
+            writer.note_progress(DECODING)
+            yield writer
+        except Exception as error:
+            runs.record_ending(samples._dataset, key, error)
+            raise
 
 
 def run_image_analysis(samples, method, parameters, analyse, key, label_field, image_size, color,
@@ -108,11 +115,13 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
         embeddings = read_embeddings(samples, embeddings_field, sample_ids)
         media = media_record(paths_of(samples, sample_ids))
         runs.checkpoint("decoded")
-        analysis, method_details = analyse(
-            images, labels, embeddings, stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"),
-            sample_ids,
-        )  # fmt: skip
+        stages = StageProgress(progress, writer.raise_if_cancelled, writer.note_progress)
+        with stages_reported(stages.hear):
+            analysis, method_details = analyse(
+                images, labels, embeddings, lambda done, total: stages.counted(done, total, "pairs"), sample_ids
+            )  # fmt: skip
         runs.checkpoint("analysed")
+        stages.hear("write", False)
         details = {
             "timings": {"decode": decode_seconds, **analysis.timings},
             "skipped": skipped,
@@ -132,4 +141,6 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
             **(config or {}),
             **runs.parameters_record(parameters),
         }
-        return runs.store_run(writer, samples, method.name, config, sample_ids, analysis.decisions, details)
+        run = runs.store_run(writer, samples, method.name, config, sample_ids, analysis.decisions, details)
+        stages.hear("write", True)
+        return run

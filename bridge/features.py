@@ -19,11 +19,12 @@ from ..core.features import (
 )
 from ..core.parameters import check_flag, check_number
 from ..core.probe import boundary_crossings, torch_classifier
-from ..core.timing import timed
+from ..core.timing import stages_reported, timed
 from . import runs
 from .analysis import analysis_writer
 from .documented import documented
 from .methods import FEATURES
+from .progress import StageProgress
 from .samples import image_size_tuple, read_labels, require_images
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -41,6 +42,18 @@ def resolve_model(model=None, model_path=None, architecture=None, num_classes=No
             "file saved with torch.save(model) or torch.jit.save, or a state dict together "
             "with its torchvision architecture"
         ) from error
+
+
+def check_weights(architecture, model_path, random_weights=False):
+    """Refuse a torchvision ``architecture`` without its checkpoint unless
+    ``random_weights`` asks for untrained weights on purpose: their features place images
+    by chance, so the groups, outliers and influential samples would mean nothing."""
+    if architecture is not None and model_path is None and not random_weights:
+        raise ValueError(
+            f"architecture {architecture!r} has no checkpoint (model_path), so its weights would be "
+            "random and its groups and outliers chance: give the checkpoint of the trained model, "
+            "or pass random_weights=True to use untrained weights on purpose (a baseline)"
+        )
 
 
 @documented
@@ -73,6 +86,7 @@ def compute_feature_clusters(
     progress=None,
     overwrite=False,
     trust_model_file=False,
+    random_weights=False,
 ):
     """Outliers and semantically similar images of ``samples`` in a trained model's
     feature space (Raud 2023; class-wise as Birodkar et al. 2019).
@@ -123,11 +137,15 @@ def compute_feature_clusters(
             store. Reduction and clustering stay in this process, so the run is the
             single-process one. Not for ``zoo_model``; an ``embeddings_field`` needs no
             model. None: this process
+        random_weights: with ``architecture`` and no ``model_path``, use the untrained
+            (random) weights on purpose; without it such a run is refused, since random
+            features group images by chance
 
     Returns:
         a :class:`RedundancyRun`
     """
     require_features("feature maps")
+    check_weights(architecture, model_path, random_weights)
     parameters = FeatureParameters(
         reduction=reduction,
         n_reduce=n_reduce,
@@ -147,15 +165,17 @@ def compute_feature_clusters(
         labels = read_labels(samples, label_field)
 
         timings = {}
-        with timed(timings, "extraction"):
-            features, source = _features(
-                samples, model, layer, model_path, architecture, num_classes, zoo_model,
-                embeddings_field, extraction, device, progress, executor, trust_model_file,
-            )  # fmt: skip
-        runs.checkpoint("decoded")
-
-        analysis = analyze_features(features, labels, parameters, device)
+        stages = StageProgress(progress, writer.raise_if_cancelled, writer.note_progress)
+        with stages_reported(stages.hear):
+            with timed(timings, "extraction"):
+                features, source = _features(
+                    samples, model, layer, model_path, architecture, num_classes, zoo_model,
+                    embeddings_field, extraction, device, stages, executor, trust_model_file,
+                )  # fmt: skip
+            runs.checkpoint("decoded")
+            analysis = analyze_features(features, labels, parameters, device)
         runs.checkpoint("analysed")
+        stages.hear("write", False)
         details = {
             "timings": {**timings, **analysis.timings},
             "feature_dimensions": int(features.shape[1]),
@@ -165,9 +185,12 @@ def compute_feature_clusters(
             "points_3d": analysis.points_3d.round(5).tolist(),
         }
         config = {"label_field": label_field, "layer": layer, "source": source, "image_size": image_size,
-                  "normalize": normalize, "pool": pool, "store_features": store_features, **vars(parameters)}  # fmt: skip
+                  "normalize": normalize, "pool": pool, "store_features": store_features, "random_weights": random_weights,
+                  **vars(parameters)}  # fmt: skip
         extra = {"embedding": (fo.VectorField, list(analysis.reduced))} if store_features else None
-        return runs.store_run(writer, samples, FEATURES.name, config, sample_ids, analysis.decisions, details, extra)
+        run = runs.store_run(writer, samples, FEATURES.name, config, sample_ids, analysis.decisions, details, extra)
+        stages.hear("write", True)
+        return run
 
 
 def _check_embedding_field(dataset, key, store_features):
@@ -181,7 +204,7 @@ def _check_embedding_field(dataset, key, store_features):
 
 
 def _features(samples, model, layer, model_path, architecture, num_classes, zoo_model,
-              embeddings_field, extraction, device, progress, executor=None, trust_model_file=False):  # fmt: skip
+              embeddings_field, extraction, device, stages, executor=None, trust_model_file=False):  # fmt: skip
     if embeddings_field is not None:
         values = samples.values(embeddings_field)
         missing = [i for i, value in zip(samples.values("id"), values) if value is None]
@@ -218,33 +241,35 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
                 "weights the first time, which needs the internet. Offline, pass a model "
                 "checkpoint (model_path) or an embeddings_field instead"
             ) from error
-        return np.asarray(samples.compute_embeddings(loaded, progress=progress)), f"zoo:{zoo_model}"
+        return np.asarray(samples.compute_embeddings(loaded, progress=stages.progress)), f"zoo:{zoo_model}"
     module = resolve_model(model, model_path, architecture, num_classes, trust_model_file)
     mean, std = _statistics(extraction.normalize)
     paths = samples.values("filepath")
-    with fo.core.utils.ProgressBar(total=len(paths), progress=progress) as bar:
-        try:
-            if executor is None:
-                features = extract_features(
-                    module, layer, ImageFiles(paths, extraction.image_size, "rgb", mean, std), extraction.batch_size,
-                    extraction.num_workers, device, extraction.pool, progress=lambda done, _: bar.set_iteration(done),
-                )  # fmt: skip
-            else:
-                check_layer(module, layer)  # here, before any task
-                source, payload = model_source(
-                    module, model_path if model is None else None, architecture, num_classes, trust_model_file
-                )
-                features = extract_features_sharded(
-                    executor, source, payload, layer, paths, extraction.image_size, mean, std, extraction.batch_size,
-                    device, extraction.pool, progress=lambda done, _: bar.set_iteration(done),
-                )  # fmt: skip
-        except (AttributeError, TypeError, RuntimeError) as error:
-            raise ValueError(
-                f"the model could not turn the images into feature vectors ({type(error).__name__}: "
-                f"{error}); its output (or layer {layer!r}'s) must be a tensor, or a tuple whose "
-                "first item is one, for batches of RGB images of image_size: wrap a model that "
-                "returns a dict, or choose another layer"
-            ) from error
+    counted = lambda done, _: stages.counted(done, len(paths), "images")  # noqa: E731
+    try:
+        if executor is None:
+            features = extract_features(
+                module, layer, ImageFiles(paths, extraction.image_size, "rgb", mean, std), extraction.batch_size,
+                extraction.num_workers, device, extraction.pool, progress=counted,
+            )  # fmt: skip
+        else:
+            check_layer(module, layer)  # here, before any task
+            source, payload = model_source(
+                module, model_path if model is None else None, architecture, num_classes, trust_model_file
+            )
+            features = extract_features_sharded(
+                executor, source, payload, layer, paths, extraction.image_size, mean, std, extraction.batch_size,
+                device, extraction.pool, progress=counted,
+            )  # fmt: skip
+    except runs.RunCancelled:
+        raise
+    except (AttributeError, TypeError, RuntimeError) as error:
+        raise ValueError(
+            f"the model could not turn the images into feature vectors ({type(error).__name__}: "
+            f"{error}); its output (or layer {layer!r}'s) must be a tensor, or a tuple whose "
+            "first item is one, for batches of RGB images of image_size: wrap a model that "
+            "returns a dict, or choose another layer"
+        ) from error
     return features, model_path or architecture or type(module).__name__
 
 

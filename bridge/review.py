@@ -56,7 +56,7 @@ class PairTable:
         details = run.details
         if "pairs" not in details:
             raise ValueError(
-                f"run {run.key!r} ({run.method}) stores no scored pairs: only runs that group by the "
+                f"run {run.key!r} (a run of {run.method_info.label}) stores no scored pairs: only runs that group by the "
                 "pair score can be reviewed or re-cut. Run wavelet clusters (grouping='score') or SSIM "
                 "(grouping='threshold') first"
             )
@@ -275,6 +275,35 @@ def calibration(dataset, key, reviews=None):
 
 
 @documented
+def preview_cut(dataset, key, threshold):
+    """What :func:`recut_run` at ``threshold`` would give run ``key``, computed the same
+    way but writing nothing (no lease, no field, no record): trying a cut is free, only
+    ``recut_run`` writes.
+
+    Args:
+        key: a run :func:`recut_run` takes
+        threshold: the cut to try
+
+    Returns:
+        ``{"counts": {status: samples}, "groups": groups of two or more}``
+    """
+    _require_recut_threshold(threshold)
+    run = runs.RedundancyRun(dataset, key)
+    cut = _recut_split if run.method_info.compares_splits else _recut_pairs
+    outcome = cut(dataset, run, threshold)[2]
+    return {"counts": outcome.counts(), "groups": len(np.unique(outcome.group[outcome.group >= 0]))}
+
+
+def _require_recut_threshold(threshold):
+    require_threshold(threshold)
+    if threshold < STORED_FLOOR:
+        raise ValueError(
+            f"threshold {threshold} is below {STORED_FLOOR}, the lowest pair score a run stores: a "
+            f"re-cut there would miss pairs a fresh run finds. Run the analysis again with threshold={threshold}"
+        )
+
+
+@documented
 def recut_run(dataset, key, threshold):
     """Cut run ``key`` again at pair score ``threshold`` from the scored pairs it
     stored, without reading an image: the new groups and statuses equal those of a fresh
@@ -296,12 +325,7 @@ def recut_run(dataset, key, threshold):
     Returns:
         the :class:`RedundancyRun`
     """
-    require_threshold(threshold)
-    if threshold < STORED_FLOOR:
-        raise ValueError(
-            f"threshold {threshold} is below {STORED_FLOOR}, the lowest pair score a run stores: a "
-            f"re-cut there would miss pairs a fresh run finds. Run the analysis again with threshold={threshold}"
-        )
+    _require_recut_threshold(threshold)
     timing = {}
     with runs.RunWriter(dataset, key) as writer:
         with timed(timing, "recut"):
@@ -333,7 +357,7 @@ def _recut_pairs(dataset, run, threshold):
     grouping = run.method_info.recut_grouping
     if grouping is None or run.parameters.get("grouping") != grouping:
         raise ValueError(
-            f"run {key!r} is a {run.method} run grouped by {run.parameters.get('grouping', 'its own rule')!r}; "
+            f"run {key!r} is a run of {run.method_info.label} grouped by {run.parameters.get('grouping', 'its own rule')!r}; "
             "only wavelet runs with grouping='score', SSIM runs with grouping='threshold' and "
             "train-vs-test splits are cut from what they stored. Run the analysis again at the new threshold"
         )

@@ -30,9 +30,9 @@ from ..core.ssim_analysis import SSIMParameters
 from ..core.timing import timed
 from ..version import VERSION
 from .documented import documented
-from .methods import method_named
+from .methods import METHODS, method_named
 from .run_hooks import AnalysisRunConfig
-from .samples import read_labels
+from .samples import distinct_names, read_labels
 
 METHOD_PREFIX = "redundancy."
 STAGING_PREFIX = "redundancy_staging_"
@@ -56,6 +56,11 @@ COMMIT_TEXT_LIMIT = 4 * 2**20
 REVIEWS = "redundancy_reviews"
 """Pair-review decisions of each run (``bridge/review.py``): a document per reviewed pair,
 so that a decision is one write and reviewers working at once never overwrite each other."""
+ENDINGS = "redundancy_endings"
+"""How each analysis that stored no run ended (failed or cancelled), one document per
+dataset and key, so a run started in a tab closed since still says what became of it."""
+PROGRESS_NOTE_SECONDS = 2.0
+"""A writer notes its stage and percentage in its lease at most this often."""
 LEASE_SECONDS = 60.0
 """A writer renews its lease every third of this; a lease not renewed for this long is
 taken to belong to a dead writer."""
@@ -94,6 +99,15 @@ def json_ready(value):
 def run_fields(key, extra_suffixes=()):
     """The sample fields a run under ``key`` owns: the contract's, plus any extras."""
     return [f"{key}_{suffix}" for suffix in (*FIELD_TYPES, *extra_suffixes)]
+
+
+def method_words(stored):
+    """A stored run's method as a user reads it: ``a run of SSIM`` for this plugin's
+    (never its internal name), ``a run of method 'x'`` for another tool's."""
+    name = (stored or "")[len(METHOD_PREFIX) :] if (stored or "").startswith(METHOD_PREFIX) else None
+    if name in METHODS:
+        return f"a run of {METHODS[name].label}"
+    return f"a run of method {stored!r}" if name is None else "a run of an unknown analysis of this plugin"
 
 
 def check_key_name(key):
@@ -141,7 +155,7 @@ def validate_key(samples, key, method, extra_suffixes=(), overwrite=False):
         existing = dataset.get_run_info(key).config.method
         if existing != METHOD_PREFIX + method:
             raise ValueError(
-                f"run key {key!r} already holds a {existing!r} run on dataset "
+                f"run key {key!r} already holds {method_words(existing)} on dataset "
                 f"{dataset.name!r}; choose another key or delete that run first"
             )
         owned_view = _owned_review_view(dataset, key)
@@ -225,6 +239,27 @@ def _reviews():
 
 def _ledger():
     return foo.get_db_conn()[STAGING_LEDGER]
+
+
+def record_ending(dataset, key, error):
+    """Note that the analysis under ``key`` ended without storing a run, and why."""
+    outcome = "cancelled" if isinstance(error, RunCancelled) else "failed"
+    foo.get_db_conn()[ENDINGS].replace_one(
+        {"_id": _lease_id(dataset, key)},
+        {"dataset_id": str(dataset._doc.id), "key": key, "outcome": outcome, "message": str(error), "at": _now()},
+        upsert=True,
+    )
+
+
+def unstored_endings(dataset):
+    """The analyses of ``dataset`` that failed or were cancelled since the run under
+    their key was last stored (or with none stored): ``[{key, outcome, message, at}]``,
+    latest first."""
+    endings = foo.get_db_conn()[ENDINGS].find({"dataset_id": str(dataset._doc.id)}, sort=[("at", -1)])
+    return [
+        ending for ending in endings
+        if not dataset.has_run(ending["key"]) or dataset.get_run_info(ending["key"]).timestamp < ending["at"]
+    ]  # fmt: skip
 
 
 def _commit_files():
@@ -383,6 +418,19 @@ class RunWriter:
                     self._cancel_request = lease["cancel"]
             except PyMongoError:
                 pass  # retried at the next beat; a lease lost meanwhile stops the commit
+
+    def note_progress(self, stage, fraction=None):
+        """Note in the lease the stage (and fraction done) this writer is at, at most every
+        ``PROGRESS_NOTE_SECONDS``, so ``runs_in_progress`` shows it to anyone (a tab
+        closed since, another process)."""
+        now = time.monotonic()
+        if stage == getattr(self, "_noted", (None, 0.0))[0] and now - self._noted[1] < PROGRESS_NOTE_SECONDS:
+            return
+        self._noted = (stage, now)
+        try:
+            _leases().update_one(self._mine(), {"$set": {"progress": {"stage": stage, "fraction": fraction}}})
+        except PyMongoError:
+            pass  # a note, not the work: the next one may land
 
     def raise_if_cancelled(self):
         """Stop the work here when someone asked to cancel this run (the writer's exit then
@@ -790,9 +838,14 @@ def _plugin_runs(dataset, method=None):
 
 @documented
 def delete_run(dataset, key):
-    """Delete the run under ``key`` and the fields, review view and reviews it owns.
+    """Delete the run under ``key`` and the fields, review view and reviews it owns, and
+    take back the review tags its reviews added (a sample another run's review with the
+    same tag covers keeps it).
 
     Args:
+
+    Returns:
+        ``{tag: samples untagged}``
     """
     with RunWriter(dataset, key) as writer:
         _require_run(dataset, key)
@@ -805,7 +858,29 @@ def delete_run(dataset, key):
             "renames": {},
             "run": None,
         })  # fmt: skip
+    untagged = _untag_reviews(dataset, key)
     _reviews().delete_many({"dataset_id": str(dataset._doc.id), "key": key})
+    return untagged
+
+
+def _untag_reviews(dataset, key):
+    """Remove the tags the reviews of run ``key`` added (``added``: the samples that did
+    not have them) where no review of another run with the same tag covers the sample;
+    that review inherits the right to remove it later. ``{tag: samples untagged}``."""
+    reviews = list(_reviews().find({"dataset_id": str(dataset._doc.id), "key": key, "tag": {"$ne": None}}))
+    untagged = {}
+    for tag in sorted({review["tag"] for review in reviews if review.get("tag")}):
+        added = sorted({sample_id for review in reviews if review.get("tag") == tag for sample_id in review.get("added", [])})
+        others = {"dataset_id": str(dataset._doc.id), "key": {"$ne": key}, "tag": tag}
+        kept = set()
+        for heir in _reviews().find({**others, "$or": [{"a": {"$in": added}}, {"b": {"$in": added}}]}):
+            covered = {heir["a"], heir["b"]} & set(added)
+            kept |= covered
+            _reviews().update_one({"_id": heir["_id"]}, {"$addToSet": {"added": {"$each": sorted(covered)}}})
+        tagged = dataset.select([sample_id for sample_id in added if sample_id not in kept]).match_tags(tag)
+        untagged[tag] = len(tagged)
+        tagged.untag_samples(tag)
+    return {tag: count for tag, count in untagged.items() if count}
 
 
 @documented
@@ -1074,20 +1149,20 @@ class RedundancyRun:
 
     def group_rows(self, limit=None):
         """One row per group of 2+ samples, largest first: ``{"group", "size", "labels",
-        "kind", "representative"}``. The kind follows the stored decision (a group of
+        "kind", "representative"}`` (its file, by a name no other member shares). The kind follows the stored decision (a group of
         influential samples mixes labels), so it holds even if the label field is gone;
         mixed-label groups have no representative."""
         view = self._in_groups()
         groups, statuses, paths = view.values([f"{self.key}_group", f"{self.key}_status", "filepath"])
         labels = read_labels(view, self.label_field()) or [None] * len(groups)
         members = {}
-        for group, status, path, label in zip(groups, statuses, paths, labels):
+        for group, status, name, label in zip(groups, statuses, distinct_names(paths), labels):
             row = members.setdefault(group, {"size": 0, "labels": set(), "representative": "", "mixed": False})
             row["size"] += 1
             row["mixed"] |= status == INFLUENTIAL
             row["labels"].add("(none)" if label is None else str(label))
             if status == REPRESENTATIVE:
-                row["representative"] = os.path.basename(path)
+                row["representative"] = name
         rows = []
         sizes = {group: row["size"] for group, row in members.items()}
         for group in _largest_first(sizes)[:limit]:

@@ -1,6 +1,7 @@
 """Reading what the analyses need (ids, image files, labels) from any FiftyOne view."""
 
 import time
+from collections import Counter
 
 import fiftyone as fo
 
@@ -278,3 +279,20 @@ def paths_of(samples, sample_ids):
     """The file paths of the samples ``sample_ids`` of ``samples``, in that order."""
     path_of = dict(zip(*samples.values(["id", "filepath"])))
     return [path_of.get(sample_id) for sample_id in sample_ids]
+
+
+def distinct_names(paths):
+    """Each path's shortest tail (its file name, then with its folders) that no other of
+    ``paths`` shares: ``0318.jpg`` where that name is unique, ``cat/0318.jpg`` in a
+    folder tree where every class has a ``0318.jpg``."""
+    parts = [str(path).replace("\\", "/").split("/") for path in paths]
+    depth = [1] * len(parts)
+    while True:
+        tails = ["/".join(part[-level:]) for part, level in zip(parts, depth)]
+        counts = Counter(tails)
+        clashing = [row for row, tail in enumerate(tails) if counts[tail] > 1 and depth[row] < len(parts[row])]
+        if not clashing:
+            return tails
+        for row in clashing:
+            depth[row] += 1
+

@@ -9,12 +9,12 @@ from ..core.devices import resolve_device
 from ..core.pair_score import pair_score_parameters
 from ..core.split_similarity import SplitParameters, split_decisions, split_similarity
 from ..core.streaming import in_memory, scratch_folder
-from ..core.timing import timed
+from ..core.timing import stages_reported, timed
 from . import runs
 from .analysis import ImageReading, analysis_writer, require_memory
 from .documented import documented
 from .methods import SPLIT
-from .progress import SCORING, stage_progress
+from .progress import StageProgress
 from .samples import image_size_tuple, media_record, paths_of, read_embeddings, read_images, read_labels, require_images
 from .similarity import check_index_config, index_cross_search
 
@@ -131,7 +131,8 @@ def compute_split_similarity(
                 train_groups, test_groups = [train_groups[i] for i in train_kept], [test_groups[i] for i in test_kept]
 
         runs.checkpoint("decoded")
-        with timed(timings, "pair_scores"):
+        stages = StageProgress(progress, writer.raise_if_cancelled, writer.note_progress)
+        with stages_reported(stages.hear), timed(timings, "pair_scores"):
             result = split_similarity(
                 train_images,
                 test_images,
@@ -140,11 +141,12 @@ def compute_split_similarity(
                 test_groups=test_groups,
                 train_embeddings=read_embeddings(train_view, embeddings_field, train_ids),
                 test_embeddings=read_embeddings(test_view, embeddings_field, test_ids),
-                progress=stage_progress(progress, SCORING, writer.raise_if_cancelled, "pairs"),
+                progress=lambda done, total: stages.counted(done, total, "pairs"),
                 search=index_cross_search(samples, train_ids, similarity_backend, similarity_config),
                 executor=executor,
             )  # fmt: skip
         runs.checkpoint("analysed")
+        stages.hear("write", False)
 
         decisions = split_decisions(result, len(train_ids), result.pairs_test_first(), parameters.threshold)
         sample_ids = test_ids + train_ids
@@ -187,9 +189,9 @@ def compute_split_similarity(
             **runs.parameters_record(parameters),
         }
         samples_view = samples._dataset.select(sample_ids)
-        return runs.store_run(
-            writer, samples_view, SPLIT.name, config, sample_ids, decisions, details, extra_fields
-        )
+        run = runs.store_run(writer, samples_view, SPLIT.name, config, sample_ids, decisions, details, extra_fields)
+        stages.hear("write", True)
+        return run
 
 
 def _finite_or_none(values):

@@ -1,6 +1,8 @@
 """Graph-Laplacian spectrum, the eigen-gap choice of the number of clusters, and spectral
 clustering on a similarity graph (Algorithm 2, steps 2-3)."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -85,6 +87,46 @@ def clusters_from_spectrum(eigenvalues, rule="largest_gap", gamma=0.4):
     if rule == "paper":
         return max(1, int(np.count_nonzero(gaps > gamma)))
     return int(np.argmax(gaps)) + 1
+
+
+ZERO_TOLERANCE = 1e-8
+"""An eigenvalue this close to zero (relative to the largest, at least 1) is zero: one
+per connected component of the graph, however a solver rounds it (about -1e-16)."""
+
+
+@dataclass(frozen=True)
+class SpectrumReading:
+    """What an ascending Laplacian spectrum says: ``n_zero`` zero eigenvalues (the
+    graph's connected components, or a lower bound when ``all_zero``: every computed
+    eigenvalue is zero), the ``past_zero`` eigenvalues after that block, and the largest
+    gap among them (``gap`` between eigenvalues ``gap_after`` and ``gap_after + 1``,
+    1-based; None where fewer than two lie past the zero block)."""
+
+    n_computed: int
+    n_zero: int
+    past_zero: tuple
+    gap_after: int = None
+    gap: float = None
+
+    @property
+    def all_zero(self):
+        return self.n_zero == self.n_computed
+
+
+def read_spectrum(eigenvalues, shown=5):
+    """A :class:`SpectrumReading` of ``eigenvalues`` (ascending), with the first ``shown``
+    eigenvalues past the zero block."""
+    values = np.sort(np.asarray(eigenvalues, dtype=np.float64))
+    tolerance = ZERO_TOLERANCE * max(1.0, float(np.abs(values).max(initial=0.0)))
+    n_zero = int(np.count_nonzero(values <= tolerance))
+    past = values[n_zero:]
+    gap_after = gap = None
+    if n_zero and len(past):
+        with_last_zero = values[n_zero - 1 :]
+        gaps = np.diff(with_last_zero)
+        step = int(np.argmax(gaps))
+        gap_after, gap = n_zero + step, float(gaps[step])
+    return SpectrumReading(len(values), n_zero, tuple(float(v) for v in past[:shown]), gap_after, gap)
 
 
 def spectral_clusters(affinity, n_clusters, random_state=0):

@@ -55,10 +55,11 @@ def model_inputs(inputs, ctx, with_layer=True, sources=tuple(SOURCES)):
     if chosen == "zoo":
         inputs.str("zoo_model", required=True, label="Zoo model name")
         return
+    random = chosen == "torchvision" and with_layer and bool(ctx.params.get("random_weights"))
     if chosen == "torchvision":
         inputs.str("architecture", required=True, label="Architecture", description="e.g. resnet18")
         inputs.int("num_classes", label="Number of classes of the checkpoint")
-    inputs.str("model_path", required=chosen == "file", label="Model file" if chosen == "file" else "Checkpoint")
+    inputs.str("model_path", required=not random, label="Model file" if chosen == "file" else "Checkpoint")
     if chosen == "file":
         inputs.bool(
             "trust_model_file", default=api_defaults(compute_feature_clusters)["trust_model_file"],
@@ -71,6 +72,10 @@ def model_inputs(inputs, ctx, with_layer=True, sources=tuple(SOURCES)):
                 label="This file's code will run on the server",
                 description=f"{ctx.params.get('model_path') or 'The model file'} is unpickled with the server's rights",
             ))  # fmt: skip
+    if chosen == "torchvision" and with_layer:
+        inputs.bool("random_weights", default=api_defaults(compute_feature_clusters)["random_weights"], label="No checkpoint: random weights",
+                    description="Untrained weights place images by chance, so the groups and outliers "
+                    "mean nothing about the data: only as a baseline to compare a trained model with")  # fmt: skip
     if with_layer:
         inputs.str(
             "layer",
@@ -104,6 +109,7 @@ def model_arguments(params):
         "model_path": os.path.expanduser(path) if path else None,
         "architecture": params.get("architecture") if source == "torchvision" else None,
         "num_classes": params.get("num_classes") or None,
+        **({"random_weights": True} if source == "torchvision" and params.get("random_weights") else {}),
     }
 
 

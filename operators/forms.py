@@ -4,15 +4,17 @@ types, and the readable result each operator ends with."""
 import functools
 import importlib.util
 import inspect
+import logging
 import queue
 import threading
+import time
 from contextlib import contextmanager
 
 import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import METHOD_PREFIX, RedundancyRun, RunCancelled, list_runs, review_view_name, samples_outside
+from ..bridge.runs import RedundancyRun, RunCancelled, list_runs, review_view_name, samples_outside, validate_key
 from ..bridge.samples import classification_fields
 from ..core.pair_score import PairScoreParameters
 from ..core.parallel import RAY_MISSING, RayExecutor
@@ -21,7 +23,11 @@ from ..panels.run_state import method_title
 NO_LABELS = "(none)"
 PYTHON_OVERWRITE = "pass overwrite=True"  # how bridge refusals say "ask explicitly" in Python
 REPLACE_LABEL = "Replace the run stored under this key"
+PYTHON_SKIP = "pass skip_failures=True"
+SKIP_LABEL = "Skip unreadable images"
 CANCEL_HINT = "to stop it, run Redundancy: cancel a running analysis"
+
+logger = logging.getLogger(__name__)
 
 
 def api_defaults(function):
@@ -201,18 +207,16 @@ def run_key_input(inputs, ctx, view, method):
     key = ctx.params.get("key", method.default_key)
     prop = inputs.str("key", default=method.default_key, required=True, label="Run key",
                       description="The run's fields are named after it: <key>_status, <key>_group, ...")  # fmt: skip
-    if key is None or not str(key).isidentifier():
+    try:  # the API's own rule (name, case twins, fields and views of others), the replacement aside
+        validate_key(view, key, method.name, overwrite=True)
+    except ValueError as error:
         prop.invalid = True
-        prop.error_message = "The run key must be a Python identifier, e.g. wavelet_2"
+        free = f", e.g. {fresh_key(ctx.dataset, key)}" if isinstance(key, str) and key.isidentifier() else ""
+        prop.error_message = f"{str(error)[0].upper()}{str(error)[1:]}{free}"
         return
     if not ctx.dataset.has_run(key):
         return
     fresh = fresh_key(ctx.dataset, key)
-    stored = ctx.dataset.get_run_info(key).config.method or ""
-    if stored != METHOD_PREFIX + method.name:
-        prop.invalid = True
-        prop.error_message = f"Key {key!r} holds a {stored!r} run: choose another key, e.g. {fresh}"
-        return
     run = RedundancyRun(ctx.dataset, key)
     inputs.view("existing_run", types.Notice(label=f"Key {key!r} holds {describe_run(run)}. Use the key {fresh!r} to keep it."))
     outside = samples_outside(view, key)
@@ -250,13 +254,16 @@ def fresh_key(dataset, key):
 
 @contextmanager
 def app_wording(checkbox=REPLACE_LABEL):
-    """Bridge refusals say "pass overwrite=True"; in the App they name the form's box."""
+    """Bridge refusals say "pass overwrite=True" or "pass skip_failures=True"; in the App
+    they name the form's box."""
     try:
         yield
     except (ValueError, OSError) as error:
-        if PYTHON_OVERWRITE not in str(error):
+        boxes = {PYTHON_OVERWRITE: checkbox, PYTHON_SKIP: SKIP_LABEL}
+        said = [argument for argument in boxes if argument in str(error)]
+        if not said:
             raise
-        raise type(error)(str(error).replace(PYTHON_OVERWRITE, f"tick '{checkbox}'")) from None
+        raise type(error)(str(error).replace(said[0], f"tick '{boxes[said[0]]}'")) from None
 
 
 def failures_in_place(what):
@@ -288,12 +295,24 @@ def replace_param(ctx):
     return bool(ctx.params.get("replace", False))
 
 
-def progress_reporter(ctx, label):
-    """A FiftyOne progress callback that forwards to the App's progress bar, naming the
-    stage (``bridge.progress``)."""
-    return fo.report_progress(
-        lambda bar: ctx.set_progress(progress=bar.progress, label=stage_label(label, bar)), dt=0.5
-    )
+REPORT_SECONDS = 0.5
+"""The App hears a stage's count at most this often (a new stage and a stage's end at once)."""
+HEARTBEAT_SECONDS = 2.0
+"""A stage with no count to move (a candidate search) says how long it has run this often."""
+
+
+def progress_reporter(send, label):
+    """A FiftyOne progress callback that calls ``send(text, fraction)``, ``text`` naming
+    ``label`` and the stage its bar counts (``bridge.progress``)."""
+    last = {"text": None, "at": 0.0}
+
+    def report(bar):
+        text, now = stage_label(label, bar), time.monotonic()
+        if text != last["text"] or bar.complete or now - last["at"] >= REPORT_SECONDS:
+            last.update(text=text, at=now)
+            send(text, bar.progress)
+
+    return report
 
 
 def stage_label(label, bar):
@@ -323,31 +342,48 @@ def analysis_steps(ctx, label, work, summarize, title, failing_in_place=None):
     its progress reaches the App's progress indicator with a percentage while it runs
     (FiftyOne 1.22 streams what a generator yields; ``ctx.set_progress`` in an immediate
     run only logs). Then the App reloads and shows ``summarize(result)`` under ``title``.
-    A cancelled run says so. With ``failing_in_place`` (e.g. "Export"), a ``ValueError``
-    or ``OSError`` becomes a result saying what failed (see ``failures_in_place``).
-    Delegated, it runs in place, reports through ``ctx.set_progress`` and fails as a run."""
+    A cancelled run says so; a failure ends with a result and an error notification
+    saying what failed and why (an exception raised from a generator ends FiftyOne 1.22's
+    stream with nothing shown), naming the work ``failing_in_place`` (e.g. "Export") or
+    ``label``. Delegated, it runs in place, reports through ``ctx.set_progress`` and fails
+    as a run (the runs page shows the message)."""
     if ctx.delegated:
-        work(progress_reporter(ctx, label))
+        work(progress_reporter(lambda text, fraction: ctx.set_progress(progress=fraction, label=text), label))
         return
     updates, outcome, finished = queue.Queue(), {}, object()
 
     def run():
         try:
-            outcome["result"] = work(fo.report_progress(lambda bar: updates.put((stage_label(label, bar), bar.progress)), dt=0.5))
+            outcome["result"] = work(progress_reporter(lambda text, fraction: updates.put((text, fraction)), label))
         except BaseException as error:  # raised again below, in the operator's thread
             outcome["error"] = error
         finally:
             updates.put(finished)
 
     threading.Thread(target=run, name=f"redundancy: {label}", daemon=True).start()
-    while (update := updates.get()) is not finished:
-        text, fraction = update
-        yield ctx.ops.set_progress(label=f"{text} {fraction:.0%} ({CANCEL_HINT})", progress=fraction)
+    shown, started = None, time.monotonic()
+    while True:
+        try:
+            update = updates.get(timeout=HEARTBEAT_SECONDS)
+        except queue.Empty:
+            update = shown  # nothing new: say again, with the time the stage has taken
+        if update is finished:
+            break
+        if update is None:
+            continue
+        if shown is None or update[0] != shown[0]:
+            started = time.monotonic()
+        shown, (text, fraction) = update, update
+        elapsed = time.monotonic() - started
+        took = f" · {elapsed:,.0f} s" if elapsed >= HEARTBEAT_SECONDS else ""
+        yield ctx.ops.set_progress(label=f"{text} {fraction:.0%}{took} ({CANCEL_HINT})", progress=fraction)
     error = outcome.get("error")
     if isinstance(error, RunCancelled):
         title, summary = "Cancelled", f"**Cancelled.** {error}."
-    elif failing_in_place and isinstance(error, (ValueError, OSError)):
-        title, summary = "Failed", failure_summary(failing_in_place, error)
+    elif isinstance(error, Exception):  # raised, it would end the App's stream with no word
+        logger.error("%s failed", label, exc_info=error)
+        title, summary = "Failed", failure_summary(failing_in_place or label, error)
+        yield ctx.ops.notify(f"{failing_in_place or label} failed: {error}", variant="error")
     elif error is not None:
         raise error
     else:

@@ -40,9 +40,13 @@ class DeleteRedundancyRun(foo.Operator):
         if ctx.params.get("confirm_key") != key:
             raise ValueError(f"type the run key {key} in the confirmation box to delete it")
         fields = RedundancyRun(ctx.dataset, key).fields
-        delete_run(ctx.dataset, key)
+        untagged = delete_run(ctx.dataset, key)
         ctx.ops.reload_dataset()
         summary = f"Deleted run `{key}` and its fields ({', '.join(fields)}). The samples themselves are unchanged."
+        if untagged:
+            summary += " Took back the review tags its reviews added: " + ", ".join(
+                f"`{tag}` from {count:,} sample{'' if count == 1 else 's'}" for tag, count in untagged.items()
+            ) + "."
         return {"deleted": key, "summary": summary}
 
     def resolve_output(self, ctx):

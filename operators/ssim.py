@@ -9,6 +9,7 @@ from ..bridge.ssim import compute_ssim_clusters
 from ..core.spectral import RULES
 from ..core.ssim_analysis import GROUPINGS, MODES, SSIMParameters, dense_bytes
 from .forms import (
+    SKIP_LABEL,
     analysis_run,
     api_defaults,
     choice_input,
@@ -63,7 +64,7 @@ class ComputeSSIMClusters(foo.Operator):
             choice_input(inputs, "rule", RULES, defaults["rule"], "Eigen-gap rule")
             inputs.float("gamma", default=defaults["gamma"], min=0.0, label="Gamma")
         pair_score_inputs(inputs, ctx, view)
-        inputs.bool("skip_failures", default=defaults["skip_failures"], label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
+        inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL, description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=defaults["image_size"], min=19, max=MAX_IMAGE_SIDE, label="Image size")
         scale_out_inputs(inputs, ctx, compute_ssim_clusters)
         return types.Property(inputs, view=types.View(label="Find redundant images: SSIM clusters"))

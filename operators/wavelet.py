@@ -9,6 +9,7 @@ from ..bridge.wavelet import compute_wavelet_clusters
 from ..core.images import COLORS, NORMALIZATIONS
 from ..core.wavelet_analysis import GROUPINGS
 from .forms import (
+    SKIP_LABEL,
     analysis_run,
     api_defaults,
     choice_input,
@@ -78,7 +79,7 @@ class ComputeWaveletClusters(foo.Operator):
                 description=f"A count (e.g. 4700) or a fraction of the view ({defaults['n_clusters']} as in the paper for CIFAR-10)",
             )
 
-        inputs.bool("skip_failures", default=defaults["skip_failures"], label="Skip unreadable images", description="Leave them out and list them in the run instead of stopping")
+        inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL, description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=defaults["image_size"], min=MIN_IMAGE_SIDE, max=MAX_IMAGE_SIDE, label="Image size", description="Images are resized to this square size")
         choice_input(inputs, "color", COLORS, defaults["color"], "Colour mode")
         choice_input(inputs, "normalization", NORMALIZATIONS, defaults["normalization"], "Per-image normalization")

@@ -6,13 +6,12 @@ shows its group (or the sample alone). Past ``figures.MAX_POINTS`` the map is do
 and says so.
 """
 
-import os
-
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..bridge.methods import METHODS
 from ..bridge.runs import list_runs, method_of
+from ..bridge.samples import distinct_names
 from . import figures
 from .run_state import RunPanel, current_run, data_name, errors_in_place, new_revision, set_data
 
@@ -145,7 +144,7 @@ def hover_texts(run, sample_ids, labels):
     """What hovering a point says: its file name, label and group."""
     view = run.view()
     ids, paths, groups = view.values(["id", "filepath", f"{run.key}_group"])
-    where = {sample_id: (os.path.basename(path), group) for sample_id, path, group in zip(ids, paths, groups)}
+    where = {sample_id: (name, group) for sample_id, name, group in zip(ids, distinct_names(paths), groups)}
     texts = []
     for row, sample_id in enumerate(sample_ids):
         name, group = where[sample_id]

@@ -50,7 +50,7 @@ def status_chart(counts):
             "orientation": "h",
             "y": [STATUS_LEGEND[s] for s in statuses],
             "x": values,
-            "text": [f"{v} ({100.0 * v / total:.1f}%)" for v in values],
+            "text": [f"{v:,} ({100.0 * v / total:.1f}%)" for v in values],
             "textposition": "auto",
             "marker": {"color": [STATUS_COLORS[s] for s in statuses]},
             "hoverinfo": "x+y",
@@ -61,9 +61,9 @@ def status_chart(counts):
 def status_chart_layout():
     return {
         "height": 220,
-        "margin": {"l": 150, "r": 20, "t": 10, "b": 30},
+        "margin": {"l": 150, "r": 30, "t": 10, "b": 30},
         "yaxis": {"autorange": "reversed"},
-        "xaxis": {"title": {"text": "samples"}},
+        "xaxis": {"title": {"text": "samples"}, "tickformat": ",d"},
         "showlegend": False,
     }
 
@@ -218,8 +218,8 @@ def spectrum_layout(n_clusters, gamma):
     threshold gamma."""
     return {
         "height": 300,
-        "margin": {"l": 50, "r": 50, "t": 10, "b": 40},
-        "xaxis": {"title": {"text": "k"}},
+        "margin": {"l": 60, "r": 70, "t": 10, "b": 40},
+        "xaxis": {"title": {"text": "k"}, "tickformat": ",d"},
         "yaxis": {"title": {"text": "eigenvalue"}},
         "yaxis2": {"title": {"text": "gap"}, "overlaying": "y", "side": "right", "showgrid": False},
         "legend": {"orientation": "h", "y": 1.15},
@@ -230,7 +230,7 @@ def spectrum_layout(n_clusters, gamma):
              "line": {"color": "#ff7f0e", "dash": "dash"}},  # fmt: skip
         ],
         "annotations": [
-            {"x": n_clusters + 0.5, "y": 1, "yref": "paper", "text": f"k = {n_clusters}",
+            {"x": n_clusters + 0.5, "y": 1, "yref": "paper", "text": f"k = {n_clusters:,}",
              "showarrow": False, "xanchor": "left", "font": {"color": "#d62728"}},  # fmt: skip
             {"x": 1, "xref": "paper", "xanchor": "right", "y": gamma, "yref": "y2", "yanchor": "bottom",
              "text": f"gap threshold γ = {gamma}", "showarrow": False},  # fmt: skip
@@ -257,9 +257,9 @@ def histogram_layout(threshold):
     """The near-identical threshold drawn over the histogram."""
     return {
         "height": 280,
-        "margin": {"l": 50, "r": 20, "t": 10, "b": 40},
+        "margin": {"l": 60, "r": 30, "t": 10, "b": 40},
         "xaxis": {"title": {"text": "best pair score with any training sample"}},
-        "yaxis": {"title": {"text": "test samples"}},
+        "yaxis": {"title": {"text": "test samples"}, "tickformat": ",d"},
         "shapes": [_vertical_line(threshold, "#d62728")],
         "annotations": [{"x": threshold, "y": 1, "yref": "paper", "text": f"near-identical ≥ {threshold}",
                          "showarrow": False, "xanchor": "right", "font": {"color": "#d62728"}}],  # fmt: skip

@@ -11,10 +11,22 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..bridge.methods import method_named
-from ..bridge.runs import list_runs
+from ..bridge.review import preview_cut, recut_run, recuttable_runs
+from ..bridge.runs import list_runs, runs_in_progress, unstored_endings
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
+from ..core.spectral import read_spectrum
 from . import figures
-from .run_state import RunPanel, PLUGIN, current_run, data_name, errors_in_place, method_title, new_revision, set_data
+from .run_state import (
+    PLUGIN,
+    RunPanel,
+    current_run,
+    cut_preview_markdown,
+    data_name,
+    errors_in_place,
+    method_title,
+    new_revision,
+    set_data,
+)
 
 MAX_GROUP_ROWS = 100
 VIEW_BUTTONS = {"least_similar_view": ("show_least_similar", "Least similar test samples")}
@@ -41,6 +53,7 @@ class RedundancyPanel(RunPanel):
     @errors_in_place
     def on_load(self, ctx, chosen=None):
         new_revision(ctx)
+        ctx.panel.state.activity_md = activity_markdown(ctx.dataset)
         run = current_run(ctx, chosen=chosen)
         if run is None:
             ctx.panel.state.summary_md = NO_RUNS
@@ -53,12 +66,19 @@ class RedundancyPanel(RunPanel):
         rows = run.group_rows(limit=MAX_GROUP_ROWS)
         set_data(ctx, "groups", group_table(rows))
         ctx.panel.state.groups_md = groups_heading(len(rows), n_groups)
+        ctx.panel.state.recuttable = run.key in recuttable_runs(ctx.dataset)
+        if ctx.panel.state.recuttable:  # the box shows the run's cut; what is typed is noted apart
+            ctx.panel.state.set("cut_row.cut", run.parameters.get("threshold"))
+        ctx.panel.state.tried_cut = None
+        ctx.panel.state.preview_md = None
         chart = run.method_info.chart
         if chart == "spectrum":
             spectrum = run.details["spectrum"]
             k = run.details["eigengap_clusters"]
             shown = figures.spectrum_shown(len(spectrum), k)
-            ctx.panel.state.spectrum_md = spectrum_caption(run, k, shown, len(spectrum))
+            reading = read_spectrum(spectrum)
+            ctx.panel.state.spectrum_md = spectrum_caption(run, k, shown, reading, n_groups)
+            ctx.panel.state.spectrum_drawn = not reading.all_zero
             ctx.panel.state.spectrum_k = k
             ctx.panel.state.gamma = run.parameters["gamma"]
             set_data(ctx, "spectrum", figures.spectrum_chart(spectrum[:shown]))
@@ -111,10 +131,39 @@ class RedundancyPanel(RunPanel):
     def show_all(self, ctx):
         ctx.ops.clear_view()
 
+    @errors_in_place
+    def on_change_cut(self, ctx):
+        """A cut typed: the counts it would give, written nowhere (``preview_cut``)."""
+        run = self.shown_run(ctx)
+        cut = ctx.params.get("value")
+        if run is None or not isinstance(cut, (int, float)):
+            return
+        ctx.panel.state.tried_cut = cut
+        same = cut == run.parameters["threshold"]
+        ctx.panel.state.preview_md = None if same else cut_preview_markdown(run, cut, preview_cut(ctx.dataset, run.key, cut))
+
+    @errors_in_place
+    def apply_cut(self, ctx):
+        """Re-cut the run at the cut in the box: the only button here that writes."""
+        run = self.shown_run(ctx)
+        cut = ctx.panel.state.tried_cut
+        if run is None or not isinstance(cut, (int, float)):
+            ctx.panel.state.preview_md = "Type a cut in *Try a cut* first."
+            return
+        run = recut_run(ctx.dataset, run.key, cut)
+        self.on_load(ctx)
+        ctx.panel.state.preview_md = (
+            f"**Run `{run.key}` re-cut at {cut:g}:** {run.counts['redundant']:,} redundant, "
+            f"{run.counts['influential']:,} influential, {run.counts['representative']:,} representative."
+        )
+        ctx.ops.reload_dataset()
+
     def render(self, ctx):
         panel = types.Object()
         self.error_notice(ctx, panel)
         keys = list_runs(ctx.dataset)
+        if ctx.panel.state.activity_md:
+            panel.str("activity_md", view=types.MarkdownView())
         if not keys or ctx.panel.state.key is None:
             panel.str("summary_md", view=types.MarkdownView())
             return types.Property(panel, view=types.GridView(orientation="vertical"))
@@ -141,10 +190,17 @@ class RedundancyPanel(RunPanel):
                     on_click=f"{PLUGIN}/export_curated", prompt=True, params={"keys": [key]})  # fmt: skip
 
         state = ctx.panel.state
+        if state.recuttable:
+            cut_row = panel.h_stack("cut_row", gap=2, align_x="left", align_y="center")
+            cut_row.float("cut", label="Try a cut", on_change=self.on_change_cut)
+            cut_row.btn("apply_cut", label="Apply this cut", icon="content_cut", variant="outlined", on_click=self.apply_cut)
+            if state.preview_md:
+                panel.str("preview_md", view=types.MarkdownView())
         if method.chart == "spectrum":
             panel.str("spectrum_md", view=types.MarkdownView())
-            layout = figures.spectrum_layout(state.spectrum_k, state.gamma)
-            panel.plot(data_name(ctx, "spectrum"), layout=layout, config={"displayModeBar": False})
+            if state.spectrum_drawn:
+                layout = figures.spectrum_layout(state.spectrum_k, state.gamma)
+                panel.plot(data_name(ctx, "spectrum"), layout=layout, config={"displayModeBar": False})
         elif method.chart == "similarity":
             layout = figures.histogram_layout(state.threshold)
             panel.plot(data_name(ctx, "histogram"), layout=layout, config={"displayModeBar": False})
@@ -203,6 +259,24 @@ def details_markdown(run):
     return f"**Parameters:** {parameters}\n\n**Time per stage:** {timings}\n\nStored {run.timestamp:%Y-%m-%d %H:%M}"
 
 
+def activity_markdown(dataset):
+    """The analyses running now on ``dataset`` (their stage, whichever tab or process
+    started them) and those that ended without a run since (how and why)."""
+    lines = []
+    for key, lease in runs_in_progress(dataset).items():
+        progress = lease.get("progress") or {}
+        fraction = progress.get("fraction")
+        lines.append(
+            f"**Running now:** `{key}`, {progress.get('stage', 'starting')}"
+            + ("" if fraction is None else f" {fraction:.0%}")
+            + f" (since {lease['since']:%H:%M} UTC). *Reload* to follow it; to stop it, run "
+            "*Redundancy: cancel a running analysis*."
+        )
+    for ending in unstored_endings(dataset)[:3]:
+        lines.append(f"**`{ending['key']}` {ending['outcome']}** at {ending['at']:%Y-%m-%d %H:%M} UTC, no run stored: {ending['message']}")
+    return "\n\n".join(lines) or None
+
+
 def groups_heading(n_shown, n_groups):
     if n_groups == 0:
         return "**No groups of two or more samples**"
@@ -210,17 +284,35 @@ def groups_heading(n_shown, n_groups):
     return f"**{n_groups:,} groups**, largest first{shown}: click a row to show the group in the grid"
 
 
-def spectrum_caption(run, k, shown, n_eigenvalues):
-    """What the spectrum shows: the eigen-gap choice, and whether this run used it."""
+def spectrum_caption(run, k, shown, reading, n_groups):
+    """What the spectrum says in words: the graph's connected components (its zero
+    eigenvalues), the eigenvalues past them, the largest gap, and the rule's k; where every
+    computed eigenvalue is zero, that it says nothing more (and no chart is drawn)."""
     parameters = run.parameters
-    caption = (
-        f"**Laplacian spectrum.** The {shown} smallest of the {n_eigenvalues} eigenvalues of the "
-        f"pair-score graph's Laplacian; the eigen-gap rule `{parameters['rule']}` reads **k = {k}** "
-        "clusters off it."
-    )
-    if parameters.get("grouping") == "spectral":
-        return caption
-    return f"{caption} This run grouped by the pair-score threshold {parameters['threshold']} instead."
+    n = reading.n_computed
+    if reading.all_zero:
+        return (
+            f"**Laplacian spectrum.** All {n:,} computed eigenvalues of the pair-score graph's Laplacian "
+            f"are zero: the graph has at least {n:,} connected components (one zero eigenvalue each), so "
+            f"the spectrum cannot choose a number of clusters here. The run found {n_groups:,} groups."
+        )
+    lines = [
+        f"**Laplacian spectrum.** The {shown:,} smallest of the {n:,} eigenvalues of the pair-score graph's "
+        "Laplacian.",
+        f"**{reading.n_zero:,}** zero eigenvalues: the graph has {reading.n_zero:,} connected "
+        f"component{'' if reading.n_zero == 1 else 's'}.",
+        "Next eigenvalues: " + ", ".join(f"{value:.3g}" for value in reading.past_zero) + ".",
+    ]
+    if reading.gap_after is not None:
+        meaning = " (the components themselves)" if reading.gap_after == reading.n_zero else ""
+        lines.append(f"The largest gap, {reading.gap:.3g}, follows eigenvalue {reading.gap_after:,}: "
+                     f"the spectrum suggests {reading.gap_after:,} clusters{meaning}.")  # fmt: skip
+    lines.append(f"The eigen-gap rule `{parameters['rule']}` reads **k = {k:,}**.")
+    if parameters.get("grouping") != "spectral":
+        lines.append(f"This run grouped by the pair-score threshold {parameters['threshold']} instead "
+                     f"({n_groups:,} groups).")  # fmt: skip
+    return " ".join(lines)
+
 
 
 def _flat(parameters, prefix=""):

@@ -10,7 +10,6 @@ reviewers can work on one run at once.
 
 import base64
 import io
-import os
 from urllib.parse import quote
 
 import fiftyone.operators as foo
@@ -22,15 +21,17 @@ from ..bridge.review import (
     calibration,
     load_reviews,
     pair_table,
+    preview_cut,
     recut_run,
     review_pair,
     reviewable_runs,
     undo_review,
 )
-from ..bridge.samples import read_labels
+from ..bridge.runs import RedundancyRun
+from ..bridge.samples import distinct_names, read_labels
 from ..core.pair_score import STORED_FLOOR
 from ..core.review import DIFFERENT, LABELS_DIFFER, ORDERS, SAME, SKIPPED
-from .run_state import RunPanel, current_run, data_name, errors_in_place, new_revision, set_data
+from .run_state import RunPanel, current_run, cut_preview_markdown, data_name, errors_in_place, new_revision, set_data
 
 ORDER_LABELS = {
     "uncertain": "Most uncertain first (nearest the cut)",
@@ -68,6 +69,17 @@ def controls(ctx, edited=None):
     return chosen
 
 
+def score_beside(score, cut, digits=3):
+    """``score`` with the decimals it needs to read on its own side of ``cut``: 0.4496
+    beside a cut of 0.45 reads 0.4496, not 0.450."""
+    while digits < 12:
+        shown = round(score, digits)
+        if (shown >= cut) == (score >= cut) and (shown == cut) == (score == cut):
+            break
+        digits += 1
+    return f"{score:.{digits}f}"
+
+
 class PairReviewPanel(RunPanel):
     @property
     def config(self):
@@ -94,6 +106,7 @@ class PairReviewPanel(RunPanel):
         table = pair_table(ctx.dataset, run.key)
         state.run_cut = table.threshold
         state.controls = {**controls(ctx), "cut": table.threshold}
+        state.preview_md = None
         state.tags = {name: (state.tags or {}).get(name, DEFAULT_TAGS[decision]) for decision, name in TAG_INPUTS.items()}
         self.show_next(ctx)
 
@@ -139,11 +152,12 @@ class PairReviewPanel(RunPanel):
         hit = np.flatnonzero((pairs.first == row_a) & (pairs.second == row_b))
         score = float(pairs.score[hit[0]]) if len(hit) else None
         state.images = {"image_a": media_url(paths[0]), "image_b": media_url(paths[1]), "image_difference": difference_uri(*paths)}
-        side = lambda path, label: f"`{os.path.basename(path)}`" + ("" if label is None else f" · label **{label}**")  # noqa: E731
-        verdict = "above" if score is not None and score >= cut else "below"
-        scored = "not stored by the run" if score is None else f"**{score:.3f}** ({verdict} the cut {cut:g})"
+        names = distinct_names(paths)
+        side = lambda name, label: f"`{name}`" + ("" if label is None else f" · label **{label}**")  # noqa: E731
+        verdict = "at or above" if score is not None and score >= cut else "below"
+        scored = "not stored by the run" if score is None else f"**{score_beside(score, cut)}** ({verdict} the cut {cut:g})"
         state.pair_md = (
-            f"Left: {side(paths[0], labels[0])} · Right: {side(paths[1], labels[1])} · pair score {scored}\n\n"
+            f"Left: {side(names[0], labels[0])} · Right: {side(names[1], labels[1])} · pair score {scored}\n\n"
             f"Full resolution: [left]({media_url(paths[0])}) · [right]({media_url(paths[1])}) "
             "(opens the file in this tab; Back returns to the App). "
             "Difference view (right): bright where the two images differ, after scaling both to one size."
@@ -222,6 +236,14 @@ class PairReviewPanel(RunPanel):
     @errors_in_place
     def on_change_cut(self, ctx):
         self.change_control(ctx, "cut")
+        self.preview(ctx)
+
+    def preview(self, ctx):
+        """The counts the cut in the box gives, written nowhere (``preview_cut``)."""
+        state = ctx.panel.state
+        cut = controls(ctx)["cut"]
+        run = RedundancyRun(ctx.dataset, state.key)
+        state.preview_md = None if cut == state.run_cut else cut_preview_markdown(run, cut, preview_cut(ctx.dataset, state.key, cut))
 
     @errors_in_place
     def apply_cut(self, ctx):
@@ -259,7 +281,8 @@ class PairReviewPanel(RunPanel):
         if state.pair:
             images = panel.h_stack("images", gap=2, align_x="left")
             for name in ("image_a", "image_b", "image_difference"):
-                images.view(name, types.ImageView(height="256px", alt=name))
+                images.view(name, types.ImageView(height="256px", alt=name,  # aspect kept: a 32x32 image is never stretched
+                                                  componentsProps={"image": {"style": {"objectFit": "contain", "maxWidth": "100%"}}}))
         panel.str("pair_md", view=types.MarkdownView())
         buttons = panel.h_stack("buttons", gap=1, align_x="left")
         for name, label, _ in BUTTONS:
@@ -268,6 +291,8 @@ class PairReviewPanel(RunPanel):
         panel.plot(data_name(ctx, "calibration"), layout=calibration_layout(controls(ctx)["cut"], state.run_cut),
                    config={"displayModeBar": False})  # fmt: skip
         panel.str("calibration_md", view=types.MarkdownView())
+        if state.preview_md:
+            panel.str("preview_md", view=types.MarkdownView())
         panel.btn("apply_cut", label="Apply this cut", icon="content_cut", variant="contained", on_click=self.apply_cut)
         if state.applied_md:
             panel.str("applied_md", view=types.MarkdownView())

@@ -13,6 +13,7 @@ instead of replacing the panel.
 """
 
 import functools
+from datetime import datetime
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
@@ -88,14 +89,30 @@ class RunPanel(foo.Panel):
         panel.btn("reload", label="Reload", icon="refresh", on_click=self.reload)
 
 
+SHARED_STORE = "redundancy_panels"
+"""The execution store (one per dataset) where the panels share the run last chosen."""
+
+
 def current_run(ctx, keys=None, chosen=None):
-    """The run the panel shows: ``chosen``, else the one in the panel's state if it still
-    exists, else the latest of ``keys`` (default: every run of the dataset); None when
-    there is none. The choice is written back to the state."""
+    """The run the panel shows, the same in every panel: ``chosen`` (then shared with the
+    others), else the run last chosen in any panel unless a run was stored since (then
+    the latest of ``keys``, default every run of the dataset); before any choice, or in a
+    panel whose ``keys`` lack the shared run (the map: runs with points), its own. A new run is thus
+    shown once stored, until the user picks another. None when there is none. The
+    choice is written back to the state."""
     keys = list_runs(ctx.dataset) if keys is None else keys
-    key = chosen or ctx.panel.state.key
-    if key not in keys:
-        key = max(keys, key=lambda k: ctx.dataset.get_run_info(k).timestamp) if keys else None
+    latest = max(keys, key=lambda k: ctx.dataset.get_run_info(k).timestamp) if keys else None
+    store = ctx.store(SHARED_STORE)
+    if chosen in keys:
+        store.set("chosen", {"key": chosen, "at": datetime.utcnow().isoformat()})
+    shared = store.get("chosen")
+    stale = shared is not None and latest is not None and ctx.dataset.get_run_info(latest).timestamp > datetime.fromisoformat(shared["at"])
+    if shared is not None and not stale and shared["key"] in keys:
+        key = shared["key"]
+    elif not stale and ctx.panel.state.key in keys:
+        key = ctx.panel.state.key  # nothing chosen yet, or this panel cannot show the shared run
+    else:
+        key = latest  # a run stored since the choice is the newer choice
     ctx.panel.state.key = key
     return None if key is None else RedundancyRun(ctx.dataset, key)
 
@@ -125,3 +142,17 @@ def data_name(ctx, name):
 
 def set_data(ctx, name, value):
     ctx.panel.data.set(data_name(ctx, name), value)
+
+
+def cut_preview_markdown(run, cut, preview):
+    """What a cut tried in a panel gives (``bridge.review.preview_cut``), beside what the
+    run stores, and that nothing is written until the cut is applied."""
+    counts = preview["counts"]
+    now = run.counts
+    shown = ", ".join(f"**{counts[status]:,}** {status}" for status in ("redundant", "influential", "representative"))
+    stored = ", ".join(f"{now.get(status, 0):,} {status}" for status in ("redundant", "influential", "representative"))
+    return (
+        f"**At cut {cut:g}:** {shown} in {preview['groups']:,} groups (the run, cut at "
+        f"{run.parameters['threshold']:g}: {stored}). A preview: nothing is written until *Apply this cut*."
+    )
+

@@ -154,3 +154,14 @@ def test_the_probe_form_offers_only_model_sources_it_can_run(small_dataset):
     ctx = ExecutionContext(request_params={"dataset_name": small_dataset.name, "params": {"key": "probed"}})
     properties = operator.resolve_input(ctx).to_json()["type"]["properties"]
     assert [choice["value"] for choice in properties["source"]["view"]["choices"]] == ["file", "torchvision"]
+
+
+def test_an_architecture_without_its_checkpoint_runs_only_when_random_weights_are_asked(small_dataset):
+    with pytest.raises(ValueError, match="has no checkpoint .* random_weights=True"):
+        fr.compute_feature_clusters(small_dataset, architecture="mobilenet_v3_small", progress=False)
+    assert "features" not in fr.list_runs(small_dataset)
+    view = small_dataset.limit(60)
+    run = fr.compute_feature_clusters(view, architecture="mobilenet_v3_small", random_weights=True, reduction="pca",
+                                      n_reduce=8, progress=False)  # fmt: skip
+    assert run.parameters["random_weights"] is True
+

@@ -1,5 +1,6 @@
 """The plugin as FiftyOne sees it: discovery, registry, and headless operator runs."""
 
+import re
 import sys
 
 import fiftyone.operators as foo
@@ -161,6 +162,37 @@ def test_the_form_describes_the_run_a_key_holds_and_asks_before_a_subset_replace
     assert f"{len(subset):,} samples analysed" in shown_summary(done)
 
 
+def shown_requests(result, operator):
+    return [r["params"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == operator]
+
+
+def test_a_failing_analysis_ends_with_its_reason_in_the_app(small_dataset):
+    missing = small_dataset.first().filepath + ".gone.png"
+    sample = small_dataset.first()
+    sample.filepath = missing
+    sample.save()
+    result = foo.execute_operator(
+        f"{PLUGIN}/compute_wavelet_clusters", ctx=dict(dataset=small_dataset, params={"key": "broken", "view_target": "DATASET"})
+    )
+    (notice,) = shown_requests(result, "notify")
+    assert notice["variant"] == "error" and missing in notice["message"]
+    (shown,) = shown_requests(result, "show_output")
+    assert shown["outputs"]["view"]["label"] == "Failed"
+    assert shown["results"]["summary"].startswith("**Wavelet clusters failed, nothing changed:**")
+    assert missing in shown["results"]["summary"] and "broken" not in fr.list_runs(small_dataset)
+    assert "tick 'Skip unreadable images'" in notice["message"]  # the form's box, not skip_failures=True
+
+
+@pytest.mark.parametrize("key", ["SSIM", "_hidden", "two words"])
+def test_the_form_refuses_a_key_the_api_refuses_as_it_is_typed(small_dataset, key):
+    fr.compute_wavelet_clusters(small_dataset, key="ssim", progress=False)
+    form = resolve_form(small_dataset, "compute_wavelet_clusters", {"key": key})
+    assert form["key"]["invalid"] is True
+    with pytest.raises(ValueError) as refused:
+        fr.compute_wavelet_clusters(small_dataset, key=key, progress=False)
+    assert str(refused.value)[1:] in form["key"]["error_message"]
+
+
 def test_refusals_reaching_the_app_name_the_checkbox_not_the_python_argument(small_dataset):
     from fiftyone_redundancy.operators.forms import REPLACE_LABEL, app_wording
 
@@ -197,11 +229,16 @@ def test_an_analysis_run_from_the_app_reports_its_progress_as_it_goes(small_data
     requests = [r["params"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == "set_progress"]
     stages = {}
     for request in requests:  # each stage's bar moves forward, and the label names the stage
-        stage = request["label"].split(" (")[0].rsplit(" ", 1)[0]
+        stage, percent = re.match(r"Wavelet clusters: (.+) (\d+)%( · [\d,]+ s)? \(to stop it, run Redundancy: cancel", request["label"]).groups()[:2]
+        assert float(percent) == round(100 * request["progress"])
         stages.setdefault(stage, []).append(request["progress"])
-    assert list(stages) == ["Wavelet clusters: decoding images", "Wavelet clusters: scoring pairs"]
-    assert all(shown[-1] == 1.0 and shown == sorted(shown) for shown in stages.values())
-    assert requests[-1]["label"] == "Wavelet clusters: scoring pairs 100% (to stop it, run Redundancy: cancel a running analysis)"
+    assert list(stages) == [
+        "decoding images", "finding identical images", "computing wavelets", "selecting coefficients",
+        "finding candidate pairs", "verifying pairs", "completing groups", "grouping", "drawing the map",
+        "writing results",
+    ]  # fmt: skip
+    assert all(shown == sorted(shown) for shown in stages.values())
+    assert stages["decoding images"][-1] == stages["verifying pairs"][-1] == 1.0
 
 
 ANALYSES = ("compute_wavelet_clusters", "compute_ssim_clusters", "compute_split_similarity", "compute_feature_clusters")
@@ -242,3 +279,46 @@ def test_feature_forms_say_what_to_install_without_the_features_extra(small_data
         assert notice["invalid"] is True and list(properties) == ["features_missing"]
         assert "torch, hdbscan not installed here" in notice["view"]["description"]
         assert "pip install 'fiftyone-redundancy[features]'" in notice["view"]["description"]
+
+
+def stages_seen(analyse):
+    """The stage names, in order, a FiftyOne progress callback hears while ``analyse(progress)`` runs."""
+    seen = []
+
+    def progress(bar):
+        if not seen or seen[-1] != bar.stage:
+            seen.append(bar.stage)
+
+    analyse(progress)
+    return seen
+
+
+def test_ssim_split_and_feature_runs_name_each_stage_as_they_go(small_dataset):
+    import numpy as np
+
+    ssim = stages_seen(lambda progress: fr.compute_ssim_clusters(small_dataset, image_size=20, progress=progress))
+    assert ssim[0] == "decoding images" and ssim[-1] == "writing results"
+    assert {"finding identical images", "scoring pairs", "computing the spectrum", "drawing the map"} <= set(ssim)
+    split = stages_seen(lambda progress: fr.compute_split_similarity(small_dataset, progress=progress))
+    assert split[0] == "decoding images" and split[-2:] == ["scoring pairs", "writing results"]
+    small_dataset.set_values("vector", np.random.default_rng(0).normal(size=(len(small_dataset), 8)).tolist())
+    features = stages_seen(lambda progress: fr.compute_feature_clusters(small_dataset, embeddings_field="vector", progress=progress))
+    assert features[0] == "extracting features" and features[-1] == "writing results"
+    assert {"reducing features", "clustering", "choosing representatives", "drawing the map"} <= set(features)
+
+
+def test_the_feature_form_asks_for_the_checkpoint_or_the_random_weights_box(small_dataset):
+    params = {"source": "torchvision", "architecture": "resnet18"}
+    form = resolve_form(small_dataset, "compute_feature_clusters", params)
+    assert form["model_path"]["required"] is True and "by chance" in form["random_weights"]["view"]["description"]
+    ticked = resolve_form(small_dataset, "compute_feature_clusters", {**params, "random_weights": True})
+    assert not ticked["model_path"]["required"]
+
+
+def test_messages_name_an_analysis_in_words_never_its_internal_method_name(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="taken", progress=False)
+    with pytest.raises(ValueError) as refused:
+        fr.compute_split_similarity(small_dataset, key="taken", progress=False)
+    assert "holds a run of wavelet clusters" in str(refused.value) and "redundancy." not in str(refused.value)
+    form = resolve_form(small_dataset, "compute_ssim_clusters", {"key": "taken"})
+    assert "a run of wavelet clusters" in form["key"]["error_message"] and "wavelet_clusters" not in form["key"]["error_message"]

@@ -173,12 +173,12 @@ def test_clicking_a_group_row_shows_that_group_representative_first(small_datase
 def test_ssim_and_split_runs_load_their_charts(small_dataset):
     fr.compute_ssim_clusters(small_dataset, label_field="ground_truth", key="ssim", progress=False)
     split = fr.compute_split_similarity(small_dataset, key="split", progress=False)
-    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load", state={"key": "ssim"})
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_change_run", value="ssim")
     spectrum = revision_data(state, data, "spectrum")[0]["y"]
     stored = fr.load_run(small_dataset, "ssim").details["spectrum"]
     assert spectrum == stored[: max(50, 3 * state["spectrum_k"])] and len(stored) == len(small_dataset)
     assert f"k = {state['spectrum_k']}" in state["spectrum_md"].replace("**", "")
-    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_load", state={"key": "split"})
+    state, data, _ = call_panel(small_dataset, "redundancy_panel", "on_change_run", value="split")
     histogram = revision_data(state, data, "histogram")[0]["x"]
     assert len(histogram) == split.details["n_test"] and state["threshold"] == split.parameters["threshold"]
     assert f"**{split.details['n_near_identical']:,}** of {split.details['n_test']:,} test samples" in state["summary_md"]
@@ -303,3 +303,81 @@ def test_run_details_show_the_pair_score_parameters_by_name(small_dataset):
     run = fr.compute_wavelet_clusters(small_dataset, key="detailed", pair_score={"flips": True}, progress=False)
     text = details_markdown(run)
     assert "`pair_score.flips=True`" in text and "`pair_score.n_neighbors=10`" in text and "OrderedDict" not in text
+
+
+def test_the_spectrum_caption_counts_components_and_drops_a_chart_of_zeros(small_dataset):
+    from fiftyone_redundancy.core.spectral import read_spectrum
+    from fiftyone_redundancy.panels.redundancy import spectrum_caption
+
+    run = fr.compute_ssim_clusters(small_dataset, label_field="ground_truth", key="ssim", progress=False)
+    caption = spectrum_caption(run, 1, 50, read_spectrum([0.0] * 50), 129)
+    assert "at least 50 connected components" in caption and "129 groups" in caption and "k = " not in caption
+    caption = spectrum_caption(run, 2, 4, read_spectrum([0.0, 0.0, 0.5, 2.0]), 3).replace("**", "")
+    assert "2 zero eigenvalues: the graph has 2 connected components" in caption
+    assert "Next eigenvalues: 0.5, 2." in caption and "follows eigenvalue 3: the spectrum suggests 3 clusters" in caption
+
+
+def test_the_panels_share_the_run_last_chosen_until_a_run_is_stored(small_dataset):
+    for key in ("wavelet", "other"):
+        fr.compute_wavelet_clusters(small_dataset, key=key, progress=False)
+    assert call_panel(small_dataset, "embedding_map", "on_load")[0]["key"] == "other"  # the latest
+    call_panel(small_dataset, "redundancy_panel", "on_change_run", value="wavelet")
+    assert call_panel(small_dataset, "embedding_map", "on_load")[0]["key"] == "wavelet"
+    assert call_panel(small_dataset, "redundancy_panel", "on_load")[0]["key"] == "wavelet"
+    fr.compute_wavelet_clusters(small_dataset, key="newest", progress=False)
+    assert call_panel(small_dataset, "embedding_map", "on_load", state={"key": "wavelet"})[0]["key"] == "newest"
+
+
+def test_a_score_reads_on_its_own_side_of_the_cut():
+    from fiftyone_redundancy.panels.review import score_beside
+
+    assert score_beside(0.4496, 0.45) == "0.4496" and score_beside(0.44996, 0.45) == "0.44996"
+    assert score_beside(0.45, 0.45) == "0.450" and score_beside(0.812, 0.45) == "0.812"
+
+
+def test_files_are_named_by_the_shortest_tail_no_other_shares():
+    from fiftyone_redundancy.bridge.samples import distinct_names
+
+    paths = ["/data/cat/0318.jpg", "/data/dog/0318.jpg", "/data/dog/0007.jpg", "/x/a/b.png", "/y/a/b.png"]
+    assert distinct_names(paths) == ["cat/0318.jpg", "dog/0318.jpg", "0007.jpg", "x/a/b.png", "y/a/b.png"]
+
+
+def database_state(dataset, key):
+    dataset.reload()
+    return dataset.values(f"{key}_status"), dataset.get_run_info(key).timestamp, sorted(dataset.get_field_schema())
+
+
+def test_trying_a_cut_in_either_panel_writes_nothing_and_only_apply_writes(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    before = database_state(small_dataset, "wavelet")
+    preview = fr.preview_cut(small_dataset, "wavelet", 0.8)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_change_cut", state=state, value=0.8)
+    assert f"**{preview['counts']['redundant']:,}** redundant" in state["preview_md"]
+    assert f"in {preview['groups']:,} groups" in state["preview_md"] and "nothing is written" in state["preview_md"]
+    review, _, _ = call_panel(small_dataset, "pair_review", "on_load")
+    review, _, _ = call_panel(small_dataset, "pair_review", "on_change_cut", state=review, value=0.8)
+    assert f"**{preview['counts']['redundant']:,}** redundant" in review["preview_md"]
+    assert database_state(small_dataset, "wavelet") == before  # tried twice, nothing written
+
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "apply_cut", state=state)
+    assert fr.load_run(small_dataset, "wavelet").counts == preview["counts"]
+    assert "re-cut at 0.8" in state["preview_md"]
+
+
+def test_the_panel_shows_a_run_in_progress_with_its_stage_and_how_an_unstored_run_ended(small_dataset, tmp_path):
+    from fiftyone_redundancy.bridge.runs import RunWriter
+
+    with RunWriter(small_dataset, "elsewhere") as writer:  # e.g. started in a tab closed since
+        writer.note_progress("verifying pairs", 0.25)
+        state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert "**Running now:** `elsewhere`, verifying pairs 25%" in state["activity_md"]
+
+    sample = small_dataset.first()
+    sample.filepath = str(tmp_path / "gone.png")
+    sample.save()
+    with pytest.raises(ValueError):
+        fr.compute_wavelet_clusters(small_dataset, key="broken", progress=False)
+    state, _, _ = call_panel(small_dataset, "redundancy_panel", "on_load")
+    assert "**`broken` failed**" in state["activity_md"] and "gone.png" in state["activity_md"]
+    assert "Running now" not in state["activity_md"]

@@ -231,6 +231,8 @@ def test_precision_from_50_random_reviews_contains_the_true_precision(unreviewed
 def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unreviewed):
     from test_panels import call_panel  # the App's way of calling a panel handler, headless
 
+    from fiftyone_redundancy.panels.review import score_beside
+
     dataset = unreviewed
     state, data, _ = call_panel(dataset, "pair_review", "on_load", {"key": "ssim"})
     table = pair_table(dataset, "ssim")
@@ -239,7 +241,7 @@ def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unrevie
     assert sorted(state["pair"]) == expected and state["controls"]["cut"] == DEFAULT_THRESHOLD
     images = state["images"]
     assert images["image_a"].startswith("/media?filepath=%2F") and images["image_difference"].startswith("data:image/png;base64,")
-    assert f"pair score **{float(table.pairs.score[nearest]):.3f}**" in state["pair_md"]
+    assert f"pair score **{score_beside(float(table.pairs.score[nearest]), DEFAULT_THRESHOLD)}**" in state["pair_md"]
     assert f"[left]({images['image_a']})" in state["pair_md"] and f"[right]({images['image_b']})" in state["pair_md"]
     assert "**0** pairs reviewed" in state["progress_md"] and "none of them is reviewed" in state["calibration_md"]
 
@@ -256,7 +258,7 @@ def test_the_panel_shows_the_most_uncertain_pair_and_a_decision_moves_on(unrevie
     state, _, _ = call_panel(dataset, "pair_review", "on_change_order", state, value="highest")
     best = int(np.argmax(table.pairs.score))
     assert state["controls"]["order"] == "highest"
-    assert f"pair score **{float(table.pairs.score[best]):.3f}**" in state["pair_md"]
+    assert f"pair score **{score_beside(float(table.pairs.score[best]), DEFAULT_THRESHOLD)}**" in state["pair_md"]
 
 
 def test_the_recut_operator_recuts_and_its_form_refuses_a_cut_below_the_floor(unreviewed):
@@ -287,3 +289,22 @@ def test_a_recut_split_equals_a_fresh_split_at_that_cut(reviewed):
     assert "split" in recuttable_runs(dataset) and "split" not in reviewable_runs(dataset)  # re-cut, not reviewed
     fr.recut_run(dataset, "split", DEFAULT_THRESHOLD)
     assert run_values(dataset, "split") == before
+
+
+def test_deleting_a_run_takes_back_the_review_tags_it_added_and_no_other(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="first", progress=False)
+    fr.compute_wavelet_clusters(small_dataset, key="second", progress=False)
+    table = pair_table(small_dataset, "first")
+    ids = table.sample_ids
+    pairs = [(ids[first], ids[second]) for first, second in zip(table.pairs.first, table.pairs.second)]
+    (a, b) = pairs[0]
+    (c, d) = next(pair for pair in pairs if not {a, b} & set(pair))
+    small_dataset.select([c]).tag_samples(DEFAULT_TAGS[SAME])  # the user's own tag, before any review
+    fr.review_pair(small_dataset, "first", a, b, SAME)
+    fr.review_pair(small_dataset, "first", c, d, SAME)
+    fr.review_pair(small_dataset, "second", a, b, SAME)  # the other run's review covers a and b too
+    assert fr.delete_run(small_dataset, "first") == {DEFAULT_TAGS[SAME]: 1}  # d alone
+    tagged = set(small_dataset.match_tags(DEFAULT_TAGS[SAME]).values("id"))
+    assert tagged == {a, b, c}
+    assert fr.delete_run(small_dataset, "second") == {DEFAULT_TAGS[SAME]: 2}  # inherited from the first run's review
+    assert set(small_dataset.match_tags(DEFAULT_TAGS[SAME]).values("id")) == {c}

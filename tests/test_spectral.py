@@ -62,3 +62,14 @@ def test_spectral_clustering_recovers_the_blocks():
 def test_negative_ssim_never_becomes_an_affinity():
     affinity = affinity_from_similarity(np.array([[1.0, -0.3], [-0.3, 1.0]]))
     assert affinity.min() == 0 and affinity[0, 0] == 0
+
+
+def test_a_spectrum_is_read_as_components_the_eigenvalues_past_them_and_the_largest_gap():
+    from fiftyone_redundancy.core.spectral import read_spectrum
+
+    reading = read_spectrum([1e-17, -1e-16, 0.5, 0.6, 2.0])
+    assert (reading.n_zero, reading.past_zero, reading.gap_after) == (2, (0.5, 0.6, 2.0), 4)
+    assert reading.gap == pytest.approx(1.4) and not reading.all_zero
+    assert read_spectrum([0.0, 0.9, 1.0]).gap_after == 1  # one component, then the jump to 0.9
+    flat = read_spectrum([-1e-16] * 50)  # e.g. 50 of a sparse graph's 129 components
+    assert flat.all_zero and flat.n_zero == 50 and flat.gap_after is None
