@@ -100,11 +100,9 @@ def repair_split(dataset, key, output_field, label_field=None, within_runs=None,
             raise ValueError(f"the samples of run {key!r} changed since it ran; run compute_split_similarity again")
         _require_unchanged_media(dataset, run)
         repairs = dict(getattr(run._results, "repairs", None) or {})
-        if dataset.has_sample_field(output_field) and output_field not in repairs:
-            raise ValueError(
-                f"field {output_field!r} already exists on dataset {dataset.name!r} and was not written by a "
-                f"repair of run {key!r}; choose a new field name (your split's own fields are never changed)"
-            )
+        problem = output_field_problem(dataset, key, output_field)
+        if problem:
+            raise ValueError(problem)
         label_field = label_field or run.label_field()
         labels = _in_order(dataset, sample_ids, label_field)
         sides = np.where(np.arange(len(sample_ids)) < n_test, TEST, TRAIN)
@@ -130,6 +128,17 @@ def repair_split(dataset, key, output_field, label_field=None, within_runs=None,
         }  # fmt: skip
         _commit(writer, dataset, run, sample_ids, repair.sides, output_field, repairs)
     return result
+
+
+def output_field_problem(dataset, key, name):
+    """Why ``name`` cannot take run ``key``'s repaired split (None: it can): a field that
+    exists is written only when an earlier repair of that run wrote it."""
+    if dataset.has_sample_field(name) and name not in (getattr(dataset.load_run_results(key, cache=False), "repairs", None) or {}):
+        return (
+            f"field {name!r} already exists on dataset {dataset.name!r} and was not written by a "
+            f"repair of run {key!r}; choose a new field name (your split's own fields are never changed)"
+        )
+    return None
 
 
 def _check_field_name(name):

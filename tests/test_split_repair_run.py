@@ -10,10 +10,14 @@ import pytest
 from PIL import Image
 
 import fiftyone as fo
+import fiftyone.operators as foo
+from fiftyone.operators.executor import ExecutionError
 import fiftyone_redundancy.api as fr
 from fiftyone import ViewField as F
 
 pytestmark = pytest.mark.shared_db
+
+PLUGIN = "@fiftyone-redundancy/redundancy"
 
 FAMILY_SIDES = (("train", "test", "test"), ("train", "train", "test"), ("test", "train", "train", "test"),
                 ("train", "test"), ("test", "test", "train"))  # fmt: skip
@@ -175,6 +179,31 @@ def test_a_repair_outside_the_tolerance_is_refused(repaired):
     assert not dataset.has_sample_field("strict")
 
 
+def test_the_operator_writes_what_the_python_api_writes(repaired):
+    dataset, result, _ = repaired
+    outcome = foo.execute_operator(f"{PLUGIN}/repair_split", ctx=dict(dataset=dataset, params={
+        "key": "split", "output_field": "from_app", "within_runs": ["wavelet"], "tolerance": TOLERANCE}))  # fmt: skip
+    assert outcome.error is None, outcome.error
+    assert outcome.result["moved"] == len(result.moved_ids)
+    assert dataset.values("from_app") == dataset.values("repaired_split")
+    assert "| class | to train |" in outcome.result["summary"]
+    # the form refuses the user's own split field as they type it
+    with pytest.raises(ExecutionError, match="Path: output_field. Reason: field 'split' already exists"):
+        foo.execute_operator(f"{PLUGIN}/repair_split", ctx=dict(dataset=dataset, params={"key": "split", "output_field": "split"}))
+
+
+def test_the_panel_offers_the_repair_for_split_runs_only(repaired):
+    dataset, _, _ = repaired
+    rendered = {}
+    for key in ("split", "wavelet"):
+        result = foo.execute_operator(f"{PLUGIN}/redundancy_panel", ctx=dict(dataset=dataset, params={
+            "__method__": "on_load", "panel_id": "p1", "panel_state": {"key": key}}))  # fmt: skip
+        assert result.error is None, result.error
+        rendered[key] = str(result.to_json())
+    assert f"{PLUGIN}/repair_split" in rendered["split"] and "Repaired split in field `repaired_split`" in rendered["split"]
+    assert f"{PLUGIN}/repair_split" not in rendered["wavelet"]
+
+
 def test_rename_keeps_the_named_field_and_delete_removes_exactly_it(repaired):
     dataset, _, before = repaired
     fields = set(dataset.get_field_schema())
@@ -182,5 +211,5 @@ def test_rename_keeps_the_named_field_and_delete_removes_exactly_it(repaired):
     assert dataset.has_sample_field("repaired_split") and "repaired_split" in fr.load_run(dataset, "leaks").fields
     fr.delete_run(dataset, "leaks")
     gone = fields - set(dataset.get_field_schema())
-    assert gone == {"repaired_split", "leak_families", *(f"split_{suffix}" for suffix in ("status", "group", "representative", "score", "best_match", "best_similarity"))}
+    assert gone == {"repaired_split", "leak_families", "from_app", *(f"split_{suffix}" for suffix in ("status", "group", "representative", "score", "best_match", "best_similarity"))}
     assert dict(zip(dataset.values("id"), dataset.values("tags"))) == before
