@@ -3,11 +3,15 @@
 own split field as it is typed, and the repair writes only the new field. Screenshots go
 to ``tests/artifacts/`` as the other browser tests' do."""
 
+import socket
+import time
+
 import pytest
 
+import fiftyone as fo
 import fiftyone_redundancy.api as fr
 from fiftyone import ViewField as F
-from test_panels_browser import app, browser, choose_run, form_input, open_panel, page, screenshot  # noqa: F401
+from test_panels_browser import browser, choose_run, form_input, open_panel, page, screenshot  # noqa: F401
 
 pytestmark = pytest.mark.shared_db
 
@@ -20,6 +24,24 @@ def app_dataset(small_demo_dataset):
     fr.compute_split_similarity(dataset, key="split", label_field="ground_truth", progress=False)
     yield dataset
     dataset.delete()
+
+
+@pytest.fixture(scope="module")
+def app(app_dataset):
+    """The real App server, as the other browser tests start it, once its session client
+    has connected (on a loaded machine that takes a while after ``launch_app`` returns)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    session = fo.launch_app(app_dataset, remote=True, port=port, address="127.0.0.1")
+    for _ in range(120):
+        try:
+            session.view = None
+            break
+        except RuntimeError:  # "Client is not connected" yet
+            time.sleep(0.5)
+    yield session, f"http://127.0.0.1:{port}/datasets/{app_dataset.name}"
+    session.close()
 
 
 def test_a_split_is_repaired_from_the_panel(page, app_dataset):
