@@ -213,3 +213,50 @@ def test_rename_keeps_the_named_field_and_delete_removes_exactly_it(repaired):
     gone = fields - set(dataset.get_field_schema())
     assert gone == {"repaired_split", "leak_families", "from_app", *(f"split_{suffix}" for suffix in ("status", "group", "representative", "score", "best_match", "best_similarity"))}
     assert dict(zip(dataset.values("id"), dataset.values("tags"))) == before
+
+
+@pytest.fixture
+def persistent_split(small_demo_dataset):
+    """The small demo with a split run, persistent so that another process may open it."""
+    dataset = small_demo_dataset.clone(persistent=True)
+    fr.compute_split_similarity(dataset, label_field="ground_truth", progress=False)
+    yield dataset
+    dataset.delete()
+
+
+def test_a_repair_killed_anywhere_leaves_no_field_or_the_whole_field(persistent_split, tmp_path):
+    """A repair SIGKILLs itself at its 1st, 2nd, ... checkpoint (bridge/runs.py) until one
+    completes; after each, the next reader's recovery leaves either no ``fixed`` field and
+    the run as it was, or the complete field, recorded as the run's."""
+    import os
+    import subprocess
+    import sys
+
+    dataset = persistent_split
+    reference = fr.repair_split(dataset, "split", "reference", tolerance=TOLERANCE)
+    expected = dataset.values("reference")
+    fields_before = fr.load_run(dataset, "split").fields
+    tags = dataset.values("tags")
+    script = (
+        "import fiftyone as fo, fiftyone_redundancy.api as fr; "
+        f"fr.repair_split(fo.load_dataset({dataset.name!r}), 'split', 'fixed', tolerance={TOLERANCE})"
+    )
+    outcomes = []
+    for kill_at in range(1, 40):
+        env = {**os.environ, "FIFTYONE_REDUNDANCY_KILL_AT": str(kill_at), "FIFTYONE_REDUNDANCY_TRACE": str(tmp_path / f"trace{kill_at}")}
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        fr.list_runs(dataset)  # recovers what the dead writer left
+        dataset.reload()
+        run = fr.load_run(dataset, "split")
+        assert not [name for name in dataset.get_field_schema() if name.startswith("redundancy_staging_")]
+        if dataset.has_sample_field("fixed"):
+            assert dataset.values("fixed") == expected and "fixed" in run.fields
+            outcomes.append("complete")
+        else:
+            assert run.fields == fields_before
+            outcomes.append("none")
+        if done.returncode == 0:
+            break
+        assert done.returncode == -9, done.stderr[-2000:]
+    assert outcomes[-1] == "complete" and "none" in outcomes and len(outcomes) > 5, outcomes
+    assert dataset.values("tags") == tags and reference.moved_ids
