@@ -47,6 +47,7 @@ def register(plugin):
     from .operators.features import ComputeBoundaryCrossings
     from .operators.review import ExportPairReviews, ImportPairReviews, RecutRedundancyRun
     from .operators.runs import CancelRedundancyRun, DeleteRedundancyRun
+    from .operators.split_repair import RepairSplit
     from .panels.embedding import EmbeddingMapPanel
     from .panels.redundancy import RedundancyPanel
     from .panels.review import PairReviewPanel
@@ -64,6 +65,7 @@ def register(plugin):
         RecutRedundancyRun,
         ExportPairReviews,
         ImportPairReviews,
+        RepairSplit,
         RedundancyPanel,
         EmbeddingMapPanel,
         PairReviewPanel,

@@ -14,6 +14,7 @@
     print(fr.calibration(dataset, "ssim").at(0.6))  # precision with its Wilson interval
     fr.preview_cut(dataset, "ssim", 0.6)  # the counts at that cut, nothing written
     fr.recut_run(dataset, "ssim", 0.6)  # new groups from the stored pairs, reviews applied
+    print(fr.repair_split(dataset, "split", "repaired_split").summary())  # no family spans
 """
 
 from .bridge.curation import (
@@ -51,6 +52,7 @@ from .bridge.runs import (
     rename_run,
     runs_in_progress,
 )
+from .bridge.split_repair import RepairedSplit, repair_split
 from .core.parallel import RayExecutor
 
 # compute_wavelet_clusters, compute_ssim_clusters, compute_split_similarity,
@@ -103,6 +105,8 @@ __all__ = [
     "list_runs",
     "load_run",
     "rename_run",
+    "repair_split",
+    "RepairedSplit",
     "runs_in_progress",
     *analysis_functions(),
 ]

@@ -42,9 +42,10 @@ FIELD_TYPES = {
     "representative": fo.StringField,
     "score": fo.FloatField,
 }
-EXTRA_SUFFIXES = ("best_match", "best_similarity", "crossings", "embedding")
+EXTRA_SUFFIXES = ("best_match", "best_similarity", "crossings", "embedding", "repair")
 """Field suffixes beyond the contract that some runs write (split runs, the probe,
-feature-map runs that store their features)."""
+feature-map runs that store their features), and the staging field of a split repair
+(whose field the user names)."""
 LEASES = "redundancy_leases"
 STAGING_LEDGER = "redundancy_staging_fields"
 """One document per staging field a writer is about to create (dataset, key, attempt,
@@ -919,11 +920,13 @@ def _renaming(dataset, key, new_key):
     record), after checking every target name; the caller holds both keys' leases."""
     run = RedundancyRun(dataset, key)
     old_fields = run.fields
-    new_fields = [new_key + name[len(key) :] for name in old_fields]
+    # the fields named after the key follow it; one the user named (a repaired split) stays
+    named = set(getattr(run._results, "repairs", None) or {})
+    new_fields = [name if name in named else new_key + name[len(key) :] for name in old_fields]
     if dataset.has_run(new_key):
         raise ValueError(f"run key {new_key!r} is already taken on {dataset.name!r}")
     schema = dataset.get_field_schema()
-    taken = [name for name in new_fields if name in schema]
+    taken = [new for old, new in zip(old_fields, new_fields) if new != old and new in schema]
     if taken:
         raise ValueError(
             f"fields {taken} already exist on dataset {dataset.name!r}; rename or delete "
@@ -944,7 +947,7 @@ def _renaming(dataset, key, new_key):
         "drop_fields": [],
         "drop_view": owned_view,
         "drop_map": _owned_map(dataset, key),
-        "renames": dict(zip(old_fields, new_fields)),
+        "renames": {old: new for old, new in zip(old_fields, new_fields) if new != old},
         "run": {"method": METHOD_PREFIX + run.method, "parameters": run.parameters, "results": results},
     }
 

@@ -17,7 +17,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .parameters import check_number
+
 TRAIN, TEST = 0, 1
+
+
+@dataclass
+class RepairParameters:
+    """Parameters of a split repair, validated in one place."""
+
+    tolerance: float = 0.05
+    """How far the test side's size and each class's count on the test side may move, as
+    a share of the count before the repair (one image is always allowed): a repair that
+    cannot keep within it is refused, not written."""
+    seed: int = 0
+    """Breaks ties between families of one size, so a repair is repeatable."""
+
+    def __post_init__(self):
+        self.tolerance = check_number("tolerance", self.tolerance, at_least=0, at_most=1)
+        self.seed = check_number("seed", self.seed, integer=True, at_least=0)
 
 
 @dataclass
@@ -94,3 +112,17 @@ def repair_report(original, repaired, labels=None):
             "test_share_after": float(np.count_nonzero(of & (repaired == TEST)) / size),
         })  # fmt: skip
     return rows
+
+
+def tolerance_misses(report, tolerance):
+    """The rows of ``repair_report`` (plus one for the whole test side, class ``(all)``)
+    whose test count moved by more than ``tolerance`` times the count before (and more
+    than one image), worst first, each with its ``change``."""
+    whole = {"class": "(test side)", "test_before": sum(row["test_before"] for row in report),
+             "test_after": sum(row["test_after"] for row in report)}  # fmt: skip
+    misses = []
+    for row in [*report, whole]:
+        change = abs(row["test_after"] - row["test_before"])
+        if change > max(tolerance * row["test_before"], 1):
+            misses.append({**row, "change": change / max(row["test_before"], 1)})
+    return sorted(misses, key=lambda row: -row["change"])

@@ -188,6 +188,9 @@ class RedundancyPanel(RunPanel):
                     on_click=f"{PLUGIN}/tag_redundancy", prompt=True, params={"keys": [key]})  # fmt: skip
         actions.btn("export", label="Export curated…", icon="download", variant="outlined",
                     on_click=f"{PLUGIN}/export_curated", prompt=True, params={"keys": [key]})  # fmt: skip
+        if method.compares_splits:
+            actions.btn("repair", label="Repair split…", icon="call_split", variant="outlined",
+                        on_click=f"{PLUGIN}/repair_split", prompt=True, params={"key": key})  # fmt: skip
 
         state = ctx.panel.state
         if state.recuttable:
@@ -244,6 +247,11 @@ def summary_markdown(run, n_groups):
             f"partners `representative`. The {counts.get(OUTLIER, 0)} test samples least similar "
             f"to all {details['n_train']:,} training samples are `outlier` · {seconds}"
         )
+        for field, repair in (details.get("repairs") or {}).items():
+            lines.append(
+                f"Repaired split in field `{field}`: {repair['families']:,} spanning families moved whole, "
+                f"{repair['moved']:,} images changed side (*Repair split…* to redo it)"
+            )
     else:
         removable = counts.get(REDUNDANT, 0) + counts.get(OUTLIER, 0)
         lines.append(
