@@ -58,7 +58,7 @@ def test_identical_files_and_blanks_are_whole_groups_in_every_analysis(copies_da
     assert f"identical to another image: {found['identical']:,}; one colour (blank): {found['constant']:,}" in run.summary()
 
 
-def test_a_family_whose_representative_was_deleted_keeps_one_member(copies_dataset, tmp_path):
+def test_a_family_whose_representative_was_deleted_keeps_one_member(copies_dataset, tmp_path_factory):
     run = fr.compute_wavelet_clusters(copies_dataset, label_field="ground_truth", progress=False)
     family = copies_dataset.match(fo.ViewField("filepath").contains_str("copy_"))
     representative = family.match(fo.ViewField("wavelet_status") == "representative").values("id")
@@ -68,8 +68,9 @@ def test_a_family_whose_representative_was_deleted_keeps_one_member(copies_datas
     assert len(kept) == 1
     fr.tag_samples(copies_dataset, ["wavelet"], statuses="redundant")
     assert len(family.match_tags("redundant")) == 28
-    summary = fr.export_curated(copies_dataset, ["wavelet"], str(tmp_path / "export"))
-    exported = fo.Dataset.from_dir(str(tmp_path / "export"), fo.types.FiftyOneDataset)
+    export_dir = str(tmp_path_factory.mktemp("curated") / "export")  # outside the media's folder
+    summary = fr.export_curated(copies_dataset, ["wavelet"], export_dir)
+    exported = fo.Dataset.from_dir(export_dir, fo.types.FiftyOneDataset)
     assert len(exported.match(fo.ViewField("filepath").contains_str("copy_"))) == 1, summary
     exported.delete()
 

@@ -1,5 +1,7 @@
 """compute_feature_clusters and the probe through FiftyOne, with a small CNN trained here."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -125,7 +127,7 @@ PLUGIN = "@fiftyone-redundancy/redundancy"
 
 def test_operator_asks_for_the_layer_by_name_and_writes_the_api_fields(small_dataset, trained):
     import fiftyone.operators as foo
-    from fiftyone.operators.executor import ExecutionContext, ExecutionError
+    from fiftyone.operators.executor import ExecutionContext
     from fiftyone.operators.registry import OperatorRegistry
 
     # the form never loads the model (it is built again on every edit): the layer is a name
@@ -135,8 +137,11 @@ def test_operator_asks_for_the_layer_by_name_and_writes_the_api_fields(small_dat
     assert layer["type"]["name"] == "String" and "choices" not in layer.get("view", {})
 
     params = {"model_path": trained[0], "trust_model_file": True, "layer": "no_such_layer", "key": "op_features", "view_target": "DATASET"}
-    with pytest.raises(ExecutionError, match=r"has no layer 'no_such_layer'; its layers are \['0', '1'"):
-        foo.execute_operator(f"{PLUGIN}/compute_feature_clusters", ctx=dict(dataset=small_dataset, params=params))
+    failed = foo.execute_operator(f"{PLUGIN}/compute_feature_clusters", ctx=dict(dataset=small_dataset, params=params))
+    (notice,) = [r["params"] for r in failed.to_json()["executor"]["requests"] if r["operator_uri"] == "notify"]
+    assert notice["variant"] == "error"  # the App shows the reason; nothing is stored
+    assert re.search(r"has no layer 'no_such_layer'; its layers are \['0', '1'", notice["message"]), notice["message"]
+    assert "op_features" not in fr.list_runs(small_dataset)
 
     params = {"model_path": trained[0], "trust_model_file": True, "layer": "8", "key": "op_features", "label_field": "ground_truth", "view_target": "DATASET"}
     result = foo.execute_operator(f"{PLUGIN}/compute_feature_clusters", ctx=dict(dataset=small_dataset, params=params))
