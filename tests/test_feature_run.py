@@ -11,6 +11,8 @@ import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.bridge.features import IMAGENET_MEAN, IMAGENET_STD
 from fiftyone_redundancy.core.features import ImageFiles
 
+pytestmark = pytest.mark.slow
+
 
 def small_cnn(n_classes):
     return torch.nn.Sequential(

@@ -10,6 +10,8 @@ from fiftyone import ViewField as F
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.demo_data import score_planted
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("lancedb", reason="the [distributed] extra installs lancedb")
 
 
