@@ -27,7 +27,7 @@ fi
 export REDUNDANCY_BROWSER_TESTS="${REDUNDANCY_BROWSER_TESTS:-required}"
 
 if [ "$#" -eq 0 ]; then
-    exec "$PY" -m pytest -m "not slow"
+    exec "$PY" -m pytest -m "not slow" --durations=10
 elif [ "$1" != "--slow" ]; then
     exec "$PY" -m pytest "$@"
 fi
@@ -54,7 +54,7 @@ if [ -x "$RAY" ]; then
     echo "Ray cluster for the distributed test: $REDUNDANCY_RAY_ADDRESS (2 nodes)"
 fi
 
-"$PY" -m pytest -m slow
+"$PY" -m pytest -m slow --durations=10
 stop_ray
 unset REDUNDANCY_RAY_ADDRESS
 

@@ -7,6 +7,8 @@ from fiftyone import ViewField as F
 
 import fiftyone_redundancy.api as fr
 
+pytestmark = pytest.mark.slow
+
 PLUGIN = "@fiftyone-redundancy/redundancy"
 
 

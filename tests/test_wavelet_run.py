@@ -187,6 +187,7 @@ def test_the_package_is_the_api_and_loads_nothing_heavy_until_used():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == ["False", "False"]
 
 
+@pytest.mark.slow
 def test_laplacian_column_selection_finds_most_planted_copies(demo_dataset, demo_run):
     """The paper's second ranking keeps the best-scored columns under the same bound: on the
     demo (blurred 8x8 digits, strongly correlated columns) far fewer than pivoted QR keeps,
