@@ -298,11 +298,16 @@ def spectrum_caption(run, k, shown, reading, n_groups):
     computed eigenvalue is zero, that it says nothing more (and no chart is drawn)."""
     parameters = run.parameters
     n = reading.n_computed
+    grouping = ""
+    if parameters.get("grouping") != "spectral":
+        grouping = (f" This run grouped by the pair-score threshold {parameters['threshold']} instead "
+                    f"({n_groups:,} groups).")  # fmt: skip
     if reading.all_zero:
         return (
             f"**Laplacian spectrum.** All {n:,} computed eigenvalues of the pair-score graph's Laplacian "
             f"are zero: the graph has at least {n:,} connected components (one zero eigenvalue each), so "
             f"the spectrum cannot choose a number of clusters here. The run found {n_groups:,} groups."
+            + grouping
         )
     lines = [
         f"**Laplacian spectrum.** The {shown:,} smallest of the {n:,} eigenvalues of the pair-score graph's "
@@ -316,10 +321,7 @@ def spectrum_caption(run, k, shown, reading, n_groups):
         lines.append(f"The largest gap, {reading.gap:.3g}, follows eigenvalue {reading.gap_after:,}: "
                      f"the spectrum suggests {reading.gap_after:,} clusters{meaning}.")  # fmt: skip
     lines.append(f"The eigen-gap rule `{parameters['rule']}` reads **k = {k:,}**.")
-    if parameters.get("grouping") != "spectral":
-        lines.append(f"This run grouped by the pair-score threshold {parameters['threshold']} instead "
-                     f"({n_groups:,} groups).")  # fmt: skip
-    return " ".join(lines)
+    return " ".join(lines) + grouping
 
 
 

@@ -312,6 +312,7 @@ def test_the_spectrum_caption_counts_components_and_drops_a_chart_of_zeros(small
     run = fr.compute_ssim_clusters(small_dataset, label_field="ground_truth", key="ssim", progress=False)
     caption = spectrum_caption(run, 1, 50, read_spectrum([0.0] * 50), 129)
     assert "at least 50 connected components" in caption and "129 groups" in caption and "k = " not in caption
+    assert "grouped by the pair-score threshold 0.45" in caption
     caption = spectrum_caption(run, 2, 4, read_spectrum([0.0, 0.0, 0.5, 2.0]), 3).replace("**", "")
     assert "2 zero eigenvalues: the graph has 2 connected components" in caption
     assert "Next eigenvalues: 0.5, 2." in caption and "follows eigenvalue 3: the spectrum suggests 3 clusters" in caption

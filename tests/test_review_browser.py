@@ -86,7 +86,7 @@ def test_ten_pairs_reviewed_by_keyboard_change_the_calibration_and_apply_recuts(
     panel.get_by_text("stored pairs scoring 0.3–1 reviewed").wait_for()
 
     form_input(page, "Cut").fill(str(NEW_CUT))
-    panel.get_by_text(f"Cut {NEW_CUT}:").wait_for()
+    panel.get_by_text(f"Cut {NEW_CUT}:", exact=True).wait_for()
     panel.get_by_role("button", name="Apply this cut").click()
     panel.get_by_text(f"re-cut at {NEW_CUT}").wait_for()
     app_dataset.reload()  # the run was stored again by the App's server process
