@@ -227,14 +227,20 @@ def _zoom_operator(length, scale):
     ``(i + 1/2 - length/2) / scale`` around the centre (as ``grid_sample`` with
     ``align_corners=False`` and border padding does)."""
     source = (np.arange(length) + 0.5 - length / 2) / scale + length / 2 - 0.5
-    source = np.clip(source, 0, length - 1)
-    below = np.floor(source).astype(int)
+    return bilinear_weights(source, length)
+
+
+def bilinear_weights(positions, length):
+    """The ``(len(positions), length)`` matrix that samples a row of ``length`` pixels at
+    ``positions`` (pixel indices, clipped to the row) by linear interpolation."""
+    positions = np.clip(positions, 0, length - 1)
+    below = np.floor(positions).astype(np.int64)
     above = np.minimum(below + 1, length - 1)
-    weight = source - below
-    operator = np.zeros((length, length))
-    np.add.at(operator, (np.arange(length), below), 1 - weight)
-    np.add.at(operator, (np.arange(length), above), weight)
-    return operator
+    weight = positions - below
+    weights = np.zeros((len(positions), length))
+    np.add.at(weights, (np.arange(len(positions)), below), 1 - weight)
+    np.add.at(weights, (np.arange(len(positions)), above), weight)
+    return weights
 
 
 class _MovingSide:

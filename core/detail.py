@@ -18,7 +18,7 @@ Pure numpy: a few batched float32 matrix products per image.
 
 import numpy as np
 
-from .alignment import SPREAD, luminance, standardise
+from .alignment import SPREAD, bilinear_weights, luminance, standardise
 from .ssim import window_operators
 from .streaming import row_chunks
 
@@ -67,14 +67,7 @@ def _area(small, size):
 
 def _bilinear(small, size):
     """``(size, small)`` bilinear interpolation back to ``size`` (pixel centres aligned)."""
-    position = np.clip((np.arange(size) + 0.5) * small / size - 0.5, 0, small - 1)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, small - 1)
-    weight = position - low
-    matrix = np.zeros((size, small))
-    np.add.at(matrix, (np.arange(size), low), 1 - weight)
-    np.add.at(matrix, (np.arange(size), high), weight)
-    return matrix
+    return bilinear_weights((np.arange(size) + 0.5) * small / size - 0.5, small)
 
 
 def strictness(reproduction):
