@@ -11,7 +11,6 @@ both give the same scores (``tests/test_arrays.py``).
 """
 
 import contextlib
-import functools
 
 import numpy as np
 import scipy.fft
@@ -215,6 +214,13 @@ class TorchArrays:
         return self.torch.conj(array)
 
 
-@functools.cache
+_TORCH_ARRAYS = {}
+"""One ``TorchArrays`` per device. A dict, not ``functools.cache``: functions that run as
+Ray tasks travel by value when FiftyOne's plugin loader imported this package, and a
+``functools`` cache travels by name, which no worker can import (``core.parallel``)."""
+
+
 def _torch_arrays(device):
-    return TorchArrays(device)
+    if device not in _TORCH_ARRAYS:
+        _TORCH_ARRAYS[device] = TorchArrays(device)
+    return _TORCH_ARRAYS[device]

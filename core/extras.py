@@ -1,7 +1,6 @@
 """The optional dependencies: what the ``[features]`` extra brings and what to say where it
 is missing. Without it every analysis but feature maps runs, on numpy (``core.arrays``)."""
 
-import functools
 import importlib.util
 
 FEATURES = {"torch": "torch", "torchvision": "torchvision", "umap": "umap-learn", "hdbscan": "hdbscan"}
@@ -13,10 +12,15 @@ FEATURES_EXTRA = (
 """How to install what feature maps (and a GPU) need: the end of every message about it."""
 
 
-@functools.cache
+_INSTALLED = {}
+"""``installed``'s answers. A dict, not ``functools.cache``, as ``arrays._TORCH_ARRAYS``."""
+
+
 def installed(module):
     """Whether ``module`` can be imported here (found without importing it: torch takes 2 s)."""
-    return importlib.util.find_spec(module) is not None
+    if module not in _INSTALLED:
+        _INSTALLED[module] = importlib.util.find_spec(module) is not None
+    return _INSTALLED[module]
 
 
 def missing_features():
