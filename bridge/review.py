@@ -113,7 +113,7 @@ def pair_table(dataset, key):
 
 
 def _collection():
-    collection = runs._reviews()
+    collection = runs.contract._reviews()
     if collection.full_name not in _indexed:
         collection.create_index([("dataset_id", 1), ("key", 1), ("a", 1), ("b", 1)], unique=True)
         _indexed.add(collection.full_name)

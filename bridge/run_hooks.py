@@ -44,7 +44,7 @@ class AnalysisRun(fors.Run):
     """What FiftyOne calls when it deletes or renames a run of this plugin."""
 
     def get_fields(self, samples, key):
-        from .runs import _owned_fields
+        from .runs.contract import _owned_fields
 
         return _owned_fields(samples._root_dataset, key)
 

@@ -26,6 +26,7 @@ from .forms import (
     run_key_input,
     scale_out_inputs,
     summary_output,
+    titled,
     user_arguments,
 )
 
@@ -125,9 +126,8 @@ class ComputeFeatureClusters(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        form = types.View(label="Feature-map clusters")
         if features_missing(inputs, "feature maps"):
-            return types.Property(inputs, view=form)
+            return titled(inputs, "Feature-map clusters")
         view = ctx.target_view()
         defaults = api_defaults(compute_feature_clusters)
         model_inputs(inputs, ctx)
@@ -144,7 +144,7 @@ class ComputeFeatureClusters(foo.Operator):
         inputs.int("batch_size", default=defaults["batch_size"], min=1, label="Batch size")
         inputs.int("num_workers", min=0, label="DataLoader workers", description="Empty: chosen from the CPU count")
         scale_out_inputs(inputs, ctx, compute_feature_clusters)
-        return types.Property(inputs, view=form)
+        return titled(inputs, "Feature-map clusters")
 
     def execute(self, ctx):
         arguments = user_arguments(ctx, ARGUMENTS)
@@ -164,10 +164,10 @@ class ComputeBoundaryCrossings(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         if features_missing(inputs, "the decision-boundary probe") or not run_choice_input(inputs, ctx):
-            return types.Property(inputs)
+            return titled(inputs, "Decision-boundary probe")
         model_inputs(inputs, ctx, with_layer=False, sources=PROBE_SOURCES)
         inputs.int("steps", default=api_defaults(compute_boundary_crossings)["steps"], min=2, label="Steps along each path")
-        return types.Property(inputs, view=types.View(label="Decision-boundary probe"))
+        return titled(inputs, "Decision-boundary probe")
 
     def execute(self, ctx):
         if ctx.params.get("source", "file") not in PROBE_SOURCES:

@@ -7,7 +7,7 @@ import fiftyone.operators.types as types
 from ..bridge.review import CSV_COLUMNS, export_reviews, import_reviews, recut_run, recuttable_runs, reviewable_runs
 from ..bridge.runs import RedundancyRun
 from ..core.pair_score import STORED_FLOOR
-from .forms import failures_in_place, run_choice_input, summary_output
+from .forms import failures_in_place, run_choice_input, summary_output, titled
 
 
 def reviewable_run_input(inputs, ctx, listed=reviewable_runs):
@@ -44,7 +44,7 @@ class RecutRedundancyRun(foo.Operator):
             if value is not None and not STORED_FLOOR <= value <= 1:
                 cut.invalid = True
                 cut.error_message = f"Choose a cut from {STORED_FLOOR} to 1: lower pairs are not stored"
-        return types.Property(inputs, view=types.View(label="Re-cut a redundancy run"))
+        return titled(inputs, "Re-cut a redundancy run")
 
     @failures_in_place("Re-cut")
     def execute(self, ctx):
@@ -76,7 +76,7 @@ class ExportPairReviews(foo.Operator):
         inputs = types.Object()
         if reviewable_run_input(inputs, ctx) is not None:
             inputs.str("path", required=True, label="CSV file", description="A new file; an existing one is never replaced")
-        return types.Property(inputs, view=types.View(label="Export pair reviews"))
+        return titled(inputs, "Export pair reviews")
 
     @failures_in_place("Export")
     def execute(self, ctx):
@@ -101,7 +101,7 @@ class ImportPairReviews(foo.Operator):
         inputs = types.Object()
         if reviewable_run_input(inputs, ctx) is not None:
             inputs.str("path", required=True, label="CSV file", description=f"Columns {', '.join(CSV_COLUMNS)}")
-        return types.Property(inputs, view=types.View(label="Import pair reviews"))
+        return titled(inputs, "Import pair reviews")
 
     @failures_in_place("Import")
     def execute(self, ctx):

@@ -4,7 +4,7 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..bridge.runs import RedundancyRun, delete_run, cancel_run, runs_in_progress
-from .forms import describe_run, run_choice_input, runs_newest_first, summary_output
+from .forms import describe_run, run_choice_input, runs_newest_first, summary_output, titled
 
 
 class DeleteRedundancyRun(foo.Operator):
@@ -20,11 +20,11 @@ class DeleteRedundancyRun(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         if not run_choice_input(inputs, ctx):
-            return types.Property(inputs)
+            return titled(inputs, "Delete a redundancy run")
         keys = runs_newest_first(ctx.dataset)
         key = ctx.params.get("key") or keys[0]  # the dropdown's default before the first change
         if key not in keys:
-            return types.Property(inputs)  # the dropdown flags it
+            return titled(inputs, "Delete a redundancy run")  # the dropdown flags it
         run = RedundancyRun(ctx.dataset, key)
         inputs.view("warning", types.Warning(
             label=f"Run {run.key!r} is {describe_run(run)}. Deleting it removes its fields "
@@ -33,7 +33,7 @@ class DeleteRedundancyRun(foo.Operator):
         if ctx.params.get("confirm_key") not in (None, run.key):
             typed.invalid = True
             typed.error_message = f"Type the run key {run.key} exactly"
-        return types.Property(inputs, view=types.View(label="Delete a redundancy run"))
+        return titled(inputs, "Delete a redundancy run")
 
     def execute(self, ctx):
         key = ctx.params["key"]
@@ -68,7 +68,7 @@ class CancelRedundancyRun(foo.Operator):
         running = runs_in_progress(ctx.dataset)
         if not running:
             inputs.view("none", types.Notice(label="No redundancy analysis is running on this dataset now."))
-            return types.Property(inputs, view=types.View(label="Cancel a running analysis"))
+            return titled(inputs, "Cancel a running analysis")
         choices = types.Choices()
         for key, lease in sorted(running.items(), key=lambda item: item[1]["since"], reverse=True):
             owner = lease["owner"]
@@ -76,7 +76,7 @@ class CancelRedundancyRun(foo.Operator):
         inputs.enum("key", choices.values(), required=True, default=choices.values()[0], label="Run", view=choices)
         inputs.view("note", types.Notice(label="It stops at its next progress step; the fields and the run it was "
                                                "going to replace are left as they were."))  # fmt: skip
-        return types.Property(inputs, view=types.View(label="Cancel a running analysis"))
+        return titled(inputs, "Cancel a running analysis")
 
     def execute(self, ctx):
         key = ctx.params.get("key")

@@ -17,6 +17,7 @@ from .forms import (
     run_key_input,
     scale_out_inputs,
     split_summary_markdown,
+    titled,
     user_arguments,
 )
 
@@ -62,7 +63,7 @@ class ComputeSplitSimilarity(foo.Operator):
         choice_input(inputs, "mode", MODES, defaults["mode"], "Comparison")
         pair_score_inputs(inputs, ctx, view)
         scale_out_inputs(inputs, ctx, compute_split_similarity)
-        return types.Property(inputs, view=types.View(label="Train vs test similarity"))
+        return titled(inputs, "Train vs test similarity")
 
     def execute(self, ctx):
         by_field = ctx.params.get("split_source", "tags") == "field"

@@ -7,7 +7,7 @@ from ..bridge.methods import SPLIT
 from ..bridge.runs import RedundancyRun, list_runs
 from ..bridge.samples import classification_fields
 from ..bridge.split_repair import output_field_problem, repair_split
-from .forms import api_defaults, failures_in_place, run_choice_input, summary_output, user_arguments
+from .forms import api_defaults, failures_in_place, run_choice_input, summary_output, titled, user_arguments
 
 RUN_LABELS = "(the run's)"
 """The label-field choice that leaves it to the API (the run's label field)."""
@@ -29,7 +29,7 @@ class RepairSplit(foo.Operator):
                                 missing="No train-vs-test run here: run Redundancy: train vs test similarity first")  # fmt: skip
         key = ctx.params.get("key") or (keys[0] if keys else None)
         if key not in keys:
-            return types.Property(inputs, view=types.View(label="Repair a leaky split"))
+            return titled(inputs, "Repair a leaky split")
         defaults = api_defaults(repair_split)
         field = inputs.str("output_field", required=True, label="New split field",
                            description="Written with 'train' / 'test'; your split's tags and fields are never changed")  # fmt: skip
@@ -51,7 +51,7 @@ class RepairSplit(foo.Operator):
         inputs.float("tolerance", default=defaults["tolerance"], min=0.0, max=1.0, label="Tolerance",
                      description="How far the test side's size and each class's test count may move (share of before)")  # fmt: skip
         inputs.int("seed", default=defaults["seed"], min=0, label="Seed (breaks ties)")
-        return types.Property(inputs, view=types.View(label="Repair a leaky split"))
+        return titled(inputs, "Repair a leaky split")
 
     @failures_in_place("Repair")
     def execute(self, ctx):

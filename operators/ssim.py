@@ -19,6 +19,7 @@ from .forms import (
     pair_score_params,
     run_key_input,
     scale_out_inputs,
+    titled,
     user_arguments,
 )
 
@@ -67,7 +68,7 @@ class ComputeSSIMClusters(foo.Operator):
         inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL, description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=defaults["image_size"], min=19, max=MAX_IMAGE_SIDE, label="Image size")
         scale_out_inputs(inputs, ctx, compute_ssim_clusters)
-        return types.Property(inputs, view=types.View(label="Find redundant images: SSIM clusters"))
+        return titled(inputs, "Find redundant images: SSIM clusters")
 
     def execute(self, ctx):
         arguments = user_arguments(ctx, ARGUMENTS)

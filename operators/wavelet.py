@@ -19,6 +19,7 @@ from .forms import (
     pair_score_params,
     run_key_input,
     scale_out_inputs,
+    titled,
     user_arguments,
 )
 
@@ -88,7 +89,7 @@ class ComputeWaveletClusters(foo.Operator):
         inputs.bool("approximation_only", default=defaults["approximation_only"], label="Approximation coefficients only", description="Coarse coefficients only: tolerant of small shifts, crops and re-encoding")
         inputs.float("tau", default=defaults["tau"], min=1.0, label="Condition-number bound (tau)", description="Pivoted QR keeps the most independent coefficients under this bound")
         scale_out_inputs(inputs, ctx, compute_wavelet_clusters)
-        return types.Property(inputs, view=types.View(label="Find redundant images: wavelet clusters"))
+        return titled(inputs, "Find redundant images: wavelet clusters")
 
     def execute(self, ctx):
         arguments = user_arguments(ctx, ARGUMENTS)

@@ -156,6 +156,6 @@ def test_the_plugin_registers_and_scores_without_the_features_extra(python_witho
     assert result.returncode == 0, result.stderr
     library, registered, copies, torch_spec = result.stdout.splitlines()[0].split()
     assert (library, int(copies), torch_spec) == ("numpy", 20, "None")
-    assert int(registered) == 19  # every operator and panel fiftyone.yml lists
+    assert int(registered) == 21  # every operator and panel fiftyone.yml lists
     assert "torch, torchvision, umap-learn, hdbscan not installed here" in result.stdout
     assert "pip install 'fiftyone-redundancy[features]'" in result.stdout

@@ -458,9 +458,9 @@ def test_a_live_writer_is_named_and_a_dead_ones_lease_is_taken_over(twins):
     ])  # fmt: skip
     twins.add_sample_field(stray, fo.StringField)
     twins.add_sample_field("redundancy_staging_wave_group", fo.IntField)  # no record names it: a user's field
-    now = runs._now()
+    now = runs.contract._now()
     foo.get_db_conn()[runs.LEASES].insert_one({
-        "_id": runs._lease_id(twins, "wave"), "dataset_id": str(twins._doc.id), "key": "wave",
+        "_id": runs.transaction._lease_id(twins, "wave"), "dataset_id": str(twins._doc.id), "key": "wave",
         "owner": {"host": "elsewhere", "pid": 1, "attempt": "0123456789ab"}, "since": now - timedelta(hours=1),
         "expires_at": now - timedelta(minutes=1), "staging": [stray],
     })  # fmt: skip

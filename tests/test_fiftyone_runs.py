@@ -51,8 +51,8 @@ def plugin_traces(dataset, key):
         "fields": sorted(name for name in dataset.get_field_schema() if name.startswith(f"{key}_")),
         "views": [name for name in dataset.list_saved_views() if name == runs.review_view_name(key)],
         "maps": [name for name in dataset.list_brain_runs() if name == runs.map_brain_key(key)],
-        "reviews": runs._reviews().count_documents({"dataset_id": str(dataset._doc.id), "key": key}),
-        "leases": runs._leases().count_documents({"dataset_id": str(dataset._doc.id)}),
+        "reviews": runs.contract._reviews().count_documents({"dataset_id": str(dataset._doc.id), "key": key}),
+        "leases": runs.contract._leases().count_documents({"dataset_id": str(dataset._doc.id)}),
     }
 
 

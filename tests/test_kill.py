@@ -5,7 +5,7 @@ write one key at once. After each, the dataset holds the complete old run or the
 new run, nothing of the attempt that lost, and no staging field.
 
 The writers are forked from tests/writer_process.py; the checkpoints and the hooks that
-kill or hold a writer are ``checkpoint`` in bridge/runs.py."""
+kill or hold a writer are ``checkpoint`` in bridge/runs/faults.py."""
 
 import json
 import os

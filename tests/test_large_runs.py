@@ -8,10 +8,10 @@ from fiftyone_redundancy.bridge import runs
 
 
 def test_a_run_record_over_the_limit_goes_through_gridfs(small_dataset, monkeypatch):
-    monkeypatch.setattr(runs, "COMMIT_TEXT_LIMIT", 1000)  # every record counts as large here
+    monkeypatch.setattr(runs.transaction, "COMMIT_TEXT_LIMIT", 1000)  # every record counts as large here
     put = []
-    original = runs._stored_change
-    monkeypatch.setattr(runs, "_stored_change", lambda text: put.append(len(text)) or original(text))
+    original = runs.transaction._stored_change
+    monkeypatch.setattr(runs.transaction, "_stored_change", lambda text: put.append(len(text)) or original(text))
     run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="big", progress=False)
     assert put and put[0] > 1000
     assert fr.load_run(small_dataset, "big").counts == run.counts

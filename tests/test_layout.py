@@ -65,3 +65,18 @@ def test_the_check_sees_a_forbidden_import(tmp_path):
     (folder / "bad.py").write_text("import fiftyone.core.view\nfrom ..bridge import runs\nfrom . import grouping\n")
     names = [top_of(name) for name in imported_names(str(folder / "bad.py"), ["core"])]
     assert names == ["fiftyone", "bridge", "core"]  # the last is allowed: its own layer
+
+
+def test_the_wheel_lists_every_package_of_the_plugin():
+    """pyproject.toml names the packages a wheel holds one by one (the repository root is
+    the package): a folder of modules it leaves out is missing from every pip install."""
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as handle:
+        listed = set(tomllib.load(handle)["tool"]["setuptools"]["packages"])
+    found = {PACKAGE}
+    for layer in ("core", "bridge", "operators", "panels"):
+        for folder, _, files in os.walk(os.path.join(ROOT, layer)):
+            if "__init__.py" in files:
+                found.add(".".join([PACKAGE, *os.path.relpath(folder, ROOT).split(os.sep)]))
+    assert found == listed, f"missing from pyproject.toml: {sorted(found - listed)}; not packages: {sorted(listed - found)}"

@@ -322,3 +322,16 @@ def test_messages_name_an_analysis_in_words_never_its_internal_method_name(small
     assert "holds a run of wavelet clusters" in str(refused.value) and "redundancy." not in str(refused.value)
     form = resolve_form(small_dataset, "compute_ssim_clusters", {"key": "taken"})
     assert "a run of wavelet clusters" in form["key"]["error_message"] and "wavelet_clusters" not in form["key"]["error_message"]
+
+
+def test_every_form_of_the_plugin_has_a_title(small_dataset):
+    """The App shows a form's title above it; a form without one opens as a bare list."""
+    untitled = []
+    for operator in OperatorRegistry().list_operators():
+        if operator.plugin_name != PLUGIN or isinstance(operator, foo.Panel):
+            continue
+        ctx = ExecutionContext(request_params={"dataset_name": small_dataset.name, "params": {}})
+        form = operator.resolve_input(ctx)
+        if form is not None and not (form.to_json().get("view") or {}).get("label"):
+            untitled.append(operator.config.name)
+    assert not untitled, f"forms without a title: {untitled}"

@@ -208,8 +208,8 @@ def test_copies_on_disk_searched_by_inverted_file_and_verified_in_shards_score_a
     store = streaming.ImageStore(len(images), images.shape[1:], tmp_path)
     store.write(0, images)
     monkeypatch.setattr(streaming, "CHUNK_ROWS", 8)
-    monkeypatch.setattr(pair_score, "EXACT_SEARCH_ROWS", 0)
-    monkeypatch.setattr(pair_score, "SHARD_PAIRS", 16)
+    monkeypatch.setattr(pair_score.candidates, "EXACT_SEARCH_ROWS", 0)
+    monkeypatch.setattr(pair_score.shards, "SHARD_PAIRS", 16)
     timings = {}
     on_disk = score_within(store, timings=timings)
     assert set(timings) == {"pair_candidates", "pair_verification", "pair_completion"}

@@ -455,15 +455,15 @@ def test_a_cut_tried_in_the_panel_is_previewed_without_a_write(page, app_dataset
     preview = fr.preview_cut(app_dataset, "wavelet", 0.8)
     open_panel(page, "redundancy_panel")
     choose_run(page, "redundancy_panel", "wavelet")
-    for attempt in range(3):  # a panel still settling after the run choice may redraw the box
+    for attempt in range(3):  # a panel still settling after the run choice may redraw the box (and its preview)
         form_input(page, "Try a cut").fill("0.8")
         try:
             page.get_by_text("At cut 0.8:").wait_for(timeout=20_000)
+            page.get_by_text(f"{preview['counts']['redundant']:,} redundant").first.wait_for(timeout=20_000)
             break
         except PlaywrightTimeout:
             if attempt == 2:
                 raise
-    page.get_by_text(f"{preview['counts']['redundant']:,} redundant").first.wait_for()
     screenshot(page, "cut_previewed_without_a_write", focus=page.get_by_text("At cut 0.8:"))
     assert stored() == before
 

@@ -38,7 +38,7 @@ def single_process(small_demo_dataset):
 @pytest.fixture
 def fresh_ray(monkeypatch):
     """A Ray connection of the test's own, and shards small enough for several tasks."""
-    monkeypatch.setattr(pair_score, "SHARD_PAIRS", 200)
+    monkeypatch.setattr(pair_score.shards, "SHARD_PAIRS", 200)
     ray.shutdown()
     yield
     ray.shutdown()
@@ -166,7 +166,7 @@ SPLIT_SUFFIXES = ("status", "group", "representative", "score", "best_match", "b
 
 @pytest.mark.parametrize("mode", ["candidates", "exhaustive"])
 def test_a_split_on_two_ray_workers_equals_the_single_process_run(small_dataset, fresh_ray, monkeypatch, mode):
-    monkeypatch.setattr(pair_score, "SHARD_PAIRS", 50)  # each of ~30 test images has 10+ candidates: many shards
+    monkeypatch.setattr(pair_score.shards, "SHARD_PAIRS", 50)  # each of ~30 test images has 10+ candidates: many shards
     train, test = small_dataset.match_tags("train"), small_dataset.match_tags("test")
     if mode == "exhaustive":  # every pair: a part of each split keeps it short
         train, test = train.limit(60), test.limit(20)
@@ -186,9 +186,6 @@ def test_a_split_on_two_ray_workers_equals_the_single_process_run(small_dataset,
 PLUGIN = "@fiftyone-redundancy/redundancy"
 
 
-@pytest.mark.xfail(reason="open regression of this wave: a Ray worker cannot unpickle an input of the "
-                   "plugin-loaded copy (ModuleNotFoundError: fiftyone.plugins.orgs); the Python API on Ray passes",
-                   strict=True)
 @pytest.mark.parametrize("delegated", [False, True], ids=["in the App", "delegated"])
 def test_an_operator_asked_for_a_local_ray_gives_the_single_process_run(single_process, fresh_ray, delegated):
     import fiftyone.operators as foo

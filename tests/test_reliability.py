@@ -20,7 +20,7 @@ def test_a_run_failing_midway_leaves_fields_and_runs_as_they_were(small_dataset,
     from fiftyone_redundancy.bridge import runs
 
     written = {}
-    original = runs.write_columns
+    original = runs.lifecycle.write_columns
 
     def fail_halfway(dataset, sample_ids, columns):
         half = len(sample_ids) // 2  # the first half of the samples get every new value
@@ -28,7 +28,7 @@ def test_a_run_failing_midway_leaves_fields_and_runs_as_they_were(small_dataset,
         written.update({name: dataset.exists(name).count() for name in columns})
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(runs, "write_columns", fail_halfway)
+    monkeypatch.setattr(runs.lifecycle, "write_columns", fail_halfway)
     with pytest.raises(RuntimeError, match="went away"):
         fr.compute_wavelet_clusters(small_dataset, key="kept", threshold=0.3, progress=False)
     monkeypatch.undo()

@@ -364,7 +364,7 @@ def test_delete_excluded_is_refused_while_another_writer_holds_the_run(tiny_run,
 def test_delete_excluded_deletes_exactly_what_its_manifest_lists(tiny_run, tmp_path, monkeypatch):
     """A writer ignoring the lease marks another sample after the manifest is written:
     that sample is not deleted, since the deletion acts on the manifest's snapshot."""
-    written = curation._write_rows
+    written = curation.manifest._write_rows
     late = tiny_run.match(fo.ViewField("wave_status") != "redundant").first()
 
     def write_then_recut(*args):
@@ -373,7 +373,7 @@ def test_delete_excluded_deletes_exactly_what_its_manifest_lists(tiny_run, tmp_p
         late.save()
         return count
 
-    monkeypatch.setattr(curation, "_write_rows", write_then_recut)
+    monkeypatch.setattr(curation.manifest, "_write_rows", write_then_recut)
     manifest = tmp_path / "deleted.csv"
     before = dict(zip(tiny_run.values("id"), tiny_run.values("filepath")))
     assert fr.delete_excluded(tiny_run, ["wave"], str(manifest), confirm=True) == 1

@@ -226,7 +226,7 @@ def persistent_split(small_demo_dataset):
 
 @pytest.mark.slow
 def test_a_repair_killed_anywhere_leaves_no_field_or_the_whole_field(persistent_split, tmp_path):
-    """A repair SIGKILLs itself at its 1st, 2nd, ... checkpoint (bridge/runs.py) until one
+    """A repair SIGKILLs itself at its 1st, 2nd, ... checkpoint (bridge/runs/faults.py) until one
     completes; after each, the next reader's recovery leaves either no ``fixed`` field and
     the run as it was, or the complete field, recorded as the run's."""
     import os

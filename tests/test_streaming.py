@@ -59,7 +59,7 @@ def test_score_grouping_from_disk_in_shards_equals_in_memory(tmp_path, small_chu
     images, originals = digits_with_copies()
     store = streaming.ImageStore(len(images), images.shape[1:], tmp_path)
     store.write(0, images)
-    monkeypatch.setattr(pair_score, "SHARD_PAIRS", 64)
+    monkeypatch.setattr(pair_score.shards, "SHARD_PAIRS", 64)
     from_disk = analyze_wavelet_clusters(store)
     streaming.CHUNK_ROWS = len(images)  # one chunk: the in-memory path (undone by the fixture)
     in_memory = analyze_wavelet_clusters(images)

@@ -6,7 +6,7 @@ does. The answer line says how the writer ended: ``signal`` (9 when it was kille
 
 A job: ``dataset``, ``call`` ("wavelet", "split", "recut", or "rename" to ``new_key``), ``key``,
 ``threshold``, ``limit`` (analyse the first N samples, or all), ``outcome`` (a file the
-writer reports to), ``env`` (the checkpoint hooks of bridge/runs.py), optionally
+writer reports to), ``env`` (the checkpoint hooks of bridge/runs/faults.py), optionally
 ``kill_after`` (seconds after which this process SIGKILLs the writer, wherever it is) and
 ``ready``/``go`` files: the writer creates ``ready`` and starts only once ``go`` exists.
 """

@@ -1,6 +1,7 @@
-"""What users do with a run's decisions: tag for review, override a representative, build
-the curated view (one run, or the union/intersection of several), export it with a
-manifest of what was left out, and (only when confirmed) delete."""
+"""The curated view exported to a folder, all or nothing: written to a hidden staging folder
+(recorded before it is made, so a killed export's folder is removed by that record, never
+by its name) and swapped in, with a record of what it wrote, so that a later export
+replaces only files this plugin wrote."""
 
 import csv
 import json
@@ -10,25 +11,19 @@ import shutil
 import socket
 import unicodedata
 from datetime import datetime, timezone
-from functools import reduce
 
 import yaml
 
 import fiftyone as fo
 import fiftyone.core.odm as foo
-from fiftyone import ViewField as F
 
-from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES
-from ..core.parameters import check_choice, check_flag
-from .documented import documented
-from .runs import RedundancyRun, RunWriter, holding, list_runs, require_run, review_view_name, update_results
-from .samples import classification_fields, is_classification
+from ...core.parameters import check_choice, check_flag
+from ..documented import documented
+from ..runs import list_runs, review_view_name
+from ..samples import is_classification
+from .manifest import _check_label_field, spreadsheet_safe, write_manifest
+from .views import COMBINE, EXCLUDED_STATUSES, UNION, _run_keys, _statuses, curated_view, excluded_view
 
-TAGGED_STATUSES = (REDUNDANT, INFLUENTIAL, OUTLIER)
-EXCLUDED_STATUSES = (REDUNDANT, OUTLIER)
-UNION = "union"
-COMBINE = {UNION: "Drop what any run marks", "intersection": "Drop only what every run marks"}
-"""How several runs' marks combine, in the words the forms offer them."""
 EXPORT_FORMATS = {
     "FiftyOneDataset": fo.types.FiftyOneDataset,
     "ImageClassificationDirectoryTree": fo.types.ImageClassificationDirectoryTree,
@@ -36,20 +31,12 @@ EXPORT_FORMATS = {
     "YOLO": fo.types.YOLOv5Dataset,
     "CSV": fo.types.CSVDataset,
 }
-MANIFEST_COLUMNS = ("filepath", "label", "status", "run_key", "representative_filepath", "score")
 EXPORT_RECORD = "redundancy-export.json"  # in every export folder: what it holds, and that this plugin wrote it
 EXPORT_WRITER = "fiftyone-redundancy"
 EXPORT_WORKSPACES = "redundancy_export_workspaces"
 """One document per export in progress, naming its hidden staging folder before it is made:
 the next export removes a killed one's folder because this record names it, never by its name."""
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FOLDER_NAME_LIMIT = 200
-
-
-def spreadsheet_safe(cell):
-    """A CSV cell a spreadsheet shows as text: a string starting with ``= + - @``, a tab or
-    a carriage return (read as a formula) gets a leading ``'``; numbers stay numbers."""
-    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
 
 
 def safe_folder_name(label):
@@ -77,297 +64,6 @@ def label_folders(labels):
         taken.add(name)
         folders[label] = name
     return folders
-
-
-def _run_keys(dataset, keys):
-    """The run keys asked for, each checked to exist (without loading its results)."""
-    keys = [keys] if isinstance(keys, str) else list(keys)
-    if not keys:
-        raise ValueError("choose at least one run")
-    for key in keys:
-        require_run(dataset, key)
-    return keys
-
-
-def _statuses(statuses):
-    """A list of statuses from one name or several, each checked: a single string is one
-    status, never its characters."""
-    statuses = [statuses] if isinstance(statuses, str) else list(statuses)
-    unknown = sorted(set(statuses) - set(STATUSES))
-    if unknown:
-        raise ValueError(f"unknown statuses {unknown}; use some of {list(STATUSES)}")
-    return statuses
-
-
-def _marked(key, statuses):
-    return F(f"{key}_status").is_in(list(statuses))
-
-
-@documented
-def tag_preview(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
-    """How many samples :func:`tag_samples` would tag (samples already tagged count).
-
-    Args:
-        statuses: the statuses whose samples are tagged
-
-    Returns:
-        ``{tag: number of samples}``
-    """
-    return {tag: len(view) for tag, view in _tag_views(dataset, keys, statuses, tag_names).items()}
-
-
-@documented
-def tag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
-    """Tag the samples each status marks in any of the runs ``keys``. Existing tags are
-    kept; each run records the samples this call tagged, so :func:`untag_samples` removes
-    only those.
-
-    Args:
-        statuses: the statuses whose samples are tagged
-
-    Returns:
-        ``{tag: number of samples}``, as :func:`tag_preview`
-    """
-    keys = _run_keys(dataset, keys)
-    with holding(dataset, keys):
-        views = _tag_views(dataset, keys, statuses, tag_names)
-        added = {tag: view.match_tags(tag, bool=False).values("id") for tag, view in views.items()}
-
-        def record_tags(results):
-            tagged = dict(getattr(results, "tagged", None) or {})
-            for tag, ids in added.items():
-                tagged[tag] = sorted(set(tagged.get(tag, [])) | set(ids))
-            results.tagged = tagged
-
-        # intent before action: a kill after the record leaves tags untag_samples still removes
-        for key in keys:
-            update_results(dataset, key, record_tags)
-        for tag, ids in added.items():
-            dataset.select(ids).tag_samples(tag)
-        return {tag: len(view) for tag, view in views.items()}
-
-
-@documented
-def untag_samples(dataset, keys, statuses=TAGGED_STATUSES, tag_names=None):
-    """Remove the tags :func:`tag_samples` added through the runs ``keys`` from the
-    samples they mark; a tag the sample had before (or got from elsewhere) stays.
-
-    Args:
-        statuses: the statuses whose tags are removed
-
-    Returns:
-        ``{tag: number of samples untagged}``
-    """
-    keys = _run_keys(dataset, keys)
-    with holding(dataset, keys):
-        views = _tag_views(dataset, keys, statuses, tag_names, keep_families=False)
-        records = {key: dataset.load_run_results(key, cache=False) for key in keys}
-        untagged = {}
-        for tag, view in views.items():
-            ours = set().union(*((getattr(results, "tagged", None) or {}).get(tag, []) for results in records.values()))
-            untagged[tag] = {sample_id for sample_id in view.match_tags(tag).values("id") if sample_id in ours}
-            dataset.select(list(untagged[tag])).untag_samples(tag)
-        def forget_tags(results):
-            tagged = getattr(results, "tagged", None) or {}
-            results.tagged = {tag: [i for i in ids if i not in untagged.get(tag, ())] for tag, ids in tagged.items()}
-
-        for key in keys:
-            update_results(dataset, key, forget_tags)
-        return {tag: len(ids) for tag, ids in untagged.items()}
-
-
-def _tag_views(dataset, keys, statuses, tag_names, keep_families=True):
-    """``{tag: view}`` of the samples each status marks in any of the runs; with
-    ``keep_families`` the redundant tag spares the one member kept of a family that would
-    otherwise have every member tagged (as ``curated_view`` keeps it)."""
-    keys = _run_keys(dataset, keys)
-    tag_names = tag_names or {}
-    views = {}
-    for status in _statuses(statuses):
-        tag = tag_names.get(status, status)
-        expression = reduce(lambda a, b: a | b, [_marked(key, [status]) for key in keys])
-        if status == REDUNDANT and keep_families:
-            expression = _exclusion(dataset, keys, [REDUNDANT], UNION)
-        views[tag] = dataset.match(expression)
-    return views
-
-
-@documented
-def set_representative(dataset, key, sample_id):
-    """Make ``sample_id`` the kept member of its group in run ``key``: the group's
-    statuses and representative fields change, nothing else; the run records the
-    override. Refused for groups of mixed labels and for train-vs-test runs.
-
-    Args:
-        sample_id: the id of a sample in one of the run's groups
-
-    Returns:
-        the :class:`RedundancyRun`
-    """
-    with RunWriter(dataset, key):
-        run = RedundancyRun(dataset, key)
-        if run.method_info.compares_splits:
-            raise ValueError(
-                f"run {key!r} compares a test split with a training split: its representatives "
-                "are the training images that test images leak from, not a choice to override. "
-                "Drop or move the leaked test samples instead"
-            )
-        sample = dataset[sample_id]
-        group = sample[f"{key}_group"]
-        if group is None or group < 0:
-            raise ValueError(f"sample {sample_id} is in no group of run {key!r}")
-        members = dataset.match(F(f"{key}_group") == group)
-        if sample[f"{key}_status"] == INFLUENTIAL:
-            raise ValueError(
-                f"group {group} of run {key!r} mixes labels (influential): it has no "
-                "representative to change; relabel its samples or tag them for review"
-            )
-        previous = members.match(F(f"{key}_status") == REPRESENTATIVE).values("id")
-        ids = members.values("id")
-        members.set_values(f"{key}_status", [REPRESENTATIVE if i == sample_id else REDUNDANT for i in ids])
-        members.set_values(f"{key}_representative", [None if i == sample_id else sample_id for i in ids])
-        override = {"group": int(group), "representative": sample_id, "previous": previous[0] if previous else None}
-
-        def record_override(results):
-            results.overrides = list(getattr(results, "overrides", None) or []) + [override]
-
-        update_results(dataset, key, record_override)
-        return RedundancyRun(dataset, key)
-
-
-@documented
-def curated_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=UNION):
-    """The samples to train on: without those the runs mark with a status in ``exclude``.
-    Built from match expressions, so it can be saved whatever the dataset's size.
-
-    Args:
-
-    Returns:
-        a view of ``dataset``
-    """
-    return dataset.match(~_exclusion(dataset, keys, exclude, combine))
-
-
-@documented
-def excluded_view(dataset, keys, exclude=EXCLUDED_STATUSES, combine=UNION):
-    """The samples :func:`curated_view` leaves out.
-
-    Args:
-
-    Returns:
-        a view of ``dataset``
-    """
-    return dataset.match(_exclusion(dataset, keys, exclude, combine))
-
-
-def _exclusion(dataset, keys, exclude, combine):
-    """The match expression of the samples left out: those the runs mark (all of them, or
-    any), except the one member kept of each family that would otherwise lose every
-    member (``_kept_of_families``)."""
-    check_choice("combine", combine, COMBINE)
-    keys, exclude = _run_keys(dataset, keys), _statuses(exclude)
-    marks = reduce((lambda a, b: a | b) if combine == UNION else (lambda a, b: a & b), [_marked(key, exclude) for key in keys])
-    kept = _kept_of_families(dataset, keys, exclude, marks)
-    if not kept:
-        return marks
-    from bson import ObjectId
-
-    return marks & ~F("_id").is_in([ObjectId(sample_id) for sample_id in kept])
-
-
-def _kept_of_families(dataset, keys, exclude, marks):
-    """Ids of samples kept although marked, so that no family (a group of one label: a
-    representative and its redundant copies) loses every member it still has: where a
-    representative was deleted, or another run marks it, the member the run ranks first
-    (its representative when present, else the highest score) is kept. Nothing is kept
-    back when the user leaves out representatives themselves."""
-    if REPRESENTATIVE in exclude:
-        return []
-    excluded = set(dataset.match(marks).values("id"))
-    kept = set()
-    if not excluded:
-        return []
-    for key in keys:
-        families = {}
-        view = dataset.match(F(f"{key}_status").is_in([REPRESENTATIVE, REDUNDANT]))
-        for sample_id, group, status, score in zip(*view.values(["id", f"{key}_group", f"{key}_status", f"{key}_score"])):
-            families.setdefault(group, []).append((status != REPRESENTATIVE, -(score or 0.0), sample_id))
-        for members in families.values():
-            if all(sample_id in excluded and sample_id not in kept for _, _, sample_id in members):
-                kept.add(min(members)[2])
-    return sorted(kept)
-
-
-@documented
-def write_manifest(dataset, keys, path, exclude=EXCLUDED_STATUSES, combine=UNION, label_field=None):
-    """CSV of every excluded sample: file, label, status, run key, representative's file,
-    score (one row per run that marks it). An existing file at ``path`` is never replaced
-    (it may be the record of an earlier deletion): the CSV is written to a temporary
-    sibling and moved into place.
-
-    Args:
-        path: the CSV file to write (a new file)
-        label_field: a ``Classification`` field for the label column
-
-    Returns:
-        the number of excluded samples
-    """
-    keys, exclude = _run_keys(dataset, keys), _statuses(exclude)
-    _check_label_field(dataset, label_field)
-    _check_new_file(path)
-    return _write_rows(dataset, keys, path, excluded_view(dataset, keys, exclude, combine), exclude, label_field)
-
-
-def _write_rows(dataset, keys, path, dropped, exclude, label_field):
-    """Write the manifest of the samples of ``dropped`` (see :func:`write_manifest`)."""
-    filepaths = dict(zip(dataset.values("id"), dataset.values("filepath")))
-    labels = _labels(dropped, label_field)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = f"{path}.writing"
-    try:
-        with open(partial, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(MANIFEST_COLUMNS)
-            dropped_paths = dropped.values("filepath")
-            for key in keys:
-                statuses = dropped.values(f"{key}_status")
-                representatives = dropped.values(f"{key}_representative")
-                scores = dropped.values(f"{key}_score")
-                for index, filepath in enumerate(dropped_paths):
-                    if statuses[index] in exclude:
-                        row = [filepath, labels[index], statuses[index], key,
-                               filepaths.get(representatives[index], ""), scores[index]]  # fmt: skip
-                        writer.writerow([spreadsheet_safe(cell) for cell in row])
-        _check_new_file(path)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-    return len(dropped)
-
-
-def _check_new_file(path):
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path} is a folder; give the manifest a file name such as {os.path.join(path, 'deleted.csv')}")
-    if os.path.lexists(path):
-        raise FileExistsError(f"{path} already exists and is never replaced; choose a new file name for the manifest")
-
-
-def _check_label_field(dataset, label_field):
-    if label_field is not None and not dataset.has_sample_field(label_field):
-        raise ValueError(
-            f"label_field {label_field!r} does not exist on dataset {dataset.name!r}; "
-            f"its label fields are {classification_fields(dataset)}"
-        )
-
-
-def _labels(view, label_field):
-    """Manifest labels: a classification's label, else the field's value (any type)."""
-    if label_field is None:
-        return [""] * len(view)
-    if is_classification(view.get_field(label_field)):
-        return view.values(f"{label_field}.label")
-    return view.values(label_field)
 
 
 def export_dir_problem(export_dir, overwrite=False, overwrite_hint="pass overwrite=True", dataset=None):
@@ -716,35 +412,3 @@ def _write_record(export_dir, workspace, record):
     with open(partial, "w") as handle:
         json.dump(record, handle, indent=2)
     os.replace(partial, os.path.join(export_dir, EXPORT_RECORD))
-
-
-@documented
-def delete_excluded(dataset, keys, manifest_path, confirm=False, exclude=EXCLUDED_STATUSES,
-                    combine=UNION, label_field=None):  # fmt: skip
-    """Delete the excluded samples from the dataset, only after writing their manifest: under
-    the runs' leases (refused while another process writes one), from one snapshot, so
-    exactly the samples the manifest lists are deleted.
-
-    Args:
-        manifest_path: the CSV to write first (a new file: an existing one is never
-            replaced)
-        confirm: must be True, or nothing is deleted
-        label_field: a ``Classification`` field for the manifest's label column
-
-    Returns:
-        the number of samples deleted
-    """
-    if confirm is not True:
-        raise PermissionError(
-            "deleting samples from the dataset needs confirm=True; export the curated view "
-            "instead to leave the dataset as it is"
-        )
-    keys, exclude = _run_keys(dataset, keys), _statuses(exclude)
-    check_choice("combine", combine, COMBINE)
-    _check_label_field(dataset, label_field)
-    _check_new_file(manifest_path)
-    with holding(dataset, keys):  # no re-cut or other deletion between the snapshot and the deletion
-        doomed = excluded_view(dataset, keys, exclude, combine).values("id")  # the one snapshot
-        count = _write_rows(dataset, keys, manifest_path, dataset.select(doomed, ordered=True), exclude, label_field)
-        dataset.delete_samples(doomed)  # exactly the manifest's samples, written first
-    return count

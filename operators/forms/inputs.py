@@ -1,33 +1,26 @@
-"""Form pieces shared by the operators: inputs, the checks that run while the user
-types, and the readable result each operator ends with."""
+"""Form inputs shared by the operators, each reading its defaults and options from the
+bridge (``api_defaults``, the ``{value: words}`` tables in ``core/``), with the checks
+that run while the user types, and the bridge arguments each input's value becomes."""
 
-import functools
 import importlib.util
 import inspect
-import logging
-import queue
-import threading
-import time
-from contextlib import contextmanager
 
 import fiftyone as fo
-import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..bridge.runs import RedundancyRun, RunCancelled, list_runs, review_view_name, samples_outside, validate_key
-from ..bridge.samples import classification_fields
-from ..core.pair_score import PairScoreParameters
-from ..core.parallel import RAY_MISSING, RayExecutor
-from ..panels.run_state import method_title
+from ...bridge.runs import RedundancyRun, list_runs, samples_outside, validate_key
+from ...bridge.samples import classification_fields
+from ...core.pair_score import PairScoreParameters
+from ...core.parallel import RAY_MISSING, RayExecutor
+from ...panels.run_state import method_title
 
 NO_LABELS = "(none)"
-PYTHON_OVERWRITE = "pass overwrite=True"  # how bridge refusals say "ask explicitly" in Python
 REPLACE_LABEL = "Replace the run stored under this key"
-PYTHON_SKIP = "pass skip_failures=True"
 SKIP_LABEL = "Skip unreadable images"
-CANCEL_HINT = "to stop it, run Redundancy: cancel a running analysis"
-
-logger = logging.getLogger(__name__)
+NO_EMBEDDINGS = "(none)"
+SCALE_OUT = "scale_out"
+NO_BACKEND = "(none)"
+LOCAL_RAY = "local"
 
 
 def api_defaults(function):
@@ -79,9 +72,6 @@ def label_field_param(ctx):
     return None if value in (None, NO_LABELS) else value
 
 
-NO_EMBEDDINGS = "(none)"
-
-
 def pair_score_inputs(inputs, ctx, view):
     """The pair score's user-facing choices: mirrored copies, and an embeddings field as a
     further signal (the fields of the view that hold vectors)."""
@@ -117,11 +107,6 @@ def pair_score_params(ctx):
         "pair_score": user_arguments(ctx, ["flips"]) or None,
         "embeddings_field": None if embeddings in (None, NO_EMBEDDINGS) else embeddings,
     }
-
-
-SCALE_OUT = "scale_out"
-NO_BACKEND = "(none)"
-LOCAL_RAY = "local"
 
 
 def scale_out_inputs(inputs, ctx, function):
@@ -252,185 +237,8 @@ def fresh_key(dataset, key):
     return f"{key}_{number}"
 
 
-@contextmanager
-def app_wording(checkbox=REPLACE_LABEL):
-    """Bridge refusals say "pass overwrite=True" or "pass skip_failures=True"; in the App
-    they name the form's box."""
-    try:
-        yield
-    except (ValueError, OSError) as error:
-        boxes = {PYTHON_OVERWRITE: checkbox, PYTHON_SKIP: SKIP_LABEL}
-        said = [argument for argument in boxes if argument in str(error)]
-        if not said:
-            raise
-        raise type(error)(str(error).replace(said[0], f"tick '{boxes[said[0]]}'")) from None
-
-
-def failures_in_place(what):
-    """For operators the panels open: a failure of ``execute`` in the App becomes a result
-    saying what failed and that nothing changed (``failed``), so the panel that opened it
-    stays usable; delegated runs still fail as runs."""
-
-    def decorate(execute):
-        @functools.wraps(execute)
-        def guarded(self, ctx):
-            try:
-                return execute(self, ctx)
-            except (ValueError, OSError) as error:
-                if ctx.delegated:
-                    raise
-                return {"failed": str(error), "summary": failure_summary(what, error)}
-
-        return guarded
-
-    return decorate
-
-
-def failure_summary(what, error):
-    """The result a failure caught in place shows: what failed, and that nothing changed."""
-    return f"**{what} failed, nothing changed:** {error}"
-
-
 def replace_param(ctx):
     return bool(ctx.params.get("replace", False))
-
-
-REPORT_SECONDS = 0.5
-"""The App hears a stage's count at most this often (a new stage and a stage's end at once)."""
-HEARTBEAT_SECONDS = 2.0
-"""A stage with no count to move (a candidate search) says how long it has run this often."""
-
-
-def progress_reporter(send, label):
-    """A FiftyOne progress callback that calls ``send(text, fraction)``, ``text`` naming
-    ``label`` and the stage its bar counts (``bridge.progress``)."""
-    last = {"text": None, "at": 0.0}
-
-    def report(bar):
-        text, now = stage_label(label, bar), time.monotonic()
-        if text != last["text"] or bar.complete or now - last["at"] >= REPORT_SECONDS:
-            last.update(text=text, at=now)
-            send(text, bar.progress)
-
-    return report
-
-
-def stage_label(label, bar):
-    """``"Wavelet clusters: scoring pairs"``: the run and the stage its progress bar counts."""
-    stage = getattr(bar, "stage", None)
-    return f"{label}: {stage}" if stage else label
-
-
-def delegable_config(name, label, description, reports_progress=False):
-    """OperatorConfig of long work: a dynamic form, run now or delegated to a worker;
-    ``reports_progress``: ``execute`` is a generator (see ``analysis_steps``)."""
-    return foo.OperatorConfig(
-        name=name,
-        label=label,
-        description=description,
-        dynamic=True,
-        allow_immediate_execution=True,
-        allow_delegated_execution=True,
-        execute_as_generator=reports_progress,
-    )
-
-
-def analysis_steps(ctx, label, work, summarize, title, failing_in_place=None):
-    """The ``execute`` of long work (an analysis, an export), as a generator.
-
-    ``work(progress)`` does the work; run now in the App, it runs in a worker thread and
-    its progress reaches the App's progress indicator with a percentage while it runs
-    (FiftyOne 1.22 streams what a generator yields; ``ctx.set_progress`` in an immediate
-    run only logs). Then the App reloads and shows ``summarize(result)`` under ``title``.
-    A cancelled run says so; a failure ends with a result and an error notification
-    saying what failed and why (an exception raised from a generator ends FiftyOne 1.22's
-    stream with nothing shown), naming the work ``failing_in_place`` (e.g. "Export") or
-    ``label``. Delegated, it runs in place, reports through ``ctx.set_progress`` and fails
-    as a run (the runs page shows the message)."""
-    if ctx.delegated:
-        work(progress_reporter(lambda text, fraction: ctx.set_progress(progress=fraction, label=text), label))
-        return
-    updates, outcome, finished = queue.Queue(), {}, object()
-
-    def run():
-        try:
-            outcome["result"] = work(progress_reporter(lambda text, fraction: updates.put((text, fraction)), label))
-        except BaseException as error:  # raised again below, in the operator's thread
-            outcome["error"] = error
-        finally:
-            updates.put(finished)
-
-    threading.Thread(target=run, name=f"redundancy: {label}", daemon=True).start()
-    shown, started = None, time.monotonic()
-    while True:
-        try:
-            update = updates.get(timeout=HEARTBEAT_SECONDS)
-        except queue.Empty:
-            update = shown  # nothing new: say again, with the time the stage has taken
-        if update is finished:
-            break
-        if update is None:
-            continue
-        if shown is None or update[0] != shown[0]:
-            started = time.monotonic()
-        shown, (text, fraction) = update, update
-        elapsed = time.monotonic() - started
-        took = f" · {elapsed:,.0f} s" if elapsed >= HEARTBEAT_SECONDS else ""
-        yield ctx.ops.set_progress(label=f"{text} {fraction:.0%}{took} ({CANCEL_HINT})", progress=fraction)
-    error = outcome.get("error")
-    if isinstance(error, RunCancelled):
-        title, summary = "Cancelled", f"**Cancelled.** {error}."
-    elif isinstance(error, Exception):  # raised, it would end the App's stream with no word
-        logger.error("%s failed", label, exc_info=error)
-        title, summary = "Failed", failure_summary(failing_in_place or label, error)
-        yield ctx.ops.notify(f"{failing_in_place or label} failed: {error}", variant="error")
-    elif error is not None:
-        raise error
-    else:
-        summary = f"**{title}.** {summarize(outcome['result'])}"  # show_output draws no title of its own
-    yield ctx.ops.reload_dataset()
-    yield ctx.ops.show_output(summary_output(title).to_json(), {"summary": summary})
-
-
-def analysis_run(ctx, compute, arguments, label, summarize=None):
-    """The ``execute`` of an analysis operator: ``compute`` (its bridge function) on the
-    target view with the form's label field and ``arguments``, replacing a run only as the
-    form asked, where its Scale out box says (:func:`scale_out_params`, made in the worker
-    that runs it), through :func:`analysis_steps`."""
-
-    def work(progress):
-        with app_wording():
-            return compute(ctx.target_view(), label_field=label_field_param(ctx), **arguments,
-                           **scale_out_params(ctx, compute), progress=progress, overwrite=replace_param(ctx))  # fmt: skip
-
-    yield from analysis_steps(ctx, label, work, summarize or run_summary_markdown, f"{label} done")
-
-
-def run_summary_markdown(run):
-    """What a finished analysis tells the user: counts, time, and where to look next."""
-    counts = run.counts
-    total = sum(counts.values())
-    shown = " · ".join(f"**{counts.get(status, 0):,}** {status}" for status in ("redundant", "influential", "outlier", "representative", "unique"))
-    n_groups = len(run.group_sizes())
-    skipped = run.details.get("skipped") or []
-    lines = [
-        f"Run **`{run.key}`** stored: {total:,} samples analysed in {sum(run.timings.values()):.1f} s, {n_groups:,} group{'' if n_groups == 1 else 's'}.",
-        shown,
-    ]
-    if skipped:
-        lines.append(f"{len(skipped):,} unreadable images were skipped (listed in the run's `skipped`).")
-    lines.append(f"Review the groups in the **Redundancy** panel or the **Embedding map** (run `{run.key}`), "
-                 f"or open the saved view `{review_view_name(run.key)}`.")  # fmt: skip
-    return "\n\n".join(lines)
-
-
-def summary_output(title, ctx=None):
-    """The result view every operator ends with: its ``summary`` as markdown (headed
-    "Failed" when ``failures_in_place`` caught a failure)."""
-    outputs = types.Object()
-    outputs.str("summary", label="", view=types.MarkdownView())
-    failed = ctx is not None and ctx.results.get("failed")
-    return types.Property(outputs, view=types.View(label="Failed" if failed else title))
 
 
 def runs_newest_first(dataset, keys=None):
@@ -456,14 +264,6 @@ def run_choice_input(inputs, ctx, label="Run", keys=None,
     return keys
 
 
-def split_summary_markdown(run):
-    """What a finished train-vs-test run tells the user."""
-    details = run.details
-    return "\n\n".join([
-        f"Run **`{run.key}`** stored in {sum(run.timings.values()):.1f} s: **{details['n_near_identical']:,}** of "
-        f"{details['n_test']:,} test samples ({100.0 * details['share_near_identical']:.1f}%) have a near-identical "
-        f"training image among {details['n_train']:,} (they are `redundant`); the "
-        f"{len(details['least_similar_ids']):,} least similar test samples are `outlier`.",
-        f"See the similarity histogram in the **Redundancy** panel (run `{run.key}`), and its "
-        "*Least similar test samples* button.",
-    ])  # fmt: skip
+def titled(inputs, title):
+    """A form with its title (the App shows none above a form without one)."""
+    return types.Property(inputs, view=types.View(label=title))

@@ -1,0 +1,141 @@
+"""The pair score's two entry points: ``score_within`` one image set and ``score_across``
+two (train vs test): candidates, their verification, and (within) the completion of
+tentative groups."""
+
+import numpy as np
+
+from ..clustering import unit_rows as embedding_rows
+from ..families import Identities, completion_pairs
+from ..frames import trim_frames
+from ..streaming import DiskRows, in_memory, take_rows
+from ..timing import timed
+from .candidates import (
+    _passes_gates,
+    _same_group,
+    _unique_pairs,
+    cross_candidates,
+    framed_candidates,
+    frames_among,
+    within_candidates,
+)
+from .descriptors import candidate_descriptors, unit_rows
+from .pairs import ScoredPairs
+from .parameters import STORED_FLOOR, PairScoreParameters
+from .scorer import PairScorer
+from .shards import _rows_of, shard_preparation, verify_sharded, verify_sharded_across
+
+
+def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
+                 progress=None, search=None, executor=None, timings=None, identities=None, known=None):  # fmt: skip
+    """Scored pairs within one image set, as a run stores them (``ScoredPairs.stored``).
+    ``identities`` (``families.Identities``): only one image per picture is compared
+    (identical and constant images are grouped before and apart from the pair score).
+    Each image's candidates are verified; then inside every tentative group (a component
+    of the pairs at ``STORED_FLOOR``) the pairs never scored are scored too
+    (``families.completion_pairs``), so a family larger than the candidate lists is seen
+    whole. ``wavelet_descriptor`` (rows per image) replaces the generic wavelet
+    descriptor, for an analysis that has its own (the wavelet analysis's selected
+    coefficients); ``progress(done, total)`` follows the verification; ``search`` finds
+    the candidates (``within_candidates``). ``images`` (and ``wavelet_descriptor``) may be
+    a ``streaming.DiskRows``, read by chunks (bounded memory at a million images). With
+    ``executor`` (``parallel.RayExecutor``), or images on disk, the pairs are verified in
+    shards (``verify_sharded``), as Ray tasks or in this process. ``timings`` (a dict)
+    receives the seconds of the candidate search ("pair_candidates": descriptors, search,
+    gates, frames), the verification ("pair_verification") and the completion
+    ("pair_completion"). ``known`` (``known_pairs.KnownScores``): pairs it knows are looked
+    up, the others verified on their images alone (``_reusing_verifier``); every score
+    used is recorded in it."""
+    parameters = parameters or PairScoreParameters()
+    timings = {} if timings is None else timings
+    n = len(images)
+    scored_rows = (identities or Identities.none(n)).scored
+    with timed(timings, "pair_candidates"):
+        sets = candidate_descriptors(images, parameters.device, wavelet_descriptor)
+        if embeddings is not None:
+            sets.append(embedding_rows(embeddings))
+        pairs = within_candidates(sets, parameters.n_neighbors, groups, parameters.device, search, scored_rows)
+        pairs = pairs[_passes_gates(pairs, sets)]
+        frames = frames_among(trim_frames(images), scored_rows) if parameters.verification == "aligned" else None
+        framed = framed_candidates(frames, sets[1], parameters.n_neighbors, parameters.device, True, scored_rows)
+        pairs = _unique_pairs([pairs, np.sort(_same_group(framed, groups, groups), axis=1)])
+    with timed(timings, "pair_verification"):
+        if known is None:
+            verify = _verifier(images, parameters, embeddings, sets[0], frames, executor)
+        else:
+            verify = _reusing_verifier(images, parameters, embeddings, sets[0], known)
+        scores = verify(pairs, progress)
+    with timed(timings, "pair_completion"):
+        more = completion_pairs(n, pairs[:, 0], pairs[:, 1], scores, STORED_FLOOR)
+        if len(more):
+            pairs, scores = np.concatenate([pairs, more]), np.concatenate([scores, verify(more, progress)])
+    return ScoredPairs(pairs[:, 0], pairs[:, 1], scores).stored()
+
+
+def _verifier(images, parameters, embeddings, descriptor, frames, executor):
+    """``verify(pairs, progress) -> scores`` for pairs of ``images``: one ``PairScorer`` in
+    memory, or shards (``verify_sharded``) for images on disk or an executor, each
+    image's own values (baselines, reproductions) computed once for every call."""
+    if executor is None and not isinstance(images, DiskRows):
+        scorer = PairScorer(images, parameters, embeddings, descriptor=descriptor, frames=frames)
+        return lambda pairs, progress: scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
+    prepared = shard_preparation(images, parameters, descriptor)
+    return lambda pairs, progress: verify_sharded(executor, images, parameters, embeddings, None, pairs, progress, prepared)
+
+
+def _reusing_verifier(images, parameters, embeddings, descriptor, known):
+    """``verify(pairs, progress) -> scores`` that looks up the pairs ``known`` holds and
+    verifies the rest with a ``PairScorer`` of only the images they touch (each image's
+    own values are its own: a pair scores as it would among all the images), recording
+    every score in ``known``: an update prepares and verifies only what is new. The
+    descriptor is made unit over all the images, as the whole set's scorer makes it."""
+    unit_descriptor = unit_rows(in_memory(descriptor))
+
+    def verify(pairs, progress):
+        found, scores = known.lookup(pairs)
+        todo = pairs[~found]
+        if len(todo):
+            rows, local = np.unique(todo, return_inverse=True)
+            local = local.reshape(todo.shape)
+            scorer = PairScorer(take_rows(images, rows), parameters, _rows_of(embeddings, rows),
+                                unit_descriptor=unit_descriptor[rows])  # fmt: skip
+            scores[~found] = scorer.score(local[:, 0], local[:, 1], progress=progress)
+        known.record(pairs, scores, len(todo))
+        return scores
+
+    return verify
+
+
+def score_across(query_images, index_images, parameters=None, query_embeddings=None,
+                 index_embeddings=None, query_groups=None, index_groups=None, progress=None, search=None,
+                 executor=None):  # fmt: skip
+    """Scored candidate pairs ``(query, index)`` between two image sets, with their raw
+    verified similarity; ``progress(done, total)`` follows the verification; ``search``
+    finds the candidates (``cross_candidates``). With ``executor``
+    (``parallel.RayExecutor``) the pairs are verified in shards as Ray tasks
+    (``verify_sharded_across``)."""
+    parameters = parameters or PairScoreParameters()
+    query_sets = candidate_descriptors(query_images, parameters.device)
+    index_sets = candidate_descriptors(index_images, parameters.device)
+    if query_embeddings is not None and index_embeddings is not None:
+        query_sets.append(embedding_rows(query_embeddings))
+        index_sets.append(embedding_rows(index_embeddings))
+    pairs = cross_candidates(
+        query_sets, index_sets, parameters.n_neighbors, query_groups, index_groups, parameters.device, search
+    )
+    aligned = parameters.verification == "aligned"
+    query_frames, index_frames = (trim_frames(images) if aligned else None for images in (query_images, index_images))
+    framed = [
+        framed_candidates(query_frames, index_sets[1], parameters.n_neighbors, parameters.device),
+        framed_candidates(index_frames, query_sets[1], parameters.n_neighbors, parameters.device)[:, ::-1],
+    ]
+    pairs = _unique_pairs([pairs, *(_same_group(f, query_groups, index_groups) for f in framed)])
+    if executor is None:
+        query_scorer = PairScorer(query_images, parameters, query_embeddings, descriptor=query_sets[0], frames=query_frames)
+        index_scorer = PairScorer(index_images, parameters, index_embeddings, descriptor=index_sets[0], frames=index_frames)
+        scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)
+    else:
+        scores, raw = verify_sharded_across(
+            executor, query_images, index_images, parameters, query_embeddings, index_embeddings,
+            query_sets[0], index_sets[0], pairs, progress,
+        )  # fmt: skip
+    return ScoredPairs(pairs[:, 0], pairs[:, 1], scores, raw)
