@@ -84,7 +84,7 @@ def analysis_writer(samples, method, key, overwrite=False, extra_suffixes=()):
 def run_image_analysis(samples, method, parameters, analyse, key, label_field, image_size, color,
                        embeddings_field, num_workers, skip_failures, device, progress, overwrite,
                        streamed=False, executor=None, config=None, holds_images=False,
-                       pair_scored=False):  # fmt: skip
+                       pair_scored=False, keeper=None):  # fmt: skip
     """Run ``method`` on the images of ``samples`` and store it under ``key``.
 
     ``analyse(images, labels, embeddings, progress, sample_ids)`` does the analysis on
@@ -98,17 +98,24 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
     ``holds_images``: the analysis holds every image in memory even when streamed (SSIM's
     pair score), and is refused before anything starts where this machine's free memory
     cannot hold it. The run's config is the reading arguments, ``parameters`` (a
-    dataclass) and ``config``."""
+    dataclass) and ``config``. ``keeper`` (``update_store.UpdateKeeper``): the run keeps
+    its images and pair scores for updates (reads them too, for an update), in memory."""
     size = image_size_tuple(image_size)
     if holds_images:
         require_memory(len(samples), size, color)
     decoded = batch_bytes(len(samples), size, color)
     held = decoded * HELD_BYTES_PER_VALUE / 4 if pair_scored else 0
     on_disk = streamed and (executor is not None or decoded > IN_MEMORY_BYTES or held > IN_MEMORY_HELD_BYTES)
+    if keeper is not None and on_disk:
+        raise ValueError(
+            f"a run kept for updates holds its images in memory; {len(samples):,} images at {size} "
+            "are past what this analysis holds in memory: leave out update_folder, or analyse a smaller view"
+        )
     with ExitStack() as stack:
         writer = stack.enter_context(analysis_writer(samples, method, key, overwrite))
         folder = stack.enter_context(scratch_folder()) if on_disk else None
-        sample_ids, labels, images, decode_seconds, skipped, repaired = read_view(
+        read = read_view if keeper is None else keeper.read
+        sample_ids, labels, images, decode_seconds, skipped, repaired = read(
             samples, label_field, size, color, num_workers, progress, skip_failures, writer.raise_if_cancelled,
             folder, executor,
         )  # fmt: skip
@@ -133,6 +140,8 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
             "sample_ids": sample_ids,
             "points": analysis.points.round(5).tolist(),
         }
+        if keeper is not None:
+            details.update(keeper.keep(writer, sample_ids, images, embeddings))
         config = {
             "label_field": label_field,
             "image_size": list(size),

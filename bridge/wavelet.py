@@ -5,6 +5,7 @@ from .analysis import ImageReading, run_image_analysis
 from .documented import documented
 from .methods import WAVELET
 from .similarity import check_index_config, index_search
+from .update_store import UpdateKeeper
 
 
 @documented
@@ -34,6 +35,7 @@ def compute_wavelet_clusters(
     executor=None,
     num_workers=ImageReading.num_workers,
     skip_failures=ImageReading.skip_failures,
+    update_folder=None,
     progress=None,
     overwrite=False,
 ):
@@ -87,6 +89,11 @@ def compute_wavelet_clusters(
             decoded pixels (about 90,000 32x32 colour images for ``grouping="score"``),
             images are decoded by chunks into a temporary folder and read back by
             chunks, so memory stays bounded at a million images
+        update_folder: a folder where the run keeps its decoded images and the score of
+            every pair it verified (in a subfolder its record names, deleted with the
+            run), so that :func:`update_run` can bring it up to date after samples are
+            added, removed or changed, decoding only those; None: the run keeps nothing.
+            Such a run holds its images in memory, with the blocked candidate search
 
     Returns:
         a :class:`RedundancyRun`
@@ -108,10 +115,30 @@ def compute_wavelet_clusters(
         pair_score=pair_score,
     )
     check_index_config(similarity_backend, similarity_config)
+    keeper = None
+    if update_folder is not None:
+        if similarity_backend is not None or executor is not None:
+            raise ValueError(
+                "update_folder keeps a run to update in this process with the blocked candidate "
+                "search: leave out similarity_backend and executor, or update_folder"
+            )
+        keeper = UpdateKeeper(update_folder)
+    return wavelet_run(samples, parameters, key, label_field, image_size, color, embeddings_field, similarity_backend,
+                       similarity_config, executor, num_workers, skip_failures, progress, overwrite, keeper)  # fmt: skip
+
+
+def wavelet_run(samples, parameters, key, label_field, image_size, color, embeddings_field, similarity_backend,
+                similarity_config, executor, num_workers, skip_failures, progress, overwrite, keeper=None):  # fmt: skip
+    """``compute_wavelet_clusters`` once its arguments are checked; an update
+    (``bridge.update``) runs it with the stored arguments and a ``keeper`` that reuses
+    what the run kept."""
 
     def analyse(images, labels, embeddings, pairs_progress, sample_ids):
         search = index_search(samples, sample_ids, similarity_backend, similarity_config)
-        analysis = analyze_wavelet_clusters(images, labels, parameters, embeddings, pairs_progress, search, executor)
+        known = None if keeper is None else keeper.known(sample_ids, embeddings)
+        analysis = analyze_wavelet_clusters(
+            images, labels, parameters, embeddings, pairs_progress, search, executor, known
+        )  # fmt: skip
         details = {
             "coefficients_shape": list(analysis.coefficients_shape),
             "kept_columns": [int(column) for column in analysis.selection.kept_columns],
@@ -122,9 +149,12 @@ def compute_wavelet_clusters(
             details["pairs"] = analysis.pairs.as_record()
         return analysis, details
 
+    config = {"similarity_backend": similarity_backend}
+    if keeper is not None:
+        config.update(skip_failures=skip_failures, update_folder=keeper.parent)
     return run_image_analysis(
         samples, WAVELET, parameters, analyse, key, label_field, image_size, color,
-        embeddings_field, num_workers, skip_failures, device, progress, overwrite,
-        streamed=True, executor=executor, config={"similarity_backend": similarity_backend},
-        pair_scored=parameters.grouping == "score",
+        embeddings_field, num_workers, skip_failures, parameters.device, progress, overwrite,
+        streamed=True, executor=executor, config=config,
+        pair_scored=parameters.grouping == "score", keeper=keeper,
     )  # fmt: skip

@@ -142,7 +142,7 @@ def coarse_coefficients(images, device=None):
 
 
 def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=None, progress=None, search=None,
-                             executor=None):  # fmt: skip
+                             executor=None, known=None):  # fmt: skip
     """Run Algorithm 1 on ``images`` (n, h, w[, c]) with optional per-image ``labels``
     (and ``embeddings``, rows per image, as a pair-score signal); ``progress(done, total)``
     follows the pair verification. ``images`` may be a ``streaming.ImageStore``: the
@@ -150,7 +150,10 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
     features by chunks (bounded memory at a million images; ``"kmeans"`` alone reads the
     features whole). ``search`` finds the pair score's
     candidates (``pair_score.within_candidates``; default: ``pair_score.nearest_neighbours``);
-    ``executor`` (``parallel.RayExecutor``) verifies them as Ray tasks."""
+    ``executor`` (``parallel.RayExecutor``) verifies them as Ray tasks. ``known``
+    (``known_pairs.KnownScores``, rows of ``images``): the pair scores an earlier run of
+    these images verified, reused where the selection keeps the same columns (else all
+    are verified again), and given every score this run used (``bridge.update``)."""
     parameters = parameters or WaveletParameters()
     timings = {}
     with timed(timings, "identities"):
@@ -162,6 +165,7 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
         pairs = score_within(
             images, parameters.pair_score, embeddings, wavelet_descriptor=selected, progress=progress,
             search=search, executor=executor, timings=timings, identities=identities,
+            known=None if known is None else known.use_columns(selection.kept_columns),
         )  # fmt: skip
         with timed(timings, "grouping"):
             cluster_labels, decisions = decide_on_pairs(pairs, parameters.threshold, identities, labels)

@@ -1,0 +1,163 @@
+"""Incremental runs (issue 29): ``fr.update_run`` after samples are added, deleted or their
+files changed gives a fresh run's fields and pairs, decoding only the new images; what it
+keeps on disk is named by the run and goes with it; what it cannot update it refuses."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fiftyone as fo
+import fiftyone_redundancy.api as fr
+
+pytestmark = pytest.mark.shared_db
+
+F = fo.ViewField
+CONTRACT = ("status", "group", "representative", "score")
+
+
+LEVEL = 1
+"""The demo's 510 images have fewer than the 768 level-1 coefficients: the column selection
+keeps them all whatever is added, and an update reuses every score of unchanged pairs (at
+the default level 2 the selection, 84 of 192 columns, moves with each image added or
+removed, and every pair is verified again: ``test_an_update_whose_columns_change...``)."""
+
+
+@pytest.fixture
+def growing(small_demo_dataset, tmp_path):
+    """The small demo without one planted family and one copy of another (held back to be
+    added later), a wavelet run kept for updates, and the held-back samples."""
+    dataset = small_demo_dataset.clone()
+    groups = [group for group in dataset.distinct("planted_group") if group is not None]
+    family = dataset.match((F("planted_group") == groups[0]) & (F("planted") == "near_duplicate"))
+    copy = dataset.match((F("planted_group") == groups[1]) & (F("planted_transform") != "original")).limit(1)
+    held = [sample.copy() for sample in [*family, *copy]]
+    dataset.delete_samples(family.values("id") + copy.values("id"))
+    fr.compute_wavelet_clusters(dataset, label_field="ground_truth", level=LEVEL, update_folder=str(tmp_path / "store"),
+                                progress=False)  # fmt: skip
+    yield dataset, held, tmp_path
+    dataset.delete()
+
+
+def jpeg_copies(dataset, tmp_path, count):
+    """New samples: JPEG re-saves of the first ``count`` photographs of the dataset (new
+    copies of pictures it holds)."""
+    samples = []
+    for number, sample in enumerate(dataset.match(F("source") != "digits").limit(count)):
+        path = tmp_path / f"resaved_{number}.jpg"
+        Image.open(sample.filepath).convert("RGB").save(path, quality=70)
+        samples.append(fo.Sample(filepath=str(path), ground_truth=fo.Classification(label=sample.ground_truth.label)))
+    return samples
+
+
+def assert_fresh(dataset):
+    """The updated run under "wavelet" equals a fresh run of the same parameters."""
+    level = fr.load_run(dataset, "wavelet").parameters["level"]
+    fresh = fr.compute_wavelet_clusters(dataset, label_field="ground_truth", level=level, key="fresh", progress=False)
+    updated = fr.load_run(dataset, "wavelet")
+    ids = dataset.values("id")
+    for suffix in CONTRACT:
+        assert dataset.values(f"wavelet_{suffix}") == dataset.values(f"fresh_{suffix}"), suffix
+    assert updated.details["sample_ids"] == fresh.details["sample_ids"] == ids
+    for column in ("first", "second", "score"):
+        assert np.array_equal(updated.details["pairs"][column], fresh.details["pairs"][column]), column
+    assert updated.counts == fresh.counts and updated.details["kept_columns"] == fresh.details["kept_columns"]
+    fr.delete_run(dataset, "fresh")
+    return updated
+
+
+def store_folders(tmp_path):
+    return sorted(os.listdir(tmp_path / "store"))
+
+
+def test_update_after_adding_copies_and_a_new_family_decodes_only_them(growing):
+    dataset, held, tmp_path = growing
+    before = store_folders(tmp_path)
+    added = held + jpeg_copies(dataset, tmp_path, 2)
+    dataset.add_samples(added, progress=False)
+    run = fr.update_run(dataset, "wavelet", progress=False)
+    assert run.details["update"]["decoded"] == len(added)
+    assert run.details["update"]["reused_images"] == len(dataset) - len(added)
+    assert run.details["update"]["reused_pairs"] > 0
+    updated = assert_fresh(dataset)
+    family = dataset.match(F("planted_group") == held[0]["planted_group"])
+    assert len(set(family.values("wavelet_group"))) == 1 and family.first()["wavelet_group"] >= 0
+    resaved = dataset.match(F("filepath").contains_str("resaved_"))
+    assert all(group >= 0 for group in resaved.values("wavelet_group"))
+    after = store_folders(tmp_path)
+    assert len(after) == 1 and after != before and updated.details["update_store"]["folder"].endswith(after[0])
+
+
+def test_update_after_deletions_equals_a_fresh_run(growing):
+    dataset, _, _ = growing
+    grouped = dataset.match(F("wavelet_status") == "representative").limit(2).values("id")
+    dataset.delete_samples(grouped + dataset.match(F("wavelet_group") < 0).limit(5).values("id"))
+    run = fr.update_run(dataset, "wavelet", progress=False)
+    assert run.details["update"]["decoded"] == 0 and run.details["update"]["verified_pairs"] < run.details["update"]["reused_pairs"]
+    assert_fresh(dataset)
+
+
+def test_an_update_whose_columns_change_verifies_every_pair_again(small_dataset, tmp_path):
+    before = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", update_folder=str(tmp_path / "store"),
+                                         progress=False)  # fmt: skip
+    small_dataset.delete_samples(small_dataset.take(3, seed=1))
+    run = fr.update_run(small_dataset, "wavelet", progress=False)
+    assert run.details["kept_columns"] != before.details["kept_columns"]
+    assert run.details["update"]["reused_pairs"] == 0 and run.details["update"]["decoded"] == 0
+    assert_fresh(small_dataset)
+
+
+def test_update_after_adds_deletes_and_a_changed_file(growing):
+    dataset, held, tmp_path = growing
+    dataset.delete_samples(dataset.match(F("wavelet_status") == "redundant").limit(3).values("id"))
+    changed = dataset.match(F("source") == "digits").first()
+    other = dataset.match(F("source") != "digits").first()
+    path = tmp_path / "changed.png"
+    Image.open(changed.filepath).save(path)
+    changed.filepath = str(path)
+    changed.save()
+    Image.open(other.filepath).convert("RGB").resize((64, 64)).save(path)  # its file now holds another picture
+    dataset.add_samples(held, progress=False)
+    run = fr.update_run(dataset, "wavelet", progress=False)
+    assert run.details["update"]["decoded"] == len(held) + 1
+    assert_fresh(dataset)
+
+
+def test_store_goes_with_the_run_and_clones_never_touch_it(growing):
+    dataset, _, tmp_path = growing
+    clone = dataset.clone()
+    with pytest.raises(ValueError, match="stored on another dataset"):
+        fr.update_run(clone, "wavelet")
+    clone.delete_samples(clone.take(2, seed=0))
+    fr.compute_wavelet_clusters(clone, label_field="ground_truth", progress=False, overwrite=True)  # replaces the copied record
+    fr.delete_run(clone, "wavelet")
+    clone.delete()
+    assert len(store_folders(tmp_path)) == 1  # the original's store stays
+    fr.update_run(dataset, "wavelet", progress=False)
+    fr.delete_run(dataset, "wavelet")
+    assert store_folders(tmp_path) == []
+
+
+def test_deleting_a_store_removes_only_the_files_it_wrote(growing):
+    """A file someone else put in a run's store survives the run, with its folder."""
+    dataset, _, tmp_path = growing
+    (name,) = store_folders(tmp_path)
+    folder = os.path.join(tmp_path, "store", name)
+    notes = os.path.join(folder, "my-notes.txt")
+    with open(notes, "w") as handle:
+        handle.write("mine")
+    fr.delete_run(dataset, "wavelet")
+    assert os.listdir(folder) == ["my-notes.txt"]
+
+
+def test_runs_it_cannot_update_are_refused_in_words(growing):
+    dataset, _, _ = growing
+    with pytest.raises(ValueError, match="has no redundancy run 'nothing'"):
+        fr.update_run(dataset, "nothing")
+    fr.compute_wavelet_clusters(dataset, key="plain", progress=False)
+    with pytest.raises(ValueError, match="kept nothing to update from"):
+        fr.update_run(dataset, "plain")
+    fr.compute_ssim_clusters(dataset, key="ssim", mode="sparse", progress=False)
+    with pytest.raises(ValueError, match="update_run brings wavelet clusters runs up to date"):
+        fr.update_run(dataset, "ssim")
