@@ -33,6 +33,7 @@ from .forms import (
     run_choice_input,
     runs_newest_first,
     summary_output,
+    titled,
     user_arguments,
 )
 
@@ -74,10 +75,14 @@ def chosen_statuses(params, defaults):
 class _TagOperator(foo.Operator):
     tagging = True
 
+    @property
+    def title(self):
+        return "Tag samples for review" if self.tagging else "Remove review tags"
+
     def resolve_input(self, ctx):
         inputs = types.Object()
         if not runs_input(inputs, ctx):
-            return types.Property(inputs)
+            return titled(inputs, self.title)
         statuses_input(inputs, TAGGED_STATUSES, "Tag" if self.tagging else "Untag")
         tag_names = {}
         for status in chosen_statuses(ctx.params, TAGGED_STATUSES):
@@ -91,7 +96,7 @@ class _TagOperator(foo.Operator):
         else:
             text = f"This will remove the tags from {lines.replace(' as ', ' tagged ')}. Other tags are kept."
         inputs.md(text, name="preview")
-        return types.Property(inputs)
+        return titled(inputs, self.title)
 
     @failures_in_place("Tagging")
     def execute(self, ctx):
@@ -150,9 +155,9 @@ class SetRepresentative(foo.Operator):
         inputs = types.Object()
         if len(ctx.selected) != 1:
             inputs.view("select_one", types.Warning(label="Select exactly one sample in the grid"))
-            return types.Property(inputs)
+            return titled(inputs, "Keep this sample instead")
         run_choice_input(inputs, ctx)
-        return types.Property(inputs)
+        return titled(inputs, "Keep this sample instead")
 
     def execute(self, ctx):
         if len(ctx.selected) != 1:
@@ -187,7 +192,7 @@ class ExportCurated(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         if not runs_input(inputs, ctx):
-            return types.Property(inputs)
+            return titled(inputs, "Export the curated set")
         defaults = api_defaults(export_curated)
         choice_input(inputs, "combine", COMBINE, defaults["combine"], "Several runs", radio=True)
         statuses_input(inputs, EXCLUDED_STATUSES, "Drop")
@@ -208,7 +213,7 @@ class ExportCurated(foo.Operator):
         keys = chosen_keys(ctx)
         dropped = len(excluded_view(ctx.dataset, keys, chosen_statuses(ctx.params, EXCLUDED_STATUSES), **user_arguments(ctx, ["combine"])))
         inputs.md(f"Keeps **{len(ctx.dataset) - dropped}** samples and lists **{dropped}** in `excluded.csv`.", name="preview")
-        return types.Property(inputs)
+        return titled(inputs, "Export the curated set")
 
     @staticmethod
     def folder_problem(ctx):
@@ -271,7 +276,7 @@ class DeleteExcluded(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         if not runs_input(inputs, ctx):
-            return types.Property(inputs)
+            return titled(inputs, "Delete excluded samples")
         statuses_input(inputs, EXCLUDED_STATUSES, "Delete")
         keys = chosen_keys(ctx)
         count = len(excluded_view(ctx.dataset, keys, chosen_statuses(ctx.params, EXCLUDED_STATUSES)))
@@ -283,7 +288,7 @@ class DeleteExcluded(foo.Operator):
             manifest.error_message = f"{path} already exists and is never replaced: choose a new file name"
         inputs.view("danger", types.Warning(label=f"This permanently deletes {count} samples from dataset {ctx.dataset.name!r}"))
         inputs.bool("confirm", default=api_defaults(delete_excluded)["confirm"], required=True, label=f"Yes, delete {count} samples")
-        return types.Property(inputs)
+        return titled(inputs, "Delete excluded samples")
 
     def execute(self, ctx):
         manifest = os.path.expanduser(ctx.params["manifest_path"])
