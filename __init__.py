@@ -44,10 +44,12 @@ def register(plugin):
         UntagRedundancy,
     )
     from .bridge.methods import METHODS
+    from .operators.curation_cost import EstimateCurationCost
     from .operators.features import ComputeBoundaryCrossings
     from .operators.review import ExportPairReviews, ImportPairReviews, RecutRedundancyRun
     from .operators.runs import CancelRedundancyRun, DeleteRedundancyRun
     from .operators.split_repair import RepairSplit
+    from .operators.update import UpdateRedundancyRun
     from .panels.embedding import EmbeddingMapPanel
     from .panels.redundancy import RedundancyPanel
     from .panels.review import PairReviewPanel
@@ -62,10 +64,12 @@ def register(plugin):
         SetRepresentative,
         ExportCurated,
         DeleteExcluded,
+        EstimateCurationCost,
         RecutRedundancyRun,
         ExportPairReviews,
         ImportPairReviews,
         RepairSplit,
+        UpdateRedundancyRun,
         RedundancyPanel,
         EmbeddingMapPanel,
         PairReviewPanel,

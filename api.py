@@ -15,6 +15,7 @@
     fr.preview_cut(dataset, "ssim", 0.6)  # the counts at that cut, nothing written
     fr.recut_run(dataset, "ssim", 0.6)  # new groups from the stored pairs, reviews applied
     print(fr.repair_split(dataset, "split", "repaired_split").summary())  # no family spans
+    fr.update_run(dataset, "wavelet")  # after adding or deleting samples: as a fresh run
 """
 
 from .bridge.curation import (
@@ -29,6 +30,7 @@ from .bridge.curation import (
     untag_samples,
     write_manifest,
 )
+from .bridge.curation_cost import CurationCost, curation_cost
 from .bridge.features import boundary_crossings_between, compute_boundary_crossings
 from .bridge.documented import documented
 from .bridge.methods import analysis_functions
@@ -53,6 +55,7 @@ from .bridge.runs import (
     runs_in_progress,
 )
 from .bridge.split_repair import RepairedSplit, repair_split
+from .bridge.update import update_run
 from .core.parallel import RayExecutor
 
 # compute_wavelet_clusters, compute_ssim_clusters, compute_split_similarity,
@@ -89,6 +92,8 @@ __all__ = [
     "compute_boundary_crossings",
     "EXPORT_FORMATS",
     "curated_view",
+    "curation_cost",
+    "CurationCost",
     "delete_excluded",
     "excluded_view",
     "export_curated",
@@ -108,5 +113,6 @@ __all__ = [
     "repair_split",
     "RepairedSplit",
     "runs_in_progress",
+    "update_run",
     *analysis_functions(),
 ]
