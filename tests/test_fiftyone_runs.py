@@ -17,7 +17,7 @@ import fiftyone_redundancy as fr
 from fiftyone_redundancy.bridge import runs
 from fiftyone_redundancy.bridge.run_hooks import CLASS_PATH
 
-pytestmark = [pytest.mark.shared_db, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 RUNS_OPERATORS = "@redundancy-tests/runs"
 

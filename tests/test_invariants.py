@@ -26,7 +26,7 @@ import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.bridge import runs
 from fiftyone_redundancy.core.decisions import STATUSES
 
-pytestmark = [pytest.mark.shared_db, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 PLUGIN_ROOT = os.path.dirname(os.path.abspath(fiftyone_redundancy.__file__))
 PLUGIN_TAGS = {"redundant", "influential", "outlier"}

@@ -20,7 +20,7 @@ import pytest
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.bridge.runs import FIELD_TYPES, LEASES, STAGING_PREFIX
 
-pytestmark = [pytest.mark.shared_db, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "writer_process.py")
 CALLS = {

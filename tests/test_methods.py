@@ -61,7 +61,6 @@ def test_a_shared_argument_is_described_once_unless_a_function_means_something_e
     assert shared.__doc__.index("dataset:") < shared.__doc__.index("progress (") < shared.__doc__.index("num_workers (")
 
 
-@pytest.mark.shared_db
 def test_a_run_answers_its_methods_views(small_dataset):
     wavelet = fr.compute_wavelet_clusters(small_dataset, key="described", progress=False)
     assert wavelet.method_info is METHODS["wavelet_clusters"]
@@ -73,7 +72,6 @@ def test_a_run_answers_its_methods_views(small_dataset):
     assert len(split.least_similar_view()) == 3
 
 
-@pytest.mark.shared_db
 def test_the_ssim_run_stores_the_eigengap_count_its_panel_shows(small_dataset):
     from fiftyone_redundancy.core.spectral import clusters_from_spectrum
 
@@ -102,7 +100,6 @@ def test_each_method_is_published_and_registered_from_its_table_entry():
         assert method.load_operator()().config.name in registered
 
 
-@pytest.mark.shared_db
 def test_an_ssim_run_stored_without_its_eigengap_count_still_shows_it(small_dataset):
     from fiftyone_redundancy.bridge.runs import update_results
     from fiftyone_redundancy.core.spectral import clusters_from_spectrum
@@ -118,7 +115,6 @@ def test_an_ssim_run_stored_without_its_eigengap_count_still_shows_it(small_data
     assert old.details["eigengap_clusters"] == clusters_from_spectrum(run.details["spectrum"], "largest_gap", 0.4)
 
 
-@pytest.mark.shared_db
 def test_a_run_stored_with_its_pairs_as_lists_still_reads_and_recuts_them(small_dataset):
     import numpy as np
 

@@ -14,7 +14,6 @@ from fiftyone.operators.registry import OperatorRegistry
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD
 
-pytestmark = pytest.mark.shared_db
 
 PLUGIN = "@fiftyone-redundancy/redundancy"
 

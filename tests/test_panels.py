@@ -14,7 +14,7 @@ import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.panels import figures
 from fiftyone_redundancy.panels.redundancy import NO_RUNS
 
-pytestmark = [pytest.mark.shared_db, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 PLUGIN = "@fiftyone-redundancy/redundancy"
 

@@ -8,7 +8,6 @@ import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.bridge.runs import CANCEL_POLL_SECONDS
 from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD
 
-pytestmark = pytest.mark.shared_db
 
 
 def test_a_run_failing_midway_leaves_fields_and_runs_as_they_were(small_dataset, monkeypatch):

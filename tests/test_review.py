@@ -13,7 +13,6 @@ from fiftyone_redundancy.bridge.review import DEFAULT_TAGS, pair_table, recuttab
 from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD, STORED_FLOOR
 from fiftyone_redundancy.core.review import DIFFERENT, LABELS_DIFFER, SAME, review_order
 
-pytestmark = pytest.mark.shared_db
 
 RUN_FIELDS = ("status", "group", "representative", "score")
 

@@ -57,7 +57,6 @@ import fiftyone.core.odm as foo
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.bridge import curation
 
-pytestmark = pytest.mark.shared_db
 
 
 @pytest.fixture

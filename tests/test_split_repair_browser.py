@@ -13,7 +13,7 @@ import fiftyone_redundancy.api as fr
 from fiftyone import ViewField as F
 from test_panels_browser import browser, choose_run, form_input, open_panel, page, screenshot  # noqa: F401
 
-pytestmark = [pytest.mark.shared_db, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from fiftyone.operators.executor import ExecutionError
 import fiftyone_redundancy.api as fr
 from fiftyone import ViewField as F
 
-pytestmark = pytest.mark.shared_db
 
 PLUGIN = "@fiftyone-redundancy/redundancy"
 

@@ -11,7 +11,6 @@ from PIL import Image
 import fiftyone as fo
 import fiftyone_redundancy.api as fr
 
-pytestmark = pytest.mark.shared_db
 
 F = fo.ViewField
 CONTRACT = ("status", "group", "representative", "score")

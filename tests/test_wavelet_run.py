@@ -8,7 +8,6 @@ import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD
 from fiftyone_redundancy.demo_data import score_planted
 
-pytestmark = pytest.mark.shared_db
 
 
 @pytest.fixture(scope="module")
