@@ -275,11 +275,11 @@ def score_planted(dataset, key):
 
 
 def _far_images(rng):
-    colour_noise = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    color_noise = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     fine_checker = ((np.indices((32, 32)).sum(axis=0) % 2) * 255).astype(np.uint8)
     speckle = (rng.random((32, 32)) < 0.1).astype(np.uint8) * 255
     return [
-        ("far_colour_noise", colour_noise, "photo"),
+        ("far_colour_noise", color_noise, "photo"),
         ("far_fine_checker", fine_checker, "1"),
         ("far_speckle", speckle, "face"),
     ]

@@ -64,7 +64,7 @@ def apply_edit(pixels, edit, rng):
     elif edit == "border":
         result = _frame(image, 2 * unit, 2 * unit, rng)
     elif edit == "letterbox":
-        result = _frame(image, 0, 0.12 * height, rng, colour=0)
+        result = _frame(image, 0, 0.12 * height, rng, color=0)
     elif edit == "text":
         result = _text(image, unit, rng)
     elif edit == "logo":
@@ -108,11 +108,11 @@ def _map(image, function):
     return Image.fromarray(np.clip(np.rint(function(values)), 0, 255).astype(np.uint8))
 
 
-def _frame(image, pad_x, pad_y, rng, colour=None):
+def _frame(image, pad_x, pad_y, rng, color=None):
     """The image shrunk inside a solid frame (border, or letterbox bars) of the same size."""
     width, height = image.size
     inner = (max(1, round(width - 2 * pad_x)), max(1, round(height - 2 * pad_y)))
-    fill = int(rng.integers(0, 256)) if colour is None else colour
+    fill = int(rng.integers(0, 256)) if color is None else color
     canvas = Image.new(image.mode, (width, height), fill if image.mode == "L" else (fill,) * 3)
     canvas.paste(image.resize(inner, Image.Resampling.BICUBIC), ((width - inner[0]) // 2, (height - inner[1]) // 2))
     return canvas
@@ -142,6 +142,6 @@ def _logo(image, unit, rng):
     side = max(2, round(5 * unit))
     x = rng.choice([round(unit), width - side - round(unit)])
     y = rng.choice([round(unit), height - side - round(unit)])
-    colour = int(rng.integers(0, 256))
-    draw.ellipse((x, y, x + side, y + side), fill=colour if image.mode == "L" else (colour, 255 - colour, 128))
+    color = int(rng.integers(0, 256))
+    draw.ellipse((x, y, x + side, y + side), fill=color if image.mode == "L" else (color, 255 - color, 128))
     return overlay

@@ -36,7 +36,7 @@ sys.path.insert(0, HERE)
 from fiftyone_redundancy.core.pair_score import score_within  # noqa: E402
 from fiftyone_redundancy.realistic_edits import EDITS, HEAVY, OPTIONAL, apply_edit  # noqa: E402
 from fiftyone_redundancy.core.ssim import SSIMIndex  # noqa: E402
-from fiftyone_redundancy.core.ssim_analysis import neighbour_pairs  # noqa: E402
+from fiftyone_redundancy.core.ssim_analysis import neighbor_pairs  # noqa: E402
 from fiftyone_redundancy.core.wavelet_analysis import (  # noqa: E402
     WaveletParameters,
     coarse_coefficients,
@@ -119,14 +119,14 @@ def score_before_wavelet(images):
     grouped within a distance of 0.12 (cosine >= 1 - 0.12**2 / 2)."""
     features, _, _ = wavelet_features(images, WaveletParameters())
     points = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-    first, second = neighbour_pairs(points, 10).T
+    first, second = neighbor_pairs(points, 10).T
     return first, second, np.einsum("ij,ij->i", points[first], points[second])
 
 
 def score_before_ssim(images):
     """The sparse SSIM analysis before the pair score: plain SSIM with the 10 nearest
     neighbours by raw coarse wavelets."""
-    first, second = neighbour_pairs(coarse_coefficients(images), 10).T
+    first, second = neighbor_pairs(coarse_coefficients(images), 10).T
     return first, second, SSIMIndex(images).pairs(first, second)
 
 

@@ -3,7 +3,7 @@ key, read the view, analyse, store the decisions and the run record all or nothi
 
 ``analysis_writer`` is the first step for every analysis; ``run_image_analysis`` is the
 whole sequence for an analysis of one view's images (wavelet and SSIM clusters), which
-hands only its ``analyse`` step in.
+hands only its ``analyze`` step in.
 """
 
 from contextlib import ExitStack, contextmanager
@@ -81,7 +81,7 @@ def analysis_writer(samples, method, key, overwrite=False, extra_suffixes=()):
             raise
 
 
-def run_image_analysis(samples, method, parameters, analyse, key, label_field, image_size, color,
+def run_image_analysis(samples, method, parameters, analyze, key, label_field, image_size, color,
                        embeddings_field, num_workers, skip_failures, device, progress, overwrite,
                        streamed=False, executor=None, config=None, holds_images=False,
                        pair_scored=False, keeper=None):  # fmt: skip
@@ -91,7 +91,7 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
     the decoded batch and returns ``(analysis, details)``: the analysis has
     ``decisions``, ``timings`` and ``points`` (its 2-D map), the details are what this
     method stores beyond every image run's (decode time, skipped samples, device, sample
-    ids, map). ``streamed``: ``analyse`` reads a batch past ``IN_MEMORY_BYTES`` (or any
+    ids, map). ``streamed``: ``analyze`` reads a batch past ``IN_MEMORY_BYTES`` (or any
     batch, with ``executor``) from a temporary on-disk store it is decoded into by chunks
     (``samples.read_view``), by ``executor`` when given; ``pair_scored``: a streamed
     analysis that scores pairs, also read from disk past ``IN_MEMORY_HELD_BYTES``.
@@ -124,7 +124,7 @@ def run_image_analysis(samples, method, parameters, analyse, key, label_field, i
         runs.checkpoint("decoded")
         stages = StageProgress(progress, writer.raise_if_cancelled, writer.note_progress)
         with stages_reported(stages.hear):
-            analysis, method_details = analyse(
+            analysis, method_details = analyze(
                 images, labels, embeddings, lambda done, total: stages.counted(done, total, "pairs"), sample_ids
             )  # fmt: skip
         runs.checkpoint("analysed")

@@ -13,7 +13,7 @@ from ..core.parameters import check_names
 from ..core.streaming import in_memory
 
 PLUGIN_SETTINGS = ("self", "kwargs", "metric")
-"""Index settings the plugin sets itself (the metric is Euclidean: see ``_index_neighbours``)."""
+"""Index settings the plugin sets itself (the metric is Euclidean: see ``_index_neighbors``)."""
 
 
 def check_index_config(backend, index_config):
@@ -50,7 +50,7 @@ def index_search(samples, sample_ids, backend, index_config=None):
     similarity index of ``backend`` (``index_config``: that backend's settings, e.g.
     ``uri`` for LanceDB; otherwise the brain config's) and asks it for each row's
     ``k`` nearest other rows (Euclidean; rows on disk are read whole). None for no
-    ``backend``: the pair score's own search (``core.pair_score.nearest_neighbours``)."""
+    ``backend``: the pair score's own search (``core.pair_score.nearest_neighbors``)."""
     if backend is None:
         return None
     index_config = index_config or {}
@@ -58,7 +58,7 @@ def index_search(samples, sample_ids, backend, index_config=None):
     def search(members, rows, k):
         ids = [sample_ids[m] for m in members]
         rows = in_memory(rows)
-        return _index_neighbours(samples, ids, rows, rows, min(k, len(ids) - 1), backend, index_config, True)
+        return _index_neighbors(samples, ids, rows, rows, min(k, len(ids) - 1), backend, index_config, True)
 
     return search
 
@@ -74,12 +74,12 @@ def index_cross_search(samples, index_ids, backend, index_config=None):
 
     def search(queries, members, rows, k):
         ids = [index_ids[m] for m in members]
-        return _index_neighbours(samples, ids, rows, queries, min(k, len(ids)), backend, index_config, False)
+        return _index_neighbors(samples, ids, rows, queries, min(k, len(ids)), backend, index_config, False)
 
     return search
 
 
-def _index_neighbours(samples, ids, rows, queries, count, backend, index_config, exclude_self):
+def _index_neighbors(samples, ids, rows, queries, count, backend, index_config, exclude_self):
     """Positions in ``ids`` of each query's ``count`` nearest ``rows``, found by an index
     of ``rows`` under the samples ``ids`` (the query at position i is row i itself, and
     not its own neighbour, when ``exclude_self``)."""
@@ -107,9 +107,9 @@ def _index_neighbours(samples, ids, rows, queries, count, backend, index_config,
         index.cleanup()
     position = {sample_id: i for i, sample_id in enumerate(ids)}
     rows, queries = np.asarray(rows, dtype=np.float64), np.asarray(queries, dtype=np.float64)
-    neighbours = np.empty((len(queries), count), dtype=np.int64)
+    neighbors = np.empty((len(queries), count), dtype=np.int64)
     for query, nearest in enumerate(found):
         others = np.array([position[sample_id] for sample_id in nearest if not (exclude_self and position[sample_id] == query)])
         distances = np.round(((rows[others] - queries[query]) ** 2).sum(axis=1), 9)
-        neighbours[query] = others[np.lexsort((others, distances))][:count]
-    return neighbours
+        neighbors[query] = others[np.lexsort((others, distances))][:count]
+    return neighbors

@@ -98,7 +98,7 @@ def compute_ssim_clusters(
     )
     check_index_config(similarity_backend, similarity_config)
 
-    def analyse(images, labels, embeddings, pairs_progress, sample_ids):
+    def analyze(images, labels, embeddings, pairs_progress, sample_ids):
         search = index_search(samples, sample_ids, similarity_backend, similarity_config)
         analysis = analyze_ssim(in_memory(images), labels, parameters, embeddings, pairs_progress, search, executor)
         return analysis, {
@@ -110,7 +110,7 @@ def compute_ssim_clusters(
         }
 
     return run_image_analysis(
-        samples, SSIM, parameters, analyse, key, label_field, image_size, color,
+        samples, SSIM, parameters, analyze, key, label_field, image_size, color,
         embeddings_field, num_workers, skip_failures, device, progress, overwrite,
         streamed=executor is not None, executor=executor, config={"similarity_backend": similarity_backend},
         holds_images=True,

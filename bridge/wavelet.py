@@ -133,7 +133,7 @@ def wavelet_run(samples, parameters, key, label_field, image_size, color, embedd
     (``bridge.update``) runs it with the stored arguments and a ``keeper`` that reuses
     what the run kept."""
 
-    def analyse(images, labels, embeddings, pairs_progress, sample_ids):
+    def analyze(images, labels, embeddings, pairs_progress, sample_ids):
         search = index_search(samples, sample_ids, similarity_backend, similarity_config)
         known = None if keeper is None else keeper.known(sample_ids, embeddings)
         analysis = analyze_wavelet_clusters(
@@ -153,7 +153,7 @@ def wavelet_run(samples, parameters, key, label_field, image_size, color, embedd
     if keeper is not None:
         config.update(skip_failures=skip_failures, update_folder=keeper.parent)
     return run_image_analysis(
-        samples, WAVELET, parameters, analyse, key, label_field, image_size, color,
+        samples, WAVELET, parameters, analyze, key, label_field, image_size, color,
         embeddings_field, num_workers, skip_failures, parameters.device, progress, overwrite,
         streamed=True, executor=executor, config=config,
         pair_scored=parameters.grouping == "score", keeper=keeper,

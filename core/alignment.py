@@ -43,7 +43,7 @@ def luminance(images):
     return images.reshape(images.shape[:3])
 
 
-def standardise(images, spread=SPREAD):
+def standardize(images, spread=SPREAD):
     """Per-image zero mean and unit spread, then mapped to mean 0.5 and ``spread``; a flat
     image becomes flat 0.5."""
     images = np.asarray(images, dtype=np.float32)
@@ -69,7 +69,7 @@ class AlignedSimilarity:
                  stretches=DEFAULT_STRETCHES, baselines=None):  # fmt: skip
         self.xp = arrays(device)
         self.device = self.xp.device
-        prepared = standardise(luminance(images))
+        prepared = standardize(luminance(images))
         height, width = prepared.shape[1:]
         if min(height, width) - 2 * max_shift < 11:
             raise ValueError(

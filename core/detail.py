@@ -18,7 +18,7 @@ Pure numpy: a few batched float32 matrix products per image.
 
 import numpy as np
 
-from .alignment import SPREAD, bilinear_weights, luminance, standardise
+from .alignment import SPREAD, bilinear_weights, luminance, standardize
 from .ssim import window_operators
 from .streaming import row_chunks
 
@@ -36,7 +36,7 @@ def reproductions(images):
 
 
 def _reproductions(images):
-    prepared = standardise(luminance(images))
+    prepared = standardize(luminance(images))
     n, height, width = prepared.shape
     rebuild_rows = _bilinear(max(1, height // REDUCTION), height) @ _area(max(1, height // REDUCTION), height)
     rebuild_columns = _bilinear(max(1, width // REDUCTION), width) @ _area(max(1, width // REDUCTION), width)

@@ -29,12 +29,12 @@ from .streaming import row_chunks
 CONSTANT_RANGE = 4 / 255
 """An image is constant (blank, one colour) when no channel varies by more than this
 (4 of 255 levels)."""
-COLOUR_TOLERANCE = 8 / 255
+COLOR_TOLERANCE = 8 / 255
 """Constant images group with those whose colour is within this, channel by channel
 (complete linkage: every two members of a colour group are this close)."""
-COLOUR_LINKAGE_ROWS = 4096
+COLOR_LINKAGE_ROWS = 4096
 """Past this many distinct constant images, their colours are grouped on a grid of
-``COLOUR_TOLERANCE`` steps instead of by complete linkage (an m x m matrix)."""
+``COLOR_TOLERANCE`` steps instead of by complete linkage (an m x m matrix)."""
 COMPLETED_MEMBERS = 1000
 """Tentative groups (components of the pairs at or above ``STORED_FLOOR``) of up to this
 many distinct images have every pair scored; larger ones keep the pairs their members'
@@ -128,7 +128,7 @@ def find_identities(*image_sets):
     n = sum(len(images) for images in image_sets)
     canonical = np.arange(n, dtype=np.int64)
     constant = np.zeros(n, dtype=bool)
-    colours = {}
+    colors = {}
     first_of = {}
     offset = 0
     for images in image_sets:
@@ -142,28 +142,28 @@ def find_identities(*image_sets):
                 if flat[position]:
                     constant[index] = True
                     if canonical[index] == index:
-                        colours[index] = pixels[position].mean(axis=0) / 255
+                        colors[index] = pixels[position].mean(axis=0) / 255
         offset += len(images)
-    if colours:
-        rows = np.fromiter(colours, dtype=np.int64, count=len(colours))
-        leader = rows[_colour_groups(np.stack([colours[row] for row in rows]))]
+    if colors:
+        rows = np.fromiter(colors, dtype=np.int64, count=len(colors))
+        leader = rows[_color_groups(np.stack([colors[row] for row in rows]))]
         canonical[constant] = leader[np.searchsorted(rows, canonical[constant])]
     return Identities(canonical, constant)
 
 
-def _colour_groups(colours):
+def _color_groups(colors):
     """For each colour (rows, in order), the position of the first colour of its group:
-    complete linkage at ``COLOUR_TOLERANCE`` (Chebyshev), or a grid past
-    ``COLOUR_LINKAGE_ROWS`` colours."""
-    if len(colours) == 1:
+    complete linkage at ``COLOR_TOLERANCE`` (Chebyshev), or a grid past
+    ``COLOR_LINKAGE_ROWS`` colours."""
+    if len(colors) == 1:
         return np.zeros(1, dtype=np.int64)
-    if len(colours) <= COLOUR_LINKAGE_ROWS:
+    if len(colors) <= COLOR_LINKAGE_ROWS:
         from scipy.cluster.hierarchy import fcluster, linkage
         from scipy.spatial.distance import pdist
 
-        labels = fcluster(linkage(pdist(colours, "chebyshev"), "complete"), COLOUR_TOLERANCE, "distance")
+        labels = fcluster(linkage(pdist(colors, "chebyshev"), "complete"), COLOR_TOLERANCE, "distance")
     else:
-        cells = np.floor(colours / COLOUR_TOLERANCE).astype(np.int64)
+        cells = np.floor(colors / COLOR_TOLERANCE).astype(np.int64)
         _, labels = np.unique(cells, axis=0, return_inverse=True)
     _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     return first[inverse.reshape(-1)]

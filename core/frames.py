@@ -34,8 +34,8 @@ def frame_widths(images, tolerance=FRAME_TOLERANCE, most=MOST_TRIMMED):
         solid_edge = np.flatnonzero((edge.max(axis=1) - edge.min(axis=1)).max(axis=1) <= 2 * tolerance)
         limit = int(most * lines.shape[1])
         band = lines[solid_edge, :limit]
-        colour = np.median(band[:, 0], axis=1)
-        solid = np.abs(band - colour[:, None, None]).max(axis=(2, 3)) <= tolerance
+        color = np.median(band[:, 0], axis=1)
+        solid = np.abs(band - color[:, None, None]).max(axis=(2, 3)) <= tolerance
         widths[solid_edge, side] = np.where(solid.all(axis=1), limit, solid.argmin(axis=1))
     return widths
 

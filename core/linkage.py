@@ -17,7 +17,7 @@ import heapq
 import numpy as np
 
 from .clustering import named_by_first_member, unit_rows
-from .neighbors import foreign_neighbours, nearest_neighbours
+from .neighbors import foreign_neighbors, nearest_neighbors
 
 GRAPH_ABOVE = 2000
 """Up to this many rows, the exact average linkage (scikit-learn on scipy: an n x n
@@ -40,9 +40,9 @@ def average_linkage_clusters(points, n_clusters, n_neighbors=15, device=None):
 
         model = AgglomerativeClustering(n_clusters=n_clusters, metric="cosine", linkage="average")
         return named_by_first_member(np.arange(n), model.fit_predict(points))
-    neighbours, _ = nearest_neighbours(points, n_neighbors, device)
-    first = np.repeat(np.arange(n), neighbours.shape[1])
-    second = neighbours.reshape(-1)
+    neighbors, _ = nearest_neighbors(points, n_neighbors, device)
+    first = np.repeat(np.arange(n), neighbors.shape[1])
+    second = neighbors.reshape(-1)
     pairs = np.unique(np.minimum(first, second) * n + np.maximum(first, second))
     edges = np.stack([pairs // n, pairs % n], axis=1)
     return named_by_first_member(np.arange(n), _graph_average_linkage(points, edges, n - n_clusters, device))
@@ -106,7 +106,7 @@ def _joining_links(points, cluster, links, device):
     (but the largest, which the others link to) to the cluster of its closest row
     outside it (that pair's cosine distance, as one edge counts in the rule above), as a
     fresh heap."""
-    queries, found, apart = foreign_neighbours(points, cluster, 1, device)
+    queries, found, apart = foreign_neighbors(points, cluster, 1, device)
     heap = []
     for node in np.unique(cluster[queries]).tolist():
         inside = np.flatnonzero(cluster[queries] == node)

@@ -110,7 +110,7 @@ def own_row(xp, scores, start):
     scores[own, start + own] = -np.inf
 
 
-def nearest_neighbours(points, k, device=None, spare=4, queries=None):
+def nearest_neighbors(points, k, device=None, spare=4, queries=None):
     """Each row's ``k`` nearest other rows (Euclidean), or with ``queries`` each query's
     ``k`` nearest rows, exact: ``(indices, distances)``, each (n, k), nearest first, ties
     by index. ``nearest_rows`` shortlists ``k + spare`` per row in float32; the shortlist
@@ -131,7 +131,7 @@ def nearest_neighbours(points, k, device=None, spare=4, queries=None):
     return np.take_along_axis(found, order, axis=1), np.take_along_axis(distances, order, axis=1)
 
 
-def foreign_neighbours(points, component, k=1, device=None):
+def foreign_neighbors(points, component, k=1, device=None):
     """For each row outside the largest component (a label per row), its ``k`` nearest
     rows of other components, Euclidean: ``(rows, indices, distances)``, nearest first;
     one pass of blocked row products with a row's own component masked out. The edges

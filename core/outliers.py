@@ -12,11 +12,11 @@ longest edges between far clusters, which decide no outlier's score in practice)
 
 import numpy as np
 
-from .neighbors import foreign_neighbours, nearest_neighbours
+from .neighbors import foreign_neighbors, nearest_neighbors
 
-GRAPH_NEIGHBOURS = 15
+GRAPH_NEIGHBORS = 15
 """Neighbours per row in the graph the spanning tree is found in (at least min_samples)."""
-FOREIGN_NEIGHBOURS = 3
+FOREIGN_NEIGHBORS = 3
 """Where that graph falls apart: each row's nearest rows in other components (rows of
 the largest component excepted) join it."""
 
@@ -34,10 +34,10 @@ def outlier_scores(points, min_cluster_size=5, min_samples=None, device=None):
     min_samples = min_cluster_size if min_samples is None else min_samples
     if n <= min_cluster_size:
         return np.zeros(n)
-    neighbours, distances = nearest_neighbours(points, max(GRAPH_NEIGHBOURS, min_samples), device)
-    core = distances[:, min(min_samples, neighbours.shape[1]) - 1]  # hdbscan counts the row itself
-    rows = np.repeat(np.arange(n), neighbours.shape[1])
-    columns = neighbours.reshape(-1)
+    neighbors, distances = nearest_neighbors(points, max(GRAPH_NEIGHBORS, min_samples), device)
+    core = distances[:, min(min_samples, neighbors.shape[1]) - 1]  # hdbscan counts the row itself
+    rows = np.repeat(np.arange(n), neighbors.shape[1])
+    columns = neighbors.reshape(-1)
     reach = np.maximum(np.maximum(core[rows], core[columns]), distances.reshape(-1))
     while True:
         # + 1: a spanning tree is unchanged by a constant, and sparse graphs drop zero weights
@@ -46,7 +46,7 @@ def outlier_scores(points, min_cluster_size=5, min_samples=None, device=None):
         n_components, component = connected_components(tree, directed=False)
         if n_components == 1:
             break
-        queries, found, apart = foreign_neighbours(points, component, FOREIGN_NEIGHBOURS, device)
+        queries, found, apart = foreign_neighbors(points, component, FOREIGN_NEIGHBORS, device)
         first, second = np.repeat(queries, found.shape[1]), found.reshape(-1)
         rows, columns = np.concatenate([tree.row, first]), np.concatenate([tree.col, second])
         reach = np.concatenate([tree.data - 1.0, np.maximum(np.maximum(core[first], core[second]), apart.reshape(-1))])

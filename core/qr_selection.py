@@ -121,19 +121,19 @@ def laplacian_scores(features, n_neighbors=5):
     """Laplacian score of each column of ``features`` (n x d), lower is better: how
     smoothly the column varies over the rows' ``n_neighbors``-nearest-neighbour graph
     (heat-kernel weights, width the mean squared neighbour distance), relative to its
-    spread. Found by blocked top-k products (``neighbors.nearest_neighbours``), never an
+    spread. Found by blocked top-k products (``neighbors.nearest_neighbors``), never an
     n x n matrix."""
     import scipy.sparse as sp
 
-    from .neighbors import nearest_neighbours
+    from .neighbors import nearest_neighbors
 
     features = np.asarray(features, dtype=np.float64)
     n = len(features)
-    neighbours, distances = nearest_neighbours(features, n_neighbors)
-    rows = np.repeat(np.arange(n), neighbours.shape[1])
+    neighbors, distances = nearest_neighbors(features, n_neighbors)
+    rows = np.repeat(np.arange(n), neighbors.shape[1])
     squared = distances.reshape(-1) ** 2
     width = squared.mean() if squared.mean() > 0 else 1.0
-    graph = sp.coo_matrix((np.exp(-squared / width), (rows, neighbours.reshape(-1))), shape=(n, n)).tocsr()
+    graph = sp.coo_matrix((np.exp(-squared / width), (rows, neighbors.reshape(-1))), shape=(n, n)).tocsr()
     graph = graph.maximum(graph.T)
     degree = np.asarray(graph.sum(axis=1)).ravel()
     centred = features - (degree @ features) / degree.sum()

@@ -129,16 +129,16 @@ def resolve_mode(parameters, n, pictures=None):
     return parameters.mode
 
 
-def neighbour_pairs(features, n_neighbors):
+def neighbor_pairs(features, n_neighbors):
     """Unique pairs ``i < j`` where j is among i's ``n_neighbors`` nearest rows (or i
     among j's), by Euclidean distance on ``features``."""
     from sklearn.neighbors import NearestNeighbors
 
     points = np.asarray(features, dtype=np.float64)
     count = min(n_neighbors + 1, len(points))
-    _, neighbours = NearestNeighbors(n_neighbors=count, algorithm="brute").fit(points).kneighbors(points)
+    _, neighbors = NearestNeighbors(n_neighbors=count, algorithm="brute").fit(points).kneighbors(points)
     first = np.repeat(np.arange(len(points)), count)
-    second = neighbours.reshape(-1)
+    second = neighbors.reshape(-1)
     pairs = np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     return np.unique(pairs, axis=0)

@@ -149,7 +149,7 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
     wavelets, selection, grouping, decisions and projection then read it and their
     features by chunks (bounded memory at a million images; ``"kmeans"`` alone reads the
     features whole). ``search`` finds the pair score's
-    candidates (``pair_score.within_candidates``; default: ``pair_score.nearest_neighbours``);
+    candidates (``pair_score.within_candidates``; default: ``pair_score.nearest_neighbors``);
     ``executor`` (``parallel.RayExecutor``) verifies them as Ray tasks. ``known``
     (``known_pairs.KnownScores``, rows of ``images``): the pair scores an earlier run of
     these images verified, reused where the selection keeps the same columns (else all

@@ -20,7 +20,7 @@ from ..bridge.curation import (
     tag_samples,
     untag_samples,
 )
-from ..core.timing import timed
+from ..bridge.choices import timed
 from .forms import (
     analysis_steps,
     api_defaults,

@@ -5,7 +5,7 @@ import fiftyone.operators.types as types
 
 from ..bridge.curation import COMBINE
 from ..bridge.curation_cost import curation_cost
-from ..core.training import BUDGETS
+from ..bridge.choices import BUDGETS
 from .curation import runs_input
 from .features import features_missing
 from .forms import (

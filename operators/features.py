@@ -14,8 +14,7 @@ import fiftyone.operators.types as types
 from ..bridge.features import compute_boundary_crossings, compute_feature_clusters
 from ..bridge.methods import FEATURES
 from ..bridge.samples import MAX_IMAGE_SIDE
-from ..core.extras import require_features
-from ..core.feature_analysis import REDUCTIONS
+from ..bridge.choices import REDUCTIONS, require_features
 from .forms import (
     analysis_run,
     api_defaults,

@@ -6,7 +6,7 @@ import fiftyone.operators.types as types
 
 from ..bridge.review import CSV_COLUMNS, export_reviews, import_reviews, recut_run, recuttable_runs, reviewable_runs
 from ..bridge.runs import RedundancyRun
-from ..core.pair_score import STORED_FLOOR
+from ..bridge.choices import STORED_FLOOR
 from .forms import failures_in_place, run_choice_input, summary_output, titled
 
 

@@ -5,7 +5,7 @@ import fiftyone.operators.types as types
 
 from ..bridge.methods import SPLIT
 from ..bridge.split import compute_split_similarity
-from ..core.split_similarity import MODES
+from ..bridge.choices import SPLIT_MODES
 from .forms import (
     analysis_run,
     api_defaults,
@@ -60,7 +60,7 @@ class ComputeSplitSimilarity(foo.Operator):
         run_key_input(inputs, ctx, view, SPLIT)
         inputs.float("threshold", default=defaults["threshold"], min=0.0, max=1.0, label="Near-identical pair score")
         inputs.int("n_least_similar", default=defaults["n_least_similar"], min=1, label="How many least-similar test samples to flag")
-        choice_input(inputs, "mode", MODES, defaults["mode"], "Comparison")
+        choice_input(inputs, "mode", SPLIT_MODES, defaults["mode"], "Comparison")
         pair_score_inputs(inputs, ctx, view)
         scale_out_inputs(inputs, ctx, compute_split_similarity)
         return titled(inputs, "Train vs test similarity")

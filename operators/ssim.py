@@ -6,8 +6,7 @@ import fiftyone.operators.types as types
 from ..bridge.methods import SSIM
 from ..bridge.samples import MAX_IMAGE_SIDE
 from ..bridge.ssim import compute_ssim_clusters
-from ..core.spectral import RULES
-from ..core.ssim_analysis import GROUPINGS, MODES, SSIMParameters, dense_bytes
+from ..bridge.choices import RULES, SSIM_GROUPINGS, SSIM_MODES, SSIMParameters, dense_bytes
 from .forms import (
     SKIP_LABEL,
     analysis_run,
@@ -45,7 +44,7 @@ class ComputeSSIMClusters(foo.Operator):
         label_field_input(inputs, ctx, view)
         run_key_input(inputs, ctx, view, SSIM)
 
-        choice_input(inputs, "mode", MODES, defaults["mode"], "Similarity", radio=True)
+        choice_input(inputs, "mode", SSIM_MODES, defaults["mode"], "Similarity", radio=True)
         budget = ctx.params.get("memory_budget_gb") or defaults["memory_budget_gb"]
         if ctx.params.get("mode") == "dense" and not SSIMParameters(memory_budget_gb=budget).dense_fits(len(view)):
             inputs.view(
@@ -57,7 +56,7 @@ class ComputeSSIMClusters(foo.Operator):
             )
         inputs.float("memory_budget_gb", default=defaults["memory_budget_gb"], min=0.1, label="Memory budget for dense mode (GiB)")
 
-        choice_input(inputs, "grouping", GROUPINGS, defaults["grouping"], "Grouping", radio=True)
+        choice_input(inputs, "grouping", SSIM_GROUPINGS, defaults["grouping"], "Grouping", radio=True)
         if ctx.params.get("grouping", defaults["grouping"]) == "threshold":
             inputs.float("threshold", default=defaults["threshold"], min=0.0, max=1.0, label="Pair-score threshold")
         else:

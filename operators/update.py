@@ -20,7 +20,7 @@ class UpdateRedundancyRun(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         run_choice_input(inputs, ctx, label="Run to update", keys=updatable_runs(ctx.dataset),
-                         missing="No run here keeps what an update needs: run wavelet clusters from Python with update_folder first")  # fmt: skip
+                         missing="No run here keeps what an update needs: run wavelet clusters with a folder under 'Keep for updates' first")  # fmt: skip
         return titled(inputs, "Update a redundancy run")
 
     def execute(self, ctx):

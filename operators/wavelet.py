@@ -6,9 +6,9 @@ import fiftyone.operators.types as types
 from ..bridge.methods import WAVELET
 from ..bridge.samples import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 from ..bridge.wavelet import compute_wavelet_clusters
-from ..core.images import COLORS, NORMALIZATIONS
-from ..core.wavelet_analysis import GROUPINGS
+from ..bridge.choices import COLORS, NORMALIZATIONS, WAVELET_GROUPINGS
 from .forms import (
+    SCALE_OUT,
     SKIP_LABEL,
     analysis_run,
     api_defaults,
@@ -24,7 +24,7 @@ from .forms import (
 )
 
 ARGUMENTS = ("key", "image_size", "color", "wavelet", "level", "approximation_only", "normalization", "tau",
-             "grouping", "threshold", "radius", "n_clusters", "skip_failures")  # fmt: skip
+             "grouping", "threshold", "radius", "n_clusters", "skip_failures", "update_folder")  # fmt: skip
 """The bridge arguments the form asks for."""
 
 
@@ -51,7 +51,7 @@ class ComputeWaveletClusters(foo.Operator):
         run_key_input(inputs, ctx, view, WAVELET)
 
         defaults = api_defaults(compute_wavelet_clusters)
-        choice_input(inputs, "grouping", GROUPINGS, defaults["grouping"], "Grouping", radio=True)
+        choice_input(inputs, "grouping", WAVELET_GROUPINGS, defaults["grouping"], "Grouping", radio=True)
         chosen = ctx.params.get("grouping", defaults["grouping"])
         if chosen == "score":
             inputs.float(
@@ -88,7 +88,16 @@ class ComputeWaveletClusters(foo.Operator):
         inputs.int("level", default=defaults["level"], min=1, label="Decomposition level")
         inputs.bool("approximation_only", default=defaults["approximation_only"], label="Approximation coefficients only", description="Coarse coefficients only: tolerant of small shifts, crops and re-encoding")
         inputs.float("tau", default=defaults["tau"], min=1.0, label="Condition-number bound (tau)", description="Pivoted QR keeps the most independent coefficients under this bound")
+        update_folder = inputs.str(
+            "update_folder",
+            label="Keep for updates in this folder (optional)",
+            description="A folder on the server where the run keeps its decoded images and pair scores, so that "
+            "'Redundancy: update a run' later decodes only added or changed images. Empty: keep nothing",
+        )
         scale_out_inputs(inputs, ctx, compute_wavelet_clusters)
+        if ctx.params.get("update_folder") and ctx.params.get(SCALE_OUT):
+            update_folder.invalid = True
+            update_folder.error_message = "A run kept for updates runs in this process: untick scale out, or leave this empty"
         return titled(inputs, "Find redundant images: wavelet clusters")
 
     def execute(self, ctx):

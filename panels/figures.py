@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES, UNIQUE
+from ..bridge.choices import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES, UNIQUE
 
 STATUS_COLORS = {
     REPRESENTATIVE: "#2ca02c",

@@ -13,8 +13,7 @@ import fiftyone.operators.types as types
 from ..bridge.methods import method_named
 from ..bridge.review import preview_cut, recut_run, recuttable_runs
 from ..bridge.runs import list_runs, runs_in_progress, unstored_endings
-from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES
-from ..core.spectral import read_spectrum
+from ..bridge.choices import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES, read_spectrum
 from . import figures
 from .run_state import (
     PLUGIN,
@@ -23,7 +22,6 @@ from .run_state import (
     cut_preview_markdown,
     data_name,
     errors_in_place,
-    method_title,
     new_revision,
     set_data,
 )
@@ -235,7 +233,7 @@ def summary_markdown(run, n_groups):
     def share(status):
         return f"**{counts.get(status, 0):,}** {status} ({100.0 * counts.get(status, 0) / max(total, 1):.1f}%)"
 
-    lines = [f"**Run `{run.key}`** · {method_title(run)} · {total:,} samples"]
+    lines = [f"**Run `{run.key}`** · {run.title} · {total:,} samples"]
     lines.append(" · ".join(share(status) for status in STATUSES))
     seconds = f"computed in {sum(run.timings.values()):.1f} s"
     if run.method_info.compares_splits:

@@ -29,8 +29,7 @@ from ..bridge.review import (
 )
 from ..bridge.runs import RedundancyRun
 from ..bridge.samples import distinct_names, read_labels
-from ..core.pair_score import STORED_FLOOR
-from ..core.review import DIFFERENT, LABELS_DIFFER, ORDERS, SAME, SKIPPED
+from ..bridge.choices import DIFFERENT, LABELS_DIFFER, ORDERS, SAME, SKIPPED, STORED_FLOOR
 from .run_state import RunPanel, current_run, cut_preview_markdown, data_name, errors_in_place, new_revision, set_data
 
 ORDER_LABELS = {

@@ -125,16 +125,6 @@ def new_revision(ctx):
     ctx.panel.state.runs_listed = runs_listed(ctx.dataset)
 
 
-GROUPING_WORDS = {"spectral": "spectral clustering", "threshold": "threshold grouping"}
-"""Groupings that change what a run's groups are, in words (SSIM's two)."""
-
-
-def method_title(run):
-    """The run's analysis in words, with its grouping where that says how it grouped."""
-    grouping = GROUPING_WORDS.get(run.parameters.get("grouping"))
-    return run.method_info.label if grouping is None else f"{run.method_info.label} ({grouping})"
-
-
 def data_name(ctx, name):
     """The name the current load's ``name`` data (and the property showing it) has."""
     return f"{name}_{ctx.panel.state.revision}"

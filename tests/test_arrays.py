@@ -15,7 +15,7 @@ from fiftyone_redundancy.core.devices import ARRAYS_VARIABLE, array_library, res
 from fiftyone_redundancy.core.extras import installed
 from fiftyone_redundancy.core.frames import resize_operator
 from fiftyone_redundancy.core.grouping import score_groups
-from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD, candidate_neighbours, score_within
+from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD, candidate_neighbors, score_within
 from fiftyone_redundancy.core.ssim import SSIMIndex
 from fiftyone_redundancy.realistic_edits import EDITS, apply_edit
 
@@ -77,16 +77,16 @@ def test_ssim_on_numpy_equals_torch_and_skimage(copies, monkeypatch):
 
 
 @needs_torch
-def test_neighbour_searches_on_numpy_equal_torch(monkeypatch):
+def test_neighbor_searches_on_numpy_equal_torch(monkeypatch):
     rng = np.random.default_rng(3)
     centres = rng.standard_normal((400, 40))
     rows = np.vstack([centres, centres[:100] + rng.normal(0, 0.05, (100, 40))])
     component = rng.integers(0, 5, len(rows))
 
     def searches():
-        nearest, distances = neighbors.nearest_neighbours(rows, 6)
-        queries, foreign, foreign_distances = neighbors.foreign_neighbours(rows, component, k=3)
-        candidates = candidate_neighbours(rows, rows, 6, exclude_self=True)
+        nearest, distances = neighbors.nearest_neighbors(rows, 6)
+        queries, foreign, foreign_distances = neighbors.foreign_neighbors(rows, component, k=3)
+        candidates = candidate_neighbors(rows, rows, 6, exclude_self=True)
         within = neighbors._blocked_candidates(rows, 2.0, "cpu")
         return nearest, distances, candidates, queries, foreign, foreign_distances, within
 

@@ -121,7 +121,7 @@ def test_unreadable_files_are_named_with_the_fix(odd_files, broken):
     assert "wavelet" not in dataset.list_runs()
 
 
-def test_skip_failures_reports_them_and_analyses_the_rest(odd_files):
+def test_skip_failures_reports_them_and_analyzes_the_rest(odd_files):
     readable = ["rgb", "gray", "rgba", "palette", "sixteen", "large", "other", "gray_twin"]
     broken = ["truncated", "text", "missing"]
     dataset = dataset_of([odd_files[n] for n in readable + broken], "skip")
@@ -227,7 +227,7 @@ def test_two_samples_of_one_file_are_one_group_keeping_one(tmp_path):
     assert run.counts["redundant"] == 1
 
 
-def test_a_grouped_dataset_is_refused_with_its_slices_and_one_slice_is_analysed(odd_files):
+def test_a_grouped_dataset_is_refused_with_its_slices_and_one_slice_is_analyzed(odd_files):
     dataset = fo.Dataset()
     dataset.add_group_field("group", default="left")
     for left, right in (("rgb", "gray"), ("rgba", "gray_twin"), ("other", "sixteen")):
@@ -343,7 +343,7 @@ def test_one_status_name_is_one_status(twins):
         fr.curated_view(twins, "wave", exclude="redundnat")
 
 
-def test_views_it_cannot_analyse_are_refused(twins):
+def test_views_it_cannot_analyze_are_refused(twins):
     before = state(twins)
     with pytest.raises(ValueError, match="more than once"):
         fr.compute_wavelet_clusters(twins.limit(2).concat(twins.limit(2)), key="twice", progress=False)

@@ -58,7 +58,7 @@ def test_kmeans_fraction_sets_the_number_of_clusters():
     assert len(set(labels)) == round(0.5 * len(points))
 
 
-def test_complete_linkage_does_not_chain_a_line_of_neighbours():
+def test_complete_linkage_does_not_chain_a_line_of_neighbors():
     # 10 unit vectors along an arc, each 0.08 from the next: all linked at 0.1, but the
     # ends are far apart, so no group may span more than 0.1.
     angles = np.arange(10) * 0.08

@@ -18,7 +18,7 @@ TINY = {"epochs": 1, "width": 4, "image_size": 16, "batch_size": 64}
 
 
 @pytest.fixture(scope="module")
-def analysed(small_demo_dataset):
+def analyzed(small_demo_dataset):
     dataset = small_demo_dataset.clone()
     fr.compute_wavelet_clusters(dataset, label_field="ground_truth", key="wavelet", progress=False)
     yield dataset
@@ -37,37 +37,37 @@ def snapshot(dataset):
     )
 
 
-def test_the_same_seed_gives_the_same_numbers_and_the_dataset_is_unchanged(analysed):
-    before = snapshot(analysed)
-    first = fr.curation_cost(analysed, "wavelet", "ground_truth", budget=TINY, seeds=[0], device="cpu")
-    second = fr.curation_cost(analysed, "wavelet", "ground_truth", budget=TINY, seeds=[0], device="cpu")
+def test_the_same_seed_gives_the_same_numbers_and_the_dataset_is_unchanged(analyzed):
+    before = snapshot(analyzed)
+    first = fr.curation_cost(analyzed, "wavelet", "ground_truth", budget=TINY, seeds=[0], device="cpu")
+    second = fr.curation_cost(analyzed, "wavelet", "ground_truth", budget=TINY, seeds=[0], device="cpu")
     assert [row.accuracies for row in first.rows] == [row.accuracies for row in second.rows]
-    assert snapshot(analysed) == before
+    assert snapshot(analyzed) == before
     full, curated = first.rows
-    redundant = analysed.count_values("wavelet_status").get("redundant", 0)
+    redundant = analyzed.count_values("wavelet_status").get("redundant", 0)
     assert redundant > 0 and curated.n_train < full.n_train
     assert full.n_train - curated.n_train <= redundant
-    assert first.n_test + first.n_test_removed + full.n_train == len(analysed)
+    assert first.n_test + first.n_test_removed + full.n_train == len(analyzed)
     assert "| curated |" in first.table() and first.device.startswith("CPU") and first.device in first.table()
 
 
-def test_the_test_part_holds_no_copy_of_a_training_image(analysed):
-    labels = analysed.values("ground_truth.label")
-    groups = analysed.values("wavelet_group")
+def test_the_test_part_holds_no_copy_of_a_training_image(analyzed):
+    labels = analyzed.values("ground_truth.label")
+    groups = analyzed.values("wavelet_group")
     train, test = held_out_split(labels, 0.2, 0)
     leaked = copies_across([groups], train, test)
     assert len(leaked) > 0  # the demo plants copies; some fall on both sides of a random split
     trained = {groups[row] for row in train if groups[row] >= 0}
     assert all(groups[row] in trained for row in leaked)
     assert not any(groups[row] in trained for row in np.setdiff1d(test, leaked))
-    cost = fr.curation_cost(analysed, "wavelet", "ground_truth", budget=TINY, seeds=[0], device="cpu")
+    cost = fr.curation_cost(analyzed, "wavelet", "ground_truth", budget=TINY, seeds=[0], device="cpu")
     assert cost.n_test_removed == len(leaked)
 
 
-def test_unlabelled_data_is_refused_with_what_to_do(analysed):
+def test_unlabelled_data_is_refused_with_what_to_do(analyzed):
     with pytest.raises(ValueError, match="needs labels: pass label_field"):
-        fr.curation_cost(analysed, "wavelet", None, budget=TINY)
-    unlabelled = analysed.clone()
+        fr.curation_cost(analyzed, "wavelet", None, budget=TINY)
+    unlabelled = analyzed.clone()
     try:
         sample = unlabelled.first()
         sample.ground_truth = None
@@ -78,25 +78,25 @@ def test_unlabelled_data_is_refused_with_what_to_do(analysed):
         unlabelled.delete()
 
 
-def test_a_class_too_small_to_hold_out_is_refused(analysed):
-    label = analysed.first().ground_truth.label
-    keep = analysed.match(F("ground_truth.label") == label).limit(3).values("id")
-    view = analysed.match(F("ground_truth.label") != label).concat(analysed.select(keep))
+def test_a_class_too_small_to_hold_out_is_refused(analyzed):
+    label = analyzed.first().ground_truth.label
+    keep = analyzed.match(F("ground_truth.label") == label).limit(3).values("id")
+    view = analyzed.match(F("ground_truth.label") != label).concat(analyzed.select(keep))
     with pytest.raises(ValueError, match=f"class '{label}' of 'ground_truth' has 3 samples"):
         fr.curation_cost(view, "wavelet", "ground_truth", budget=TINY)
 
 
-def test_an_unknown_run_is_refused(analysed):
+def test_an_unknown_run_is_refused(analyzed):
     with pytest.raises(ValueError, match="has no redundancy run 'nope'"):
-        fr.curation_cost(analysed, "nope", "ground_truth", budget=TINY)
+        fr.curation_cost(analyzed, "nope", "ground_truth", budget=TINY)
 
 
-def test_the_operator_reports_the_table_and_is_delegated_by_default(analysed):
+def test_the_operator_reports_the_table_and_is_delegated_by_default(analyzed):
     operator = foo.get_operator("@fiftyone-redundancy/redundancy/estimate_curation_cost")
     assert operator.config.default_choice_to_delegated and operator.config.allow_delegated_execution
     result = foo.execute_operator(
         "@fiftyone-redundancy/redundancy/estimate_curation_cost",
-        ctx=dict(view=analysed.view(), params={"keys": ["wavelet"], "label_field": "ground_truth", "budget": "cpu",
+        ctx=dict(view=analyzed.view(), params={"keys": ["wavelet"], "label_field": "ground_truth", "budget": "cpu",
                                                 "n_seeds": 1, "view_target": "DATASET"}),  # fmt: skip
     )
     assert result.error is None, result.error
@@ -104,18 +104,18 @@ def test_the_operator_reports_the_table_and_is_delegated_by_default(analysed):
     assert "| curated |" in result.result["summary"]
 
 
-def test_a_cancel_stops_it_at_the_next_step_and_changes_nothing(analysed):
-    before = snapshot(analysed)
+def test_a_cancel_stops_it_at_the_next_step_and_changes_nothing(analyzed):
+    before = snapshot(analyzed)
     asked = []
 
     def cancel_once(_bar):
         if not asked:
-            asked.append(fr.cancel_run(analysed, "wavelet"))
+            asked.append(fr.cancel_run(analyzed, "wavelet"))
             time.sleep(1.0)  # the holder looks for a cancel request twice a second
 
     with pytest.raises(fr.RunCancelled, match="cancelled"):
-        fr.curation_cost(analysed, "wavelet", "ground_truth", budget=TINY, seeds=[0], device="cpu",
+        fr.curation_cost(analyzed, "wavelet", "ground_truth", budget=TINY, seeds=[0], device="cpu",
                          progress=fo.report_progress(cancel_once, dt=0.0))  # fmt: skip
     assert asked == [True]
-    assert snapshot(analysed) == before
-    assert fr.runs_in_progress(analysed) == {}
+    assert snapshot(analyzed) == before
+    assert fr.runs_in_progress(analyzed) == {}

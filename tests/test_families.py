@@ -132,9 +132,9 @@ def test_a_family_spanning_the_split_is_one_group(ordinary, family_kind):
     assert result.near_identical[: len(ordinary[1::2])].sum() <= 1  # the ordinary test images do not leak
 
 
-def test_blank_images_group_by_colour_and_apart_from_ordinary_images(ordinary):
-    def blank(colour, jpeg=False):
-        image = Image.new("RGB", (64, 48), colour)
+def test_blank_images_group_by_color_and_apart_from_ordinary_images(ordinary):
+    def blank(color, jpeg=False):
+        image = Image.new("RGB", (64, 48), color)
         if jpeg:
             buffer = io.BytesIO()
             image.save(buffer, format="JPEG", quality=75)
@@ -153,7 +153,7 @@ def test_blank_images_group_by_colour_and_apart_from_ordinary_images(ordinary):
     assert find_identities(images).counts() == {"identical": 0, "constant": 15}
 
 
-def test_identities_hash_decoded_pixels_and_group_constant_images_by_colour():
+def test_identities_hash_decoded_pixels_and_group_constant_images_by_color():
     photo = analysis_size(data.astronaut())
     nearly = photo.copy()
     nearly[0, 0, 0] = min(1.0, nearly[0, 0, 0] + 2 / 255)  # one pixel two levels brighter: not identical

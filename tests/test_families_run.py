@@ -27,9 +27,9 @@ def copies_dataset(small_demo_dataset, tmp_path):
         path = tmp_path / f"copy_{number:02d}.png"
         shutil.copyfile(source, path)
         samples.append(fo.Sample(filepath=str(path), ground_truth=fo.Classification(label="photo"), tags=["train"]))
-    for number, colour in enumerate([(0, 0, 0)] * 4 + [(255, 255, 255)] * 2):
+    for number, color in enumerate([(0, 0, 0)] * 4 + [(255, 255, 255)] * 2):
         path = tmp_path / f"blank_{number}.jpg"
-        Image.new("RGB", (40 + number, 30), colour).save(path, quality=80)
+        Image.new("RGB", (40 + number, 30), color).save(path, quality=80)
         samples.append(fo.Sample(filepath=str(path), ground_truth=fo.Classification(label="blank"), tags=["train"]))
     dataset.add_samples(samples, progress=False)
     yield dataset
@@ -47,8 +47,8 @@ def test_identical_files_and_blanks_are_whole_groups_in_every_analysis(copies_da
     for key in ("wavelet", "ssim"):
         groups, statuses = groups_of(copies_dataset, key, "copy_")
         assert len(set(groups)) == 1 and groups[0] >= 0 and statuses.count("representative") == 1
-        for colour in ("blank_0", "blank_1", "blank_2", "blank_3"), ("blank_4", "blank_5"):
-            found = [groups_of(copies_dataset, key, name)[0][0] for name in colour]
+        for color in ("blank_0", "blank_1", "blank_2", "blank_3"), ("blank_4", "blank_5"):
+            found = [groups_of(copies_dataset, key, name)[0][0] for name in color]
             assert len(set(found)) == 1 and found[0] >= 0
         assert groups_of(copies_dataset, key, "blank_0")[0][0] != groups_of(copies_dataset, key, "blank_4")[0][0]
     run = fr.load_run(copies_dataset, "wavelet")

@@ -196,7 +196,7 @@ def test_outlier_scores_equal_hdbscans_on_planted_outliers():
     np.testing.assert_allclose(scores, np.nan_to_num(reference), atol=1e-3)
 
 
-def test_outlier_scores_link_a_disconnected_neighbour_graph():
+def test_outlier_scores_link_a_disconnected_neighbor_graph():
     from fiftyone_redundancy.core.outliers import outlier_scores
 
     rng = np.random.default_rng(6)
@@ -231,10 +231,10 @@ def test_the_gpu_gives_the_cpus_analysis():
 
 
 @cuda
-def test_the_gpu_finds_the_cpus_nearest_neighbours():
-    from fiftyone_redundancy.core.neighbors import nearest_neighbours
+def test_the_gpu_finds_the_cpus_nearest_neighbors():
+    from fiftyone_redundancy.core.neighbors import nearest_neighbors
 
     points = np.random.default_rng(9).standard_normal((6000, 50))
-    on_cpu, on_gpu = nearest_neighbours(points, 15, "cpu"), nearest_neighbours(points, 15, "cuda")
+    on_cpu, on_gpu = nearest_neighbors(points, 15, "cpu"), nearest_neighbors(points, 15, "cuda")
     np.testing.assert_array_equal(on_gpu[0], on_cpu[0])
     np.testing.assert_allclose(on_gpu[1], on_cpu[1])

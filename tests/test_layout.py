@@ -1,5 +1,6 @@
 """The layers import one way: core/ (arrays only) never imports FiftyOne or any layer above
-it; bridge/ (FiftyOne) never imports the App's layers (operators/, panels/)."""
+it; bridge/ (FiftyOne) never imports the App's layers (operators/, panels/); the App's
+layers stand on the bridge alone (never core/, never each other)."""
 
 import ast
 import os
@@ -11,6 +12,8 @@ PACKAGE = "fiftyone_redundancy"
 FORBIDDEN = {
     "core": {"fiftyone", "bridge", "operators", "panels", "api", "demo", "demo_data"},
     "bridge": {"operators", "panels", "demo"},
+    "operators": {"core", "panels", "demo"},
+    "panels": {"core", "operators", "demo"},
 }
 
 

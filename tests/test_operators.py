@@ -280,7 +280,7 @@ def test_feature_forms_say_what_to_install_without_the_features_extra(small_data
         assert "pip install 'fiftyone-redundancy[features]'" in notice["view"]["description"]
 
 
-def stages_seen(analyse):
+def stages_seen(analyze):
     """The stage names, in order, a FiftyOne progress callback hears while ``analyse(progress)`` runs."""
     seen = []
 
@@ -288,7 +288,7 @@ def stages_seen(analyse):
         if not seen or seen[-1] != bar.stage:
             seen.append(bar.stage)
 
-    analyse(progress)
+    analyze(progress)
     return seen
 
 

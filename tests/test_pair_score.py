@@ -107,7 +107,7 @@ def test_framed_copies_are_found_among_natural_images(photos):
     assert np.all(pairs.score[natural] < DEFAULT_THRESHOLD)
 
 
-def test_frames_are_bands_of_one_colour_on_opposite_sides():
+def test_frames_are_bands_of_one_color_on_opposite_sides():
     rng = np.random.default_rng(0)
     picture = rng.random((32, 32, 3)).astype(np.float32)
     letterboxed = picture.copy()
@@ -219,18 +219,18 @@ def test_copies_on_disk_searched_by_inverted_file_and_verified_in_shards_score_a
     np.testing.assert_allclose(on_disk.score, in_memory.score, atol=1e-5)
 
 
-def test_the_inverted_file_search_finds_planted_neighbours_and_never_the_row_itself():
-    from fiftyone_redundancy.core.pair_score import candidate_neighbours, inverted_file_neighbours
+def test_the_inverted_file_search_finds_planted_neighbors_and_never_the_row_itself():
+    from fiftyone_redundancy.core.pair_score import candidate_neighbors, inverted_file_neighbors
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(40, 32)).astype(np.float32)
     rows = centres[rng.integers(0, 40, 6000)] + rng.normal(scale=0.5, size=(6000, 32)).astype(np.float32)
     rows[5000:] = rows[:1000] + rng.normal(scale=0.01, size=(1000, 32)).astype(np.float32)  # near copies
-    found = inverted_file_neighbours(rows, 5)
+    found = inverted_file_neighbors(rows, 5)
     assert found.shape == (6000, 5) and not np.any(found == np.arange(6000)[:, None])
     assert np.mean(found[:1000, 0] == np.arange(5000, 6000)) > 0.99
     assert np.mean(found[5000:, 0] == np.arange(1000)) > 0.99
-    exact = candidate_neighbours(rows, rows, 5, exclude_self=True)
+    exact = candidate_neighbors(rows, rows, 5, exclude_self=True)
     recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(found, exact)])
     assert 0.8 < recall  # approximate beyond the nearest, as an index is
 

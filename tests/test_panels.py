@@ -98,7 +98,7 @@ def test_map_links_each_redundant_point_to_its_representative():
     }
 
 
-def test_map_coloured_by_label_and_in_3d():
+def test_map_colored_by_label_and_in_3d():
     points = [[0, 0, 0], [1, 1, 1], [2, 2, 2]]
     traces, _ = figures.embedding_map(
         points, ["a", "b", "c"], ["unique"] * 3, [None] * 3, colors=["cat", "dog", "cat"]

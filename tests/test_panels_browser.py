@@ -229,7 +229,7 @@ def test_embedding_map_links_points_and_a_click_or_lasso_fills_the_grid(page, ap
     screenshot(page, "embedding_map_lasso")
 
 
-def test_embedding_map_colours_by_label_and_shows_3d_feature_maps(page, app_dataset):
+def test_embedding_map_colors_by_label_and_shows_3d_feature_maps(page, app_dataset):
     open_panel(page, "embedding_map")
     page.get_by_text("Colour by").wait_for()
     page.get_by_label("label", exact=True).check()

@@ -82,7 +82,7 @@ def test_gram_and_qr_keep_the_same_columns_of_real_wavelet_coefficients():
     assert np.linalg.cond(coefficients[:, by_gram.kept_columns]) < 1e3
 
 
-def test_laplacian_scores_rank_the_columns_that_follow_the_neighbourhoods_first():
+def test_laplacian_scores_rank_the_columns_that_follow_the_neighborhoods_first():
     from fiftyone_redundancy.core.qr_selection import laplacian_scores
 
     rng = np.random.default_rng(0)

@@ -60,7 +60,7 @@ from fiftyone_redundancy.bridge import curation
 
 
 @pytest.fixture
-def analysed(small_dataset):
+def analyzed(small_dataset):
     fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
     return small_dataset
 
@@ -78,12 +78,12 @@ def dead_pid():
 # --- exports ---------------------------------------------------------------------------
 
 
-def test_replacing_an_export_keeps_the_files_the_user_added(analysed, tmp_path):
+def test_replacing_an_export_keeps_the_files_the_user_added(analyzed, tmp_path):
     folder = tmp_path / "out"
-    fr.export_curated(analysed, ["wavelet"], str(folder), "FiftyOneDataset")
+    fr.export_curated(analyzed, ["wavelet"], str(folder), "FiftyOneDataset")
     (folder / "notes.txt").write_text("my notes")
     (folder / "data" / "checkpoint.pt").write_bytes(b"weights")
-    fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth", overwrite=True)
+    fr.export_curated(analyzed, ["wavelet"], str(folder), "CSV", label_field="ground_truth", overwrite=True)
     state = folder_state(folder)
     assert sorted(state) == ["data/checkpoint.pt", "excluded.csv", "labels.csv", "notes.txt", "redundancy-export.json"]
     assert state["notes.txt"] == b"my notes" and state["data/checkpoint.pt"] == b"weights"
@@ -92,73 +92,73 @@ def test_replacing_an_export_keeps_the_files_the_user_added(analysed, tmp_path):
     assert os.listdir(tmp_path) == ["out"]
 
 
-def test_an_export_never_replaces_a_user_file_it_would_overwrite(analysed, tmp_path):
+def test_an_export_never_replaces_a_user_file_it_would_overwrite(analyzed, tmp_path):
     folder = tmp_path / "out"
-    fr.export_curated(analysed, ["wavelet"], str(folder), "FiftyOneDataset", export_media=False)
+    fr.export_curated(analyzed, ["wavelet"], str(folder), "FiftyOneDataset", export_media=False)
     (folder / "labels.csv").write_text("mine")
     before = folder_state(folder)
     with pytest.raises(curation.ExportRefused, match="labels.csv, which no export of this plugin wrote"):
-        fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth", overwrite=True)
+        fr.export_curated(analyzed, ["wavelet"], str(folder), "CSV", label_field="ground_truth", overwrite=True)
     assert folder_state(folder) == before and os.listdir(tmp_path) == ["out"]
 
 
-def test_a_record_listing_paths_outside_its_folder_deletes_none_of_them(analysed, tmp_path):
+def test_a_record_listing_paths_outside_its_folder_deletes_none_of_them(analyzed, tmp_path):
     folder = tmp_path / "out"
-    fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
+    fr.export_curated(analyzed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
     outside = tmp_path / "precious.txt"
     outside.write_text("keep")
     record_path = folder / "redundancy-export.json"
     record = json.loads(record_path.read_text())
     record["files"] += ["../precious.txt", str(outside)]
     record_path.write_text(json.dumps(record))
-    fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth", overwrite=True)
+    fr.export_curated(analyzed, ["wavelet"], str(folder), "CSV", label_field="ground_truth", overwrite=True)
     assert outside.read_text() == "keep"
 
 
-def test_an_export_by_an_earlier_version_without_a_file_list_is_not_replaced(analysed, tmp_path):
+def test_an_export_by_an_earlier_version_without_a_file_list_is_not_replaced(analyzed, tmp_path):
     folder = tmp_path / "out"
-    fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
+    fr.export_curated(analyzed, ["wavelet"], str(folder), "CSV", label_field="ground_truth")
     record_path = folder / "redundancy-export.json"
     record = json.loads(record_path.read_text())
     del record["files"]
     record_path.write_text(json.dumps(record))
     before = folder_state(folder)
     with pytest.raises(curation.ExportRefused, match="did not record the files it wrote"):
-        fr.export_curated(analysed, ["wavelet"], str(folder), "CSV", label_field="ground_truth", overwrite=True)
+        fr.export_curated(analyzed, ["wavelet"], str(folder), "CSV", label_field="ground_truth", overwrite=True)
     assert folder_state(folder) == before
 
 
 @pytest.mark.parametrize("where", ["media", "inside", "above"])
-def test_a_folder_holding_or_inside_the_media_is_refused_before_writing(analysed, where):
-    media = os.path.dirname(analysed.first().filepath)
+def test_a_folder_holding_or_inside_the_media_is_refused_before_writing(analyzed, where):
+    media = os.path.dirname(analyzed.first().filepath)
     target = {"media": media, "inside": os.path.join(media, "curated"), "above": os.path.dirname(media)}[where]
     before = sorted(os.listdir(os.path.dirname(media)))
     with pytest.raises(curation.ExportRefused, match="media"):
-        fr.export_curated(analysed, ["wavelet"], target, overwrite=True)
+        fr.export_curated(analyzed, ["wavelet"], target, overwrite=True)
     assert sorted(os.listdir(os.path.dirname(media))) == before and not os.path.exists(os.path.join(media, "curated"))
 
 
-def test_a_link_to_the_media_folder_is_refused_too(analysed, tmp_path):
+def test_a_link_to_the_media_folder_is_refused_too(analyzed, tmp_path):
     link = tmp_path / "link"
-    link.symlink_to(os.path.dirname(analysed.first().filepath))
+    link.symlink_to(os.path.dirname(analyzed.first().filepath))
     with pytest.raises(curation.ExportRefused, match="holds media files"):
-        fr.export_curated(analysed, ["wavelet"], str(link), overwrite=True)
+        fr.export_curated(analyzed, ["wavelet"], str(link), overwrite=True)
 
 
 HOSTILE_LABELS = ["../../escaped", "/tmp/absolute", "a/b", "..", ".", "back\\slash", "tab\there",
                   "new\nline", "   ", "=HYPERLINK(\"x\")", "x" * 300, "C:evil", "a_b"]  # fmt: skip
 
 
-def test_directory_tree_labels_become_safe_folder_names(analysed, tmp_path):
-    labels = [HOSTILE_LABELS[i % len(HOSTILE_LABELS)] for i in range(len(analysed))]
-    analysed.set_values("ground_truth.label", labels)
+def test_directory_tree_labels_become_safe_folder_names(analyzed, tmp_path):
+    labels = [HOSTILE_LABELS[i % len(HOSTILE_LABELS)] for i in range(len(analyzed))]
+    analyzed.set_values("ground_truth.label", labels)
     folder = tmp_path / "deep" / "out"
-    fr.export_curated(analysed, ["wavelet"], str(folder), "ImageClassificationDirectoryTree", label_field="ground_truth")
+    fr.export_curated(analyzed, ["wavelet"], str(folder), "ImageClassificationDirectoryTree", label_field="ground_truth")
     assert sorted(os.listdir(tmp_path)) == ["deep"] and sorted(os.listdir(tmp_path / "deep")) == ["out"]
     folders = [entry for entry in os.listdir(folder) if (folder / entry).is_dir()]
     assert all(name not in (".", "..") and "/" not in name and "\\" not in name and len(name) <= 200 for name in folders)
     assert all(char.isprintable() for name in folders for char in name)
-    assert len(folders) == len(set(folders)) == len(set(analysed.match(fr.curated_view(analysed, ["wavelet"])._stages[0]._filter).values("ground_truth.label")))
+    assert len(folders) == len(set(folders)) == len(set(analyzed.match(fr.curated_view(analyzed, ["wavelet"])._stages[0]._filter).values("ground_truth.label")))
     record = json.loads((folder / "redundancy-export.json").read_text())
     assert record["label_folders"]["../../escaped"] == "_.._escaped" and "a_b" not in record["label_folders"]
     assert record["label_folders"]["a/b"] == "a_b_2"  # a user's own label keeps its name
@@ -173,11 +173,11 @@ def test_the_safe_folder_name_rule():
 
 
 @pytest.mark.parametrize("dataset_type,csv_name", [("CSV", "labels.csv"), ("FiftyOneDataset", "excluded.csv")])
-def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(analysed, tmp_path, dataset_type, csv_name):
+def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(analyzed, tmp_path, dataset_type, csv_name):
     formulas = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx"]
-    analysed.set_values("ground_truth.label", [formulas[i % len(formulas)] for i in range(len(analysed))])
+    analyzed.set_values("ground_truth.label", [formulas[i % len(formulas)] for i in range(len(analyzed))])
     folder = tmp_path / "out"
-    fr.export_curated(analysed, ["wavelet"], str(folder), dataset_type, label_field="ground_truth", export_media=False)
+    fr.export_curated(analyzed, ["wavelet"], str(folder), dataset_type, label_field="ground_truth", export_media=False)
     with open(folder / csv_name, newline="") as handle:
         rows = list(csv.reader(handle))[1:]
     column = 1
@@ -187,7 +187,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(analysed, tmp_path, 
     assert all(not score.startswith("'") for score in scores)  # numbers stay numbers
 
 
-def test_a_killed_exports_staging_folder_goes_only_when_the_record_names_it(analysed, tmp_path):
+def test_a_killed_exports_staging_folder_goes_only_when_the_record_names_it(analyzed, tmp_path):
     recorded = tmp_path / ".out.writing-0123456789ab"
     (recorded / "out").mkdir(parents=True)
     (recorded / "out" / "half.json").write_text("{}")
@@ -204,7 +204,7 @@ def test_a_killed_exports_staging_folder_goes_only_when_the_record_names_it(anal
         {"_id": str(live), "host": socket.gethostname(), "pid": os.getpid()},
     ])  # fmt: skip
     try:
-        fr.export_curated(analysed, ["wavelet"], str(tmp_path / "out"), "CSV", label_field="ground_truth")
+        fr.export_curated(analyzed, ["wavelet"], str(tmp_path / "out"), "CSV", label_field="ground_truth")
         assert sorted(os.listdir(tmp_path)) == [".out.writing-live", ".out.writing-mine", "out"]
         assert (unrecorded / "keep.txt").read_text() == "keep"
         assert workspaces.find_one({"_id": str(recorded)}) is None

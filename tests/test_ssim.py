@@ -22,7 +22,7 @@ def reference(a, b, **options):
     return structural_similarity(a, b, channel_axis=channel_axis, **{**WANG, **options})
 
 
-def test_colour_pairs_of_real_photographs_agree_with_skimage():
+def test_color_pairs_of_real_photographs_agree_with_skimage():
     images = real_images()
     noisy = np.clip(images + np.random.default_rng(0).normal(0, 0.05, images.shape), 0, 1)
     stack = np.concatenate([images, noisy])

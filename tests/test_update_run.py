@@ -160,3 +160,22 @@ def test_runs_it_cannot_update_are_refused_in_words(growing):
     fr.compute_ssim_clusters(dataset, key="ssim", mode="sparse", progress=False)
     with pytest.raises(ValueError, match="update_run brings wavelet clusters runs up to date"):
         fr.update_run(dataset, "ssim")
+
+
+def test_a_run_kept_for_updates_from_the_app_form_is_updated_by_the_update_operator(small_demo_dataset, tmp_path):
+    import fiftyone.operators as foo
+
+    plugin = "@fiftyone-redundancy/redundancy"
+    dataset = small_demo_dataset.clone()
+    held = dataset.match(F("planted") == "near_duplicate").limit(3)
+    held_samples = [sample.copy() for sample in held]
+    dataset.delete_samples(held.values("id"))
+    params = {"key": "wavelet", "label_field": "ground_truth", "level": LEVEL, "update_folder": str(tmp_path / "store")}
+    foo.execute_operator(f"{plugin}/compute_wavelet_clusters", ctx=dict(dataset=dataset, params=params))
+    assert fr.load_run(dataset, "wavelet").parameters["update_folder"] == str(tmp_path / "store")
+    dataset.add_samples(held_samples, progress=False)
+    result = foo.execute_operator(f"{plugin}/update_redundancy_run", ctx=dict(dataset=dataset, params={"key": "wavelet"}))
+    (shown,) = [r["params"] for r in result.to_json()["executor"]["requests"] if r["operator_uri"] == "show_output"]
+    assert shown["results"]["summary"].startswith("**Run updated.** 3 images decoded")
+    assert_fresh(dataset)
+    dataset.delete()

@@ -13,6 +13,9 @@ from .contract import METHOD_PREFIX, _groups_view
 from .keys import require_dataset
 from .transaction import recover
 
+GROUPING_WORDS = {"spectral": "spectral clustering", "threshold": "threshold grouping"}
+"""Groupings that change what a run's groups are, in words (SSIM's two)."""
+
 
 @documented
 def list_runs(dataset, method=None):
@@ -85,6 +88,12 @@ class RedundancyRun:
     def method_info(self):
         """The analysis' description (``bridge.methods.Method``): its label, map, views."""
         return method_named(self.method)
+
+    @property
+    def title(self):
+        """The run's analysis in words, with its grouping where that says how it grouped."""
+        grouping = GROUPING_WORDS.get(self.parameters.get("grouping"))
+        return self.method_info.label if grouping is None else f"{self.method_info.label} ({grouping})"
 
     @property
     def version(self):

@@ -5,7 +5,7 @@ can miss a pair but never create one: every candidate is verified."""
 
 import numpy as np
 
-from ..neighbors import nearest_neighbours as exact_neighbours
+from ..neighbors import nearest_neighbors as exact_neighbors
 from ..streaming import column_means, gram, in_memory, row_chunks, subset, take_rows
 from .descriptors import fourier_descriptor
 
@@ -43,20 +43,20 @@ def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None, se
     (e.g. classes) only pairs within a group; with ``rows`` only among those images (one
     per picture: ``families.Identities.scored``). ``search(members, rows, k)`` (rows of
     ``members``; returns each row's ``k`` nearest other rows as positions in ``members``)
-    replaces the default search (``nearest_neighbours``), e.g. with a vector index
+    replaces the default search (``nearest_neighbors``), e.g. with a vector index
     (``bridge.similarity``). Descriptors may be ``streaming.DiskRows``."""
     n = len(descriptor_sets[0])
     if search is None:
 
         def search(members, rows, k):
-            return nearest_neighbours(rows, k, device)
+            return nearest_neighbors(rows, k, device)
 
     pairs = []
     for members in _group_members(n, groups, rows):
         for descriptors in descriptor_sets:
-            neighbours = search(members, descriptors if len(members) == n else subset(descriptors, members), n_neighbors)
-            first = np.repeat(members, neighbours.shape[1])
-            second = members[neighbours.reshape(-1)]
+            neighbors = search(members, descriptors if len(members) == n else subset(descriptors, members), n_neighbors)
+            first = np.repeat(members, neighbors.shape[1])
+            second = members[neighbors.reshape(-1)]
             distinct = first != second
             first, second = first[distinct], second[distinct]
             pairs.append(np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1))
@@ -73,7 +73,7 @@ def cross_candidates(query_sets, index_sets, n_neighbors, query_groups=None, ind
     if search is None:
 
         def search(queries, members, rows, k):
-            return candidate_neighbours(queries, rows, k, device=device)
+            return candidate_neighbors(queries, rows, k, device=device)
 
     pairs = []
     query_groups = np.zeros(len(query_sets[0]), dtype=object) if query_groups is None else np.asarray(query_groups, dtype=object)
@@ -84,8 +84,8 @@ def cross_candidates(query_sets, index_sets, n_neighbors, query_groups=None, ind
         if len(members) == 0:
             continue
         for query_descriptors, index_descriptors in zip(query_sets, index_sets):
-            neighbours = search(query_descriptors[queries], members, index_descriptors[members], n_neighbors)
-            pairs.append(np.stack([np.repeat(queries, neighbours.shape[1]), members[neighbours.reshape(-1)]], axis=1))
+            neighbors = search(query_descriptors[queries], members, index_descriptors[members], n_neighbors)
+            pairs.append(np.stack([np.repeat(queries, neighbors.shape[1]), members[neighbors.reshape(-1)]], axis=1))
     return _unique_pairs(pairs)
 
 
@@ -161,10 +161,10 @@ def framed_candidates(frames, index_fourier, n_neighbors, device=None, within=Fa
         return np.empty((0, 2), dtype=np.int64)
     framed, trimmed = frames
     index = index_fourier if rows is None else subset(index_fourier, rows)
-    neighbours = nearest_neighbours(index, n_neighbors + within, device, queries=fourier_descriptor(trimmed))
+    neighbors = nearest_neighbors(index, n_neighbors + within, device, queries=fourier_descriptor(trimmed))
     if rows is not None:
-        neighbours = np.asarray(rows)[neighbours]
-    pairs = np.stack([np.repeat(framed, neighbours.shape[1]), neighbours.reshape(-1)], axis=1)
+        neighbors = np.asarray(rows)[neighbors]
+    pairs = np.stack([np.repeat(framed, neighbors.shape[1]), neighbors.reshape(-1)], axis=1)
     return pairs[pairs[:, 0] != pairs[:, 1]] if within else pairs
 
 
@@ -177,24 +177,24 @@ def frames_among(frames, rows):
     return framed[keep], trimmed[keep]
 
 
-def nearest_neighbours(rows, n_neighbors, device=None, queries=None):
+def nearest_neighbors(rows, n_neighbors, device=None, queries=None):
     """Indices ``(len(rows), n_neighbors)`` of each row's nearest other rows (an array or
     a ``streaming.DiskRows``), or with ``queries`` (an array) of each query's nearest
-    rows: exact up to ``EXACT_SEARCH_ROWS`` rows (``candidate_neighbours``), approximate
-    past it (``inverted_file_neighbours``)."""
+    rows: exact up to ``EXACT_SEARCH_ROWS`` rows (``candidate_neighbors``), approximate
+    past it (``inverted_file_neighbors``)."""
     if len(rows) <= EXACT_SEARCH_ROWS:
         rows = in_memory(rows)
         if queries is None:
-            return candidate_neighbours(rows, rows, n_neighbors, exclude_self=True, device=device)
-        return candidate_neighbours(queries, rows, n_neighbors, device=device)
-    return inverted_file_neighbours(rows, n_neighbors, queries)
+            return candidate_neighbors(rows, rows, n_neighbors, exclude_self=True, device=device)
+        return candidate_neighbors(queries, rows, n_neighbors, device=device)
+    return inverted_file_neighbors(rows, n_neighbors, queries)
 
 
-def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device=None):
+def candidate_neighbors(queries, index, n_neighbors, exclude_self=False, device=None):
     """Indices ``(len(queries), n_neighbors)`` of the rows of ``index`` nearest each query
     row (Euclidean; on unit rows, the highest cosine), in the top ``SEARCH_DIMENSIONS``
     principal axes of ``index`` when rows are longer than ``PROJECTED_ABOVE``
-    (``_search_projection``), by blocks of matrix products (``neighbors.nearest_neighbours``:
+    (``_search_projection``), by blocks of matrix products (``neighbors.nearest_neighbors``:
     torch or numpy, on a GPU when ``device`` picks one, ties by index); never an n x n
     matrix. ``exclude_self``: ``queries`` are the rows of ``index``, none its own
     neighbour. The projection makes the search approximate, which only risks a missed
@@ -204,11 +204,11 @@ def candidate_neighbours(queries, index, n_neighbors, exclude_self=False, device
         return np.empty((len(queries), 0), dtype=np.int64)
     project = _search_projection(index)
     rows = project(in_memory(index))
-    return exact_neighbours(rows, count, device, queries=None if exclude_self else project(queries))[0]
+    return exact_neighbors(rows, count, device, queries=None if exclude_self else project(queries))[0]
 
 
-def inverted_file_neighbours(rows, n_neighbors, queries=None):
-    """``nearest_neighbours`` through a faiss inverted-file index (IVF, exact distances
+def inverted_file_neighbors(rows, n_neighbors, queries=None):
+    """``nearest_neighbors`` through a faiss inverted-file index (IVF, exact distances
     within the ``PROBED_LISTS`` lists nearest each query), filled and asked by chunks of
     the rows (an array or a ``streaming.DiskRows``), in the same principal axes as the
     exact search. Without ``queries`` each row asks for its nearest others, and a row
@@ -236,11 +236,11 @@ def inverted_file_neighbours(rows, n_neighbors, queries=None):
         return np.where(found < 0, found[:, :1], found)  # fewer found than asked: the nearest again
     found = np.empty((n, n_neighbors), dtype=np.int64)
     for start, chunk in row_chunks(rows):
-        _, neighbours = index.search(project(chunk), n_neighbors + 1)
+        _, neighbors = index.search(project(chunk), n_neighbors + 1)
         own = np.arange(start, start + len(chunk))[:, None]
-        neighbours = np.where(neighbours < 0, own, neighbours)
-        others_first = np.argsort(neighbours == own, axis=1, kind="stable")
-        found[start : start + len(chunk)] = np.take_along_axis(neighbours, others_first, axis=1)[:, :n_neighbors]
+        neighbors = np.where(neighbors < 0, own, neighbors)
+        others_first = np.argsort(neighbors == own, axis=1, kind="stable")
+        found[start : start + len(chunk)] = np.take_along_axis(neighbors, others_first, axis=1)[:, :n_neighbors]
     return found
 
 

@@ -5,7 +5,7 @@ colour changes) and the low-frequency Fourier magnitudes of the standardised lum
 
 import numpy as np
 
-from ..alignment import luminance, standardise
+from ..alignment import luminance, standardize
 from ..images import normalize_images
 from ..streaming import map_rows
 from ..wavelets import wavelet_coefficients
@@ -29,7 +29,7 @@ def fourier_descriptor(images):
     """Low-frequency Fourier magnitudes of the standardised luminance under a Hann window
     (unit rows): a shift leaves them nearly as they are, and the window keeps the edges,
     which a shift or a re-crop replaces, from weighing as much as the centre."""
-    standard = standardise(luminance(images)) - 0.5
+    standard = standardize(luminance(images)) - 0.5
     height, width = standard.shape[1:]
     window = np.outer(np.hanning(height + 2)[1:-1], np.hanning(width + 2)[1:-1]).astype(np.float32)
     spectrum = np.abs(np.fft.rfft2(standard * window))

@@ -4,7 +4,7 @@ that say little (``core.detail``)."""
 
 import numpy as np
 
-from ..alignment import AlignedSimilarity, luminance, standardise
+from ..alignment import AlignedSimilarity, luminance, standardize
 from ..arrays import to_numpy
 from ..clustering import unit_rows as embedding_rows
 from ..detail import reproductions as image_reproductions
@@ -102,7 +102,7 @@ class PairScorer:
         self._trimmed_row = np.full(len(images), -1)
         self._trimmed_row[framed] = np.arange(len(framed))
         images, trimmed = smoothed(images, p.smoothing), smoothed(trimmed, p.smoothing)
-        self._trimmed_images = standardise(luminance(trimmed))
+        self._trimmed_images = standardize(luminance(trimmed))
         if p.verification == "aligned":
             self.similarity = _aligned(images, p, baselines)
         else:

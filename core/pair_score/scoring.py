@@ -22,7 +22,7 @@ from .descriptors import candidate_descriptors, unit_rows
 from .pairs import ScoredPairs
 from .parameters import STORED_FLOOR, PairScoreParameters
 from .scorer import PairScorer
-from .shards import _rows_of, shard_preparation, verify_sharded, verify_sharded_across
+from .shards import rows_of, shard_preparation, touched_rows, verify_sharded, verify_sharded_across
 
 
 def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
@@ -94,9 +94,8 @@ def _reusing_verifier(images, parameters, embeddings, descriptor, known):
         found, scores = known.lookup(pairs)
         todo = pairs[~found]
         if len(todo):
-            rows, local = np.unique(todo, return_inverse=True)
-            local = local.reshape(todo.shape)
-            scorer = PairScorer(take_rows(images, rows), parameters, _rows_of(embeddings, rows),
+            rows, local = touched_rows(todo)
+            scorer = PairScorer(take_rows(images, rows), parameters, rows_of(embeddings, rows),
                                 unit_descriptor=unit_descriptor[rows])  # fmt: skip
             scores[~found] = scorer.score(local[:, 0], local[:, 1], progress=progress)
         known.record(pairs, scores, len(todo))

@@ -34,12 +34,10 @@ def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, 
 
     def tasks():
         for start in range(0, len(pairs), SHARD_PAIRS):
-            shard = pairs[order[start : start + SHARD_PAIRS]]
-            rows, local = np.unique(shard, return_inverse=True)
-            local = local.reshape(shard.shape)
+            rows, local = touched_rows(pairs[order[start : start + SHARD_PAIRS]])
             yield (
-                take_rows(images, rows), parameters, _rows_of(embeddings, rows), take_rows(descriptor, rows),
-                _rows_of(baselines, rows), reproductions[rows], local[:, 0], local[:, 1],
+                take_rows(images, rows), parameters, rows_of(embeddings, rows), take_rows(descriptor, rows),
+                rows_of(baselines, rows), reproductions[rows], local[:, 0], local[:, 1],
             )  # fmt: skip
 
     scores = np.empty(len(pairs))
@@ -79,8 +77,8 @@ def verify_sharded_across(executor, query_images, index_images, parameters, quer
             query_rows, query_local = np.unique(shard[:, 0], return_inverse=True)
             index_rows, index_local = np.unique(shard[:, 1], return_inverse=True)
             yield (
-                _rows_of(query_images, query_rows), _rows_of(index_images, index_rows), parameters,
-                _rows_of(query_embeddings, query_rows), _rows_of(index_embeddings, index_rows),
+                rows_of(query_images, query_rows), rows_of(index_images, index_rows), parameters,
+                rows_of(query_embeddings, query_rows), rows_of(index_embeddings, index_rows),
                 take_rows(query_descriptor, query_rows), take_rows(index_descriptor, index_rows), query_local, index_local,
             )  # fmt: skip
 
@@ -90,7 +88,14 @@ def verify_sharded_across(executor, query_images, index_images, parameters, quer
     return np.concatenate([scores for scores, _ in scored]), np.concatenate([raw for _, raw in scored])
 
 
-def _rows_of(values, rows):
+def touched_rows(pairs):
+    """``(rows, local)``: the items ``pairs`` touch, sorted, and the pairs as positions in
+    ``rows``: what a scorer of only those images needs."""
+    rows, local = np.unique(pairs, return_inverse=True)
+    return rows, local.reshape(pairs.shape)
+
+
+def rows_of(values, rows):
     """The rows of ``values`` (an array or a ``streaming.DiskRows``), or None for None."""
     return None if values is None else take_rows(values, rows)
 

@@ -10,9 +10,7 @@ import fiftyone.operators.types as types
 
 from ...bridge.runs import RedundancyRun, list_runs, samples_outside, validate_key
 from ...bridge.samples import classification_fields
-from ...core.pair_score import PairScoreParameters
-from ...core.parallel import RAY_MISSING, RayExecutor
-from ...panels.run_state import method_title
+from ...bridge.choices import RAY_MISSING, PairScoreParameters, RayExecutor
 
 NO_LABELS = "(none)"
 REPLACE_LABEL = "Replace the run stored under this key"
@@ -225,7 +223,7 @@ def describe_run(run):
         f"{name}={run.parameters[name]}" for name in run.method_info.summary
         if name not in unused and run.parameters.get(name) is not None
     )
-    return f"a run of {method_title(run)} on {n_samples:,} samples, stored {run.timestamp:%Y-%m-%d %H:%M} UTC ({shown})"
+    return f"a run of {run.title} on {n_samples:,} samples, stored {run.timestamp:%Y-%m-%d %H:%M} UTC ({shown})"
 
 
 def fresh_key(dataset, key):
