@@ -30,6 +30,9 @@ DEFAULT_STRETCHES = (1.17,)
 STRETCH_CORRELATION = 0.8
 """Stretches are tried on pairs whose best zoom correlates at least this well."""
 BASELINE_SHIFT = 1
+REFINED_CONTRAST = 0.5
+"""A half-pixel refinement keeps at least this share of the integer window's contrast
+(a mild blur of a photograph keeps 0.8 or more; an averaged one-pixel pattern none)."""
 SPREAD = 0.2
 """Standardised images are mapped to mean 0.5 and this spread, so SSIM's stabilising
 constants (data range 1) weigh them as they weigh an ordinary photograph."""
@@ -294,7 +297,12 @@ def _refined(xp, centres, patches):
     centred = flat - flat.mean(axis=2, keepdims=True)
     target = centres.reshape(len(centres), -1)
     target = target - target.mean(axis=1, keepdims=True)
-    ncc = (centred * target[:, None]).sum(axis=2) / (xp.norm(centred, 2) * xp.norm(target, 1)[:, None]).clip(1e-12, None)
+    spread = xp.norm(centred, 2)
+    ncc = (centred * target[:, None]).sum(axis=2) / (spread * xp.norm(target, 1)[:, None]).clip(1e-12, None)
+    # a half-pixel window that averages away the window's contrast (a one-pixel checkerboard
+    # becomes flat grey, which matches any flat image) is not an alignment of it
+    whole = spread[:, 4:5]  # the integer window itself: halves' middle in both directions
+    ncc = xp.masked_fill(ncc, spread < REFINED_CONTRAST * whole, -2.0)
     return candidates[xp.arange(len(candidates)), ncc.argmax(axis=1)]
 
 

@@ -137,6 +137,25 @@ def test_distinct_photographs_stay_apart(photos):
     assert np.all(score_groups(len(images), pairs, DEFAULT_THRESHOLD) == np.arange(len(images)))
 
 
+def test_fine_patterns_are_no_copies_of_flat_or_dark_pictures(photos):
+    """A half-pixel refinement averages a one-pixel checkerboard (or stripes) to flat grey,
+    which would match any flat or nearly flat picture: such a window is no alignment
+    (``alignment.REFINED_CONTRAST``). Against three real ``lfw_subset`` crops (black,
+    nearly black, a bright one with a dark band; the checkerboard scored 1.0, 0.995 and
+    0.867 against them) and the smooth sky of another photograph, each pattern stays below
+    the cut."""
+    rows, columns = np.indices((32, 32))
+    patterns = [(rows + columns) % 2, rows % 2, columns % 2]  # checkerboard, stripes both ways
+    patterns = [np.repeat(pattern[..., None], 3, axis=2).astype(np.float32) for pattern in patterns]
+    faces = data.lfw_subset()
+    flat = [analysis_size((faces[index] * 255).astype(np.uint8)) for index in (152, 174, 188)]
+    flat.append(analysis_size(photos["rocket"][:120, :120]))
+    scorer = PairScorer(np.stack(patterns + flat))
+    first, second = np.divmod(np.arange(len(patterns) * len(flat)), len(flat))
+    scores = scorer.score(first, second + len(patterns))
+    assert np.all(scores < DEFAULT_THRESHOLD), scores.reshape(len(patterns), len(flat)).round(2)
+
+
 def test_a_one_pixel_roll_and_a_ten_percent_recrop_score_as_copies(photos):
     image = analysis_size(photos["astronaut"])
     rolled = np.roll(image, 1, axis=1)
