@@ -2,7 +2,8 @@
 
 import os
 import stat
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -16,6 +17,15 @@ EXIF_ORIENTATION = 0x0112
 TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)  # stored on their side: width and height swap
 NORMALIZATIONS = {"contrast": "Brightness and contrast", "mean": "Brightness only", "none": "None (the paper)"}
 """The per-image normalizations, in the words the forms offer them."""
+
+
+DECODE_SECONDS = 120.0
+"""How long one image may take to read and decode before it counts as unreadable (a
+network share that stopped answering): the run names the file instead of waiting forever."""
+POLL_SECONDS = 1.0
+"""How often a batch that is waiting on slow reads reports progress, so a cancel is heard."""
+IMAGES_PER_TASK = 16
+"""Images one thread decodes per task (a wait per task, not per image, keeps the overhead low)."""
 
 
 class ImageReadError(ValueError):
@@ -100,34 +110,73 @@ def load_images(paths, size=(32, 32), color="rgb", workers=4, progress=None, ski
     """Decode every path into one ``(n, height, width, channels)`` float32 array.
 
     Decoding runs in ``workers`` threads (PIL releases the GIL while decoding).
-    ``progress(done, total)`` is called as images finish. With ``skip_failures`` an
-    unreadable image does not stop the batch: returns ``(batch of the readable images,
-    {index: reason} of the others)``; without it, the first failure raises. ``notes``
-    (a dict) receives ``{index: what was repaired}`` (``load_image``).
+    ``progress(done, total)`` is called as images finish, and at least every
+    ``POLL_SECONDS`` while reads are slow (a cancel raised there stops the batch at once).
+    With ``skip_failures`` an unreadable image does not stop the batch: returns ``(batch of
+    the readable images, {index: reason} of the others)``; without it, the first failure
+    raises. An image still reading after ``DECODE_SECONDS`` is such a failure; its thread
+    is left to its read (Python cannot stop it), and once every worker is stuck so the
+    batch raises. ``notes`` (a dict) receives ``{index: what was repaired}`` (``load_image``).
     """
     paths = list(paths)
     channels = 3 if color == "rgb" else 1
     batch = np.empty((len(paths), size[1], size[0], channels), dtype=np.float32)
-    failures = {}
+    failures, now_reading, abandoned = {}, {}, set()
 
-    def decode(index):
-        try:
-            repaired = []
-            batch[index] = load_image(paths[index], size, color, repaired)
-            if repaired and notes is not None:
-                notes[index] = repaired[0]
-        except ImageReadError as error:
-            if not skip_failures:
-                raise ImageReadError(f"{error}, or pass skip_failures=True to skip such samples") from error
-            failures[index] = str(error)
+    def fail(index, error):
+        if not skip_failures:
+            raise ImageReadError(f"{error}, or pass skip_failures=True to skip such samples") from error
+        failures[index] = str(error)
 
-    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    def decode(indices):  # a run of images per task: one wait per run, not per image
+        for index in indices:
+            if indices in abandoned:
+                return
+            now_reading[indices] = (index, time.monotonic())
+            try:
+                repaired = []
+                batch[index] = load_image(paths[index], size, color, repaired)
+                if repaired and notes is not None:
+                    notes[index] = repaired[0]
+            except ImageReadError as error:
+                fail(index, error)
+
+    workers = max(1, workers)
+    queue = [range(start, min(start + IMAGES_PER_TASK, len(paths))) for start in range(0, len(paths), IMAGES_PER_TASK)]
+    queue.reverse()
+    pool = ThreadPoolExecutor(max_workers=workers)
+    reading, done, reported, stuck = {}, 0, (0, time.monotonic()), 0
     try:
-        for done, _ in enumerate(pool.map(decode, range(len(paths))), start=1):
-            if progress is not None and (done % 256 == 0 or done == len(paths)):
+        while queue or reading:
+            while queue and len(reading) < 2 * workers:
+                indices = queue.pop()
+                reading[pool.submit(decode, indices)] = indices
+            finished, _ = wait(reading, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done += len(reading.pop(future))
+                future.result()
+            now = time.monotonic()
+            for future, indices in list(reading.items()):
+                index, since = now_reading.get(indices, (None, now))
+                if now - since > DECODE_SECONDS:  # the read never ended: count it failed, go on without it
+                    abandoned.add(indices)
+                    del reading[future]
+                    done, stuck = done + index + 1 - indices.start, stuck + 1
+                    fail(index, ImageReadError(f"image file {paths[index]} was still reading after {DECODE_SECONDS:g} s "
+                                               "(a storage that does not answer?); fix or remove the sample"))  # fmt: skip
+                    if stuck == workers:
+                        raise ImageReadError(f"every reading thread waits on an image file that did not finish in "
+                                             f"{DECODE_SECONDS:g} s (the last: {paths[index]}): the storage they are on "
+                                             "does not answer")  # fmt: skip
+                    if index + 1 < indices.stop:
+                        queue.append(range(index + 1, indices.stop))
+            due = done - reported[0] >= 256 or not (queue or reading) or now - reported[1] >= POLL_SECONDS
+            if progress is not None and due and paths:
                 progress(done, len(paths))
-    finally:  # a failure, or a progress callback that stops the work, drops what is queued
-        pool.shutdown(cancel_futures=True)
+                reported = (done, now)
+    finally:  # a failure, or a progress callback that stops the work, drops what is queued; never waits on a stuck read
+        abandoned.update(reading.values())
+        pool.shutdown(wait=False, cancel_futures=True)
     if not skip_failures:
         return batch
     readable = np.setdiff1d(np.arange(len(paths)), list(failures))

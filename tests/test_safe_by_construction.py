@@ -28,6 +28,8 @@ one decision, and arguments of the wrong name, type or kind:
   App form offers the flag with a warning (3)
 - a named pipe, a character device, a folder as filepath -> ImageReadError before
   opening, skippable (3)
+- an image still reading after the time bound -> named, skippable; every reading thread
+  stuck -> refused; a cancel while an image reads -> heard before it ends (2)
 - delete_excluded while another writer holds the run -> refused, no manifest; a re-cut
   after the manifest -> the manifest's samples alone deleted (2)
 - mistyped pair_score keys (2), None in pair_score, a list as pair_score, unknown
@@ -338,6 +340,52 @@ def test_a_path_that_is_not_a_regular_file_is_refused_before_it_is_opened(tiny, 
         fr.compute_wavelet_clusters(tiny, key="wave", progress=False)
     run = fr.compute_wavelet_clusters(tiny, key="wave", skip_failures=True, progress=False)
     assert [item["filepath"] for item in run.details["skipped"]] == [path]
+
+
+@pytest.fixture(scope="module")
+def slow_image(tmp_path_factory):
+    """A regular file that takes a third of a second or more to decode (64 million
+    pixels): a read that outlasts a time bound made small for the test."""
+    import numpy as np
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("slow") / "slow.png"
+    ramp = np.add.outer(np.arange(8000) % 256, np.arange(8000) % 256).astype(np.uint8)
+    Image.fromarray(ramp).save(path, compress_level=1)
+    return str(path)
+
+
+def test_an_image_still_reading_after_the_time_bound_is_named_and_skippable(tiny, slow_image, monkeypatch):
+    from fiftyone_redundancy.core import images
+
+    monkeypatch.setattr(images, "DECODE_SECONDS", 0.05)
+    monkeypatch.setattr(images, "POLL_SECONDS", 0.01)
+    sample = tiny.first()
+    sample.filepath = slow_image
+    sample.save()
+    with pytest.raises(images.ImageReadError, match=r"slow.png was still reading after 0.05 s .*fix or remove the sample"):
+        fr.compute_wavelet_clusters(tiny, key="wave", progress=False)
+    run = fr.compute_wavelet_clusters(tiny, key="wave", skip_failures=True, progress=False)
+    assert [item["filepath"] for item in run.details["skipped"]] == [slow_image]
+    assert "still reading after" in run.details["skipped"][0]["reason"]
+    assert len(run.view()) == 3
+    with pytest.raises(images.ImageReadError, match=r"every reading thread waits .* the storage they are on does not answer"):
+        images.load_images([slow_image, *tiny.values("filepath")[1:]], workers=1, skip_failures=True)
+
+
+def test_a_cancel_is_heard_while_an_image_is_still_reading(slow_image, monkeypatch):
+    from fiftyone_redundancy.core import images
+
+    monkeypatch.setattr(images, "POLL_SECONDS", 0.01)
+    heard = []
+
+    def cancel(done, total):
+        heard.append((done, total))
+        raise KeyboardInterrupt("cancelled")
+
+    with pytest.raises(KeyboardInterrupt):
+        images.load_images([slow_image], workers=1, progress=cancel)
+    assert heard == [(0, 1)], "the cancel was heard only once the image was read"
 
 
 # --- deletion under the lease, from one snapshot ---------------------------------------
