@@ -7,11 +7,13 @@ bridge alone; each value still lives in the core module that checks it."""
 from ..core.decisions import INFLUENTIAL, OUTLIER, REDUNDANT, REPRESENTATIVE, STATUSES, UNIQUE
 from ..core.extras import require_features
 from ..core.feature_analysis import REDUCTIONS
+from ..core.features import ExtractionParameters
 from ..core.images import COLORS, NORMALIZATIONS
 from ..core.pair_score import STORED_FLOOR, PairScoreParameters
 from ..core.parallel import RAY_MISSING, RayExecutor
 from ..core.review import DIFFERENT, LABELS_DIFFER, ORDERS, SAME, SKIPPED
 from ..core.spectral import RULES, read_spectrum
+from ..core.split_repair import RepairParameters
 from ..core.split_similarity import MODES as SPLIT_MODES
 from ..core.ssim_analysis import GROUPINGS as SSIM_GROUPINGS
 from ..core.ssim_analysis import MODES as SSIM_MODES
@@ -24,5 +26,5 @@ __all__ = [
     "BUDGETS", "COLORS", "DIFFERENT", "INFLUENTIAL", "LABELS_DIFFER", "NORMALIZATIONS", "ORDERS", "OUTLIER",
     "RAY_MISSING", "REDUCTIONS", "REDUNDANT", "REPRESENTATIVE", "RULES", "SAME", "SKIPPED", "SPLIT_MODES",
     "SSIM_GROUPINGS", "SSIM_MODES", "STATUSES", "STORED_FLOOR", "UNIQUE", "WAVELET_GROUPINGS", "PairScoreParameters",
-    "RayExecutor", "SSIMParameters", "dense_bytes", "read_spectrum", "require_features", "timed",
+    "ExtractionParameters", "RayExecutor", "RepairParameters", "SSIMParameters", "dense_bytes", "read_spectrum", "require_features", "timed",
 ]  # fmt: skip

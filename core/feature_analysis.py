@@ -13,7 +13,7 @@ from .decisions import OUTLIER, Decisions, closest_in_angle, decide
 from .devices import resolve_device
 from .linkage import average_linkage_clusters
 from .outliers import outlier_scores
-from .parameters import check_choice, check_flag, check_number
+from .parameters import check_choice, check_declared, check_flag, declared
 from .projection import pca_projection
 from .timing import timed
 
@@ -24,28 +24,23 @@ REDUCTIONS = {"pca": "PCA", "umap": "UMAP", "none": "None"}
 @dataclass
 class FeatureParameters:
     reduction: str = "pca"
-    n_reduce: int = 50
-    p_outlier: float = 0.01
-    p_similar: float = 0.1
+    n_reduce: int = declared(50, "Dimensions after reduction", integer=True, at_least=1)
+    p_outlier: float = declared(0.01, "Share marked outlier", at_least=0, below=1)
+    p_similar: float = declared(0.1, "Share marked redundant", at_least=0, below=1)
     classwise: bool = False
-    min_cluster_size: int = 5
-    n_neighbors: int = 15
-    random_state: int = 0
+    min_cluster_size: int = declared(5, "Smallest HDBSCAN cluster", integer=True, at_least=2)
+    n_neighbors: int = declared(15, "UMAP neighbours", integer=True, at_least=1)
+    random_state: int = declared(0, "Random seed", integer=True, at_least=0)
 
     def __post_init__(self):
         check_choice("reduction", self.reduction, REDUCTIONS)
-        check_number("p_outlier", self.p_outlier)
-        check_number("p_similar", self.p_similar)
+        check_declared(self)
         check_flag("classwise", self.classwise)
-        self.min_cluster_size = check_number("min_cluster_size", self.min_cluster_size, integer=True, at_least=2)
-        self.n_neighbors = check_number("n_neighbors", self.n_neighbors, integer=True, at_least=1)
-        self.random_state = check_number("random_state", self.random_state, integer=True, at_least=0)
-        if not (0 <= self.p_outlier < 1 and 0 <= self.p_similar < 1 and self.p_outlier + self.p_similar < 1):
+        if self.p_outlier + self.p_similar >= 1:
             raise ValueError(
                 f"p_outlier ({self.p_outlier}) and p_similar ({self.p_similar}) must be shares "
                 "in [0, 1) that add up to less than 1"
             )
-        self.n_reduce = check_number("n_reduce", self.n_reduce, integer=True, at_least=1)
 
 
 @dataclass

@@ -20,7 +20,7 @@ if installed("torch"):
 else:  # the [features] extra is missing: bridge.features refuses feature maps, saying so
     torch = None
 from .images import load_image
-from .parameters import check_number
+from .parameters import check_declared, declared
 
 TASK_IMAGES = 1024
 """Images per Ray task of a distributed extraction (rounded up to whole batches, so every
@@ -38,14 +38,12 @@ class ExtractionParameters:
     "none": pixels in [0, 1]."""
     pool: bool = True
     """Average a convolutional layer's output over its spatial positions."""
-    batch_size: int = 64
-    num_workers: int = None
+    batch_size: int = declared(64, "Batch size", integer=True, at_least=1)
+    num_workers: int = declared(None, "DataLoader workers", "Empty: chosen from the CPU count", integer=True, at_least=0)
     """DataLoader workers; None: from the CPU count (``loader_workers``)."""
 
     def __post_init__(self):
-        self.batch_size = check_number("batch_size", self.batch_size, integer=True, at_least=1)
-        if self.num_workers is not None:
-            self.num_workers = check_number("num_workers", self.num_workers, integer=True, at_least=0)
+        check_declared(self)
 
 
 def load_model(path=None, architecture=None, num_classes=None, trust_model_file=False):

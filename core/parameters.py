@@ -1,6 +1,7 @@
 """Checks of numeric parameters, shared by the parameter dataclasses so every analysis
 refuses a bad value (wrong type, NaN, infinity, out of range) with the same message."""
 
+import dataclasses
 import difflib
 import math
 import numbers
@@ -37,6 +38,24 @@ def check_names(name, given, valid):
         hint = f"; did you mean {close[0]!r}?" if close else ";"
         raise ValueError(f"{name} has no setting {unknown[0]!r}{hint} its settings are {sorted(valid)}")
     return given
+
+
+def declared(default, label, description=None, **bounds):
+    """A numeric parameter declared once, in its dataclass field: its default, its bounds
+    (``check_number``'s keywords) and the words a form shows for it. ``check_declared``
+    checks the bounds; the operators' forms build their input from the same field
+    (``operators.forms.declared_input``), so neither retypes a bound or a label."""
+    return dataclasses.field(default=default, metadata={"label": label, "description": description, "bounds": bounds})
+
+
+def check_declared(parameters):
+    """Check every ``declared`` field of a parameters dataclass against its bounds (whole
+    numbers become ``int``); None passes where it is the default (an optional value)."""
+    for item in dataclasses.fields(parameters):
+        if "bounds" in item.metadata:
+            value = getattr(parameters, item.name)
+            if value is not None or item.default is not None:
+                setattr(parameters, item.name, check_number(item.name, value, **item.metadata["bounds"]))
 
 
 def check_choice(name, value, choices):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .parameters import check_number
+from .parameters import check_declared, declared
 
 TRAIN, TEST = 0, 1
 
@@ -26,16 +26,16 @@ TRAIN, TEST = 0, 1
 class RepairParameters:
     """Parameters of a split repair, validated in one place."""
 
-    tolerance: float = 0.05
+    tolerance: float = declared(0.05, "Tolerance", "How far the test side's size and each class's test count "
+                                "may move (share of before)", at_least=0, at_most=1)  # fmt: skip
     """How far the test side's size and each class's count on the test side may move, as
     a share of the count before the repair (one image is always allowed): a repair that
     cannot keep within it is refused, not written."""
-    seed: int = 0
+    seed: int = declared(0, "Seed (breaks ties)", integer=True, at_least=0)
     """Breaks ties between families of one size, so a repair is repeatable."""
 
     def __post_init__(self):
-        self.tolerance = check_number("tolerance", self.tolerance, at_least=0, at_most=1)
-        self.seed = check_number("seed", self.seed, integer=True, at_least=0)
+        check_declared(self)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .pair_score import (
     score_across,
     verify_sharded_across,
 )
-from .parameters import check_choice, check_number
+from .parameters import check_choice, check_declared, declared
 
 MODES = {
     "auto": "Automatic",
@@ -35,19 +35,18 @@ class SplitParameters:
     threshold: float = DEFAULT_THRESHOLD
     """A test image whose best pair score with a training image reaches this has a
     near-identical training image (a leak)."""
-    n_least_similar: int = 10
+    n_least_similar: int = declared(10, "How many least-similar test samples to flag", integer=True, at_least=0)
     mode: str = "auto"
     """"exhaustive": every test image with every training image; "candidates": with its
     nearest training images by each descriptor; "auto": exhaustive up to
     ``max_exhaustive_pairs`` pairs."""
-    max_exhaustive_pairs: int = 200_000
+    max_exhaustive_pairs: int = declared(200_000, "Most pairs compared exhaustively", integer=True, at_least=0)
     pair_score: PairScoreParameters = field(default_factory=PairScoreParameters)
 
     def __post_init__(self):
         require_threshold(self.threshold)
         check_choice("mode", self.mode, MODES)
-        self.n_least_similar = check_number("n_least_similar", self.n_least_similar, integer=True, at_least=0)
-        self.max_exhaustive_pairs = check_number("max_exhaustive_pairs", self.max_exhaustive_pairs, integer=True, at_least=0)
+        check_declared(self)
         self.pair_score = pair_score_parameters(self.pair_score)
 
 

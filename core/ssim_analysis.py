@@ -20,7 +20,7 @@ from .pair_score import (
     score_within,
     verify_sharded,
 )
-from .parameters import check_choice, check_number
+from .parameters import check_choice, check_declared, declared
 from .projection import pca_projection
 from .timing import timed
 from .spectral import (
@@ -60,13 +60,14 @@ class SSIMParameters:
     grouping: str = "threshold"
     threshold: float = DEFAULT_THRESHOLD
     """Threshold mode: images whose pair score with every other member is at least this."""
-    n_clusters: int = None
+    n_clusters: int = declared(None, "Number of clusters", "Leave empty to take it from the Laplacian spectrum",
+                               integer=True, at_least=1)  # fmt: skip
     """Spectral mode: the number of clusters; None takes it from the spectrum by ``rule``."""
     rule: str = "largest_gap"
-    gamma: float = 0.4
-    n_eigenvalues: int = 50
-    memory_budget_gb: float = 2.0
-    random_state: int = 0
+    gamma: float = declared(0.4, "Gamma", above=0)
+    n_eigenvalues: int = declared(50, "Eigenvalues computed", integer=True, at_least=2)
+    memory_budget_gb: float = declared(2.0, "Memory budget for dense mode (GiB)", above=0)
+    random_state: int = declared(0, "Random seed", integer=True, at_least=0)
     pair_score: PairScoreParameters = field(default_factory=PairScoreParameters)
     """Candidates, verification (aligned similarity, or ``verification="ssim"`` for
     skimage's SSIM as it is) and fusion: see ``core.pair_score``."""
@@ -76,12 +77,7 @@ class SSIMParameters:
         check_choice("grouping", self.grouping, GROUPINGS)
         check_choice("rule", self.rule, RULES)
         require_threshold(self.threshold)
-        if self.n_clusters is not None:
-            self.n_clusters = check_number("n_clusters", self.n_clusters, integer=True, at_least=1)
-        check_number("gamma", self.gamma, above=0)
-        self.n_eigenvalues = check_number("n_eigenvalues", self.n_eigenvalues, integer=True, at_least=2)
-        check_number("memory_budget_gb", self.memory_budget_gb, above=0)
-        self.random_state = check_number("random_state", self.random_state, integer=True, at_least=0)
+        check_declared(self)
         self.pair_score = pair_score_parameters(self.pair_score)
 
     @property

@@ -19,7 +19,7 @@ from .pair_score import (
     require_threshold,
     score_within,
 )
-from .parameters import check_choice, check_flag, check_number
+from .parameters import check_choice, check_declared, check_flag, declared
 from .projection import pca_projection
 from .qr_selection import SELECTIONS, ColumnSelection, select_columns
 from .streaming import in_memory, map_rows
@@ -48,19 +48,22 @@ class WaveletParameters:
     """
 
     wavelet: str = "db1"
-    level: int = 2
+    level: int = declared(2, "Decomposition level", integer=True, at_least=1)
     mode: str = "periodization"
     approximation_only: bool = True
     normalization: str = "contrast"
-    tau: float = 1e5
+    tau: float = declared(1e5, "Condition-number bound (tau)",
+                          "Pivoted QR keeps the most independent coefficients under this bound", above=1)  # fmt: skip
     selection: str = "gram"
     grouping: str = "score"
     threshold: float = DEFAULT_THRESHOLD
     """``grouping="score"``: the pair score every pair of a group reaches."""
-    radius: float = 0.12
+    radius: float = declared(0.12, "Distance", "Group images whose normalized coefficients are this close "
+                             "(0.12: near-identical)", above=0)  # fmt: skip
     """``grouping="distance"``: the Euclidean distance of unit coefficient vectors."""
-    n_clusters: float = 0.94
-    random_state: int = 0
+    n_clusters: float = declared(0.94, "Number of clusters", "A count (e.g. 4700) or a fraction of the view "
+                                 "(0.94 as in the paper for CIFAR-10)", above=0)  # fmt: skip
+    random_state: int = declared(0, "Random seed", integer=True, at_least=0)
     device: str = None
     """None picks a CUDA GPU when torch sees one (wavelets, neighbour search, the pair
     score), else CPU."""
@@ -78,15 +81,11 @@ class WaveletParameters:
             )
         if self.mode not in pywt.Modes.modes:
             raise ValueError(f"unknown mode {self.mode!r}; use one of {pywt.Modes.modes}")
-        self.level = check_number("level", self.level, integer=True, at_least=1)
+        check_declared(self)
         check_flag("approximation_only", self.approximation_only)
-        check_number("tau", self.tau, above=1)
-        check_number("n_clusters", self.n_clusters, above=0)
-        self.random_state = check_number("random_state", self.random_state, integer=True, at_least=0)
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         resolve_device(self.device)  # refuses unknown names and a missing GPU
         require_threshold(self.threshold)
-        check_number("radius", self.radius, above=0)
         check_choice("grouping", self.grouping, GROUPINGS)
         self.pair_score = pair_score_parameters(self.pair_score, self.device)
         check_choice("selection", self.selection, SELECTIONS)

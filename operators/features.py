@@ -14,11 +14,12 @@ import fiftyone.operators.types as types
 from ..bridge.features import compute_boundary_crossings, compute_feature_clusters
 from ..bridge.methods import FEATURES
 from ..bridge.samples import MAX_IMAGE_SIDE
-from ..bridge.choices import REDUCTIONS, require_features
+from ..bridge.choices import REDUCTIONS, ExtractionParameters, require_features
 from .forms import (
     analysis_run,
     api_defaults,
     choice_input,
+    declared_input,
     delegable_config,
     label_field_input,
     run_choice_input,
@@ -134,14 +135,13 @@ class ComputeFeatureClusters(foo.Operator):
         inputs.bool("classwise", default=defaults["classwise"], label="Within each class (keeps every class's share)")
         run_key_input(inputs, ctx, view, FEATURES)
         choice_input(inputs, "reduction", REDUCTIONS, defaults["reduction"], "Reduction")
-        inputs.int("n_reduce", default=defaults["n_reduce"], min=1, label="Dimensions after reduction")
-        inputs.float("p_outlier", default=defaults["p_outlier"], min=0.0, max=0.99, label="Share marked outlier")
-        inputs.float("p_similar", default=defaults["p_similar"], min=0.0, max=0.99, label="Share marked redundant")
+        for name in ("n_reduce", "p_outlier", "p_similar"):
+            declared_input(inputs, FEATURES.parameters, name)
         inputs.bool("store_features", default=defaults["store_features"], label="Store the reduced features as {key}_embedding",
                     description="The other analyses' pair score can then use them (embeddings field)")
         inputs.int("image_size", default=defaults["image_size"], min=8, max=MAX_IMAGE_SIDE, label="Image size fed to the model")
-        inputs.int("batch_size", default=defaults["batch_size"], min=1, label="Batch size")
-        inputs.int("num_workers", min=0, label="DataLoader workers", description="Empty: chosen from the CPU count")
+        declared_input(inputs, ExtractionParameters, "batch_size")
+        declared_input(inputs, ExtractionParameters, "num_workers")
         scale_out_inputs(inputs, ctx, compute_feature_clusters)
         return titled(inputs, "Feature-map clusters")
 

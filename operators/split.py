@@ -10,6 +10,7 @@ from .forms import (
     analysis_run,
     api_defaults,
     choice_input,
+    declared_input,
     delegable_config,
     label_field_input,
     pair_score_inputs,
@@ -59,7 +60,7 @@ class ComputeSplitSimilarity(foo.Operator):
         inputs.bool("within_class", default=defaults["within_class"], label="Compare within each class only")
         run_key_input(inputs, ctx, view, SPLIT)
         inputs.float("threshold", default=defaults["threshold"], min=0.0, max=1.0, label="Near-identical pair score")
-        inputs.int("n_least_similar", default=defaults["n_least_similar"], min=1, label="How many least-similar test samples to flag")
+        declared_input(inputs, SPLIT.parameters, "n_least_similar")
         choice_input(inputs, "mode", SPLIT_MODES, defaults["mode"], "Comparison")
         pair_score_inputs(inputs, ctx, view)
         scale_out_inputs(inputs, ctx, compute_split_similarity)

@@ -7,7 +7,8 @@ from ..bridge.methods import SPLIT
 from ..bridge.runs import RedundancyRun, list_runs
 from ..bridge.samples import classification_fields
 from ..bridge.split_repair import output_field_problem, repair_split
-from .forms import api_defaults, failures_in_place, run_choice_input, summary_output, titled, user_arguments
+from ..bridge.choices import RepairParameters
+from .forms import declared_input, failures_in_place, run_choice_input, summary_output, titled, user_arguments
 
 RUN_LABELS = "(the run's)"
 """The label-field choice that leaves it to the API (the run's label field)."""
@@ -30,7 +31,6 @@ class RepairSplit(foo.Operator):
         key = ctx.params.get("key") or (keys[0] if keys else None)
         if key not in keys:
             return titled(inputs, "Repair a leaky split")
-        defaults = api_defaults(repair_split)
         field = inputs.str("output_field", required=True, label="New split field",
                            description="Written with 'train' / 'test'; your split's tags and fields are never changed")  # fmt: skip
         problem = ctx.params.get("output_field") and output_field_problem(ctx.dataset, key, ctx.params["output_field"])
@@ -48,9 +48,8 @@ class RepairSplit(foo.Operator):
             if other not in list_runs(ctx.dataset, SPLIT.name):
                 within.add_choice(other, label=other)
         inputs.list("within_runs", types.String(), label="Within-set runs whose groups also move whole", view=within)
-        inputs.float("tolerance", default=defaults["tolerance"], min=0.0, max=1.0, label="Tolerance",
-                     description="How far the test side's size and each class's test count may move (share of before)")  # fmt: skip
-        inputs.int("seed", default=defaults["seed"], min=0, label="Seed (breaks ties)")
+        declared_input(inputs, RepairParameters, "tolerance")
+        declared_input(inputs, RepairParameters, "seed")
         return titled(inputs, "Repair a leaky split")
 
     @failures_in_place("Repair")

@@ -12,6 +12,7 @@ from .forms import (
     analysis_run,
     api_defaults,
     choice_input,
+    declared_input,
     delegable_config,
     label_field_input,
     pair_score_inputs,
@@ -54,15 +55,15 @@ class ComputeSSIMClusters(foo.Operator):
                     f"{dense_bytes(len(view)) / 2**30:.1f} GiB: choose sparse"
                 ),
             )
-        inputs.float("memory_budget_gb", default=defaults["memory_budget_gb"], min=0.1, label="Memory budget for dense mode (GiB)")
+        declared_input(inputs, SSIM.parameters, "memory_budget_gb")
 
         choice_input(inputs, "grouping", SSIM_GROUPINGS, defaults["grouping"], "Grouping", radio=True)
         if ctx.params.get("grouping", defaults["grouping"]) == "threshold":
             inputs.float("threshold", default=defaults["threshold"], min=0.0, max=1.0, label="Pair-score threshold")
         else:
-            inputs.int("n_clusters", min=1, label="Number of clusters", description="Leave empty to take it from the Laplacian spectrum")
+            declared_input(inputs, SSIM.parameters, "n_clusters")
             choice_input(inputs, "rule", RULES, defaults["rule"], "Eigen-gap rule")
-            inputs.float("gamma", default=defaults["gamma"], min=0.0, label="Gamma")
+            declared_input(inputs, SSIM.parameters, "gamma")
         pair_score_inputs(inputs, ctx, view)
         inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL, description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=defaults["image_size"], min=19, max=MAX_IMAGE_SIDE, label="Image size")

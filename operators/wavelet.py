@@ -13,6 +13,7 @@ from .forms import (
     analysis_run,
     api_defaults,
     choice_input,
+    declared_input,
     delegable_config,
     label_field_input,
     pair_score_inputs,
@@ -64,30 +65,18 @@ class ComputeWaveletClusters(foo.Operator):
             )
             pair_score_inputs(inputs, ctx, view)
         elif chosen == "distance":
-            inputs.float(
-                "radius",
-                default=defaults["radius"],
-                min=0.0,
-                label="Distance",
-                description=f"Group images whose normalized coefficients are this close ({defaults['radius']}: near-identical)",
-            )
+            declared_input(inputs, WAVELET.parameters, "radius")
         else:
-            inputs.float(
-                "n_clusters",
-                default=defaults["n_clusters"],
-                min=0.0,
-                label="Number of clusters",
-                description=f"A count (e.g. 4700) or a fraction of the view ({defaults['n_clusters']} as in the paper for CIFAR-10)",
-            )
+            declared_input(inputs, WAVELET.parameters, "n_clusters")
 
         inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL, description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=defaults["image_size"], min=MIN_IMAGE_SIDE, max=MAX_IMAGE_SIDE, label="Image size", description="Images are resized to this square size")
         choice_input(inputs, "color", COLORS, defaults["color"], "Colour mode")
         choice_input(inputs, "normalization", NORMALIZATIONS, defaults["normalization"], "Per-image normalization")
         inputs.str("wavelet", default=defaults["wavelet"], label="Wavelet", description="A PyWavelets family: db1 (Haar), db2, sym4, coif1, ...")
-        inputs.int("level", default=defaults["level"], min=1, label="Decomposition level")
+        declared_input(inputs, WAVELET.parameters, "level")
         inputs.bool("approximation_only", default=defaults["approximation_only"], label="Approximation coefficients only", description="Coarse coefficients only: tolerant of small shifts, crops and re-encoding")
-        inputs.float("tau", default=defaults["tau"], min=1.0, label="Condition-number bound (tau)", description="Pivoted QR keeps the most independent coefficients under this bound")
+        declared_input(inputs, WAVELET.parameters, "tau")
         update_folder = inputs.str(
             "update_folder",
             label="Keep for updates in this folder (optional)",

@@ -1,6 +1,7 @@
 """One description per analysis: the method table, the defaults the forms and docstrings
 read from the code, and runs that answer what their method offers."""
 
+import dataclasses
 import inspect
 import os
 
@@ -24,6 +25,40 @@ def test_the_api_defaults_are_the_parameter_dataclasses():
     assert signature["tau"].default == WaveletParameters().tau
     assert signature["radius"].default == WaveletParameters().radius
     assert inspect.signature(fr.compute_ssim_clusters).parameters["gamma"].default == SSIMParameters().gamma
+
+
+def declared_fields():
+    from fiftyone_redundancy.bridge.choices import ExtractionParameters, RepairParameters
+
+    classes = [method.parameters for method in METHODS.values()] + [ExtractionParameters, RepairParameters]
+    return [(cls, item) for cls in classes for item in dataclasses.fields(cls) if "bounds" in item.metadata]
+
+
+@pytest.mark.parametrize("cls,item", declared_fields(), ids=lambda value: getattr(value, "name", getattr(value, "__name__", "")))
+def test_a_declared_parameter_is_checked_and_offered_by_its_one_declaration(cls, item):
+    """The bounds written once in the dataclass field refuse a value just past them, and
+    the form's input carries the same bounds, default and words (``declared_input``)."""
+    import fiftyone.operators.types as types
+
+    from fiftyone_redundancy.operators.forms import declared_input
+
+    bounds = item.metadata["bounds"]
+    for bound, past in (("at_least", -1), ("above", 0), ("at_most", 1), ("below", 0)):
+        if bound in bounds:
+            value = bounds[bound] + past
+            with pytest.raises(ValueError, match=rf"^{item.name} must be"):
+                cls(**{item.name: value})
+    if bounds.get("integer"):
+        with pytest.raises(ValueError, match=rf"^{item.name} must be a whole number"):
+            cls(**{item.name: (item.default or 3) + 0.5})
+    inputs = types.Object()
+    declared_input(inputs, cls, item.name)
+    shown = inputs.properties[item.name].to_json()
+    assert shown["default"] == item.default and shown["view"]["label"] == item.metadata["label"]
+    assert shown["type"]["int"] is bool(bounds.get("integer"))
+    assert shown["type"]["min"] == bounds.get("at_least", bounds.get("above"))
+    assert shown["type"]["max"] == bounds.get("at_most", bounds.get("below"))
+    assert getattr(cls(), item.name) == item.default  # and the declaration's default is the dataclass's
 
 
 def test_docstrings_name_each_argument_with_its_default():

@@ -18,6 +18,7 @@ from .inputs import (
     api_defaults,
     backend_secrets,
     choice_input,
+    declared_input,
     describe_run,
     fresh_key,
     label_field_input,

@@ -2,6 +2,7 @@
 bridge (``api_defaults``, the ``{value: words}`` tables in ``core/``), with the checks
 that run while the user types, and the bridge arguments each input's value becomes."""
 
+import dataclasses
 import importlib.util
 import inspect
 
@@ -29,6 +30,18 @@ def api_defaults(function):
         for name, argument in inspect.signature(function).parameters.items()
         if argument.default is not inspect.Parameter.empty
     }
+
+
+def declared_input(inputs, parameters, name, **options):
+    """The input of a parameter declared in its dataclass (``core.parameters.declared``):
+    its default, label, description and bounds (as the form's min and max) all come from
+    that one declaration; the dataclass still checks the value when the run starts."""
+    declaration = {item.name: item for item in dataclasses.fields(parameters)}[name]
+    words, bounds = declaration.metadata, declaration.metadata["bounds"]
+    limits = {"min": bounds.get("at_least", bounds.get("above")), "max": bounds.get("at_most", bounds.get("below"))}
+    number = inputs.int if bounds.get("integer") else inputs.float
+    return number(name, default=declaration.default, label=words["label"], description=words["description"],
+                  **{limit: value for limit, value in limits.items() if value is not None}, **options)  # fmt: skip
 
 
 def user_arguments(ctx, names):
