@@ -28,9 +28,9 @@ def test_the_api_defaults_are_the_parameter_dataclasses():
 
 
 def declared_fields():
-    from fiftyone_redundancy.bridge.choices import ExtractionParameters, RepairParameters
+    from fiftyone_redundancy.bridge.choices import ExtractionParameters, PairScoreParameters, RepairParameters
 
-    classes = [method.parameters for method in METHODS.values()] + [ExtractionParameters, RepairParameters]
+    classes = [method.parameters for method in METHODS.values()] + [ExtractionParameters, PairScoreParameters, RepairParameters]
     return [(cls, item) for cls in classes for item in dataclasses.fields(cls) if "bounds" in item.metadata]
 
 

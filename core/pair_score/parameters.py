@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..alignment import DEFAULT_SCALES, DEFAULT_STRETCHES
 from ..devices import resolve_device
-from ..parameters import check_flag, check_names, check_number
+from ..parameters import check_declared, check_flag, check_names, check_number, declared
 
 VERIFICATIONS = ("aligned", "ssim")
 DEFAULT_THRESHOLD = 0.45
@@ -31,12 +31,12 @@ class PairScoreParameters:
     precision 0.95 or better among natural CIFAR-10 look-alikes.
     """
 
-    n_neighbors: int = 10
+    n_neighbors: int = declared(10, "Candidates per image", integer=True, at_least=1)
     """Candidates per image and per descriptor (and per embeddings space)."""
     verification: str = "aligned"
     """"aligned": SSIM at the best shift and zoom of colour-normalised luminance;
     "ssim": plain SSIM of the images as they are (skimage's, Wang et al.'s window)."""
-    max_shift: int = 4
+    max_shift: int = declared(4, "Largest shift (pixels)", integer=True, at_least=0, at_most=8)
     """Largest shift searched, in pixels of the analysis size."""
     scales: tuple = DEFAULT_SCALES
     """Zoom factors tried on either image (a crop of 2-25% scaled back is 1.02-1.33)."""
@@ -44,25 +44,22 @@ class PairScoreParameters:
     """Zoom factors tried along one axis at a time (an aspect change)."""
     flips: bool = False
     """Count a mirrored copy as a copy."""
-    smoothing: float = 0.0
+    smoothing: float = declared(0.0, "Smoothing before verification (pixels)", at_least=0, at_most=4)
     """Gaussian sigma (pixels) applied before verification, for copies that lost fine
     detail (down-and-up re-scales); it also lifts look-alikes, so it is off by default."""
-    embedding_weight: float = 0.5
+    embedding_weight: float = declared(0.5, "Share of the embeddings in the score", at_least=0, at_most=1)
     """Share of the embeddings' cosine in the fused score, when embeddings are given."""
     device: str = None
 
     def __post_init__(self):
         if self.verification not in VERIFICATIONS:
             raise ValueError(f"verification must be one of {VERIFICATIONS}, got {self.verification!r}")
-        self.n_neighbors = check_number("n_neighbors", self.n_neighbors, integer=True, at_least=1)
-        self.max_shift = check_number("max_shift", self.max_shift, integer=True, at_least=0, at_most=8)
+        check_declared(self)
         self.scales = tuple(check_number("scales", scale, at_least=1, at_most=2) for scale in self.scales)
         if not self.scales or self.scales[0] != 1:
             raise ValueError(f"scales must start with 1.0 (no zoom), got {self.scales}")
         self.stretches = tuple(check_number("stretches", stretch, above=1, at_most=2) for stretch in self.stretches)
         check_flag("flips", self.flips)
-        check_number("smoothing", self.smoothing, at_least=0, at_most=4)
-        check_number("embedding_weight", self.embedding_weight, at_least=0, at_most=1)
         resolve_device(self.device)
 
 
