@@ -46,6 +46,11 @@ SHARED = {
             that every run marks, e.g. what both the wavelet and the SSIM run call
             redundant)""",
     "tag_names": "``{status: tag}`` for tags other than the status names",
+    "update_folder": """a folder where the run keeps its decoded images and the score of
+            every pair it verified (in a subfolder its record names, deleted with the
+            run), so that :func:`update_run` can bring it up to date after samples are
+            added, removed or changed, decoding only those; None: the run keeps nothing.
+            Such a run holds its images in memory, with the blocked candidate search""",
 }
 """What an argument of this name means wherever a function does not say otherwise."""
 

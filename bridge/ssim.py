@@ -7,6 +7,7 @@ from .analysis import ImageReading, run_image_analysis
 from .documented import documented
 from .methods import SSIM
 from .similarity import check_index_config, index_search
+from .update_store import update_keeper
 
 
 @documented
@@ -33,6 +34,7 @@ def compute_ssim_clusters(
     executor=None,
     num_workers=ImageReading.num_workers,
     skip_failures=ImageReading.skip_failures,
+    update_folder=None,
     progress=None,
     overwrite=False,
 ):
@@ -97,10 +99,21 @@ def compute_ssim_clusters(
         pair_score=pair_score_parameters(pair_score, device),
     )
     check_index_config(similarity_backend, similarity_config)
+    keeper = update_keeper(update_folder, similarity_backend, executor)
+    return ssim_run(samples, parameters, key, label_field, image_size, color, embeddings_field, similarity_backend,
+                    similarity_config, executor, num_workers, skip_failures, progress, overwrite, keeper)  # fmt: skip
+
+
+def ssim_run(samples, parameters, key, label_field, image_size, color, embeddings_field, similarity_backend,
+             similarity_config, executor, num_workers, skip_failures, progress, overwrite, keeper=None):  # fmt: skip
+    """``compute_ssim_clusters`` once its arguments are checked; an update
+    (``bridge.update``) runs it with the stored arguments and a ``keeper`` that reuses
+    what the run kept."""
 
     def analyze(images, labels, embeddings, pairs_progress, sample_ids):
         search = index_search(samples, sample_ids, similarity_backend, similarity_config)
-        analysis = analyze_ssim(in_memory(images), labels, parameters, embeddings, pairs_progress, search, executor)
+        known = None if keeper is None else keeper.known(sample_ids, embeddings)
+        analysis = analyze_ssim(in_memory(images), labels, parameters, embeddings, pairs_progress, search, executor, known)
         return analysis, {
             "mode_used": analysis.mode,
             "n_clusters_used": int(analysis.n_clusters),
@@ -109,9 +122,11 @@ def compute_ssim_clusters(
             "pairs": analysis.pairs.as_record(),
         }
 
+    config = {"similarity_backend": similarity_backend}
+    if keeper is not None:
+        config.update(skip_failures=skip_failures, update_folder=keeper.parent)
     return run_image_analysis(
         samples, SSIM, parameters, analyze, key, label_field, image_size, color,
-        embeddings_field, num_workers, skip_failures, device, progress, overwrite,
-        streamed=executor is not None, executor=executor, config={"similarity_backend": similarity_backend},
-        holds_images=True,
+        embeddings_field, num_workers, skip_failures, parameters.device, progress, overwrite,
+        streamed=executor is not None, executor=executor, config=config, holds_images=True, keeper=keeper,
     )  # fmt: skip

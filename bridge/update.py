@@ -1,10 +1,11 @@
-"""``update_run``: a stored wavelet run brought up to date after samples were added,
-removed or changed (issue 29), equal to a fresh run of its parameters on the samples now.
+"""``update_run``: a stored wavelet or SSIM run brought up to date after samples were
+added, removed or changed (issue 29), equal to a fresh run of its parameters on the
+samples now.
 
 What is reused: the decoded images of the samples whose file is unchanged (path, size,
 modification time) and the score of every pair of two such images that the run verified
-(a pair score depends on its two images alone, while the run keeps the same wavelet
-columns). What is done again: decoding only the new and changed images; the steps over
+(a pair score depends on its two images alone, while a wavelet run keeps the same wavelet
+columns; an SSIM run's descriptor is each image's own). What is done again: decoding only the new and changed images; the steps over
 the whole set, which are cheap per image but global (identical images, wavelets, the
 column selection, the candidate search, whose principal axes and nearest neighbours
 move with every image added or removed, the grouping, the decisions and the map); and
@@ -15,26 +16,31 @@ again: the result is always the fresh run's.
 
 import os
 
-from ..core.wavelet_analysis import WaveletParameters
 from .analysis import ImageReading
 from .documented import documented
-from .methods import WAVELET
-from .runs import METHOD_PREFIX, RedundancyRun, list_runs, method_words, require_run
+from .methods import SSIM, WAVELET
+from .runs import METHOD_PREFIX, RedundancyRun, list_runs, method_of, method_words, require_run
+from .ssim import ssim_run
 from .update_store import UpdateKeeper
 from .wavelet import wavelet_run
+
+RUNNERS = {WAVELET.name: wavelet_run, SSIM.name: ssim_run}
+"""The analyses whose runs can be kept for updates, and the function that runs each once
+its arguments are checked."""
 
 
 @documented
 def update_run(samples, key, progress=None, overwrite=False):
-    """Bring the wavelet run ``key`` up to date on ``samples`` (usually the whole
+    """Bring the wavelet or SSIM run ``key`` up to date on ``samples`` (usually the whole
     dataset, after samples were added, deleted or their files changed): the result
-    equals a fresh :func:`compute_wavelet_clusters` with the run's parameters on
-    ``samples``, but only the new and changed images are decoded and only the pairs not
-    verified before are scored. The run must have been stored with ``update_folder``;
-    its store is replaced by the updated one, under the same lease and commit as any run.
+    equals a fresh :func:`compute_wavelet_clusters` (or :func:`compute_ssim_clusters`)
+    with the run's parameters on ``samples``, but only the new and changed images are
+    decoded and only the pairs not verified before are scored. The run must have been
+    stored with ``update_folder``; its store is replaced by the updated one, under the
+    same lease and commit as any run.
 
     Args:
-        key: the key of a wavelet run stored with ``update_folder``
+        key: the key of a wavelet or SSIM run stored with ``update_folder``
 
     Returns:
         a :class:`RedundancyRun`; its ``details["update"]`` counts the images decoded
@@ -43,32 +49,31 @@ def update_run(samples, key, progress=None, overwrite=False):
     dataset = samples._dataset
     require_run(dataset, key)
     run = RedundancyRun(dataset, key)
-    if run.method != WAVELET.name:
+    if run.method not in RUNNERS:
         raise ValueError(
             f"run {key!r} on dataset {dataset.name!r} is {method_words(METHOD_PREFIX + run.method)}; "
-            f"update_run brings {WAVELET.label} runs up to date: run its analysis again instead"
+            f"update_run brings {WAVELET.label} and {SSIM.label} runs up to date: run its analysis again instead"
         )
+    compute = f"{run.method_info.function.split(':')[1]}(..., update_folder=...)"
     store = run.stored_details.get("update_store")
     if store is None:
         raise ValueError(
             f"run {key!r} on dataset {dataset.name!r} kept nothing to update from; run "
-            "compute_wavelet_clusters(..., update_folder=...) once, then update that run"
+            f"{compute} once, then update that run"
         )
     if store.get("dataset_id") != str(dataset._doc.id):
         raise ValueError(
             f"run {key!r} was stored on another dataset and copied here with it (a clone); its "
-            f"update store belongs to that dataset. Run compute_wavelet_clusters(..., update_folder=...) "
-            f"on {dataset.name!r} first"
+            f"update store belongs to that dataset. Run {compute} on {dataset.name!r} first"
         )
     if not os.path.isdir(store["folder"]):
         raise ValueError(
-            f"the update store of run {key!r} ({store['folder']}) is gone; run "
-            "compute_wavelet_clusters(..., update_folder=...) again"
+            f"the update store of run {key!r} ({store['folder']}) is gone; run {compute} again"
         )
     config = run.parameters
-    names = WaveletParameters.__dataclass_fields__
-    parameters = WaveletParameters(**{name: config[name] for name in names if name in config})
-    return wavelet_run(
+    names = run.method_info.parameters.__dataclass_fields__
+    parameters = run.method_info.parameters(**{name: config[name] for name in names if name in config})
+    return RUNNERS[run.method](
         samples, parameters, key, config["label_field"], tuple(config["image_size"]), config["color"],
         config["embeddings_field"], None, None, None, ImageReading.num_workers, config["skip_failures"],
         progress, overwrite, UpdateKeeper(config["update_folder"], key),
@@ -76,8 +81,9 @@ def update_run(samples, key, progress=None, overwrite=False):
 
 
 def updatable_runs(dataset):
-    """The keys of the wavelet runs of ``dataset`` that keep an update store of its own."""
+    """The keys of the wavelet and SSIM runs of ``dataset`` that keep an update store of
+    its own."""
     return [
-        key for key in list_runs(dataset, WAVELET.name)
+        key for key in list_runs(dataset) if method_of(dataset, key).name in RUNNERS
         if (RedundancyRun(dataset, key).stored_details.get("update_store") or {}).get("dataset_id") == str(dataset._doc.id)
     ]  # fmt: skip

@@ -24,6 +24,19 @@ from .samples import media_record, read_images, read_labels, read_view, require_
 IMAGES, PAIRS, EMBEDDINGS, PATHS = runs.UPDATE_STORE_FILES
 
 
+def update_keeper(update_folder, similarity_backend=None, executor=None):
+    """The ``UpdateKeeper`` of an analysis asked to keep its run for updates (None when
+    ``update_folder`` is None), refused with a scale-out it cannot keep."""
+    if update_folder is None:
+        return None
+    if similarity_backend is not None or executor is not None:
+        raise ValueError(
+            "update_folder keeps a run to update in this process with the blocked candidate "
+            "search: leave out similarity_backend and executor, or update_folder"
+        )
+    return UpdateKeeper(update_folder)
+
+
 class UpdateKeeper:
     """Keeps a run's update store under ``parent``; with ``key``, first reads the store
     of the run stored under that key, for an update that decodes only new or changed

@@ -5,7 +5,7 @@ from .analysis import ImageReading, run_image_analysis
 from .documented import documented
 from .methods import WAVELET
 from .similarity import check_index_config, index_search
-from .update_store import UpdateKeeper
+from .update_store import update_keeper
 
 
 @documented
@@ -89,11 +89,6 @@ def compute_wavelet_clusters(
             decoded pixels (about 90,000 32x32 colour images for ``grouping="score"``),
             images are decoded by chunks into a temporary folder and read back by
             chunks, so memory stays bounded at a million images
-        update_folder: a folder where the run keeps its decoded images and the score of
-            every pair it verified (in a subfolder its record names, deleted with the
-            run), so that :func:`update_run` can bring it up to date after samples are
-            added, removed or changed, decoding only those; None: the run keeps nothing.
-            Such a run holds its images in memory, with the blocked candidate search
 
     Returns:
         a :class:`RedundancyRun`
@@ -115,14 +110,7 @@ def compute_wavelet_clusters(
         pair_score=pair_score,
     )
     check_index_config(similarity_backend, similarity_config)
-    keeper = None
-    if update_folder is not None:
-        if similarity_backend is not None or executor is not None:
-            raise ValueError(
-                "update_folder keeps a run to update in this process with the blocked candidate "
-                "search: leave out similarity_backend and executor, or update_folder"
-            )
-        keeper = UpdateKeeper(update_folder)
+    keeper = update_keeper(update_folder, similarity_backend, executor)
     return wavelet_run(samples, parameters, key, label_field, image_size, color, embeddings_field, similarity_backend,
                        similarity_config, executor, num_workers, skip_failures, progress, overwrite, keeper)  # fmt: skip
 

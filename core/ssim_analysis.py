@@ -16,7 +16,9 @@ from .pair_score import (
     PairScorer,
     pair_score_parameters,
     ScoredPairs,
+    coarse_wavelet_descriptor,
     require_threshold,
+    reusing_verifier,
     score_within,
     verify_sharded,
 )
@@ -140,13 +142,15 @@ def neighbor_pairs(features, n_neighbors):
     return np.unique(pairs, axis=0)
 
 
-def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress=None, search=None, executor=None):
+def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress=None, search=None, executor=None,
+                 known=None):  # fmt: skip
     """Run Algorithm 2 on ``images`` (n, h, w[, c]) floats in [0, 1], on the pair score
     (``embeddings``, one row per image, add a candidate source and a fused signal);
     ``progress(done, total)`` follows the pair scoring; ``search`` finds the sparse
     mode's candidates (``pair_score.within_candidates``); ``executor``
     (``parallel.RayExecutor``) verifies the pairs (all of them, in dense mode) as Ray
-    tasks, with the same scores."""
+    tasks, with the same scores. ``known`` (``known_pairs.KnownScores``, an update's): the
+    pairs an earlier run scored are looked up, the others verified, each recorded."""
     parameters = parameters or SSIMParameters()
     n = len(images)
     timings = {}
@@ -159,10 +163,13 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
         if mode == "dense":
             local_first, local_second = np.triu_indices(len(scored), k=1)
             first, second = scored[local_first], scored[local_second]
-            if executor is None:
+            pairs = np.stack([first, second], axis=1)
+            if known is not None:  # the scorer's own descriptor, each pair on its two images alone
+                descriptor = coarse_wavelet_descriptor(images, parameters.device)
+                scores = reusing_verifier(images, parameters.pair_score, embeddings, descriptor, known)(pairs, progress)
+            elif executor is None:
                 scores = PairScorer(images, parameters.pair_score, embeddings).score(first, second, progress=progress)
             else:
-                pairs = np.stack([first, second], axis=1)
                 scores = verify_sharded(executor, images, parameters.pair_score, embeddings, None, pairs, progress)
             measured = score_matrix(n, ScoredPairs(first, second, scores)).toarray()
             # every image as its picture: identical images score 1 with each other
@@ -171,7 +178,7 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
         else:
             pairs = score_within(
                 images, parameters.pair_score, embeddings, progress=progress, search=search, executor=executor,
-                identities=identities,
+                identities=identities, known=known,
             )  # fmt: skip
             measured = score_matrix(n, pairs)
             copies = np.flatnonzero(canonical != np.arange(n))

@@ -20,11 +20,12 @@ from .forms import (
     run_key_input,
     scale_out_inputs,
     titled,
+    update_folder_input,
     user_arguments,
 )
 
 ARGUMENTS = ("key", "image_size", "mode", "grouping", "threshold", "n_clusters", "rule", "gamma",
-             "memory_budget_gb", "skip_failures")  # fmt: skip
+             "memory_budget_gb", "skip_failures", "update_folder")  # fmt: skip
 """The bridge arguments the form asks for."""
 
 
@@ -67,6 +68,7 @@ class ComputeSSIMClusters(foo.Operator):
         pair_score_inputs(inputs, ctx, view)
         inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL, description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=defaults["image_size"], min=19, max=MAX_IMAGE_SIDE, label="Image size")
+        update_folder_input(inputs, ctx)
         scale_out_inputs(inputs, ctx, compute_ssim_clusters)
         return titled(inputs, "Find redundant images: SSIM clusters")
 

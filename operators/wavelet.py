@@ -8,7 +8,6 @@ from ..bridge.samples import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 from ..bridge.wavelet import compute_wavelet_clusters
 from ..bridge.choices import COLORS, NORMALIZATIONS, WAVELET_GROUPINGS
 from .forms import (
-    SCALE_OUT,
     SKIP_LABEL,
     analysis_run,
     api_defaults,
@@ -21,6 +20,7 @@ from .forms import (
     run_key_input,
     scale_out_inputs,
     titled,
+    update_folder_input,
     user_arguments,
 )
 
@@ -77,16 +77,8 @@ class ComputeWaveletClusters(foo.Operator):
         declared_input(inputs, WAVELET.parameters, "level")
         inputs.bool("approximation_only", default=defaults["approximation_only"], label="Approximation coefficients only", description="Coarse coefficients only: tolerant of small shifts, crops and re-encoding")
         declared_input(inputs, WAVELET.parameters, "tau")
-        update_folder = inputs.str(
-            "update_folder",
-            label="Keep for updates in this folder (optional)",
-            description="A folder on the server where the run keeps its decoded images and pair scores, so that "
-            "'Redundancy: update a run' later decodes only added or changed images. Empty: keep nothing",
-        )
+        update_folder_input(inputs, ctx)
         scale_out_inputs(inputs, ctx, compute_wavelet_clusters)
-        if ctx.params.get("update_folder") and ctx.params.get(SCALE_OUT):
-            update_folder.invalid = True
-            update_folder.error_message = "A run kept for updates runs in this process: untick scale out, or leave this empty"
         return titled(inputs, "Find redundant images: wavelet clusters")
 
     def execute(self, ctx):

@@ -157,9 +157,36 @@ def test_runs_it_cannot_update_are_refused_in_words(growing):
     fr.compute_wavelet_clusters(dataset, key="plain", progress=False)
     with pytest.raises(ValueError, match="kept nothing to update from"):
         fr.update_run(dataset, "plain")
-    fr.compute_ssim_clusters(dataset, key="ssim", mode="sparse", progress=False)
-    with pytest.raises(ValueError, match="update_run brings wavelet clusters runs up to date"):
-        fr.update_run(dataset, "ssim")
+    fr.compute_split_similarity(dataset, key="split", progress=False)
+    with pytest.raises(ValueError, match="update_run brings wavelet clusters and SSIM runs up to date"):
+        fr.update_run(dataset, "split")
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_an_ssim_run_is_updated_as_a_fresh_run_after_adds_and_deletes(small_demo_dataset, tmp_path, mode):
+    dataset = small_demo_dataset.clone()
+    held = dataset.match(F("planted") == "near_duplicate").limit(4)
+    held_samples = [sample.copy() for sample in held]
+    dataset.delete_samples(held.values("id"))
+    fr.compute_ssim_clusters(dataset, label_field="ground_truth", mode=mode, update_folder=str(tmp_path / "store"),
+                             progress=False)  # fmt: skip
+    added = held_samples + jpeg_copies(dataset, tmp_path, 2)
+    dataset.add_samples(added, progress=False)
+    dataset.delete_samples(dataset.match(F("ssim_status") == "redundant").limit(2).values("id"))
+    updated = fr.update_run(dataset, "ssim", progress=False)
+    assert updated.details["update"]["decoded"] == len(added)
+    assert updated.details["update"]["verified_pairs"] < updated.details["update"]["reused_pairs"]
+    fresh = fr.compute_ssim_clusters(dataset, key="fresh", label_field="ground_truth", mode=mode, progress=False)
+    for suffix in CONTRACT:
+        assert dataset.values(f"ssim_{suffix}") == dataset.values(f"fresh_{suffix}"), suffix
+    for column in ("first", "second", "score"):
+        assert np.array_equal(updated.details["pairs"][column], fresh.details["pairs"][column]), column
+    # the sparse eigen-solver starts from a random vector: its zero eigenvalues agree to 1e-15, not bit for bit
+    assert np.allclose(updated.details["spectrum"], fresh.details["spectrum"], rtol=0, atol=1e-12)
+    assert updated.details["mode_used"] == mode
+    family = dataset.match(F("planted_group") == held_samples[0]["planted_group"])
+    assert len(set(family.values("ssim_group"))) == 1 and family.first()["ssim_group"] >= 0
+    dataset.delete()
 
 
 def test_a_run_kept_for_updates_from_the_app_form_is_updated_by_the_update_operator(small_demo_dataset, tmp_path):

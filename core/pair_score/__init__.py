@@ -73,6 +73,7 @@ from .shards import (
     verify_sharded_across,
 )
 from .scoring import (
+    reusing_verifier,
     score_across,
     score_within,
 )

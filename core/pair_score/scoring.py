@@ -43,7 +43,7 @@ def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_
     receives the seconds of the candidate search ("pair_candidates": descriptors, search,
     gates, frames), the verification ("pair_verification") and the completion
     ("pair_completion"). ``known`` (``known_pairs.KnownScores``): pairs it knows are looked
-    up, the others verified on their images alone (``_reusing_verifier``); every score
+    up, the others verified on their images alone (``reusing_verifier``); every score
     used is recorded in it."""
     parameters = parameters or PairScoreParameters()
     timings = {} if timings is None else timings
@@ -62,7 +62,7 @@ def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_
         if known is None:
             verify = _verifier(images, parameters, embeddings, sets[0], frames, executor)
         else:
-            verify = _reusing_verifier(images, parameters, embeddings, sets[0], known)
+            verify = reusing_verifier(images, parameters, embeddings, sets[0], known)
         scores = verify(pairs, progress)
     with timed(timings, "pair_completion"):
         more = completion_pairs(n, pairs[:, 0], pairs[:, 1], scores, STORED_FLOOR)
@@ -82,7 +82,7 @@ def _verifier(images, parameters, embeddings, descriptor, frames, executor):
     return lambda pairs, progress: verify_sharded(executor, images, parameters, embeddings, None, pairs, progress, prepared)
 
 
-def _reusing_verifier(images, parameters, embeddings, descriptor, known):
+def reusing_verifier(images, parameters, embeddings, descriptor, known):
     """``verify(pairs, progress) -> scores`` that looks up the pairs ``known`` holds and
     verifies the rest with a ``PairScorer`` of only the images they touch (each image's
     own values are its own: a pair scores as it would among all the images), recording

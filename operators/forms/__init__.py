@@ -33,6 +33,7 @@ from .inputs import (
     runs_newest_first,
     scale_out_inputs,
     scale_out_params,
+    update_folder_input,
     user_arguments,
 )
 from .summaries import (

@@ -120,6 +120,20 @@ def pair_score_params(ctx):
     }
 
 
+def update_folder_input(inputs, ctx):
+    """The optional folder where an analysis keeps its run for ``update_run`` (checked
+    against the Scale out box, which such a run cannot use)."""
+    folder = inputs.str(
+        "update_folder",
+        label="Keep for updates in this folder (optional)",
+        description="A folder on the server where the run keeps its decoded images and pair scores, so that "
+        "'Redundancy: update a run' later decodes only added or changed images. Empty: keep nothing",
+    )
+    if ctx.params.get("update_folder") and ctx.params.get(SCALE_OUT):
+        folder.invalid = True
+        folder.error_message = "A run kept for updates runs in this process: untick scale out, or leave this empty"
+
+
 def scale_out_inputs(inputs, ctx, function):
     """Where the work of ``function`` (a bridge analysis) runs, behind one box the user
     ticks (the form has no collapsible section): a Ray address, and a fiftyone-brain
