@@ -35,9 +35,11 @@ LABEL_COLORS = (
 # payload stays a few MB.
 MAX_POINTS = 20_000
 LINK_COLOR = "rgba(255, 127, 14, 0.7)"
-# What the grid shows (a lasso's samples, a clicked group): a dark ring around each point,
-# drawn over every colouring.
-SHOWN_COLOR = "#111111"
+# What the grid shows (a lasso's samples, a clicked group): each of its points drawn again on
+# top, larger, in its own colour, ringed in a colour no status or light/dark theme uses, while
+# the other points fade.
+SHOWN_RING = "#ff00ff"
+FADED = 0.3
 # Drawing order: the many unique points underneath, representatives on top.
 MAP_ORDER = (UNIQUE, REDUNDANT, INFLUENTIAL, OUTLIER, REPRESENTATIVE)
 
@@ -122,8 +124,9 @@ def embedding_map(points, sample_ids, statuses, representatives, colors=None, ho
     ``points`` is ``(n, 2)`` or ``(n, 3)``; ``representatives[i]`` is the sample id of
     sample i's representative (or None); ``colors`` (optional) are per-sample category
     names (e.g. labels) that replace the status colouring; ``hover`` (optional) per-sample
-    text shown over each point; ``shown`` the ids of the samples the grid shows, ringed
-    by a last trace (drawn even where downsampling left them out). Returns
+    text shown over each point; ``shown`` the ids of the samples the grid shows, drawn
+    again by a last trace, ringed (even where downsampling left them out), while the
+    other points fade. Returns
     ``(traces, MapPoints)``.
     """
     points = np.asarray(points, dtype=float)
@@ -142,16 +145,19 @@ def embedding_map(points, sample_ids, statuses, representatives, colors=None, ho
         categories = [(name, colors == name, LABEL_COLORS[i % len(LABEL_COLORS)]) for i, name in enumerate(names)]
     in_chosen = np.zeros(len(statuses), dtype=bool)
     in_chosen[chosen.indices] = True
+    shown = set(shown)
+    shown_rows = np.flatnonzero([sample_id in shown for sample_id in sample_ids])
+    color_of = np.full(len(statuses), SHOWN_RING, dtype=object)  # (a label no drawn point has: no colour of its own)
     for name, members, color in categories:
+        color_of[members] = color
         rows = np.flatnonzero(members & in_chosen)
         if len(rows) > 0:
-            marker = {"size": 3 if three_d else 6, "color": color}
+            marker = {"size": 3 if three_d else 6, "color": color, "opacity": FADED if len(shown_rows) else 1.0}
             traces.append(_points(points, sample_ids, hover, rows, f"{name} ({len(rows):,})", name, marker))
-    shown = set(shown)
-    rows = np.flatnonzero([sample_id in shown for sample_id in sample_ids])
-    if len(rows) > 0:
-        ring = {"size": 7 if three_d else 12, "color": "rgba(0, 0, 0, 0)", "line": {"color": SHOWN_COLOR, "width": 2}}
-        traces.append(_points(points, sample_ids, hover, rows, f"shown in the grid ({len(rows):,})", "shown in the grid", ring))
+    if len(shown_rows) > 0:
+        ring = {"size": 6 if three_d else 11, "color": color_of[shown_rows].tolist(), "line": {"color": SHOWN_RING, "width": 2}}
+        name = f"shown in the grid ({len(shown_rows):,})"
+        traces.append(_points(points, sample_ids, hover, shown_rows, name, "shown in the grid", ring))
     return traces, chosen
 
 

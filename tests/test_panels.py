@@ -105,13 +105,16 @@ def test_the_samples_the_grid_shows_are_ringed_in_a_last_trace_even_when_downsam
     hover = ["rep.png", "copy.png", "alone.png", "far.png"]
     plain, _ = figures.embedding_map(*args, hover=hover, max_points=3)
     traces, _ = figures.embedding_map(*args, hover=hover, shown=["far", "alone", "copy", "deleted since"], max_points=3)
-    assert traces[:-1] == plain  # nothing else changes
+    assert [{**t, "marker": {**t["marker"], "opacity": 1.0}} for t in traces[1:-1]] == plain[1:]  # the others fade
+    assert {t["marker"]["opacity"] for t in traces[1:-1]} == {figures.FADED} and traces[0] == plain[0]
     drawn = {sample_id for trace in plain[1:] for sample_id in trace["ids"]}
     assert len(drawn & {"alone", "far"}) == 1  # one unique point downsampled away...
     ring = traces[-1]
     assert ring["name"] == "shown in the grid (3)" and ring["ids"] == ["copy", "alone", "far"]  # ...yet ringed
     assert (ring["x"], ring["y"], ring["text"]) == ([1, 5, 9], [1, 5, 9], ["copy.png", "alone.png", "far.png"])
     assert ring["marker"]["line"]["width"] > 0 and ring["marker"]["size"] > plain[1]["marker"]["size"]
+    redundant, unique = figures.STATUS_COLORS["redundant"], figures.STATUS_COLORS["unique"]
+    assert ring["marker"]["color"] == [redundant, unique, unique]  # each in its own colour
 
 
 def test_map_colored_by_label_and_in_3d():
