@@ -85,7 +85,7 @@ class EmbeddingMapPanel(RunPanel):
     @errors_in_place
     def on_selected(self, ctx):
         """Lasso or box: select those samples and show them in the grid."""
-        # a ringed point is in two traces: once each
+        # a ringed point comes twice (its colour's trace and the ring's)
         ids = list(dict.fromkeys(point["id"] for point in ctx.params.get("data") or [] if point.get("id")))
         if not ids:
             return

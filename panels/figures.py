@@ -126,8 +126,7 @@ def embedding_map(points, sample_ids, statuses, representatives, colors=None, ho
     names (e.g. labels) that replace the status colouring; ``hover`` (optional) per-sample
     text shown over each point; ``shown`` the ids of the samples the grid shows, drawn
     again by a last trace, ringed (even where downsampling left them out), while the
-    other points fade. Returns
-    ``(traces, MapPoints)``.
+    other points fade. Returns ``(traces, MapPoints)``.
     """
     points = np.asarray(points, dtype=float)
     statuses = np.asarray(statuses, dtype=object)
@@ -147,7 +146,7 @@ def embedding_map(points, sample_ids, statuses, representatives, colors=None, ho
     in_chosen[chosen.indices] = True
     shown = set(shown)
     shown_rows = np.flatnonzero([sample_id in shown for sample_id in sample_ids])
-    color_of = np.full(len(statuses), SHOWN_RING, dtype=object)  # (a label no drawn point has: no colour of its own)
+    color_of = np.full(len(statuses), SHOWN_RING, dtype=object)  # stays for a label no drawn point has
     for name, members, color in categories:
         color_of[members] = color
         rows = np.flatnonzero(members & in_chosen)
