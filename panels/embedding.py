@@ -2,9 +2,13 @@
 each redundant sample linked to its representative.
 
 Lasso or box selection selects those samples and shows them in the grid; clicking a point
-shows its group (or the sample alone). Past ``figures.MAX_POINTS`` the map is downsampled
-and says so.
+shows its group (or the sample alone). What the panel put in the grid is ringed on the map
+and named above it (``shown_ids`` and ``selection_md`` in the panel state), through every
+redraw (colouring, 3-D, another run) until a click, a lasso or *Clear selection* replaces
+it. Past ``figures.MAX_POINTS`` the map is downsampled and says so.
 """
+
+import os
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
@@ -52,13 +56,13 @@ class EmbeddingMapPanel(RunPanel):
             representatives,
             colors=labels if color_by == "label" else None,
             hover=hover_texts(run, sample_ids, labels),
+            shown=ctx.panel.state.shown_ids or (),
         )
         ctx.panel.state.color_by = color_by
         ctx.panel.state.three_d = three_d
         ctx.panel.state.has_3d = points_3d is not None
         ctx.panel.state.has_labels = labels is not None
         ctx.panel.state.note_md = map_note(run, len(sample_ids), figures.downsample_note(chosen_points, statuses))
-        ctx.panel.state.selection_md = ""
         set_data(ctx, "embedding", traces)
 
     def on_change_color(self, ctx):
@@ -69,38 +73,58 @@ class EmbeddingMapPanel(RunPanel):
         ctx.panel.state.three_d = bool(ctx.params.get("value"))
         self.on_load(ctx)
 
+    def on_change_dataset(self, ctx):
+        self.show_in_grid(ctx, [], "")  # those samples are another dataset's
+
+    def show_in_grid(self, ctx, ids, selection_md):
+        """Note what the grid now shows, and draw the map again with those points ringed."""
+        ctx.panel.state.shown_ids = ids
+        ctx.panel.state.selection_md = selection_md
+        self.on_load(ctx)
+
     @errors_in_place
     def on_selected(self, ctx):
         """Lasso or box: select those samples and show them in the grid."""
-        ids = [point["id"] for point in ctx.params.get("data") or [] if point.get("id")]
+        # a ringed point comes twice (its colour's trace and the ring's)
+        ids = list(dict.fromkeys(point["id"] for point in ctx.params.get("data") or [] if point.get("id")))
         if not ids:
             return
         ctx.ops.set_view(view=ctx.dataset.select(ids))
         ctx.ops.set_selected_samples(ids)
-        ctx.panel.state.selection_md = (
+        self.show_in_grid(
+            ctx,
+            ids,
             f"**{len(ids):,}** samples selected and shown in the grid; tag or export them with "
-            "the operators' *selected samples* target."
+            "the operators' *selected samples* target.",
         )
 
     @errors_in_place
     def on_click(self, ctx):
-        """A point: its group in the grid, or the sample alone when it is in none."""
+        """A point: its group in the grid, or the sample alone when it is in none; an
+        earlier lasso's selection is cleared, as the grid no longer shows it."""
         sample_id = ctx.params.get("id")
         if not sample_id:
             return
         run = self.shown_run(ctx, keys=runs_with_maps(ctx.dataset))
         if run is None:
             return
-        group = ctx.dataset[sample_id][f"{run.key}_group"]
+        sample = ctx.dataset[sample_id]
+        group = sample[f"{run.key}_group"]
+        ctx.ops.clear_selected_samples()
         if group is not None and group >= 0:
-            ctx.ops.set_view(view=run.group_view(group))
+            view = run.group_view(group)
+            ids = view.values("id")
+            ctx.ops.set_view(view=view)
+            self.show_in_grid(ctx, ids, f"Group {group} of run `{run.key}`: **{len(ids):,}** samples shown in the grid.")
         else:
             ctx.ops.set_view(view=ctx.dataset.select([sample_id]))
+            name = os.path.basename(sample.filepath)
+            self.show_in_grid(ctx, [sample_id], f"`{name}` shown alone in the grid: it is in no group of run `{run.key}`.")
 
     def clear_selection(self, ctx):
         ctx.ops.clear_selected_samples()
         ctx.ops.clear_view()
-        ctx.panel.state.selection_md = ""
+        self.show_in_grid(ctx, [], "")
 
     def render(self, ctx):
         panel = types.Object()

@@ -35,6 +35,11 @@ LABEL_COLORS = (
 # payload stays a few MB.
 MAX_POINTS = 20_000
 LINK_COLOR = "rgba(255, 127, 14, 0.7)"
+# What the grid shows (a lasso's samples, a clicked group): each of its points drawn again on
+# top, larger, in its own colour, ringed in a colour no status or light/dark theme uses, while
+# the other points fade.
+SHOWN_RING = "#ff00ff"
+FADED = 0.3
 # Drawing order: the many unique points underneath, representatives on top.
 MAP_ORDER = (UNIQUE, REDUNDANT, INFLUENTIAL, OUTLIER, REPRESENTATIVE)
 
@@ -112,21 +117,22 @@ def downsample_note(chosen, statuses):
     )
 
 
-def embedding_map(points, sample_ids, statuses, representatives, colors=None, hover=None, max_points=MAX_POINTS):
+def embedding_map(points, sample_ids, statuses, representatives, colors=None, hover=None, shown=(), max_points=MAX_POINTS):
     """Scatter traces of a run's projection, one per colour group, plus the links from each
     redundant sample to its representative (2-D only, as in the thesis figure).
 
     ``points`` is ``(n, 2)`` or ``(n, 3)``; ``representatives[i]`` is the sample id of
     sample i's representative (or None); ``colors`` (optional) are per-sample category
     names (e.g. labels) that replace the status colouring; ``hover`` (optional) per-sample
-    text shown over each point. Returns ``(traces, MapPoints)``.
+    text shown over each point; ``shown`` the ids of the samples the grid shows, drawn
+    again by a last trace, ringed (even where downsampling left them out), while the
+    other points fade. Returns ``(traces, MapPoints)``.
     """
     points = np.asarray(points, dtype=float)
     statuses = np.asarray(statuses, dtype=object)
     sample_ids = np.asarray(sample_ids, dtype=object)
     chosen = choose_points(statuses, max_points)
     three_d = points.shape[1] == 3
-    kind = "scatter3d" if three_d else "scattergl"
     traces = []
     if not three_d:
         traces.append(_links(points, sample_ids, statuses, representatives, chosen.indices))
@@ -138,27 +144,40 @@ def embedding_map(points, sample_ids, statuses, representatives, colors=None, ho
         categories = [(name, colors == name, LABEL_COLORS[i % len(LABEL_COLORS)]) for i, name in enumerate(names)]
     in_chosen = np.zeros(len(statuses), dtype=bool)
     in_chosen[chosen.indices] = True
+    shown = set(shown)
+    shown_rows = np.flatnonzero([sample_id in shown for sample_id in sample_ids])
+    color_of = np.full(len(statuses), SHOWN_RING, dtype=object)  # stays for a label no drawn point has
     for name, members, color in categories:
+        color_of[members] = color
         rows = np.flatnonzero(members & in_chosen)
-        if len(rows) == 0:
-            continue
-        trace = {
-            "type": kind,
-            "mode": "markers",
-            "name": f"{name} ({len(rows):,})",
-            "ids": sample_ids[rows].tolist(),
-            "x": points[rows, 0].tolist(),
-            "y": points[rows, 1].tolist(),
-            "marker": {"size": 3 if three_d else 6, "color": color},
-            "hovertemplate": f"{name}<extra></extra>",
-        }
-        if hover is not None:
-            trace["text"] = [hover[row] for row in rows]
-            trace["hovertemplate"] = f"%{{text}}<br>{name}<extra></extra>"
-        if three_d:
-            trace["z"] = points[rows, 2].tolist()
-        traces.append(trace)
+        if len(rows) > 0:
+            marker = {"size": 3 if three_d else 6, "color": color, "opacity": FADED if len(shown_rows) else 1.0}
+            traces.append(_points(points, sample_ids, hover, rows, f"{name} ({len(rows):,})", name, marker))
+    if len(shown_rows) > 0:
+        ring = {"size": 6 if three_d else 11, "color": color_of[shown_rows].tolist(), "line": {"color": SHOWN_RING, "width": 2}}
+        name = f"shown in the grid ({len(shown_rows):,})"
+        traces.append(_points(points, sample_ids, hover, shown_rows, name, "shown in the grid", ring))
     return traces, chosen
+
+
+def _points(points, sample_ids, hover, rows, name, kind_of_point, marker):
+    """One trace of markers: the points of ``rows``, with their sample ids and hover text."""
+    trace = {
+        "type": "scatter3d" if points.shape[1] == 3 else "scattergl",
+        "mode": "markers",
+        "name": name,
+        "ids": sample_ids[rows].tolist(),
+        "x": points[rows, 0].tolist(),
+        "y": points[rows, 1].tolist(),
+        "marker": marker,
+        "hovertemplate": f"{kind_of_point}<extra></extra>",
+    }
+    if hover is not None:
+        trace["text"] = [hover[row] for row in rows]
+        trace["hovertemplate"] = f"%{{text}}<br>{kind_of_point}<extra></extra>"
+    if points.shape[1] == 3:
+        trace["z"] = points[rows, 2].tolist()
+    return trace
 
 
 def _links(points, sample_ids, statuses, representatives, drawn):

@@ -98,6 +98,25 @@ def test_map_links_each_redundant_point_to_its_representative():
     }
 
 
+def test_the_samples_the_grid_shows_are_ringed_in_a_last_trace_even_when_downsampled_away():
+    points = [[0, 0], [1, 1], [5, 5], [9, 9]]
+    ids = ["rep", "copy", "alone", "far"]
+    args = (points, ids, ["representative", "redundant", "unique", "unique"], ["rep", "rep", None, None])
+    hover = ["rep.png", "copy.png", "alone.png", "far.png"]
+    plain, _ = figures.embedding_map(*args, hover=hover, max_points=3)
+    traces, _ = figures.embedding_map(*args, hover=hover, shown=["far", "alone", "copy", "deleted since"], max_points=3)
+    assert [{**t, "marker": {**t["marker"], "opacity": 1.0}} for t in traces[1:-1]] == plain[1:]  # the others fade
+    assert {t["marker"]["opacity"] for t in traces[1:-1]} == {figures.FADED} and traces[0] == plain[0]
+    drawn = {sample_id for trace in plain[1:] for sample_id in trace["ids"]}
+    assert len(drawn & {"alone", "far"}) == 1  # one unique point downsampled away...
+    ring = traces[-1]
+    assert ring["name"] == "shown in the grid (3)" and ring["ids"] == ["copy", "alone", "far"]  # ...yet ringed
+    assert (ring["x"], ring["y"], ring["text"]) == ([1, 5, 9], [1, 5, 9], ["copy.png", "alone.png", "far.png"])
+    assert ring["marker"]["line"]["width"] > 0 and ring["marker"]["size"] > plain[1]["marker"]["size"]
+    redundant, unique = figures.STATUS_COLORS["redundant"], figures.STATUS_COLORS["unique"]
+    assert ring["marker"]["color"] == [redundant, unique, unique]  # each in its own colour
+
+
 def test_map_colored_by_label_and_in_3d():
     points = [[0, 0, 0], [1, 1, 1], [2, 2, 2]]
     traces, _ = figures.embedding_map(
@@ -208,6 +227,41 @@ def test_lasso_selection_selects_and_shows_those_samples(small_dataset):
     assert sorted(s["id"] if isinstance(s, dict) else s for s in selected) == sorted(chosen)
     assert sorted(shown_ids(small_dataset, uris["set_view"]["view"])) == sorted(chosen)
     assert state["selection_md"].startswith("**7** samples selected")
+
+
+def ring(state, data):
+    """The ids the map rings as shown in the grid (none: no such trace)."""
+    traces = revision_data(state, data, "embedding")
+    return [sample_id for trace in traces if trace["name"].startswith("shown in the grid") for sample_id in trace["ids"]]
+
+
+def test_the_map_rings_what_the_grid_shows_and_its_text_says_what_that_is(small_dataset):
+    fr.compute_wavelet_clusters(small_dataset, key="other", progress=False)
+    run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", key="wavelet", progress=False)
+    state, _, _ = call_panel(small_dataset, "embedding_map", "on_load")
+    chosen = small_dataset.take(7, seed=1).values("id")
+    lasso = [{"id": sample_id} for sample_id in chosen + chosen[:2]]  # ringed points come twice
+    state, data, _ = call_panel(small_dataset, "embedding_map", "on_selected", state=state, data=lasso)
+    assert sorted(ring(state, data)) == sorted(chosen) and state["selection_md"].startswith("**7** samples selected")
+    for change, value in (("on_change_color", "label"), ("on_change_run", "other"), ("on_change_run", "wavelet")):
+        state, data, _ = call_panel(small_dataset, "embedding_map", change, state=state, value=value)
+        assert state["key"] == value or change == "on_change_color"  # the map is drawn anew: the grid is the same
+        assert sorted(ring(state, data)) == sorted(chosen) and state["selection_md"].startswith("**7** samples selected")
+
+    group = run.largest_groups()[0]
+    members = run.group_view(group).values("id")
+    state, data, requests = call_panel(small_dataset, "embedding_map", "on_click", state=state, id=members[-1])
+    assert sorted(ring(state, data)) == sorted(members) and state["shown_ids"] == members
+    assert state["selection_md"] == f"Group {group} of run `wavelet`: **{len(members)}** samples shown in the grid."
+    assert "clear_selected_samples" in [r["operator_uri"] for r in requests]  # the lasso's selection is gone
+
+    alone = run.view("unique").first()
+    state, data, _ = call_panel(small_dataset, "embedding_map", "on_click", state=state, id=alone.id)
+    assert ring(state, data) == [alone.id]
+    assert state["selection_md"] == f"`{os.path.basename(alone.filepath)}` shown alone in the grid: it is in no group of run `wavelet`."
+
+    state, data, _ = call_panel(small_dataset, "embedding_map", "clear_selection", state=state)
+    assert ring(state, data) == [] and state["selection_md"] == ""
 
 
 def test_reload_shows_a_run_recomputed_under_the_same_key(small_dataset):

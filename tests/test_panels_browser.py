@@ -211,22 +211,54 @@ def test_embedding_map_links_points_and_a_click_or_lasso_fills_the_grid(page, ap
     screenshot(page, "embedding_map")
 
     group = run.largest_groups()[0]
-    member = run.group_view(group).last()
-    point = run.details["points"][run.details["sample_ids"].index(member.id)]
-    page.mouse.click(*plot_pixel(page, point))
-    grid_count(page, run.group_sizes()[group]).wait_for()
+    click_member(page, run, group)
+    session, _ = app
+    size = run.group_sizes()[group]
+    grid_count(page, size).wait_for()
+    wait_for_trace(page, f"shown in the grid ({size})")  # the group is ringed and named
+    page.get_by_text(f"Group {group} of run wavelet: {size} samples shown in the grid").wait_for()
+    assert sorted(ringed(page)) == sorted(session.view.values("id"))
     page.get_by_role("button", name="Clear selection").click()
     grid_count(page, len(app_dataset)).wait_for()
+    page.wait_for_function("() => !document.body.innerText.includes('shown in the grid')")  # text and ring gone
+    assert ringed(page) == []
 
     corners = plot_box(page)
     expected = points_inside(run, corners["data"])
     assert 0 < expected < len(app_dataset)
     lasso(page, corners["pixels"])
     grid_count(page, expected).wait_for()
-    session, _ = app
     assert sorted(session.selected) == sorted(session.view.values("id"))
     page.get_by_text(f"{expected} samples selected").wait_for()
-    screenshot(page, "embedding_map_lasso")
+    wait_for_trace(page, f"shown in the grid ({expected})")  # drawn again, the lasso's points ringed
+    assert sorted(ringed(page)) == sorted(session.selected)
+    screenshot(page, "embedding_map_lasso", focus=page.locator(".js-plotly-plot").last)
+
+    other = run.largest_groups()[1]  # a click after the lasso: the text names the group, not the lasso
+    click_member(page, run, other)
+    size = run.group_sizes()[other]
+    grid_count(page, size).wait_for()
+    page.get_by_text(f"Group {other} of run wavelet: {size} samples shown in the grid").wait_for()
+    assert page.get_by_text("samples selected").count() == 0
+    wait_for_trace(page, f"shown in the grid ({size})")
+    assert sorted(ringed(page)) == sorted(session.view.values("id")) and not session.selected
+    screenshot(page, "embedding_map_group_after_lasso", focus=page.locator(".js-plotly-plot").last)
+
+
+def click_member(page, run, group):
+    """Click the map's point of the last sample of ``group``."""
+    member = run.group_view(group).last()
+    point = run.details["points"][run.details["sample_ids"].index(member.id)]
+    page.mouse.click(*plot_pixel(page, point))
+
+
+def ringed(page):
+    """The sample ids the last plot rings as shown in the grid."""
+    return page.evaluate(
+        """() => { const plots = document.querySelectorAll('.js-plotly-plot');
+            return plots[plots.length - 1].data.filter(t => (t.name || '').startsWith('shown in the grid'))
+                .flatMap(t => t.ids); }"""
+    )
 
 
 def test_embedding_map_colors_by_label_and_shows_3d_feature_maps(page, app_dataset):
