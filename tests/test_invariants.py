@@ -1,17 +1,30 @@
 """A property-based harness (hypothesis, real MongoDB, real image files, fixed seed and
 budget): random sequences of public calls on a small dataset that holds the user's own
-fields, tags, saved view and files. After every step:
+fields, tags, saved view and files. Among the steps, a writer process (tests/writer_process.py)
+runs a wavelet analysis with overwrite, a re-cut or a rename and is SIGKILLed at one of
+its checkpoints (bridge/runs/faults.py) or after a delay; and two writer processes start
+calls on one key at the same moment. After every step (the next public call having
+recovered what a killed writer left):
 
 - nothing the plugin did not create has changed: the user's fields (one named like a
   staging field among them), tags (one named like the plugin's), saved view, media files
   and the files the user put beside and inside the export folder, byte for byte;
 - every run is whole: its four contract fields and its review view exist, every analysed
-  sample has a status, no lease or staging field is left over;
+  sample has a status, no lease or staging field is left over; after writers, the runs
+  are those their calls leave (a killed call's effect whole or absent);
 - every error raised is the plugin's own: an expected type, raised from the plugin's code
-  (not from deep inside a library), with a message.
+  (not from deep inside a library), with a message; in a writer process too, and of two
+  writers on one key at most one is refused as in progress.
 """
 
+import importlib
+import itertools
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import traceback
 
 import numpy as np
@@ -21,6 +34,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import fiftyone as fo
+import fiftyone.core.odm as foo
 import fiftyone_redundancy
 import fiftyone_redundancy.api as fr
 from fiftyone_redundancy.bridge import runs
@@ -32,8 +46,29 @@ PLUGIN_ROOT = os.path.dirname(os.path.abspath(fiftyone_redundancy.__file__))
 PLUGIN_TAGS = {"redundant", "influential", "outlier"}
 EXPECTED_ERRORS = (ValueError, FileExistsError, PermissionError, runs.RunInProgressError)
 KEYS = ["wave", "wave", "wave", "other", "other", "Wave", "redundancy_staging_x", "_hidden"]
+WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "writer_process.py")
+CHECKPOINTS = {"wavelet": 23, "recut": 8, "rename": 13}
+"""The checkpoints (bridge/runs/faults.py) a writer's call passes on this dataset when it
+replaces a run; past its last one, a writer told to die there finishes."""
 
 keys = st.sampled_from(KEYS)
+# writers get keys a run may hold (the calls above meet the others), so most of them write:
+# a wavelet run with overwrite, a re-cut, a rename (to a key equal but for case, too)
+writer_keys = st.sampled_from(["wave", "wave", "wave", "other"])
+writer_calls = st.one_of(
+    st.tuples(st.just("wavelet"), st.sampled_from([0.3, 0.6, 0.9])),
+    st.tuples(st.just("recut"), st.sampled_from([0.4, 0.8])),
+    st.tuples(st.just("rename"), st.sampled_from(["other", "wave", "Wave", "moved"])),
+)
+
+
+def killed_steps(call):
+    """A writer running ``call``, SIGKILLed at one of its checkpoints or after a delay."""
+    at_checkpoint = st.tuples(st.just("checkpoint"), st.integers(1, CHECKPOINTS[call[0]]))
+    after_delay = st.tuples(st.just("after"), st.sampled_from([0.05, 0.2, 0.5, 1.0, 2.0]))
+    return st.tuples(st.just("killed"), writer_keys, st.just(call), st.one_of(at_checkpoint, after_delay))
+
+
 STEPS = st.one_of(
     st.tuples(st.just("analyse"), keys, st.sampled_from([0.3, 0.6, 0.9]), st.sampled_from([None, {"n_neighbors": 3}, {"n_neighbour": 3}])),
     st.tuples(st.just("tag"), keys),
@@ -43,7 +78,10 @@ STEPS = st.one_of(
     st.tuples(st.just("delete"), keys),
     st.tuples(st.just("rename"), keys, keys),
     st.tuples(st.just("delete_excluded"), keys, st.booleans()),
+    writer_calls.flatmap(killed_steps),
+    st.tuples(st.just("concurrent"), writer_keys, writer_calls, writer_calls),
 )  # fmt: skip
+WRITER_STEPS = {"killed", "concurrent"}
 
 
 def make_world(root):
@@ -61,7 +99,7 @@ def make_world(root):
         Image.fromarray(pixels).save(path)
         paths.append(str(path))
     (root / "notes.txt").write_text("the user's notes")
-    dataset = fo.Dataset()
+    dataset = fo.Dataset(persistent=True)  # for the writer processes to load
     labels = ["cat", "../../up", "cat", "=1+1", "cat", "../../up"]
     dataset.add_samples([
         fo.Sample(filepath=path, ground_truth=fo.Classification(label=labels[index]), note=f"n{index}",
@@ -103,7 +141,10 @@ def check_runs_whole(dataset):
         assert dataset.has_saved_view(runs.review_view_name(key)), key
         fr.load_run(dataset, key).summary()
     assert fr.runs_in_progress(dataset) == {}
-    assert runs.stray_staging_fields(dataset, "wave") == runs.stray_staging_fields(dataset, "other") == []
+    assert foo.get_db_conn()[runs.LEASES].count_documents({"dataset_id": str(dataset._doc.id)}) == 0
+    schema = dataset.get_field_schema()
+    staging = [name for name in schema if name.startswith(runs.STAGING_PREFIX)]
+    assert staging == ["redundancy_staging_x_status"], "staging fields left over"  # only the user's
 
 
 def check_own_error(error):
@@ -111,6 +152,85 @@ def check_own_error(error):
     assert str(error), "an error without a message"
     frames = traceback.extract_tb(error.__traceback__)
     assert frames[-1].filename.startswith(PLUGIN_ROOT), f"raised inside {frames[-1].filename}: {error}"
+
+
+def check_writer_ended(ended):
+    """A writer process was killed, or ended with success or the plugin's own error."""
+    if ended["signal"] == signal.SIGKILL:
+        return
+    assert ended["signal"] == 0, ended
+    if not ended["ok"]:
+        module, _, name = ended["error_type"].rpartition(".")
+        error_type = getattr(importlib.import_module(module), name)
+        assert issubclass(error_type, EXPECTED_ERRORS), ended["error"]
+        assert ended["error"] != f"{name}: ", "an error without a message"
+        assert ended["raised_in"].startswith(PLUGIN_ROOT), f"raised inside {ended['raised_in']}: {ended['error']}"
+
+
+def runs_left(runs_before, key, calls_ended):
+    """The sets of runs writers on ``key`` may leave: a call that succeeded took effect, a
+    killed one did or did not, a refused one did not; two at once in either order."""
+
+    def effect(keys, call):
+        action, argument = call
+        if action == "wavelet":
+            return keys | {key}
+        return keys - {key} | {argument} if action == "rename" else keys
+
+    possible = set()
+    for order in itertools.permutations(calls_ended):
+        results = {frozenset(runs_before)}
+        for call, ended in order:
+            if ended["signal"]:
+                results |= {effect(keys, call) for keys in results}
+            elif ended["ok"]:
+                results = {effect(keys, call) for keys in results}
+        possible |= results
+    return possible
+
+
+def writer_job(dataset, root, key, call, name):
+    """The job (tests/writer_process.py) that runs ``call`` on ``key`` of ``dataset``."""
+    action, argument = call
+    job = {"dataset": dataset.name, "call": action, "key": key, "outcome": str(root / f"{name}.json")}
+    return {**job, "new_key": argument} if action == "rename" else {**job, "threshold": argument}
+
+
+def send(writer, job):
+    for path in (job["outcome"], job.get("ready"), job.get("go")):
+        if path and os.path.exists(path):
+            os.remove(path)
+    writer.stdin.write(json.dumps(job) + "\n")
+    writer.stdin.flush()
+
+
+def run_writers(dataset, root, writers, step):
+    """A ``killed`` or ``concurrent`` step, run by writer processes: ``[(call, how it ended)]``."""
+    action, key, call, *rest = step
+    if action == "killed":
+        how, point = rest[0]
+        job = writer_job(dataset, root, key, call, "killed")
+        if how == "checkpoint":
+            job["env"] = {"FIFTYONE_REDUNDANCY_KILL_AT": str(point)}
+        else:
+            job["kill_after"] = point
+        send(writers[0], job)
+        return [(call, json.loads(writers[0].stdout.readline()))]
+    # concurrent: each writer waits, ready, for the go file, then both start at once
+    jobs = [
+        {**writer_job(dataset, root, key, each, f"concurrent{i}"), "ready": str(root / f"ready{i}"), "go": str(root / "go")}
+        for i, each in enumerate((call, rest[0]))
+    ]  # fmt: skip
+    for writer, job in zip(writers, jobs):
+        send(writer, job)
+    while not all(os.path.exists(job["ready"]) for job in jobs):
+        time.sleep(0.005)
+    (root / "go").touch()
+    ended = [json.loads(writer.stdout.readline()) for writer in writers]
+    assert [each["signal"] for each in ended] == [0, 0], ended
+    refused = [each for each in ended if not each["ok"] and each["error"].startswith("RunInProgressError")]
+    assert len(refused) < 2, f"two writers on one key refused each other: {ended}"
+    return list(zip((call, rest[0]), ended))
 
 
 def apply(dataset, root, step):
@@ -140,21 +260,48 @@ def apply(dataset, root, step):
         fr.delete_excluded(dataset, [key], str(root / "mine-manifest.csv"), confirm=rest[0] and "yes")
 
 
-@settings(max_examples=20, deadline=None, derandomize=True, database=None,
+@pytest.fixture(scope="module")
+def writers():
+    """Two fork servers of writer processes (two writers may run at once), started once
+    this process has connected, so they use its database."""
+    foo.get_db_conn()
+    processes = [
+        subprocess.Popen([sys.executable, WRITER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    yield processes
+    for process in processes:
+        process.stdin.close()
+        process.wait(timeout=60)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
 @given(steps=st.lists(STEPS, min_size=1, max_size=6))
-def test_random_call_sequences_keep_every_invariant(tmp_path_factory, steps):
+def test_random_call_sequences_keep_every_invariant(tmp_path_factory, writers, steps):
     root = tmp_path_factory.mktemp("world")
     dataset = make_world(root)
     try:
         before, before_tags = user_state(dataset, root), dataset.values("tags")
         for step in [("analyse", "wave", 0.6, None), *steps]:
-            try:
-                apply(dataset, root, step)
-                event(f"{step[0]} done")
-            except Exception as error:  # noqa: BLE001 - every error is judged below
-                check_own_error(error)
-                event(f"{step[0]} refused: {type(error).__name__}")
+            if step[0] in WRITER_STEPS:
+                runs_before = set(fr.list_runs(dataset))
+                calls_ended = run_writers(dataset, root, writers, step)
+                for call, ended in calls_ended:
+                    check_writer_ended(ended)
+                    outcome = "killed" if ended["signal"] else "done" if ended["ok"] else ended["error"].split(":")[0]
+                    event(f"{step[0]} {call[0]}: {outcome}")
+                fr.list_runs(dataset)  # the next public call recovers what a killed writer left
+                dataset.reload()  # and sees what the writers stored
+                left = frozenset(fr.list_runs(dataset))
+                assert left in runs_left(runs_before, step[1], calls_ended), (step, calls_ended, left)
+            else:
+                try:
+                    apply(dataset, root, step)
+                    event(f"{step[0]} done")
+                except Exception as error:  # noqa: BLE001 - every error is judged below
+                    check_own_error(error)
+                    event(f"{step[0]} refused: {type(error).__name__}")
             after = user_state(dataset, root)
             for name in ("fields", "view"):
                 assert after[name] == before[name], (step, name)

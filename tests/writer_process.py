@@ -1,8 +1,9 @@
-"""A helper process for the kill and concurrency tests: it imports FiftyOne once, then
-forks one writer per job read from stdin (one JSON object a line), so each writer costs a
-fork instead of an import. It never connects to the database itself; each forked writer
+"""A helper process for the kill and concurrency tests and the invariants harness: it
+imports FiftyOne once, then forks one writer per job read from stdin (one JSON object a
+line), so each writer costs a fork instead of an import. It never connects to the database itself; each forked writer
 does. The answer line says how the writer ended: ``signal`` (9 when it was killed),
-``ok``, and the ``error`` it raised.
+``ok``, and the ``error`` it raised (type and message), its ``error_type`` (module and
+name) and the file it was ``raised_in``.
 
 A job: ``dataset``, ``call`` ("wavelet", "split", "recut", or "rename" to ``new_key``), ``key``,
 ``threshold``, ``limit`` (analyse the first N samples, or all), ``outcome`` (a file the
@@ -16,6 +17,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 
 import fiftyone as fo
 
@@ -49,9 +51,16 @@ def main():
                 write(job)
                 outcome = {"ok": True}
             except Exception as error:
-                outcome = {"ok": False, "error": f"{type(error).__name__}: {error}"}
-            with open(job["outcome"], "w") as handle:
+                outcome = {
+                    "ok": False,
+                    "error": f"{type(error).__name__}: {error}",
+                    "error_type": f"{type(error).__module__}.{type(error).__qualname__}",
+                    "raised_in": traceback.extract_tb(error.__traceback__)[-1].filename,
+                }
+            # whole or absent, should the writer be killed while reporting
+            with open(job["outcome"] + ".part", "w") as handle:
                 json.dump(outcome, handle)
+            os.replace(job["outcome"] + ".part", job["outcome"])
             os._exit(0)  # no atexit cleanup of FiftyOne's in a forked writer
         if job.get("kill_after") is not None:
             time.sleep(job["kill_after"])
