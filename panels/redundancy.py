@@ -14,7 +14,7 @@ from ..bridge.methods import method_named
 from ..bridge.review import preview_cut, recut_run, recuttable_runs
 from ..bridge.runs import list_runs, runs_in_progress, unstored_endings
 from ..bridge.choices import INFLUENTIAL, OUTLIER, REDUNDANT, STATUSES, read_spectrum
-from . import figures
+from . import figures, layout
 from .run_state import (
     PLUGIN,
     RunPanel,
@@ -164,31 +164,31 @@ class RedundancyPanel(RunPanel):
             panel.str("activity_md", view=types.MarkdownView())
         if not keys or ctx.panel.state.key is None:
             panel.str("summary_md", view=types.MarkdownView())
-            return types.Property(panel, view=types.GridView(orientation="vertical"))
+            return types.Property(panel, view=layout.column())
         key = ctx.panel.state.key
         method = method_named(ctx.panel.state.method)
         self.run_chooser(panel, keys)
         panel.str("summary_md", view=types.MarkdownView())
-        panel.plot(data_name(ctx, "status_chart"), layout=figures.status_chart_layout(), config={"displayModeBar": False})
+        layout.plot(panel, data_name(ctx, "status_chart"), figures.status_chart_layout())
 
-        shows = panel.h_stack("shows", gap=1, align_x="left")
-        shows.btn("show_groups", label="All groups", icon="view_module", on_click=self.show_groups)
-        shows.btn("show_redundant", label="Redundant", on_click=self.show_redundant)
-        shows.btn("show_influential", label="Influential", on_click=self.show_influential)
-        shows.btn("show_outliers", label="Outliers", on_click=self.show_outliers)
+        shows = layout.button_row(panel, "shows")
+        layout.button(shows, "show_groups", label="All groups", icon="view_module", on_click=self.show_groups)
+        layout.button(shows, "show_redundant", label="Redundant", on_click=self.show_redundant)
+        layout.button(shows, "show_influential", label="Influential", on_click=self.show_influential)
+        layout.button(shows, "show_outliers", label="Outliers", on_click=self.show_outliers)
         for view in method.views:
             handler, label = VIEW_BUTTONS[view]
-            shows.btn(handler, label=label, on_click=getattr(self, handler))
-        shows.btn("show_all", label="Whole dataset", icon="clear", on_click=self.show_all)
+            layout.button(shows, handler, label=label, on_click=getattr(self, handler))
+        layout.button(shows, "show_all", label="Whole dataset", icon="clear", on_click=self.show_all)
 
-        actions = panel.h_stack("actions", gap=1, align_x="left")
-        actions.btn("tag", label="Tag for review…", icon="local_offer", variant="outlined",
-                    on_click=f"{PLUGIN}/tag_redundancy", prompt=True, params={"keys": [key]})  # fmt: skip
-        actions.btn("export", label="Export curated…", icon="download", variant="outlined",
-                    on_click=f"{PLUGIN}/export_curated", prompt=True, params={"keys": [key]})  # fmt: skip
+        actions = layout.button_row(panel, "actions")
+        layout.button(actions, "tag", label="Tag for review…", icon="local_offer", variant="outlined",
+                      on_click=f"{PLUGIN}/tag_redundancy", prompt=True, params={"keys": [key]})  # fmt: skip
+        layout.button(actions, "export", label="Export curated…", icon="download", variant="outlined",
+                      on_click=f"{PLUGIN}/export_curated", prompt=True, params={"keys": [key]})  # fmt: skip
         if method.compares_splits:
-            actions.btn("repair", label="Repair split…", icon="call_split", variant="outlined",
-                        on_click=f"{PLUGIN}/repair_split", prompt=True, params={"key": key})  # fmt: skip
+            layout.button(actions, "repair", label="Repair split…", icon="call_split", variant="outlined",
+                          on_click=f"{PLUGIN}/repair_split", prompt=True, params={"key": key})  # fmt: skip
 
         state = ctx.panel.state
         if state.recuttable:
@@ -200,20 +200,18 @@ class RedundancyPanel(RunPanel):
         if method.chart == "spectrum":
             panel.str("spectrum_md", view=types.MarkdownView())
             if state.spectrum_drawn:
-                layout = figures.spectrum_layout(state.spectrum_k, state.gamma)
-                panel.plot(data_name(ctx, "spectrum"), layout=layout, config={"displayModeBar": False})
+                layout.plot(panel, data_name(ctx, "spectrum"), figures.spectrum_layout(state.spectrum_k, state.gamma))
         elif method.chart == "similarity":
-            layout = figures.histogram_layout(state.threshold)
-            panel.plot(data_name(ctx, "histogram"), layout=layout, config={"displayModeBar": False})
+            layout.plot(panel, data_name(ctx, "histogram"), figures.histogram_layout(state.threshold))
 
         panel.str("groups_md", view=types.MarkdownView())
-        table = types.TableView(on_click_row=self.show_group)
+        table = types.TableView(on_click_row=self.show_group, componentsProps=layout.FITTING_TABLE)
         for name, label in GROUP_COLUMNS.items():
             table.add_column(name, label=label)
         table.add_row_action("show", self.show_group, label="Show", icon="visibility", tooltip="Show this group in the grid")
         panel.list(data_name(ctx, "groups"), types.Object(), view=table)
         panel.str("details_md", view=types.MarkdownView())
-        return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, padding=1))
+        return types.Property(panel, view=layout.column(gap=2, pad=1))
 
 
 def group_table(rows, selected=None):
