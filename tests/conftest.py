@@ -112,3 +112,25 @@ def pytest_sessionfinish(session, exitstatus):
             foo.get_db_client().drop_database(os.environ["FIFTYONE_DATABASE_NAME"])
     except Exception as error:  # cleanup must not mask the test result
         print(f"cleanup failed: {error}", file=sys.stderr)
+
+
+WRITER = os.path.join(ROOT, "tests", "writer_process.py")
+
+
+@pytest.fixture(scope="module")
+def writers():
+    """Two fork servers of writer processes (``writer_process.py``: two writers may run at
+    once), started once this process has connected, so they use its database."""
+    import subprocess
+
+    import fiftyone.core.odm as foo
+
+    foo.get_db_conn()
+    processes = [
+        subprocess.Popen([sys.executable, WRITER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    yield processes
+    for process in processes:
+        process.stdin.close()
+        process.wait(timeout=60)

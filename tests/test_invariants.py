@@ -22,8 +22,6 @@ import itertools
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import traceback
 
@@ -46,7 +44,6 @@ PLUGIN_ROOT = os.path.dirname(os.path.abspath(fiftyone_redundancy.__file__))
 PLUGIN_TAGS = {"redundant", "influential", "outlier"}
 EXPECTED_ERRORS = (ValueError, FileExistsError, PermissionError, runs.RunInProgressError)
 KEYS = ["wave", "wave", "wave", "other", "other", "Wave", "redundancy_staging_x", "_hidden"]
-WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "writer_process.py")
 CHECKPOINTS = {"wavelet": 23, "recut": 8, "rename": 13}
 """The checkpoints (bridge/runs/faults.py) a writer's call passes on this dataset when it
 replaces a run; past its last one, a writer told to die there finishes."""
@@ -259,20 +256,6 @@ def apply(dataset, root, step):
         # deleting samples changes the user's data on purpose: only ever refused here
         fr.delete_excluded(dataset, [key], str(root / "mine-manifest.csv"), confirm=rest[0] and "yes")
 
-
-@pytest.fixture(scope="module")
-def writers():
-    """Two fork servers of writer processes (two writers may run at once), started once
-    this process has connected, so they use its database."""
-    foo.get_db_conn()
-    processes = [
-        subprocess.Popen([sys.executable, WRITER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    yield processes
-    for process in processes:
-        process.stdin.close()
-        process.wait(timeout=60)
 
 
 @settings(max_examples=100, deadline=None, derandomize=True, database=None,

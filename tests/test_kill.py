@@ -9,8 +9,6 @@ kill or hold a writer are ``checkpoint`` in bridge/runs/faults.py."""
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import fiftyone.core.odm as foo
@@ -22,7 +20,6 @@ from fiftyone_redundancy.bridge.runs import FIELD_TYPES, LEASES, STAGING_PREFIX
 
 pytestmark = pytest.mark.slow
 
-WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "writer_process.py")
 CALLS = {
     # call: (key, old threshold on the first SMALL samples, new threshold on all, extra suffixes)
     "wavelet": ("wave", 0.12, 0.3, ()),
@@ -41,19 +38,6 @@ def dataset(small_demo_dataset):
     yield dataset
     dataset.delete()
 
-
-@pytest.fixture(scope="module")
-def writers(dataset):
-    """Two fork servers, so two writers can run at once; started once this process has
-    connected, so they inherit its database (FiftyOne's private port, or the URI)."""
-    processes = [
-        subprocess.Popen([sys.executable, WRITER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    yield processes
-    for process in processes:
-        process.stdin.close()
-        process.wait(timeout=60)
 
 
 def compute(call, samples, key, threshold):
