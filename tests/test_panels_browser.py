@@ -125,12 +125,17 @@ def open_panel(page, name):
 
 
 def choose_run(page, name, key):
-    """Pick ``key`` in the run dropdown of panel ``name`` (again if the panel drew itself
-    anew under the open menu, as it does when it loads the runs once more)."""
+    """Pick ``key`` in the run dropdown of panel ``name``."""
+    choose_option(page, page.locator(f'[data-cy="panel-content-{name}"] [role="combobox"]').first, key)
+
+
+def choose_option(page, opener, option):
+    """Open the menu at ``opener`` and pick ``option``, again if the panel drew itself anew
+    under the open menu (as panels do when they load their runs or a plot once more)."""
     for attempt in range(3):
         try:
-            page.locator(f'[data-cy="panel-content-{name}"] [role="combobox"]').first.click()
-            page.get_by_role("option", name=key, exact=True).click(timeout=15_000)
+            opener.click()
+            page.get_by_role("option", name=option, exact=True).click(timeout=15_000)
             return
         except PlaywrightError:
             if attempt == 2:
@@ -606,6 +611,5 @@ def test_fiftyones_embeddings_panel_draws_a_runs_map(page, app_dataset):
         page.get_by_text(f"{key}_map", exact=True).wait_for()
     page.get_by_text("wavelet_map", exact=True).click()
     page.get_by_text(f"{len(app_dataset)} points", exact=True).wait_for()
-    page.get_by_text("Color by", exact=False).first.click()
-    page.get_by_role("option", name="wavelet_status", exact=True).click()
+    choose_option(page, page.get_by_text("Color by", exact=False).first, "wavelet_status")
     screenshot(page, "embeddings_panel_wavelet_map")
