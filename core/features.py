@@ -1,5 +1,6 @@
 """Feature maps of a trained torch model (the thesis method, step 1): a forward hook on a
-chosen layer captures its output for every image, batched through a DataLoader; or, with
+chosen layer captures its output for every image, in batches (image files decoded one
+batch ahead, each image under the time bound of ``images.load_images``); or, with
 an executor, batches of image files as Ray tasks, each worker building the model once
 from its source (``ModelSource``)."""
 
@@ -7,7 +8,10 @@ import hashlib
 import io
 import os
 import pickle
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as WaitTimeout
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +23,7 @@ if installed("torch"):
     import torch
 else:  # the [features] extra is missing: bridge.features refuses feature maps, saying so
     torch = None
+from . import images as image_files
 from .images import load_image
 from .parameters import check_declared, declared
 
@@ -122,10 +127,12 @@ def check_layer(model, layer):
 
 def extract_features(model, layer, images, batch_size=ExtractionParameters.batch_size, num_workers=None,
                      device=None, pool=ExtractionParameters.pool, progress=None):  # fmt: skip
-    """Output of ``layer`` for every image of ``images`` (a torch ``Dataset`` of CHW
-    tensors, or an array (n, C, H, W)), one flattened row per image; ``layer=None`` takes
-    the model's own output. ``pool`` averages convolutional maps (N, C, H, W) over H and W
-    first. ``num_workers`` None: ``loader_workers``. ``progress(done, total)``. TorchScript
+    """Output of ``layer`` for every image of ``images`` (``ImageFiles``, a torch
+    ``Dataset`` of CHW tensors, or an array (n, C, H, W)), one flattened row per image;
+    ``layer=None`` takes the model's own output. ``pool`` averages convolutional maps (N,
+    C, H, W) over H and W first. ``num_workers`` None: ``loader_workers``. ``progress(done,
+    total)`` after each batch, and at least every ``images.POLL_SECONDS`` while image files
+    are slow to read (a cancel raised there stops the extraction at once). TorchScript
     models take no hooks: only their output.
 
     Batches go channels-last (oneDNN's fast layout for convolutions) under
@@ -133,12 +140,22 @@ def extract_features(model, layer, images, batch_size=ExtractionParameters.batch
     modules = check_layer(model, layer)
     device = resolve_device(device)
     model = model.to(device, memory_format=torch.channels_last).eval()
-    if isinstance(images, np.ndarray):
-        images = torch.utils.data.TensorDataset(torch.as_tensor(images, dtype=torch.float32))
     workers = loader_workers(device) if num_workers is None else num_workers
-    loader = torch.utils.data.DataLoader(
-        images, batch_size=batch_size, num_workers=workers, pin_memory=device == "cuda"
-    )
+    done = 0
+
+    def waiting():
+        if progress is not None:
+            progress(done, len(images))
+
+    if isinstance(images, ImageFiles):
+        batches = images.batches(batch_size, workers, pin=device == "cuda", waiting=waiting)
+    else:
+        if isinstance(images, np.ndarray):
+            images = torch.utils.data.TensorDataset(torch.as_tensor(images, dtype=torch.float32))
+        loader = torch.utils.data.DataLoader(
+            images, batch_size=batch_size, num_workers=workers, pin_memory=device == "cuda"
+        )
+        batches = (batch[0] if isinstance(batch, (tuple, list)) else batch for batch in loader)
     captured = []
 
     def hook(_module, _inputs, output):
@@ -148,29 +165,33 @@ def extract_features(model, layer, images, batch_size=ExtractionParameters.batch
         captured.append(output.detach().flatten(1).float().cpu())
 
     handle = modules[layer].register_forward_hook(hook) if layer is not None else None
-    done = 0
     try:
         with torch.inference_mode():
-            for batch in loader:
-                batch = batch[0] if isinstance(batch, (tuple, list)) else batch
+            for batch in batches:
                 batch = batch.to(device, non_blocking=True)
                 output = model(batch.contiguous(memory_format=torch.channels_last) if batch.ndim == 4 else batch)
                 if handle is None:
                     hook(None, None, output)
                 done += len(batch)
-                if progress is not None:
-                    progress(done, len(images))
+                waiting()
     finally:
         if handle is not None:
             handle.remove()
+        if isinstance(images, ImageFiles):
+            batches.close()  # stops the decoding ahead
     return torch.cat(captured).numpy()
 
 
+class _Stopped(Exception):
+    """The extraction ended while the next batch was decoding: the decoding stops too."""
+
+
 class ImageFiles:
-    """Image files as CHW float tensors of one size (a map-style dataset for torch's
-    DataLoader), decoded in DataLoader workers so a large view streams instead of being
-    held in memory (``load_image`` decodes a large
-    JPEG near the target size with PIL's draft mode). ``mean``/``std`` (per channel)
+    """Image files as CHW float tensors of one size, decoded in batches by
+    ``images.load_images`` (threads; each image under its time bound, so a file on a
+    storage that stopped answering is named instead of waited on), one batch ahead of the
+    model; ``load_image`` decodes a large JPEG near the target size with PIL's draft mode.
+    Also a map-style torch dataset, one image per index. ``mean``/``std`` (per channel)
     normalize as the model was trained, e.g. ImageNet's."""
 
     def __init__(self, paths, size=(32, 32), color="rgb", mean=None, std=None):
@@ -182,10 +203,48 @@ class ImageFiles:
         return len(self.paths)
 
     def __getitem__(self, index):
-        image = torch.from_numpy(load_image(self.paths[index], self.size, self.color)).permute(2, 0, 1)
-        if self.mean is not None:
-            image = (image - self.mean) / self.std
-        return image
+        return self._tensors(load_image(self.paths[index], self.size, self.color)[None])[0]
+
+    def _tensors(self, pixels):
+        """(n, H, W, C) pixels as (n, C, H, W) tensors (channels-last in memory), normalized."""
+        images = torch.from_numpy(pixels).permute(0, 3, 1, 2)
+        return images if self.mean is None else (images - self.mean) / self.std
+
+    def batches(self, batch_size, workers, pin=False, waiting=None):
+        """The images in order, ``batch_size`` at a time; the next batch decodes (in
+        ``workers`` threads) while the caller works on this one. ``waiting()`` is called
+        every ``images.POLL_SECONDS`` while the caller waits on a batch (a cancel raised
+        there stops the decoding too)."""
+        stopped = threading.Event()
+
+        def stop_if_asked(_done, _total):
+            if stopped.is_set():
+                raise _Stopped
+
+        def decode(start):
+            pixels = image_files.load_images(
+                self.paths[start : start + batch_size], self.size, self.color, workers, stop_if_asked
+            )
+            batch = self._tensors(pixels)
+            return batch.pin_memory() if pin else batch
+
+        ahead = ThreadPoolExecutor(max_workers=1)
+        try:
+            starts = range(0, len(self.paths), batch_size)
+            pending = ahead.submit(decode, starts[0]) if starts else None
+            for following in [*starts[1:], None]:
+                while True:
+                    try:
+                        batch = pending.result(timeout=image_files.POLL_SECONDS)
+                        break
+                    except WaitTimeout:
+                        if waiting is not None:
+                            waiting()
+                pending = None if following is None else ahead.submit(decode, following)
+                yield batch
+        finally:  # never waits on a stuck read
+            stopped.set()
+            ahead.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)

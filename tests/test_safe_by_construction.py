@@ -388,6 +388,41 @@ def test_a_cancel_is_heard_while_an_image_is_still_reading(slow_image, monkeypat
     assert heard == [(0, 1)], "the cancel was heard only once the image was read"
 
 
+def test_a_feature_map_run_names_an_image_still_reading_after_the_time_bound(tiny, slow_image, monkeypatch):
+    """The feature maps read their images under the same bound (batches decoded ahead of
+    the model by ``load_images``, not by DataLoader workers that no one can time)."""
+    import torch
+    from fiftyone_redundancy.core import images
+
+    monkeypatch.setattr(images, "DECODE_SECONDS", 0.05)
+    monkeypatch.setattr(images, "POLL_SECONDS", 0.01)
+    sample = tiny.first()
+    sample.filepath = slow_image
+    sample.save()
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    with pytest.raises(images.ImageReadError, match=r"slow.png was still reading after 0.05 s"):
+        fr.compute_feature_clusters(tiny, model=model, key="feat", progress=False)
+    assert "feat" not in fr.list_runs(tiny)
+
+
+def test_a_cancel_is_heard_while_a_feature_batch_is_still_reading(slow_image, monkeypatch):
+    import torch
+    from fiftyone_redundancy.core import images
+    from fiftyone_redundancy.core.features import ImageFiles, extract_features
+
+    monkeypatch.setattr(images, "POLL_SECONDS", 0.01)
+    heard = []
+
+    def cancel(done, total):
+        heard.append((done, total))
+        raise KeyboardInterrupt("cancelled")
+
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(model, None, ImageFiles([slow_image], (224, 224)), num_workers=1, progress=cancel)
+    assert heard == [(0, 1)], "the cancel was heard only once the image was read"
+
+
 # --- deletion under the lease, from one snapshot ---------------------------------------
 
 
