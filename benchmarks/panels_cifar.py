@@ -42,6 +42,8 @@ def timed_handler(dataset, panel, method, state=None, **params):
 
 
 def headless(dataset):
+    from fiftyone import ViewField as F
+
     print(f"{'panel handler':<44}{'seconds':>9}{'sent (MB)':>11}")
     rows = []
     seconds, size, state = timed_handler(dataset, "redundancy_panel", "on_load", state={"key": KEY})
@@ -56,6 +58,9 @@ def headless(dataset):
     lasso = [{"id": sample_id} for sample_id in dataset.take(1000, seed=0).values("id")]
     seconds, size, _ = timed_handler(dataset, "embedding_map", "on_selected", state=state, data=lasso)
     rows.append(("Embedding map: lasso 1,000 points", seconds, size))
+    member = dataset.match(F(f"{KEY}_status") == "representative").first().id
+    seconds, size, _ = timed_handler(dataset, "embedding_map", "on_click", state=state, id=member)
+    rows.append(("Embedding map: click a group's point", seconds, size))
     for name, seconds, size in rows:
         print(f"{name:<44}{seconds:>9.2f}{size / 2**20:>11.2f}")
     print(f"on screen: {note}")

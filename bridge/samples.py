@@ -39,6 +39,13 @@ def classification_fields(samples):
 def read_labels(samples, label_field):
     """Per-sample label values of ``label_field`` (a ``Classification`` field or a plain
     string/int/bool field), None where a sample has no label."""
+    path = label_path(samples, label_field)
+    return None if path is None else samples.values(path)
+
+
+def label_path(samples, label_field):
+    """The path whose values are ``label_field``'s labels (``read_labels``), to read them
+    with other fields in one pass; None for no ``label_field``."""
     if label_field is None:
         return None
     field = samples.get_field(label_field)
@@ -49,9 +56,9 @@ def read_labels(samples, label_field):
             "or pass label_field=None to treat every sample as one label"
         )
     if is_classification(field):
-        return samples.values(f"{label_field}.label")
+        return f"{label_field}.label"
     if isinstance(field, LABEL_VALUE_FIELDS):
-        return samples.values(label_field)
+        return label_field
     raise ValueError(
         f"label_field {label_field!r} is a {type(field).__name__}; it must hold one "
         f"fo.Classification or a string/int per sample, such as {classification_fields(samples)}"

@@ -15,7 +15,6 @@ import fiftyone.operators.types as types
 
 from ..bridge.methods import METHODS
 from ..bridge.runs import list_runs, method_of
-from ..bridge.samples import distinct_names
 from . import figures
 from .run_state import RunPanel, current_run, data_name, errors_in_place, new_revision, set_data
 
@@ -45,24 +44,26 @@ class EmbeddingMapPanel(RunPanel):
             ctx.panel.state.note_md = NO_MAPS
             return
         color_by = ctx.panel.state.color_by or "status"
-        sample_ids, points, points_3d, statuses, representatives, labels = run.map_columns()
-        three_d = bool(ctx.panel.state.three_d) and points_3d is not None
-        if color_by == "label" and labels is None:
+        columns = run.map_columns()
+        three_d = bool(ctx.panel.state.three_d) and columns.points_3d is not None
+        if color_by == "label" and columns.labels is None:
             color_by = "status"
         traces, chosen_points = figures.embedding_map(
-            points_3d if three_d else points,
-            sample_ids,
-            statuses,
-            representatives,
-            colors=labels if color_by == "label" else None,
-            hover=hover_texts(run, sample_ids, labels),
+            columns.points_3d if three_d else columns.points,
+            columns.sample_ids,
+            columns.statuses,
+            columns.representatives,
+            colors=columns.labels if color_by == "label" else None,
+            hover=hover_texts(columns),
             shown=ctx.panel.state.shown_ids or (),
         )
         ctx.panel.state.color_by = color_by
         ctx.panel.state.three_d = three_d
-        ctx.panel.state.has_3d = points_3d is not None
-        ctx.panel.state.has_labels = labels is not None
-        ctx.panel.state.note_md = map_note(run, len(sample_ids), figures.downsample_note(chosen_points, statuses))
+        ctx.panel.state.has_3d = columns.points_3d is not None
+        ctx.panel.state.has_labels = columns.labels is not None
+        ctx.panel.state.note_md = map_note(
+            run, len(columns.sample_ids), figures.downsample_note(chosen_points, columns.statuses)
+        )
         set_data(ctx, "embedding", traces)
 
     def on_change_color(self, ctx):
@@ -164,14 +165,12 @@ def map_note(run, n_points, downsample_note):
     return f"{note}\n\n{downsample_note}" if downsample_note else note
 
 
-def hover_texts(run, sample_ids, labels):
-    """What hovering a point says: its file name, label and group."""
-    view = run.view()
-    ids, paths, groups = view.values(["id", "filepath", f"{run.key}_group"])
-    where = {sample_id: (name, group) for sample_id, name, group in zip(ids, distinct_names(paths), groups)}
-    texts = []
-    for row, sample_id in enumerate(sample_ids):
-        name, group = where[sample_id]
-        label = "" if labels is None else f" · label {labels[row]}"
-        texts.append(f"{name}{label} · " + (f"group {group}" if group is not None and group >= 0 else "in no group"))
-    return texts
+def hover_texts(columns):
+    """What hovering each point of ``columns`` (``MapColumns``) says: its file name, label
+    and group."""
+    labels = columns.labels or [None] * len(columns.names)
+    return [
+        f"{name}{'' if columns.labels is None else f' · label {label}'} · "
+        + (f"group {group}" if group is not None and group >= 0 else "in no group")
+        for name, label, group in zip(columns.names, labels, columns.groups)
+    ]
