@@ -148,6 +148,7 @@ def run_image_analysis(samples, method, parameters, analyze, key, label_field, i
             "color": color,
             "embeddings_field": embeddings_field,
             **(config or {}),
+            **({} if keeper is None else {"skip_failures": skip_failures, "update_folder": keeper.parent}),
             **runs.parameters_record(parameters),
         }
         run = runs.store_run(writer, samples, method.name, config, sample_ids, analysis.decisions, details)

@@ -50,6 +50,11 @@ class Method:
     """``module:Class`` (under ``operators``) of its App operator, which the plugin registers
     (FiftyOne also needs the operator's name in ``fiftyone.yml``)."""
 
+    @property
+    def function_name(self):
+        """The name the package publishes the analysis' function under."""
+        return self.function.split(":")[1]
+
     def load_function(self):
         return _load("bridge", self.function)
 
@@ -94,7 +99,7 @@ FEATURES = describe(name="feature_maps", label="feature maps", parameters=Featur
 
 def analysis_functions():
     """``{name: function}`` of every analysis, as the package publishes them."""
-    return {method.function.split(":")[1]: method.load_function() for method in METHODS.values()}
+    return {method.function_name: method.load_function() for method in METHODS.values()}
 
 
 def method_named(name):

@@ -122,11 +122,8 @@ def ssim_run(samples, parameters, key, label_field, image_size, color, embedding
             "pairs": analysis.pairs.as_record(),
         }
 
-    config = {"similarity_backend": similarity_backend}
-    if keeper is not None:
-        config.update(skip_failures=skip_failures, update_folder=keeper.parent)
     return run_image_analysis(
         samples, SSIM, parameters, analyze, key, label_field, image_size, color,
         embeddings_field, num_workers, skip_failures, parameters.device, progress, overwrite,
-        streamed=executor is not None, executor=executor, config=config, holds_images=True, keeper=keeper,
+        streamed=executor is not None, executor=executor, config={"similarity_backend": similarity_backend}, holds_images=True, keeper=keeper,
     )  # fmt: skip

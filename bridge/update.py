@@ -5,8 +5,8 @@ samples now.
 What is reused: the decoded images of the samples whose file is unchanged (path, size,
 modification time) and the score of every pair of two such images that the run verified
 (a pair score depends on its two images alone, while a wavelet run keeps the same wavelet
-columns; an SSIM run's descriptor is each image's own). What is done again: decoding only the new and changed images; the steps over
-the whole set, which are cheap per image but global (identical images, wavelets, the
+columns; an SSIM run's descriptor is each image's own). What is done again: decoding
+only the new and changed images; the steps over the whole set, which are cheap per image but global (identical images, wavelets, the
 column selection, the candidate search, whose principal axes and nearest neighbours
 move with every image added or removed, the grouping, the decisions and the map); and
 the verification of only the candidate pairs not scored before (mostly pairs with a new
@@ -54,7 +54,7 @@ def update_run(samples, key, progress=None, overwrite=False):
             f"run {key!r} on dataset {dataset.name!r} is {method_words(METHOD_PREFIX + run.method)}; "
             f"update_run brings {WAVELET.label} and {SSIM.label} runs up to date: run its analysis again instead"
         )
-    compute = f"{run.method_info.function.split(':')[1]}(..., update_folder=...)"
+    compute = f"{run.method_info.function_name}(..., update_folder=...)"
     store = run.stored_details.get("update_store")
     if store is None:
         raise ValueError(

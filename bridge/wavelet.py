@@ -137,12 +137,9 @@ def wavelet_run(samples, parameters, key, label_field, image_size, color, embedd
             details["pairs"] = analysis.pairs.as_record()
         return analysis, details
 
-    config = {"similarity_backend": similarity_backend}
-    if keeper is not None:
-        config.update(skip_failures=skip_failures, update_folder=keeper.parent)
     return run_image_analysis(
         samples, WAVELET, parameters, analyze, key, label_field, image_size, color,
         embeddings_field, num_workers, skip_failures, parameters.device, progress, overwrite,
-        streamed=True, executor=executor, config=config,
+        streamed=True, executor=executor, config={"similarity_backend": similarity_backend},
         pair_scored=parameters.grouping == "score", keeper=keeper,
     )  # fmt: skip

@@ -16,7 +16,6 @@ from .pair_score import (
     PairScorer,
     pair_score_parameters,
     ScoredPairs,
-    coarse_wavelet_descriptor,
     require_threshold,
     reusing_verifier,
     score_within,
@@ -163,13 +162,13 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
         if mode == "dense":
             local_first, local_second = np.triu_indices(len(scored), k=1)
             first, second = scored[local_first], scored[local_second]
-            pairs = np.stack([first, second], axis=1)
-            if known is not None:  # the scorer's own descriptor, each pair on its two images alone
-                descriptor = coarse_wavelet_descriptor(images, parameters.device)
-                scores = reusing_verifier(images, parameters.pair_score, embeddings, descriptor, known)(pairs, progress)
+            if known is not None:
+                verify = reusing_verifier(images, parameters.pair_score, embeddings, None, known)
+                scores = verify(np.stack([first, second], axis=1), progress)
             elif executor is None:
                 scores = PairScorer(images, parameters.pair_score, embeddings).score(first, second, progress=progress)
             else:
+                pairs = np.stack([first, second], axis=1)
                 scores = verify_sharded(executor, images, parameters.pair_score, embeddings, None, pairs, progress)
             measured = score_matrix(n, ScoredPairs(first, second, scores)).toarray()
             # every image as its picture: identical images score 1 with each other

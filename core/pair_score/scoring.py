@@ -22,7 +22,7 @@ from .descriptors import candidate_descriptors, unit_rows
 from .pairs import ScoredPairs
 from .parameters import STORED_FLOOR, PairScoreParameters
 from .scorer import PairScorer
-from .shards import rows_of, shard_preparation, touched_rows, verify_sharded, verify_sharded_across
+from .shards import rows_of, scorer_descriptor, shard_preparation, touched_rows, verify_sharded, verify_sharded_across
 
 
 def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
@@ -87,8 +87,9 @@ def reusing_verifier(images, parameters, embeddings, descriptor, known):
     verifies the rest with a ``PairScorer`` of only the images they touch (each image's
     own values are its own: a pair scores as it would among all the images), recording
     every score in ``known``: an update prepares and verifies only what is new. The
-    descriptor is made unit over all the images, as the whole set's scorer makes it."""
-    unit_descriptor = unit_rows(in_memory(descriptor))
+    descriptor (None: the scorer's own) is made unit over all the images, as the whole
+    set's scorer makes it."""
+    unit_descriptor = unit_rows(in_memory(scorer_descriptor(images, parameters, descriptor)))
 
     def verify(pairs, progress):
         found, scores = known.lookup(pairs)

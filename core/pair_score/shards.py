@@ -17,7 +17,7 @@ def shard_preparation(images, parameters, descriptor=None):
     """What every shard of ``images`` reads instead of computing it again:
     ``(descriptor, baselines, reproductions)`` (``descriptor`` None: the scorer's own,
     ``coarse_wavelet_descriptor``)."""
-    descriptor = _scorer_descriptor(images, parameters, descriptor)
+    descriptor = scorer_descriptor(images, parameters, descriptor)
     return descriptor, aligned_baselines(images, parameters), image_reproductions(images)
 
 
@@ -68,8 +68,8 @@ def verify_sharded_across(executor, query_images, index_images, parameters, quer
     raw verified similarities)``, each shard sent the query and index images its pairs
     touch (made as they are asked for), scored as ``PairScorer.score_and_raw`` scores them
     in one process."""
-    query_descriptor = _scorer_descriptor(query_images, parameters, query_descriptor)
-    index_descriptor = _scorer_descriptor(index_images, parameters, index_descriptor)
+    query_descriptor = scorer_descriptor(query_images, parameters, query_descriptor)
+    index_descriptor = scorer_descriptor(index_images, parameters, index_descriptor)
 
     def tasks():
         for start in range(0, len(pairs), SHARD_PAIRS):
@@ -100,7 +100,7 @@ def rows_of(values, rows):
     return None if values is None else take_rows(values, rows)
 
 
-def _scorer_descriptor(images, parameters, descriptor):
+def scorer_descriptor(images, parameters, descriptor):
     """``descriptor``, or the one ``PairScorer`` makes itself when it is None."""
     if descriptor is not None:
         return descriptor
