@@ -141,7 +141,7 @@ def run_image_analysis(samples, method, parameters, analyze, key, label_field, i
             "points": analysis.points.round(5).tolist(),
         }
         if keeper is not None:
-            details.update(keeper.keep(writer, sample_ids, images, embeddings))
+            details.update(keeper.keep(writer, sample_ids, images))
         config = {
             "label_field": label_field,
             "image_size": list(size),

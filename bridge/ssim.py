@@ -112,7 +112,7 @@ def ssim_run(samples, parameters, key, label_field, image_size, color, embedding
 
     def analyze(images, labels, embeddings, pairs_progress, sample_ids):
         search = index_search(samples, sample_ids, similarity_backend, similarity_config)
-        known = None if keeper is None else keeper.known(sample_ids, embeddings)
+        known = None if keeper is None else keeper.known(sample_ids)
         analysis = analyze_ssim(in_memory(images), labels, parameters, embeddings, pairs_progress, search, executor, known)
         return analysis, {
             "mode_used": analysis.mode,

@@ -3,9 +3,8 @@ update_folder=...)``, ``bridge.update``), and how an update reads it back.
 
 A run's update store is one folder, named after the dataset, the key and the attempt
 that wrote it, under the user's ``update_folder``: the decoded images (uint8 where they
-are exactly what the decoder gave, else float32), their file paths, their embeddings
-when the run had them, and the score of every pair the run verified (rows into the run's
-``sample_ids``) with the wavelet columns they were scored with. The lease records the
+are exactly what the decoder gave, else float32), their file paths, and the evidence of
+every pair the run verified (rows into the run's ``sample_ids``; ``known_pairs``). The lease records the
 folder before it is created and the run record names it after the commit
 (``RunWriter.record_staging_folder``, ``runs.lifecycle._owned_folders``): it is deleted through those
 records only, when the run is replaced, updated or deleted, or its writer died first.
@@ -21,7 +20,7 @@ from ..core.known_pairs import KnownScores
 from . import runs
 from .samples import media_record, read_images, read_labels, read_view, require_images
 
-IMAGES, PAIRS, EMBEDDINGS, PATHS = runs.UPDATE_STORE_FILES
+IMAGES, PAIRS, _, PATHS = runs.UPDATE_STORE_FILES  # embeddings.npy: written by 0.5.0's stores only
 
 
 def update_keeper(update_folder, similarity_backend=None, executor=None):
@@ -97,28 +96,27 @@ class UpdateKeeper:
         labels = None if labels is None else [label for label, keep in zip(labels, kept) if keep]
         return sample_ids, labels, images[kept], time.perf_counter() - started, skipped, repaired
 
-    def known(self, sample_ids, embeddings):
-        """The ``KnownScores`` of the batch ``read`` gave: for an update, the stored scores
-        of pairs whose two images are reused and whose embeddings (when the run has
-        them) are unchanged."""
+    def known(self, sample_ids):
+        """The ``KnownScores`` of the batch ``read`` gave: for an update, the stored
+        evidence of the pairs whose two images are reused (``known_pairs``). A store
+        written before the evidence was kept (0.5.0) gives none: every pair is verified."""
         if self.key is None:
             self._known = KnownScores(len(sample_ids))
             return self._known
         store = self._previous["update_store"]["folder"]
         stored = np.load(os.path.join(store, PAIRS))
+        if "evidence" not in stored:
+            self._known = KnownScores(len(sample_ids))
+            return self._known
         current = np.full(len(self._previous["sample_ids"]), -1)
         reused = np.flatnonzero(self._reused >= 0)
         current[self._reused[reused]] = reused
-        if embeddings is not None and os.path.exists(os.path.join(store, EMBEDDINGS)):
-            before = np.load(os.path.join(store, EMBEDDINGS))
-            changed = ~np.all(before[self._reused[reused]] == embeddings[reused], axis=1)
-            current[self._reused[reused[changed]]] = -1
         first, second = current[stored["first"]], current[stored["second"]]
         both = (first >= 0) & (second >= 0)
-        self._known = KnownScores(len(sample_ids), first[both], second[both], stored["score"][both], stored["kept_columns"])
+        self._known = KnownScores(len(sample_ids), first[both], second[both], stored["evidence"][both])
         return self._known
 
-    def keep(self, writer, sample_ids, images, embeddings):
+    def keep(self, writer, sample_ids, images):
         """Write this run's store (recorded in ``writer``'s lease first) and return the
         details the run records: ``update_store`` (its folder) and ``update`` (images
         decoded and reused, pairs verified and reused)."""
@@ -130,11 +128,8 @@ class UpdateKeeper:
         as_bytes = np.rint(images * 255.0).astype(np.uint8)
         exact = np.array_equal(as_bytes.astype(np.float32) / 255.0, images)
         np.save(os.path.join(folder, IMAGES), as_bytes if exact else images)
-        pairs, scores = self._known.verified() if self._known is not None else (np.empty((0, 2), dtype=np.int64), np.empty(0))
-        kept_columns = self._known.kept_columns if self._known is not None and self._known.kept_columns is not None else []
-        np.savez(os.path.join(folder, PAIRS), first=pairs[:, 0], second=pairs[:, 1], score=scores, kept_columns=kept_columns)
-        if embeddings is not None:
-            np.save(os.path.join(folder, EMBEDDINGS), np.asarray(embeddings))
+        pairs, evidence = (self._known or KnownScores(len(sample_ids))).verified()
+        np.savez(os.path.join(folder, PAIRS), first=pairs[:, 0], second=pairs[:, 1], evidence=evidence)
         paths = dict(zip(*writer.dataset.select(sample_ids).values(["id", "filepath"])))
         with open(os.path.join(folder, PATHS), "w") as handle:
             json.dump([paths[sample_id] for sample_id in sample_ids], handle)

@@ -150,9 +150,9 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
     features whole). ``search`` finds the pair score's
     candidates (``pair_score.within_candidates``; default: ``pair_score.nearest_neighbors``);
     ``executor`` (``parallel.RayExecutor``) verifies them as Ray tasks. ``known``
-    (``known_pairs.KnownScores``, rows of ``images``): the pair scores an earlier run of
-    these images verified, reused where the selection keeps the same columns (else all
-    are verified again), and given every score this run used (``bridge.update``)."""
+    (``known_pairs.KnownScores``, rows of ``images``): the evidence of the pairs an
+    earlier run of these images verified, fused with this run's selected columns, and
+    given the evidence of every pair this run used (``bridge.update``)."""
     parameters = parameters or WaveletParameters()
     timings = {}
     with timed(timings, "identities"):
@@ -164,7 +164,7 @@ def analyze_wavelet_clusters(images, labels=None, parameters=None, embeddings=No
         pairs = score_within(
             images, parameters.pair_score, embeddings, wavelet_descriptor=selected, progress=progress,
             search=search, executor=executor, timings=timings, identities=identities,
-            known=None if known is None else known.use_columns(selection.kept_columns),
+            known=known,
         )  # fmt: skip
         with timed(timings, "grouping"):
             cluster_labels, decisions = decide_on_pairs(pairs, parameters.threshold, identities, labels)

@@ -18,9 +18,9 @@ CONTRACT = ("status", "group", "representative", "score")
 
 LEVEL = 1
 """The demo's 510 images have fewer than the 768 level-1 coefficients: the column selection
-keeps them all whatever is added, and an update reuses every score of unchanged pairs (at
-the default level 2 the selection, 84 of 192 columns, moves with each image added or
-removed, and every pair is verified again: ``test_an_update_whose_columns_change...``)."""
+keeps them all whatever is added (at the default level 2 the selection, 84 of 192
+columns, moves with each image added or removed; the pairs' evidence is reused all the
+same: ``test_an_update_whose_columns_change...``)."""
 
 
 @pytest.fixture
@@ -97,13 +97,32 @@ def test_update_after_deletions_equals_a_fresh_run(growing):
     assert_fresh(dataset)
 
 
-def test_an_update_whose_columns_change_verifies_every_pair_again(small_dataset, tmp_path):
+def test_an_update_whose_columns_change_reuses_the_pairs_evidence(small_dataset, tmp_path):
+    """The selection keeps other columns after a deletion, so every pair's descriptor
+    cosine changes: the stored evidence is fused with the new one, none verified again."""
     before = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", update_folder=str(tmp_path / "store"),
                                          progress=False)  # fmt: skip
     small_dataset.delete_samples(small_dataset.take(3, seed=1))
     run = fr.update_run(small_dataset, "wavelet", progress=False)
     assert run.details["kept_columns"] != before.details["kept_columns"]
-    assert run.details["update"]["reused_pairs"] == 0 and run.details["update"]["decoded"] == 0
+    assert run.details["update"]["decoded"] == 0 and run.details["update"]["reused_pairs"] > 0
+    assert run.details["update"]["verified_pairs"] < run.details["update"]["reused_pairs"] / 10
+    assert_fresh(small_dataset)
+
+
+def test_a_store_kept_by_0_5_is_updated_by_verifying_its_pairs_again(small_dataset, tmp_path):
+    """0.5.0 kept fused scores, valid only for its columns: such a store reuses its
+    images, and every pair is verified again."""
+
+    run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", update_folder=str(tmp_path / "store"),
+                                      progress=False)  # fmt: skip
+    pairs = os.path.join(run.details["update_store"]["folder"], "pairs.npz")
+    stored = np.load(pairs)
+    np.savez(pairs, first=stored["first"], second=stored["second"], score=stored["evidence"][:, 0], kept_columns=[])
+    small_dataset.delete_samples(small_dataset.take(3, seed=1))
+    run = fr.update_run(small_dataset, "wavelet", progress=False)
+    assert run.details["update"]["decoded"] == 0 and run.details["update"]["reused_pairs"] == 0
+    assert run.details["update"]["verified_pairs"] > 0
     assert_fresh(small_dataset)
 
 

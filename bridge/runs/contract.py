@@ -35,7 +35,8 @@ never taken for one because of its name. A dead attempt's entries stay, so a wri
 its that lands late is still known."""
 UPDATE_STORE_FILES = ("images.npy", "pairs.npz", "embeddings.npy", "paths.json")
 """The files an update store holds (``bridge.update_store``): all a run ever writes in the
-folder its record names, and all that removing that folder deletes."""
+folder its record names, and all that removing that folder deletes (``embeddings.npy``:
+written by 0.5.0's stores only)."""
 COMMIT_FILES = "redundancy_commits"
 REVIEWS = "redundancy_reviews"
 """Pair-review decisions of each run (``bridge/review.py``): a document per reviewed pair,

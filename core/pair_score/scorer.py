@@ -47,6 +47,34 @@ def fuse(verified, descriptor_cosine=None, embedding_cosine=None, embedding_weig
     return (1 - embedding_weight) * pixels + embedding_weight * embedding
 
 
+EVIDENCE = ("verified", "trimmed", "reproduction")
+"""What a pair's score takes from its two images alone, the costly part of it: the
+verified similarity, the similarity with frames trimmed (NaN where neither image is
+framed, ``core.frames``) and the pair's reproduction (``core.detail``). The score fuses it
+with the descriptor's and the embeddings' cosines (``fused_scores``), so an update keeps
+the evidence (``known_pairs``): it holds whatever descriptor a run selects."""
+
+
+def fused_scores(evidence, descriptor_cosine, embedding_cosine, embedding_weight):
+    """Pair scores from ``EVIDENCE`` rows and the pairs' cosines (``fuse``); a pair with a
+    framed image scores the larger of its score and its score with the frames trimmed."""
+    verified, trimmed, reproduction = np.asarray(evidence, dtype=np.float64).T
+    scores = fuse(verified, descriptor_cosine, embedding_cosine, embedding_weight, reproduction)
+    framed = ~np.isnan(trimmed)
+    if framed.any():
+        embedding = None if embedding_cosine is None else embedding_cosine[framed]
+        scores[framed] = np.maximum(scores[framed], fuse(trimmed[framed], None, embedding, embedding_weight, reproduction[framed]))
+    return scores
+
+
+def pair_cosines(own, theirs, first, second):
+    """The cosines of the pairs ``own[first[k]]``, ``theirs[second[k]]`` of unit rows
+    (descriptors or embeddings); None where there are no rows (no embeddings)."""
+    if own is None or theirs is None:
+        return None
+    return np.einsum("ij,ij->i", own[first], theirs[second])
+
+
 def smoothed(images, sigma):
     """``images`` under a Gaussian blur of ``sigma`` pixels (``PairScoreParameters.smoothing``;
     0: as they are)."""
@@ -121,37 +149,48 @@ class PairScorer:
         alignment, before any discount) ranks how unlike each other two images are.
         ``progress(done, total)`` is called after every ``PROGRESS_PAIRS`` pairs (it may
         raise to stop the work)."""
+        evidence, raw = self.evidence_and_raw(first, second, other, progress)
+        return self.fused(evidence, first, second, other), raw
+
+    def evidence_and_raw(self, first, second, other=None, progress=None):
+        """``(evidence, raw)`` of pairs ``self[first[k]]``, ``other[second[k]]``: the
+        ``EVIDENCE`` rows, what the score takes from the two images alone (the costly
+        part), and the raw verified similarity. ``progress`` as in ``score_and_raw``."""
         first = np.asarray(first, dtype=np.int64)
         second = np.asarray(second, dtype=np.int64)
-        fused, raw = np.empty(len(first)), np.empty(len(first))
+        evidence, raw = np.empty((len(first), len(EVIDENCE))), np.empty(len(first))
         for start in range(0, len(first), PROGRESS_PAIRS):
             chunk = slice(start, start + PROGRESS_PAIRS)
-            fused[chunk], raw[chunk] = self._score_chunk(first[chunk], second[chunk], other)
+            evidence[chunk], raw[chunk] = self._evidence_chunk(first[chunk], second[chunk], other)
             if progress is not None:
                 progress(min(start + PROGRESS_PAIRS, len(first)), len(first))
-        return fused, raw
+        return evidence, raw
 
-    def _score_chunk(self, first, second, other):
+    def fused(self, evidence, first, second, other=None):
+        """The pair scores of ``evidence`` (``evidence_and_raw``'s rows for these pairs)
+        with this scorer's descriptor and embeddings."""
+        other = self if other is None else other
+        return fused_scores(
+            evidence,
+            pair_cosines(self.descriptor, other.descriptor, first, second),
+            pair_cosines(self.embeddings, other.embeddings, first, second),
+            self.parameters.embedding_weight,
+        )
+
+    def _evidence_chunk(self, first, second, other):
         other = self if other is None else other
         if self.parameters.verification == "aligned":
             raw = self.similarity.raw_pairs(first, second, other.similarity)
             verified = self.similarity.discount(raw, first, second, other.similarity)
         else:
             raw = verified = self.similarity.pairs(first, second, other.similarity)
-        descriptor_cosine = np.einsum("ij,ij->i", self.descriptor[first], other.descriptor[second])
-        embedding_cosine = None
-        if self.embeddings is not None and other.embeddings is not None:
-            embedding_cosine = np.einsum("ij,ij->i", self.embeddings[first], other.embeddings[second])
-        weight = self.parameters.embedding_weight
-        reproduction = np.minimum(self.reproductions[first], other.reproductions[second])
-        fused = fuse(verified, descriptor_cosine, embedding_cosine, weight, reproduction)
+        trimmed = np.full(len(first), np.nan)
         framed = (self._trimmed_row[first] >= 0) | (other._trimmed_row[second] >= 0)
         if framed.any():
             (own, own_rows), (theirs, their_rows) = self._trimmed(first[framed]), other._trimmed(second[framed])
-            trimmed = own.pairs(own_rows, their_rows, theirs)
-            embedding = None if embedding_cosine is None else embedding_cosine[framed]
-            fused[framed] = np.maximum(fused[framed], fuse(trimmed, None, embedding, weight, reproduction[framed]))
-        return fused, raw
+            trimmed[framed] = own.pairs(own_rows, their_rows, theirs)
+        reproduction = np.minimum(self.reproductions[first], other.reproductions[second])
+        return np.stack([verified, trimmed, reproduction], axis=1), raw
 
     def _trimmed(self, indices):
         """``(similarity, rows)``: the aligned similarity of the images ``indices`` name,

@@ -21,7 +21,7 @@ from .candidates import (
 from .descriptors import candidate_descriptors, unit_rows
 from .pairs import ScoredPairs
 from .parameters import STORED_FLOOR, PairScoreParameters
-from .scorer import PairScorer
+from .scorer import PairScorer, fused_scores, pair_cosines
 from .shards import rows_of, scorer_descriptor, shard_preparation, touched_rows, verify_sharded, verify_sharded_across
 
 
@@ -83,24 +83,32 @@ def _verifier(images, parameters, embeddings, descriptor, frames, executor):
 
 
 def reusing_verifier(images, parameters, embeddings, descriptor, known):
-    """``verify(pairs, progress) -> scores`` that looks up the pairs ``known`` holds and
-    verifies the rest with a ``PairScorer`` of only the images they touch (each image's
-    own values are its own: a pair scores as it would among all the images), recording
-    every score in ``known``: an update prepares and verifies only what is new. The
-    descriptor (None: the scorer's own) is made unit over all the images, as the whole
-    set's scorer makes it."""
+    """``verify(pairs, progress) -> scores`` that looks up the evidence of the pairs
+    ``known`` holds and verifies the rest with a ``PairScorer`` of only the images they
+    touch (each image's own values are its own: a pair's evidence is what it would be
+    among all the images), then fuses every pair's evidence with the descriptor and
+    embeddings of this run (``fused_scores``), recording the evidence in ``known``: an
+    update prepares and verifies only what is new. The descriptor (None: the scorer's
+    own) is made unit over all the images, as the whole set's scorer makes it."""
     unit_descriptor = unit_rows(in_memory(scorer_descriptor(images, parameters, descriptor)))
+    unit_embeddings = None if embeddings is None else embedding_rows(embeddings)
 
     def verify(pairs, progress):
-        found, scores = known.lookup(pairs)
+        found, evidence = known.lookup(pairs)
         todo = pairs[~found]
         if len(todo):
             rows, local = touched_rows(todo)
             scorer = PairScorer(take_rows(images, rows), parameters, rows_of(embeddings, rows),
                                 unit_descriptor=unit_descriptor[rows])  # fmt: skip
-            scores[~found] = scorer.score(local[:, 0], local[:, 1], progress=progress)
-        known.record(pairs, scores, len(todo))
-        return scores
+            evidence[~found] = scorer.evidence_and_raw(local[:, 0], local[:, 1], progress=progress)[0]
+        known.record(pairs, evidence, len(todo))
+        first, second = pairs[:, 0], pairs[:, 1]
+        return fused_scores(
+            evidence,
+            pair_cosines(unit_descriptor, unit_descriptor, first, second),
+            pair_cosines(unit_embeddings, unit_embeddings, first, second),
+            parameters.embedding_weight,
+        )
 
     return verify
 
