@@ -67,7 +67,7 @@ def fused_scores(evidence, descriptor_cosine, embedding_cosine, embedding_weight
     return scores
 
 
-def pair_cosines(own, theirs, first, second):
+def cosines_between(own, theirs, first, second):
     """The cosines of the pairs ``own[first[k]]``, ``theirs[second[k]]`` of unit rows
     (descriptors or embeddings); None where there are no rows (no embeddings)."""
     if own is None or theirs is None:
@@ -172,8 +172,8 @@ class PairScorer:
         other = self if other is None else other
         return fused_scores(
             evidence,
-            pair_cosines(self.descriptor, other.descriptor, first, second),
-            pair_cosines(self.embeddings, other.embeddings, first, second),
+            cosines_between(self.descriptor, other.descriptor, first, second),
+            cosines_between(self.embeddings, other.embeddings, first, second),
             self.parameters.embedding_weight,
         )
 

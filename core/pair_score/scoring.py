@@ -21,7 +21,7 @@ from .candidates import (
 from .descriptors import candidate_descriptors, unit_rows
 from .pairs import ScoredPairs
 from .parameters import STORED_FLOOR, PairScoreParameters
-from .scorer import PairScorer, fused_scores, pair_cosines
+from .scorer import PairScorer, cosines_between, fused_scores
 from .shards import rows_of, scorer_descriptor, shard_preparation, touched_rows, verify_sharded, verify_sharded_across
 
 
@@ -105,8 +105,8 @@ def reusing_verifier(images, parameters, embeddings, descriptor, known):
         first, second = pairs[:, 0], pairs[:, 1]
         return fused_scores(
             evidence,
-            pair_cosines(unit_descriptor, unit_descriptor, first, second),
-            pair_cosines(unit_embeddings, unit_embeddings, first, second),
+            cosines_between(unit_descriptor, unit_descriptor, first, second),
+            cosines_between(unit_embeddings, unit_embeddings, first, second),
             parameters.embedding_weight,
         )
 
