@@ -228,10 +228,12 @@ class ImageFiles:
             batch = self._tensors(pixels)
             return batch.pin_memory() if pin else batch
 
+        starts = range(0, len(self.paths), batch_size)
+        if not starts:
+            return
         ahead = ThreadPoolExecutor(max_workers=1)
         try:
-            starts = range(0, len(self.paths), batch_size)
-            pending = ahead.submit(decode, starts[0]) if starts else None
+            pending = ahead.submit(decode, starts[0])
             for following in [*starts[1:], None]:
                 while True:
                     try:
