@@ -117,7 +117,9 @@ def split_run(samples, parameters, key, train, test, split_field, label_field, w
     """``compute_split_similarity`` once its arguments are checked; an update
     (``bridge.update``) runs it with the stored arguments and a ``keeper`` that reads
     both splits' images through the run's store (test samples first, as the run stores
-    them), decoding only the new and changed ones."""
+    them), decoding only the new and changed ones, and knows the ``(score, raw)`` of the
+    (test, training) pairs of unchanged images the run verified, which are looked up
+    instead of verified again (``split_similarity``)."""
     size = image_size_tuple(image_size)
     train_view, test_view = _split_views(samples, train, test, split_field)
     require_memory(len(train_view) + len(test_view), size, color)
@@ -165,6 +167,7 @@ def split_run(samples, parameters, key, train, test, split_field, label_field, w
                 progress=lambda done, total: stages.counted(done, total, "pairs"),
                 search=index_cross_search(samples, train_ids, similarity_backend, similarity_config),
                 executor=executor,
+                known=None if keeper is None else keeper.known(sample_ids, embeddings),
             )  # fmt: skip
         runs.checkpoint("analysed")
         stages.hear("write", False)
@@ -198,8 +201,6 @@ def split_run(samples, parameters, key, train, test, split_field, label_field, w
             "device": resolve_device(parameters.pair_score.device),
         }
         if keeper is not None:
-            # the decoded images are reused; every pair is verified again (docs/split.md)
-            keeper.known(sample_ids, embeddings).record(np.stack([pairs.first, pairs.second], axis=1), pairs.score, len(pairs.score))
             details.update(keeper.keep(writer, sample_ids, images, embeddings))
         config = {
             "train": train if isinstance(train, str) else "view",

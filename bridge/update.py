@@ -12,8 +12,8 @@ move with every image added or removed, the grouping, the decisions and the map)
 the verification of only the candidate pairs not scored before (mostly pairs with a new
 image). Where the selection keeps other columns than before, every pair is verified
 again: the result is always the fresh run's. A split run reuses the decoded images of
-both splits and verifies every (test, training) pair again (``bridge.split.split_run``
-says why).
+both splits and the score and raw similarity of every (test, training) pair of unchanged
+images it verified (``bridge.split.split_run``).
 """
 
 import os
@@ -64,8 +64,8 @@ def update_run(samples, key, progress=None, overwrite=False):
     whole dataset, after samples were added, deleted or their files changed): the result
     equals a fresh :func:`compute_wavelet_clusters` (or :func:`compute_ssim_clusters`,
     :func:`compute_split_similarity`) with the run's parameters on ``samples``, but only
-    the new and changed images are decoded and (wavelet and SSIM runs) only the pairs not
-    verified before are scored. The run must have been
+    the new and changed images are decoded and only the pairs not verified before are
+    scored. The run must have been
     stored with ``update_folder``; its store is replaced by the updated one, under the
     same lease and commit as any run.
 

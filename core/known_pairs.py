@@ -5,7 +5,8 @@ and on the run's descriptor rows, which are fixed while the wavelet analysis kee
 same columns: so a pair of unchanged images scored by an earlier run is scored again,
 bit for bit, by a lookup. ``pair_score.score_within`` asks a ``KnownScores`` first and
 verifies only the pairs it does not know, and records every score it used, so that the
-next update knows them all.
+next update knows them all. A split run (``split_similarity``) keeps each (test, training)
+pair's score and raw similarity, ``(score, raw)`` rows, the same way.
 """
 
 import numpy as np
@@ -13,8 +14,9 @@ import numpy as np
 
 class KnownScores:
     """Scores of pairs ``(first, second)`` of the current image set (rows, either order),
-    valid for the descriptor of ``kept_columns``; ``verified`` collects every pair a run
-    scored (looked up or verified), ``reused`` and ``scored`` count them."""
+    valid for the descriptor of ``kept_columns``; a score is a number or a row of them
+    (a split's ``(score, raw)``). ``verified`` collects every pair a run scored (looked up
+    or verified), ``reused`` and ``scored`` count them."""
 
     def __init__(self, n, first=(), second=(), score=(), kept_columns=None):
         self.n = int(n)
@@ -23,7 +25,8 @@ class KnownScores:
         keys = self._keys(np.stack([first, second], axis=1).reshape(-1, 2))
         order = np.argsort(keys, kind="stable")
         self._keys_sorted = keys[order]
-        self._scores = np.asarray(score, dtype=np.float64).reshape(-1)[order]
+        score = np.asarray(score, dtype=np.float64)
+        self._scores = score.reshape(len(keys), *score.shape[1:])[order]
         self._verified = []
         self.reused = 0
         self.scored = 0
@@ -46,7 +49,7 @@ class KnownScores:
         keys = self._keys(np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
         at = np.minimum(np.searchsorted(self._keys_sorted, keys), max(len(self._keys_sorted) - 1, 0))
         known = (self._keys_sorted[at] == keys) if len(self._keys_sorted) else np.zeros(len(keys), dtype=bool)
-        scores = np.full(len(keys), np.nan)
+        scores = np.full((len(keys), *self._scores.shape[1:]), np.nan)
         scores[known] = self._scores[at[known]]
         return known, scores
 
