@@ -15,8 +15,9 @@ from .analysis import ImageReading, analysis_writer, require_memory
 from .documented import documented
 from .methods import SPLIT
 from .progress import StageProgress
-from .samples import image_size_tuple, media_record, paths_of, read_embeddings, read_images, read_labels, require_images
+from .samples import image_size_tuple, media_record, paths_of, read_embeddings, read_view, require_images
 from .similarity import check_index_config, index_cross_search
+from .update_store import update_keeper
 
 SPLIT_FIELDS = {"best_match": fo.StringField, "best_similarity": fo.FloatField}
 
@@ -43,6 +44,7 @@ def compute_split_similarity(
     executor=None,
     num_workers=ImageReading.num_workers,
     skip_failures=ImageReading.skip_failures,
+    update_folder=None,
     progress=None,
     overwrite=False,
 ):
@@ -98,6 +100,26 @@ def compute_split_similarity(
         pair_score=pair_score_parameters(pair_score, device),
     )
     check_index_config(similarity_backend, similarity_config)
+    keeper = update_keeper(update_folder, similarity_backend, executor)
+    if keeper is not None and not (isinstance(train, str) and isinstance(test, str)):
+        raise ValueError(
+            "a split given as two views cannot be kept for updates: update_run reads the splits again "
+            "by their tags or split_field values. Tag the splits (or pass split_field), or leave out update_folder"
+        )
+    return split_run(samples, parameters, key, train, test, split_field, label_field, within_class, image_size,
+                     color, embeddings_field, similarity_backend, similarity_config, executor, num_workers,
+                     skip_failures, progress, overwrite, keeper)  # fmt: skip
+
+
+def split_run(samples, parameters, key, train, test, split_field, label_field, within_class, image_size, color,
+              embeddings_field, similarity_backend, similarity_config, executor, num_workers, skip_failures,
+              progress, overwrite, keeper=None):  # fmt: skip
+    """``compute_split_similarity`` once its arguments are checked; an update
+    (``bridge.update``) runs it with the stored arguments and a ``keeper`` that reads
+    both splits' images through the run's store (test samples first, as the run stores
+    them), decoding only the new and changed ones, and knows the evidence of the (test,
+    training) pairs of unchanged images the run verified, which is looked up instead of
+    verified again (``split_similarity``)."""
     size = image_size_tuple(image_size)
     train_view, test_view = _split_views(samples, train, test, split_field)
     require_memory(len(train_view) + len(test_view), size, color)
@@ -116,19 +138,20 @@ def compute_split_similarity(
                     f"{len(overlap)} samples are in both splits (e.g. {sorted(overlap)[0]}); "
                     "a sample must be in the training split or the test split, not both"
                 )
-            train_groups = read_labels(train_view, label_field) if within_class else None
-            test_groups = read_labels(test_view, label_field) if within_class else None
-            check = writer.raise_if_cancelled
-            train_kept, train_images, skipped, repaired = read_images(train_view, size, color, num_workers, progress, skip_failures, check, folder, executor)
-            test_kept, test_images, test_skipped, test_repaired = read_images(test_view, size, color, num_workers, progress, skip_failures, check, folder, executor)
-            train_images, test_images = in_memory(train_images), in_memory(test_images)
-            skipped += test_skipped
-            repaired += test_repaired
-            if not train_kept or not test_kept:
-                raise ValueError(f"no image of the {'training' if not train_kept else 'test'} split could be read; see the reasons: {skipped[:3]}")
-            train_ids, test_ids = [train_ids[i] for i in train_kept], [test_ids[i] for i in test_kept]
-            if within_class:
-                train_groups, test_groups = [train_groups[i] for i in train_kept], [test_groups[i] for i in test_kept]
+            both = samples.select(test_ids + train_ids, ordered=True)
+            read = read_view if keeper is None else keeper.read
+            sample_ids, groups, images, _, skipped, repaired = read(
+                both, label_field if within_class else None, size, color, num_workers, progress, skip_failures,
+                writer.raise_if_cancelled, folder, executor,
+            )  # fmt: skip
+            images = in_memory(images)
+            n_test = len(set(sample_ids) & set(test_ids))
+            if n_test == 0 or n_test == len(sample_ids):
+                raise ValueError(f"no image of the {'test' if n_test == 0 else 'training'} split could be read; see the reasons: {skipped[:3]}")
+            test_ids, train_ids = sample_ids[:n_test], sample_ids[n_test:]
+            test_images, train_images = images[:n_test], images[n_test:]
+            test_groups, train_groups = (None, None) if groups is None else (groups[:n_test], groups[n_test:])
+            embeddings = read_embeddings(samples, embeddings_field, sample_ids)
 
         runs.checkpoint("decoded")
         stages = StageProgress(progress, writer.raise_if_cancelled, writer.note_progress)
@@ -139,17 +162,18 @@ def compute_split_similarity(
                 parameters,
                 train_groups=train_groups,
                 test_groups=test_groups,
-                train_embeddings=read_embeddings(train_view, embeddings_field, train_ids),
-                test_embeddings=read_embeddings(test_view, embeddings_field, test_ids),
+                train_embeddings=None if embeddings is None else embeddings[n_test:],
+                test_embeddings=None if embeddings is None else embeddings[:n_test],
                 progress=lambda done, total: stages.counted(done, total, "pairs"),
                 search=index_cross_search(samples, train_ids, similarity_backend, similarity_config),
                 executor=executor,
+                known=None if keeper is None else keeper.known(sample_ids),
             )  # fmt: skip
         runs.checkpoint("analysed")
         stages.hear("write", False)
 
-        decisions = split_decisions(result, len(train_ids), result.pairs_test_first(), parameters.threshold)
-        sample_ids = test_ids + train_ids
+        pairs = result.pairs_test_first()
+        decisions = split_decisions(result, len(train_ids), pairs, parameters.threshold)
         best_similarity = _finite_or_none(result.best_similarity)
         extra_fields = {
             "best_match": (fo.StringField, [train_ids[i] if i >= 0 else None for i in result.best_match] + [None] * len(train_ids)),
@@ -170,12 +194,14 @@ def compute_split_similarity(
             "n_pairs": len(result.pairs.score),
             "best_similarities": best_similarity,
             "sample_ids": sample_ids,
-            "pairs": result.pairs_test_first().as_record(),
+            "pairs": pairs.as_record(),
             "identities": result.identities.as_record(),
             "media": media_record(paths_of(samples, sample_ids)),
             "identical": result.identities.counts(),
-            "device": resolve_device(device),
+            "device": resolve_device(parameters.pair_score.device),
         }
+        if keeper is not None:
+            details.update(keeper.keep(writer, sample_ids, images))
         config = {
             "train": train if isinstance(train, str) else "view",
             "test": test if isinstance(test, str) else "view",
@@ -186,6 +212,7 @@ def compute_split_similarity(
             "color": color,
             "embeddings_field": embeddings_field,
             "similarity_backend": similarity_backend,
+            **({} if keeper is None else {"skip_failures": skip_failures, "update_folder": keeper.parent}),
             **runs.parameters_record(parameters),
         }
         samples_view = samples._dataset.select(sample_ids)

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from ..core.known_pairs import KnownScores
+from ..core.pair_score.scorer import EVIDENCE
 from . import runs
 from .samples import media_record, read_images, read_labels, read_view, require_images
 
@@ -105,7 +106,7 @@ class UpdateKeeper:
             return self._known
         store = self._previous["update_store"]["folder"]
         stored = np.load(os.path.join(store, PAIRS))
-        if "evidence" not in stored:
+        if "evidence" not in stored or stored["evidence"].shape[1:] != (len(EVIDENCE),):
             self._known = KnownScores(len(sample_ids))
             return self._known
         current = np.full(len(self._previous["sample_ids"]), -1)

@@ -10,11 +10,13 @@ from .decisions import OUTLIER, REDUNDANT, REPRESENTATIVE, UNIQUE, Decisions
 from .families import Identities, find_identities
 from .pair_score import (
     DEFAULT_THRESHOLD,
+    KnownRows,
     PairScoreParameters,
     PairScorer,
     ScoredPairs,
     pair_score_parameters,
     require_threshold,
+    reusing_across,
     score_across,
     verify_sharded_across,
 )
@@ -76,7 +78,7 @@ class SplitSimilarity:
 
 def split_similarity(train_images, test_images, parameters=None, train_groups=None,
                      test_groups=None, train_embeddings=None, test_embeddings=None, progress=None,
-                     search=None, executor=None):  # fmt: skip
+                     search=None, executor=None, known=None):  # fmt: skip
     """Pair scores of each test image with the training images (``progress(done, total)``
     follows the pair scoring).
 
@@ -89,6 +91,11 @@ def split_similarity(train_images, test_images, parameters=None, train_groups=No
     fused signal, as everywhere in the pair score. ``search`` finds the candidates of
     ``mode="candidates"`` (``pair_score.cross_candidates``); ``executor``
     (``parallel.RayExecutor``) verifies the pairs as Ray tasks, with the same scores.
+    ``known`` (``known_pairs.KnownScores`` over the test images followed by the training
+    images, an update's): the evidence of the pairs an earlier run verified is looked
+    up, the others verified, each recorded (``pair_score.reusing_across``). A pair's
+    evidence depends on its two images alone, in either mode, so a lookup gives what
+    verifying again would.
     """
     parameters = parameters or SplitParameters()
     n_train, n_test = len(train_images), len(test_images)
@@ -108,10 +115,11 @@ def split_similarity(train_images, test_images, parameters=None, train_groups=No
         sides = (_rows(test_images, queries), _rows(train_images, trains), parameters.pair_score,
                  _rows(test_embeddings, queries), _rows(train_embeddings, trains),
                  _rows(test_groups, queries), _rows(train_groups, trains))  # fmt: skip
+        known_rows = None if known is None else KnownRows(known, queries, n_test + trains)
         if mode == "candidates":
-            local = score_across(*sides, progress, search and _searched_among(search, trains), executor)
+            local = score_across(*sides, progress, search and _searched_among(search, trains), executor, known_rows)
         else:
-            local = _score_exhaustive(*sides, progress, executor)
+            local = _score_exhaustive(*sides, progress, executor, known_rows)
         pairs = ScoredPairs(queries[local.first], trains[local.second], local.score, local.raw)
     else:
         pairs = ScoredPairs(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
@@ -173,7 +181,7 @@ def _searched_among(search, trains):
 
 
 def _score_exhaustive(test_images, train_images, pair_score, test_embeddings, train_embeddings,
-                      test_groups, train_groups, progress, executor=None):  # fmt: skip
+                      test_groups, train_groups, progress, executor=None, known=None):  # fmt: skip
     test_groups = np.zeros(len(test_images), dtype=object) if test_groups is None else np.asarray(test_groups, dtype=object)
     train_groups = np.zeros(len(train_images), dtype=object) if train_groups is None else np.asarray(train_groups, dtype=object)
     tests, trains = np.nonzero(test_groups[:, None] == train_groups[None, :])
@@ -183,6 +191,9 @@ def _score_exhaustive(test_images, train_images, pair_score, test_embeddings, tr
             None, None, np.stack([tests, trains], axis=1), progress,
         )  # fmt: skip
         return ScoredPairs(tests, trains, scores, raw)
+    if known is not None:
+        verify = reusing_across(test_images, train_images, pair_score, test_embeddings, train_embeddings, known)
+        return ScoredPairs(tests, trains, *verify(np.stack([tests, trains], axis=1), progress))
     test_scorer = PairScorer(test_images, pair_score, test_embeddings)
     train_scorer = PairScorer(train_images, pair_score, train_embeddings)
     return ScoredPairs(tests, trains, *test_scorer.score_and_raw(tests, trains, train_scorer, progress))

@@ -19,10 +19,11 @@ from .forms import (
     scale_out_inputs,
     split_summary_markdown,
     titled,
+    update_folder_input,
     user_arguments,
 )
 
-ARGUMENTS = ("train", "test", "within_class", "key", "threshold", "n_least_similar", "mode")
+ARGUMENTS = ("train", "test", "within_class", "key", "threshold", "n_least_similar", "mode", "update_folder")
 """The bridge arguments the form asks for (and ``split_field`` when the splits are a field's values)."""
 
 
@@ -63,6 +64,7 @@ class ComputeSplitSimilarity(foo.Operator):
         declared_input(inputs, SPLIT.parameters, "n_least_similar")
         choice_input(inputs, "mode", SPLIT_MODES, defaults["mode"], "Comparison")
         pair_score_inputs(inputs, ctx, view)
+        update_folder_input(inputs, ctx)
         scale_out_inputs(inputs, ctx, compute_split_similarity)
         return titled(inputs, "Train vs test similarity")
 

@@ -1,4 +1,4 @@
-"""Operator: bring a wavelet or SSIM run kept for updates up to date (``bridge.update``)."""
+"""Operator: bring a wavelet, SSIM or split run kept for updates up to date (``bridge.update``)."""
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
@@ -13,14 +13,14 @@ class UpdateRedundancyRun(foo.Operator):
         return delegable_config(
             "update_redundancy_run",
             "Redundancy: update a run",
-            "Bring a wavelet or SSIM run up to date after samples were added, deleted or changed, decoding only those",
+            "Bring a wavelet, SSIM or split run up to date after samples were added, deleted or changed, decoding only those",
             reports_progress=True,
         )
 
     def resolve_input(self, ctx):
         inputs = types.Object()
         run_choice_input(inputs, ctx, label="Run to update", keys=updatable_runs(ctx.dataset),
-                         missing="No run here keeps what an update needs: run wavelet or SSIM clusters with a folder under 'Keep for updates' first")  # fmt: skip
+                         missing="No run here keeps what an update needs: run wavelet or SSIM clusters or train vs test similarity with a folder under 'Keep for updates' first")  # fmt: skip
         return titled(inputs, "Update a redundancy run")
 
     def execute(self, ctx):

@@ -43,3 +43,19 @@ def test_within_class_compares_only_same_group():
     groups[4] = "b"
     result = split_similarity(train, test, train_groups=groups, test_groups=["a"])
     assert result.best_match[0] != 4 and not result.near_identical[0]
+
+
+def test_both_modes_give_a_pair_the_same_score_so_an_update_may_switch_mode():
+    """What a split update's lookups rest on: a pair's score and raw similarity are its two
+    images' alone, whichever mode (and candidate search) compared them. Copies of smooth
+    images score by the descriptor, whose rows both modes must normalise alike."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(0)
+    train = np.concatenate([photos(), gaussian_filter(photos(), (0, 2, 2, 0))])
+    test = np.clip(train[[1, 2, 3, 10, 15, 18]] + rng.normal(0, 0.004, (6, 32, 32, 3)), 0, 1)
+    exhaustive, candidates = (split_similarity(train, test, SplitParameters(mode=mode, pair_score={"n_neighbors": 5}))
+                              for mode in ("exhaustive", "candidates"))  # fmt: skip
+    assert list(candidates.best_match) == list(exhaustive.best_match) == [1, 2, 3, 10, 15, 18]
+    assert np.array_equal(candidates.best_similarity, exhaustive.best_similarity)
+    assert np.array_equal(candidates.closest_raw, exhaustive.closest_raw)

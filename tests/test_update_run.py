@@ -10,6 +10,7 @@ from PIL import Image
 
 import fiftyone as fo
 import fiftyone_redundancy.api as fr
+from fiftyone_redundancy.bridge.update import updatable_runs
 
 
 F = fo.ViewField
@@ -102,7 +103,7 @@ def test_an_update_whose_columns_change_reuses_the_pairs_evidence(small_dataset,
     cosine changes: the stored evidence is fused with the new one, none verified again."""
     before = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", update_folder=str(tmp_path / "store"),
                                          progress=False)  # fmt: skip
-    small_dataset.delete_samples(small_dataset.take(3, seed=1))
+    small_dataset.delete_samples(small_dataset.skip(5).limit(3))  # insertion order: the same three each time
     run = fr.update_run(small_dataset, "wavelet", progress=False)
     assert run.details["kept_columns"] != before.details["kept_columns"]
     assert run.details["update"]["decoded"] == 0 and run.details["update"]["reused_pairs"] > 0
@@ -113,13 +114,12 @@ def test_an_update_whose_columns_change_reuses_the_pairs_evidence(small_dataset,
 def test_a_store_kept_by_0_5_is_updated_by_verifying_its_pairs_again(small_dataset, tmp_path):
     """0.5.0 kept fused scores, valid only for its columns: such a store reuses its
     images, and every pair is verified again."""
-
     run = fr.compute_wavelet_clusters(small_dataset, label_field="ground_truth", update_folder=str(tmp_path / "store"),
                                       progress=False)  # fmt: skip
     pairs = os.path.join(run.details["update_store"]["folder"], "pairs.npz")
     stored = np.load(pairs)
-    np.savez(pairs, first=stored["first"], second=stored["second"], score=stored["evidence"][:, 0], kept_columns=[])
-    small_dataset.delete_samples(small_dataset.take(3, seed=1))
+    np.savez(pairs, first=stored["first"], second=stored["second"], score=stored["evidence"][:, 1], kept_columns=[])
+    small_dataset.delete_samples(small_dataset.skip(5).limit(3))
     run = fr.update_run(small_dataset, "wavelet", progress=False)
     assert run.details["update"]["decoded"] == 0 and run.details["update"]["reused_pairs"] == 0
     assert run.details["update"]["verified_pairs"] > 0
@@ -176,9 +176,10 @@ def test_runs_it_cannot_update_are_refused_in_words(growing):
     fr.compute_wavelet_clusters(dataset, key="plain", progress=False)
     with pytest.raises(ValueError, match="kept nothing to update from"):
         fr.update_run(dataset, "plain")
-    fr.compute_split_similarity(dataset, key="split", progress=False)
-    with pytest.raises(ValueError, match="update_run brings wavelet clusters and SSIM runs up to date"):
-        fr.update_run(dataset, "split")
+    dataset.set_values("vector", np.random.default_rng(0).random((len(dataset), 8)).tolist())
+    fr.compute_feature_clusters(dataset, embeddings_field="vector", key="features", progress=False)
+    with pytest.raises(ValueError, match="update_run brings wavelet clusters, SSIM and split similarity runs up to date"):
+        fr.update_run(dataset, "features")
 
 
 @pytest.mark.parametrize("mode", ["dense", "sparse"])
@@ -225,3 +226,55 @@ def test_a_run_kept_for_updates_from_the_app_form_is_updated_by_the_update_opera
     assert shown["results"]["summary"].startswith("**Run updated.** 3 images decoded")
     assert_fresh(dataset)
     dataset.delete()
+
+
+SPLIT_FIELDS = (*CONTRACT, "best_match", "best_similarity")
+
+
+def test_a_split_run_is_updated_as_a_fresh_run_after_adds_a_new_leak_a_delete_and_a_changed_file(small_demo_dataset, tmp_path):
+    dataset = small_demo_dataset.clone()
+    held = dataset.match_tags("test").limit(2).values("id") + dataset.match_tags("train").skip(5).limit(3).values("id")
+    held_samples = [sample.copy() for sample in dataset.select(held)]
+    dataset.delete_samples(held)
+    fr.compute_split_similarity(dataset, label_field="ground_truth", update_folder=str(tmp_path / "store"), progress=False)
+    before = store_folders(tmp_path)
+    source = dataset.match_tags("train").match((F("source") != "digits") & (F("split_status") != "representative")).first()
+    leak_path = tmp_path / f"leak{os.path.splitext(source.filepath)[1]}"
+    with open(source.filepath, "rb") as original, open(leak_path, "wb") as copy:
+        copy.write(original.read())  # a new exact copy of a training image in the test split
+    leak = fo.Sample(filepath=str(leak_path), tags=["test"], ground_truth=fo.Classification(label=source.ground_truth.label))
+    dataset.delete_samples(dataset.match_tags("test").limit(1))
+    changed = dataset.match_tags("train").match(F("source") == "digits").first()
+    other = dataset.match_tags("train").match(F("source") != "digits").last()
+    path = tmp_path / "changed.png"
+    Image.open(other.filepath).convert("RGB").resize((64, 64)).save(path)  # its file now holds another picture
+    changed.filepath = str(path)
+    changed.save()
+    dataset.add_samples(held_samples + [leak], progress=False)
+
+    updated = fr.update_run(dataset, "split", progress=False)
+    assert updated.details["update"]["decoded"] == len(held_samples) + 2
+    assert updated.details["update"]["reused_images"] == len(dataset) - len(held_samples) - 2
+    assert 0 < updated.details["update"]["verified_pairs"] < updated.details["update"]["reused_pairs"]
+    fresh = fr.compute_split_similarity(dataset, key="fresh", label_field="ground_truth", progress=False)
+    for suffix in SPLIT_FIELDS:
+        assert dataset.values(f"split_{suffix}") == dataset.values(f"fresh_{suffix}"), suffix
+    for name in ("sample_ids", "least_similar_ids", "n_near_identical", "mode_used", "identities"):
+        assert updated.details[name] == fresh.details[name], name
+    for column in ("first", "second", "score"):
+        assert np.array_equal(updated.details["pairs"][column], fresh.details["pairs"][column]), column
+    new_leak = dataset.select(leak.id).first()
+    assert new_leak.split_status == "redundant" and new_leak.split_representative == source.id
+    after = store_folders(tmp_path)
+    assert len(after) == 1 and after != before and updated.details["update_store"]["folder"].endswith(after[0])
+    assert updatable_runs(dataset) == ["split"]
+    fr.delete_run(dataset, "split")
+    assert store_folders(tmp_path) == []
+    dataset.delete()
+
+
+def test_a_split_given_as_views_is_refused_a_store(small_dataset, tmp_path):
+    train, test = small_dataset.match_tags("train"), small_dataset.match_tags("test")
+    with pytest.raises(ValueError, match="a split given as two views cannot be kept for updates: .* Tag the splits"):
+        fr.compute_split_similarity(small_dataset, train=train, test=test, update_folder=str(tmp_path / "store"))
+    assert not os.path.exists(tmp_path / "store")

@@ -73,6 +73,8 @@ from .shards import (
     verify_sharded_across,
 )
 from .scoring import (
+    KnownRows,
+    reusing_across,
     reusing_verifier,
     score_across,
     score_within,

@@ -47,18 +47,20 @@ def fuse(verified, descriptor_cosine=None, embedding_cosine=None, embedding_weig
     return (1 - embedding_weight) * pixels + embedding_weight * embedding
 
 
-EVIDENCE = ("verified", "trimmed", "reproduction")
-"""What a pair's score takes from its two images alone, the costly part of it: the
-verified similarity, the similarity with frames trimmed (NaN where neither image is
-framed, ``core.frames``) and the pair's reproduction (``core.detail``). The score fuses it
-with the descriptor's and the embeddings' cosines (``fused_scores``), so an update keeps
-the evidence (``known_pairs``): it holds whatever descriptor a run selects."""
+EVIDENCE = ("raw", "verified", "trimmed", "reproduction")
+"""What a pair's score takes from its two images alone, the costly part of it: the raw
+similarity (SSIM at the best alignment, before any discount), the verified one, the one
+with frames trimmed (NaN where neither image is framed, ``core.frames``) and the pair's
+reproduction (``core.detail``). The score fuses it with the descriptor's and the
+embeddings' cosines (``fused_scores``), so an update keeps the evidence
+(``known_pairs``): it holds whatever descriptor a run selects and whatever embeddings
+the samples have."""
 
 
 def fused_scores(evidence, descriptor_cosine, embedding_cosine, embedding_weight):
     """Pair scores from ``EVIDENCE`` rows and the pairs' cosines (``fuse``); a pair with a
     framed image scores the larger of its score and its score with the frames trimmed."""
-    verified, trimmed, reproduction = np.asarray(evidence, dtype=np.float64).T
+    _, verified, trimmed, reproduction = np.asarray(evidence, dtype=np.float64).T
     scores = fuse(verified, descriptor_cosine, embedding_cosine, embedding_weight, reproduction)
     framed = ~np.isnan(trimmed)
     if framed.any():
@@ -149,25 +151,25 @@ class PairScorer:
         alignment, before any discount) ranks how unlike each other two images are.
         ``progress(done, total)`` is called after every ``PROGRESS_PAIRS`` pairs (it may
         raise to stop the work)."""
-        evidence, raw = self.evidence_and_raw(first, second, other, progress)
-        return self.fused(evidence, first, second, other), raw
+        evidence = self.evidence(first, second, other, progress)
+        return self.fused(evidence, first, second, other), evidence[:, 0]
 
-    def evidence_and_raw(self, first, second, other=None, progress=None):
-        """``(evidence, raw)`` of pairs ``self[first[k]]``, ``other[second[k]]``: the
-        ``EVIDENCE`` rows, what the score takes from the two images alone (the costly
-        part), and the raw verified similarity. ``progress`` as in ``score_and_raw``."""
+    def evidence(self, first, second, other=None, progress=None):
+        """The ``EVIDENCE`` rows of pairs ``self[first[k]]``, ``other[second[k]]``: what
+        the score takes from the two images alone (the costly part). ``progress`` as in
+        ``score_and_raw``."""
         first = np.asarray(first, dtype=np.int64)
         second = np.asarray(second, dtype=np.int64)
-        evidence, raw = np.empty((len(first), len(EVIDENCE))), np.empty(len(first))
+        evidence = np.empty((len(first), len(EVIDENCE)))
         for start in range(0, len(first), PROGRESS_PAIRS):
             chunk = slice(start, start + PROGRESS_PAIRS)
-            evidence[chunk], raw[chunk] = self._evidence_chunk(first[chunk], second[chunk], other)
+            evidence[chunk] = self._evidence_chunk(first[chunk], second[chunk], other)
             if progress is not None:
                 progress(min(start + PROGRESS_PAIRS, len(first)), len(first))
-        return evidence, raw
+        return evidence
 
     def fused(self, evidence, first, second, other=None):
-        """The pair scores of ``evidence`` (``evidence_and_raw``'s rows for these pairs)
+        """The pair scores of ``evidence`` (``evidence``'s rows for these pairs)
         with this scorer's descriptor and embeddings."""
         other = self if other is None else other
         return fused_scores(
@@ -190,7 +192,7 @@ class PairScorer:
             (own, own_rows), (theirs, their_rows) = self._trimmed(first[framed]), other._trimmed(second[framed])
             trimmed[framed] = own.pairs(own_rows, their_rows, theirs)
         reproduction = np.minimum(self.reproductions[first], other.reproductions[second])
-        return np.stack([verified, trimmed, reproduction], axis=1), raw
+        return np.stack([raw, verified, trimmed, reproduction], axis=1)
 
     def _trimmed(self, indices):
         """``(similarity, rows)``: the aligned similarity of the images ``indices`` name,

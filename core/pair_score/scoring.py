@@ -18,7 +18,7 @@ from .candidates import (
     frames_among,
     within_candidates,
 )
-from .descriptors import candidate_descriptors, unit_rows
+from .descriptors import candidate_descriptors, coarse_wavelet_descriptor, unit_rows
 from .pairs import ScoredPairs
 from .parameters import STORED_FLOOR, PairScoreParameters
 from .scorer import PairScorer, cosines_between, fused_scores
@@ -100,7 +100,7 @@ def reusing_verifier(images, parameters, embeddings, descriptor, known):
             rows, local = touched_rows(todo)
             scorer = PairScorer(take_rows(images, rows), parameters, rows_of(embeddings, rows),
                                 unit_descriptor=unit_descriptor[rows])  # fmt: skip
-            evidence[~found] = scorer.evidence_and_raw(local[:, 0], local[:, 1], progress=progress)[0]
+            evidence[~found] = scorer.evidence(local[:, 0], local[:, 1], progress=progress)
         known.record(pairs, evidence, len(todo))
         first, second = pairs[:, 0], pairs[:, 1]
         return fused_scores(
@@ -113,14 +113,63 @@ def reusing_verifier(images, parameters, embeddings, descriptor, known):
     return verify
 
 
+class KnownRows:
+    """A ``known_pairs.KnownScores`` over a split's test images followed by its training
+    images, asked about pairs of two subsets of them: query ``i`` is row
+    ``query_rows[i]``, index ``j`` is row ``index_rows[j]``."""
+
+    def __init__(self, known, query_rows, index_rows):
+        self.known, self.query_rows, self.index_rows = known, np.asarray(query_rows), np.asarray(index_rows)
+
+    def rows(self, pairs):
+        return np.stack([self.query_rows[pairs[:, 0]], self.index_rows[pairs[:, 1]]], axis=1)
+
+
+def reusing_across(query_images, index_images, parameters, query_embeddings, index_embeddings, known):
+    """``verify(pairs, progress) -> (scores, raw)`` for ``(query, index)`` pairs that looks
+    up the evidence of the pairs ``known`` (``KnownRows``) holds and verifies the rest
+    with scorers of only the images they touch, then fuses every pair's evidence with the
+    descriptors and embeddings of this run, recording the evidence. Each image's values
+    are its own (the descriptor made unit over each whole side, as ``score_across`` makes
+    it), so a pair scores as it would among all the images."""
+    query_descriptor = unit_rows(coarse_wavelet_descriptor(query_images, parameters.device))
+    index_descriptor = unit_rows(coarse_wavelet_descriptor(index_images, parameters.device))
+    query_units = None if query_embeddings is None else embedding_rows(query_embeddings)
+    index_units = None if index_embeddings is None else embedding_rows(index_embeddings)
+
+    def verify(pairs, progress):
+        found, evidence = known.known.lookup(known.rows(pairs))
+        todo = pairs[~found]
+        if len(todo):
+            queries, query_local = np.unique(todo[:, 0], return_inverse=True)
+            indices, index_local = np.unique(todo[:, 1], return_inverse=True)
+            query_scorer = PairScorer(query_images[queries], parameters, rows_of(query_embeddings, queries),
+                                      unit_descriptor=query_descriptor[queries])  # fmt: skip
+            index_scorer = PairScorer(index_images[indices], parameters, rows_of(index_embeddings, indices),
+                                      unit_descriptor=index_descriptor[indices])  # fmt: skip
+            evidence[~found] = query_scorer.evidence(query_local, index_local, index_scorer, progress)
+        known.known.record(known.rows(pairs), evidence, len(todo))
+        first, second = pairs[:, 0], pairs[:, 1]
+        scores = fused_scores(
+            evidence,
+            cosines_between(query_descriptor, index_descriptor, first, second),
+            cosines_between(query_units, index_units, first, second),
+            parameters.embedding_weight,
+        )
+        return scores, evidence[:, 0]
+
+    return verify
+
+
 def score_across(query_images, index_images, parameters=None, query_embeddings=None,
                  index_embeddings=None, query_groups=None, index_groups=None, progress=None, search=None,
-                 executor=None):  # fmt: skip
+                 executor=None, known=None):  # fmt: skip
     """Scored candidate pairs ``(query, index)`` between two image sets, with their raw
     verified similarity; ``progress(done, total)`` follows the verification; ``search``
     finds the candidates (``cross_candidates``). With ``executor``
     (``parallel.RayExecutor``) the pairs are verified in shards as Ray tasks
-    (``verify_sharded_across``)."""
+    (``verify_sharded_across``). ``known`` (``KnownRows`` of an update): the pairs scored
+    before are looked up, the others verified (``reusing_across``)."""
     parameters = parameters or PairScoreParameters()
     query_sets = candidate_descriptors(query_images, parameters.device)
     index_sets = candidate_descriptors(index_images, parameters.device)
@@ -137,13 +186,15 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
         framed_candidates(index_frames, query_sets[1], parameters.n_neighbors, parameters.device)[:, ::-1],
     ]
     pairs = _unique_pairs([pairs, *(_same_group(f, query_groups, index_groups) for f in framed)])
-    if executor is None:
-        query_scorer = PairScorer(query_images, parameters, query_embeddings, descriptor=query_sets[0], frames=query_frames)
-        index_scorer = PairScorer(index_images, parameters, index_embeddings, descriptor=index_sets[0], frames=index_frames)
+    if known is not None:
+        scores, raw = reusing_across(query_images, index_images, parameters, query_embeddings, index_embeddings, known)(pairs, progress)
+    elif executor is None:
+        # the descriptors are unit rows already: a scorer that made its own would hold the same rows
+        query_scorer = PairScorer(query_images, parameters, query_embeddings, unit_descriptor=query_sets[0], frames=query_frames)
+        index_scorer = PairScorer(index_images, parameters, index_embeddings, unit_descriptor=index_sets[0], frames=index_frames)
         scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)
     else:
         scores, raw = verify_sharded_across(
-            executor, query_images, index_images, parameters, query_embeddings, index_embeddings,
-            query_sets[0], index_sets[0], pairs, progress,
+            executor, query_images, index_images, parameters, query_embeddings, index_embeddings, None, None, pairs, progress,
         )  # fmt: skip
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores, raw)
