@@ -373,7 +373,10 @@ def test_an_image_still_reading_after_the_time_bound_is_named_and_skippable(tiny
         images.load_images([slow_image, *tiny.values("filepath")[1:]], workers=1, skip_failures=True)
 
 
-def test_a_cancel_is_heard_while_an_image_is_still_reading(slow_image, monkeypatch):
+@pytest.mark.parametrize("reader", ["decoding", "feature maps"])
+def test_a_cancel_is_heard_while_an_image_is_still_reading(slow_image, monkeypatch, reader):
+    """For the analyses' decoding, and for the feature maps' batches (decoded one ahead
+    of the model)."""
     from fiftyone_redundancy.core import images
 
     monkeypatch.setattr(images, "POLL_SECONDS", 0.01)
@@ -384,7 +387,14 @@ def test_a_cancel_is_heard_while_an_image_is_still_reading(slow_image, monkeypat
         raise KeyboardInterrupt("cancelled")
 
     with pytest.raises(KeyboardInterrupt):
-        images.load_images([slow_image], workers=1, progress=cancel)
+        if reader == "decoding":
+            images.load_images([slow_image], workers=1, progress=cancel)
+        else:
+            import torch
+            from fiftyone_redundancy.core.features import ImageFiles, extract_features
+
+            model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+            extract_features(model, None, ImageFiles([slow_image], (224, 224)), num_workers=1, progress=cancel)
     assert heard == [(0, 1)], "the cancel was heard only once the image was read"
 
 
@@ -403,24 +413,6 @@ def test_a_feature_map_run_names_an_image_still_reading_after_the_time_bound(tin
     with pytest.raises(images.ImageReadError, match=r"slow.png was still reading after 0.05 s"):
         fr.compute_feature_clusters(tiny, model=model, key="feat", progress=False)
     assert "feat" not in fr.list_runs(tiny)
-
-
-def test_a_cancel_is_heard_while_a_feature_batch_is_still_reading(slow_image, monkeypatch):
-    import torch
-    from fiftyone_redundancy.core import images
-    from fiftyone_redundancy.core.features import ImageFiles, extract_features
-
-    monkeypatch.setattr(images, "POLL_SECONDS", 0.01)
-    heard = []
-
-    def cancel(done, total):
-        heard.append((done, total))
-        raise KeyboardInterrupt("cancelled")
-
-    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
-    with pytest.raises(KeyboardInterrupt):
-        extract_features(model, None, ImageFiles([slow_image], (224, 224)), num_workers=1, progress=cancel)
-    assert heard == [(0, 1)], "the cancel was heard only once the image was read"
 
 
 # --- deletion under the lease, from one snapshot ---------------------------------------
