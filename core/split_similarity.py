@@ -16,7 +16,7 @@ from .pair_score import (
     ScoredPairs,
     pair_score_parameters,
     require_threshold,
-    reusing_across,
+    reusing_verifier,
     score_across,
     verify_sharded_across,
 )
@@ -93,7 +93,7 @@ def split_similarity(train_images, test_images, parameters=None, train_groups=No
     (``parallel.RayExecutor``) verifies the pairs as Ray tasks, with the same scores.
     ``known`` (``known_pairs.KnownScores`` over the test images followed by the training
     images, an update's): the evidence of the pairs an earlier run verified is looked
-    up, the others verified, each recorded (``pair_score.reusing_across``). A pair's
+    up, the others verified, each recorded (``pair_score.reusing_verifier``). A pair's
     evidence depends on its two images alone, in either mode, so a lookup gives what
     verifying again would.
     """
@@ -192,7 +192,7 @@ def _score_exhaustive(test_images, train_images, pair_score, test_embeddings, tr
         )  # fmt: skip
         return ScoredPairs(tests, trains, scores, raw)
     if known is not None:
-        verify = reusing_across(test_images, train_images, pair_score, test_embeddings, train_embeddings, known)
+        verify = reusing_verifier(pair_score, known, (test_images, test_embeddings, None), (train_images, train_embeddings, None))
         return ScoredPairs(tests, trains, *verify(np.stack([tests, trains], axis=1), progress))
     test_scorer = PairScorer(test_images, pair_score, test_embeddings)
     train_scorer = PairScorer(train_images, pair_score, train_embeddings)

@@ -12,6 +12,7 @@ from .families import Identities, find_identities
 from .grouping import decide_on_pairs, picture_centrality, score_matrix
 from .pair_score import (
     DEFAULT_THRESHOLD,
+    KnownRows,
     PairScoreParameters,
     PairScorer,
     pair_score_parameters,
@@ -163,8 +164,8 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
             local_first, local_second = np.triu_indices(len(scored), k=1)
             first, second = scored[local_first], scored[local_second]
             if known is not None:
-                verify = reusing_verifier(images, parameters.pair_score, embeddings, None, known)
-                scores = verify(np.stack([first, second], axis=1), progress)
+                verify = reusing_verifier(parameters.pair_score, KnownRows(known), (images, embeddings, None))
+                scores = verify(np.stack([first, second], axis=1), progress)[0]
             elif executor is None:
                 scores = PairScorer(images, parameters.pair_score, embeddings).score(first, second, progress=progress)
             else:

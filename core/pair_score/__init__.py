@@ -74,7 +74,6 @@ from .shards import (
 )
 from .scoring import (
     KnownRows,
-    reusing_across,
     reusing_verifier,
     score_across,
     score_within,

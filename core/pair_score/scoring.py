@@ -18,11 +18,11 @@ from .candidates import (
     frames_among,
     within_candidates,
 )
-from .descriptors import candidate_descriptors, coarse_wavelet_descriptor, unit_rows
+from .descriptors import candidate_descriptors, unit_rows
 from .pairs import ScoredPairs
 from .parameters import STORED_FLOOR, PairScoreParameters
 from .scorer import PairScorer, cosines_between, fused_scores
-from .shards import rows_of, scorer_descriptor, shard_preparation, touched_rows, verify_sharded, verify_sharded_across
+from .shards import rows_of, scorer_descriptor, shard_preparation, verify_sharded, verify_sharded_across
 
 
 def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
@@ -62,7 +62,8 @@ def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_
         if known is None:
             verify = _verifier(images, parameters, embeddings, sets[0], frames, executor)
         else:
-            verify = reusing_verifier(images, parameters, embeddings, sets[0], known)
+            reuse = reusing_verifier(parameters, KnownRows(known), (images, embeddings, sets[0]))
+            verify = lambda pairs, progress: reuse(pairs, progress)[0]  # noqa: E731
         scores = verify(pairs, progress)
     with timed(timings, "pair_completion"):
         more = completion_pairs(n, pairs[:, 0], pairs[:, 1], scores, STORED_FLOOR)
@@ -82,83 +83,69 @@ def _verifier(images, parameters, embeddings, descriptor, frames, executor):
     return lambda pairs, progress: verify_sharded(executor, images, parameters, embeddings, None, pairs, progress, prepared)
 
 
-def reusing_verifier(images, parameters, embeddings, descriptor, known):
-    """``verify(pairs, progress) -> scores`` that looks up the evidence of the pairs
-    ``known`` holds and verifies the rest with a ``PairScorer`` of only the images they
-    touch (each image's own values are its own: a pair's evidence is what it would be
-    among all the images), then fuses every pair's evidence with the descriptor and
-    embeddings of this run (``fused_scores``), recording the evidence in ``known``: an
-    update prepares and verifies only what is new. The descriptor (None: the scorer's
-    own) is made unit over all the images, as the whole set's scorer makes it."""
-    unit_descriptor = unit_rows(in_memory(scorer_descriptor(images, parameters, descriptor)))
-    unit_embeddings = None if embeddings is None else embedding_rows(embeddings)
-
-    def verify(pairs, progress):
-        found, evidence = known.lookup(pairs)
-        todo = pairs[~found]
-        if len(todo):
-            rows, local = touched_rows(todo)
-            scorer = PairScorer(take_rows(images, rows), parameters, rows_of(embeddings, rows),
-                                unit_descriptor=unit_descriptor[rows])  # fmt: skip
-            evidence[~found] = scorer.evidence(local[:, 0], local[:, 1], progress=progress)
-        known.record(pairs, evidence, len(todo))
-        first, second = pairs[:, 0], pairs[:, 1]
-        return fused_scores(
-            evidence,
-            cosines_between(unit_descriptor, unit_descriptor, first, second),
-            cosines_between(unit_embeddings, unit_embeddings, first, second),
-            parameters.embedding_weight,
-        )
-
-    return verify
-
-
 class KnownRows:
-    """A ``known_pairs.KnownScores`` over a split's test images followed by its training
-    images, asked about pairs of two subsets of them: query ``i`` is row
-    ``query_rows[i]``, index ``j`` is row ``index_rows[j]``."""
+    """A ``known_pairs.KnownScores`` asked about pairs ``(query, index)`` of two subsets of
+    its images: query ``i`` is row ``query_rows[i]``, index ``j`` is row ``index_rows[j]``
+    (a split's test and training images, stored test first); None: pairs of its own rows."""
 
-    def __init__(self, known, query_rows, index_rows):
-        self.known, self.query_rows, self.index_rows = known, np.asarray(query_rows), np.asarray(index_rows)
+    def __init__(self, known, query_rows=None, index_rows=None):
+        self.known = known
+        self.query_rows = None if query_rows is None else np.asarray(query_rows)
+        self.index_rows = None if index_rows is None else np.asarray(index_rows)
 
     def rows(self, pairs):
+        if self.query_rows is None:
+            return pairs
         return np.stack([self.query_rows[pairs[:, 0]], self.index_rows[pairs[:, 1]]], axis=1)
 
 
-def reusing_across(query_images, index_images, parameters, query_embeddings, index_embeddings, known):
-    """``verify(pairs, progress) -> (scores, raw)`` for ``(query, index)`` pairs that looks
-    up the evidence of the pairs ``known`` (``KnownRows``) holds and verifies the rest
-    with scorers of only the images they touch, then fuses every pair's evidence with the
-    descriptors and embeddings of this run, recording the evidence. Each image's values
-    are its own (the descriptor made unit over each whole side, as ``score_across`` makes
-    it), so a pair scores as it would among all the images."""
-    query_descriptor = unit_rows(coarse_wavelet_descriptor(query_images, parameters.device))
-    index_descriptor = unit_rows(coarse_wavelet_descriptor(index_images, parameters.device))
-    query_units = None if query_embeddings is None else embedding_rows(query_embeddings)
-    index_units = None if index_embeddings is None else embedding_rows(index_embeddings)
+def reusing_verifier(parameters, known, query, index=None):
+    """``verify(pairs, progress) -> (scores, raw)`` for pairs ``(query, index)`` that looks
+    up the evidence of the pairs ``known`` (``KnownRows``) holds and verifies the rest with
+    scorers of only the images they touch (each image's own values are its own: a pair's
+    evidence is what it would be among all the images), then fuses every pair's evidence
+    with the descriptors and embeddings of this run (``fused_scores``), recording the
+    evidence: an update prepares and verifies only what is new. ``query`` and ``index``
+    are ``(images, embeddings or None, descriptor or None)`` (``index`` None: pairs within
+    ``query``); a descriptor (None: the scorer's own) is made unit over its whole side, as
+    the whole set's scorer makes it."""
+    query = _unit_side(query, parameters)
+    index = query if index is None else _unit_side(index, parameters)
 
     def verify(pairs, progress):
         found, evidence = known.known.lookup(known.rows(pairs))
         todo = pairs[~found]
         if len(todo):
-            queries, query_local = np.unique(todo[:, 0], return_inverse=True)
-            indices, index_local = np.unique(todo[:, 1], return_inverse=True)
-            query_scorer = PairScorer(query_images[queries], parameters, rows_of(query_embeddings, queries),
-                                      unit_descriptor=query_descriptor[queries])  # fmt: skip
-            index_scorer = PairScorer(index_images[indices], parameters, rows_of(index_embeddings, indices),
-                                      unit_descriptor=index_descriptor[indices])  # fmt: skip
+            query_scorer, query_local = _scorer_of_touched(query, todo[:, 0], parameters)
+            index_scorer, index_local = _scorer_of_touched(index, todo[:, 1], parameters)
             evidence[~found] = query_scorer.evidence(query_local, index_local, index_scorer, progress)
         known.known.record(known.rows(pairs), evidence, len(todo))
         first, second = pairs[:, 0], pairs[:, 1]
         scores = fused_scores(
             evidence,
-            cosines_between(query_descriptor, index_descriptor, first, second),
-            cosines_between(query_units, index_units, first, second),
+            cosines_between(query[2], index[2], first, second),
+            cosines_between(query[3], index[3], first, second),
             parameters.embedding_weight,
         )
         return scores, evidence[:, 0]
 
     return verify
+
+
+def _unit_side(side, parameters):
+    """``(images, embeddings, unit descriptor rows, unit embedding rows)`` of one side."""
+    images, embeddings, descriptor = side
+    descriptor = unit_rows(in_memory(scorer_descriptor(images, parameters, descriptor)))
+    return images, embeddings, descriptor, None if embeddings is None else embedding_rows(embeddings)
+
+
+def _scorer_of_touched(side, items, parameters):
+    """A ``PairScorer`` of only the images of ``side`` that ``items`` name, and each item
+    as a row of it."""
+    images, embeddings, descriptor, _ = side
+    rows, local = np.unique(items, return_inverse=True)
+    scorer = PairScorer(take_rows(images, rows), parameters, rows_of(embeddings, rows), unit_descriptor=descriptor[rows])
+    return scorer, local
 
 
 def score_across(query_images, index_images, parameters=None, query_embeddings=None,
@@ -169,7 +156,7 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
     finds the candidates (``cross_candidates``). With ``executor``
     (``parallel.RayExecutor``) the pairs are verified in shards as Ray tasks
     (``verify_sharded_across``). ``known`` (``KnownRows`` of an update): the pairs scored
-    before are looked up, the others verified (``reusing_across``)."""
+    before are looked up, the others verified (``reusing_verifier``)."""
     parameters = parameters or PairScoreParameters()
     query_sets = candidate_descriptors(query_images, parameters.device)
     index_sets = candidate_descriptors(index_images, parameters.device)
@@ -187,7 +174,8 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
     ]
     pairs = _unique_pairs([pairs, *(_same_group(f, query_groups, index_groups) for f in framed)])
     if known is not None:
-        scores, raw = reusing_across(query_images, index_images, parameters, query_embeddings, index_embeddings, known)(pairs, progress)
+        verify = reusing_verifier(parameters, known, (query_images, query_embeddings, None), (index_images, index_embeddings, None))
+        scores, raw = verify(pairs, progress)
     elif executor is None:
         # the descriptors are unit rows already: a scorer that made its own would hold the same rows
         query_scorer = PairScorer(query_images, parameters, query_embeddings, unit_descriptor=query_sets[0], frames=query_frames)
