@@ -58,11 +58,12 @@ def column(**kwargs):
     return types.GridView(orientation="vertical", componentsProps=_NO_WIDER_THAN_THE_PANEL, **kwargs)
 
 
-def row(panel, name, gap=1):
+def row(panel, name, gap=1, align_y="center"):
     """A row of buttons or inputs that wraps onto further lines where the panel is narrow
     (a ``GridView`` without orientation is a wrapping flex row, where an ``h_stack`` is a
-    grid row that cannot wrap); add its items with :func:`button` and :func:`field`."""
-    return panel.grid(name, gap=gap, align_x="left", align_y="center")
+    grid row that cannot wrap); add its items with :func:`button` and :func:`field`.
+    ``align_y="bottom"`` puts a button level with the box of an input labelled above it."""
+    return panel.grid(name, gap=gap, align_x="left", align_y=align_y)
 
 
 def button(row, name, **kwargs):

@@ -192,7 +192,7 @@ class RedundancyPanel(RunPanel):
 
         state = ctx.panel.state
         if state.recuttable:
-            cut_row = layout.row(panel, "cut_row", gap=2)
+            cut_row = layout.row(panel, "cut_row", gap=2, align_y="bottom")
             layout.field(cut_row, "float", "cut", label="Try a cut", on_change=self.on_change_cut)
             layout.button(cut_row, "apply_cut", label="Apply this cut", icon="content_cut", variant="outlined", on_click=self.apply_cut)
             if state.preview_md:
