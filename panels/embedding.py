@@ -15,7 +15,7 @@ import fiftyone.operators.types as types
 
 from ..bridge.methods import METHODS
 from ..bridge.runs import list_runs, method_of
-from . import figures
+from . import figures, layout
 from .run_state import RunPanel, current_run, data_name, errors_in_place, new_revision, set_data
 
 COLOR_BY = ("status", "label")
@@ -133,7 +133,7 @@ class EmbeddingMapPanel(RunPanel):
         keys = runs_with_maps(ctx.dataset)
         if not keys or ctx.panel.state.key is None:
             panel.str("note_md", view=types.MarkdownView())
-            return types.Property(panel, view=types.GridView(orientation="vertical"))
+            return types.Property(panel, view=layout.column())
         self.run_chooser(panel, keys)
         if ctx.panel.state.has_labels:
             colors = types.RadioGroup(orientation="horizontal", label="Colour by")
@@ -145,14 +145,15 @@ class EmbeddingMapPanel(RunPanel):
         panel.str("note_md", view=types.MarkdownView())
         panel.str("selection_md", view=types.MarkdownView())
         panel.btn("clear_selection", label="Clear selection", icon="clear", on_click=self.clear_selection)
-        panel.plot(
+        layout.plot(
+            panel,
             data_name(ctx, "embedding"),
-            layout=figures.embedding_layout(ctx.panel.state.three_d),
-            config={"scrollZoom": True, "displaylogo": False},
+            figures.embedding_layout(ctx.panel.state.three_d),
+            config={"scrollZoom": True, "displaylogo": False, "displayModeBar": "hover"},  # its tools: box, zoom, pan
             on_selected=self.on_selected,
             on_click=self.on_click,
         )
-        return types.Property(panel, view=types.GridView(orientation="vertical", gap=1, padding=1))
+        return types.Property(panel, view=layout.column(gap=1, pad=1))
 
 
 def runs_with_maps(dataset):

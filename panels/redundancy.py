@@ -30,7 +30,7 @@ MAX_GROUP_ROWS = 100
 VIEW_BUTTONS = {"least_similar_view": ("show_least_similar", "Least similar test samples")}
 """The button (its handler's name and label) of each view a method offers beyond the
 contract's (``Method.views``)."""
-GROUP_COLUMNS = {"group": "Group", "size": "Size", "kind": "Kind", "labels": "Labels", "representative": "Representative"}
+GROUP_COLUMNS = {"group": "Group", "size": "Size", "kind": "Kind", "labels": "Labels", "representative": "Kept image"}
 NO_RUNS = (
     "This dataset has no redundancy runs yet. Run one from the operator browser "
     "(`Redundancy: wavelet clusters`, `SSIM`, `feature maps` ...) or from Python "
@@ -171,7 +171,7 @@ class RedundancyPanel(RunPanel):
         panel.str("summary_md", view=types.MarkdownView())
         layout.plot(panel, data_name(ctx, "status_chart"), figures.status_chart_layout())
 
-        shows = layout.button_row(panel, "shows")
+        shows = layout.row(panel, "shows")
         layout.button(shows, "show_groups", label="All groups", icon="view_module", on_click=self.show_groups)
         layout.button(shows, "show_redundant", label="Redundant", on_click=self.show_redundant)
         layout.button(shows, "show_influential", label="Influential", on_click=self.show_influential)
@@ -181,7 +181,7 @@ class RedundancyPanel(RunPanel):
             layout.button(shows, handler, label=label, on_click=getattr(self, handler))
         layout.button(shows, "show_all", label="Whole dataset", icon="clear", on_click=self.show_all)
 
-        actions = layout.button_row(panel, "actions")
+        actions = layout.row(panel, "actions")
         layout.button(actions, "tag", label="Tag for review…", icon="local_offer", variant="outlined",
                       on_click=f"{PLUGIN}/tag_redundancy", prompt=True, params={"keys": [key]})  # fmt: skip
         layout.button(actions, "export", label="Export curated…", icon="download", variant="outlined",
@@ -192,9 +192,9 @@ class RedundancyPanel(RunPanel):
 
         state = ctx.panel.state
         if state.recuttable:
-            cut_row = panel.h_stack("cut_row", gap=2, align_x="left", align_y="center")
-            cut_row.float("cut", label="Try a cut", on_change=self.on_change_cut)
-            cut_row.btn("apply_cut", label="Apply this cut", icon="content_cut", variant="outlined", on_click=self.apply_cut)
+            cut_row = layout.row(panel, "cut_row", gap=2, align_y="bottom")
+            layout.field(cut_row, "float", "cut", label="Try a cut", on_change=self.on_change_cut)
+            layout.button(cut_row, "apply_cut", label="Apply this cut", icon="content_cut", variant="outlined", on_click=self.apply_cut)
             if state.preview_md:
                 panel.str("preview_md", view=types.MarkdownView())
         if method.chart == "spectrum":
@@ -205,10 +205,11 @@ class RedundancyPanel(RunPanel):
             layout.plot(panel, data_name(ctx, "histogram"), figures.histogram_layout(state.threshold))
 
         panel.str("groups_md", view=types.MarkdownView())
-        table = types.TableView(on_click_row=self.show_group, componentsProps=layout.FITTING_TABLE)
+        table = types.TableView(on_click_row=self.show_group, actions_label="Show",
+                                componentsProps=layout.fitting_table(GROUP_COLUMNS, breaking=("labels", "representative")))  # fmt: skip
         for name, label in GROUP_COLUMNS.items():
             table.add_column(name, label=label)
-        table.add_row_action("show", self.show_group, label="Show", icon="visibility", tooltip="Show this group in the grid")
+        table.add_row_action("show", self.show_group, icon="visibility", tooltip="Show this group in the grid")
         panel.list(data_name(ctx, "groups"), types.Object(), view=table)
         panel.str("details_md", view=types.MarkdownView())
         return types.Property(panel, view=layout.column(gap=2, pad=1))

@@ -30,6 +30,7 @@ from ..bridge.review import (
 from ..bridge.runs import RedundancyRun
 from ..bridge.samples import distinct_names, read_labels
 from ..bridge.choices import DIFFERENT, LABELS_DIFFER, ORDERS, SAME, SKIPPED, STORED_FLOOR
+from . import layout
 from .run_state import RunPanel, current_run, cut_preview_markdown, data_name, errors_in_place, new_revision, set_data
 
 ORDER_LABELS = {
@@ -45,6 +46,10 @@ BUTTONS = (
 )
 TAG_INPUTS = {SAME: "tag_same", DIFFERENT: "tag_different", LABELS_DIFFER: "tag_labels_differ"}
 DIFFERENCE_SIZE = 256
+SHOWN_WHOLE = {"image": {"style": {"width": "100%", "height": "auto", "maxHeight": f"{DIFFERENCE_SIZE}px",
+                                   "objectFit": "contain", "imageRendering": "pixelated"}}}  # fmt: skip
+"""Each image of a pair as wide as its third of the panel and at most 256 px high, its
+aspect kept (a 32x32 image is never stretched) and its pixels drawn sharp when enlarged."""
 NO_RUNS = (
     "No run here stores scored pairs to review. Run **wavelet clusters** (grouping `score`, the "
     "default) or **SSIM** (grouping `threshold`, the default), then reopen this panel."
@@ -266,39 +271,37 @@ class PairReviewPanel(RunPanel):
         keys = reviewable_runs(ctx.dataset)
         if not keys or state.key is None:
             panel.str("progress_md", view=types.MarkdownView())
-            return types.Property(panel, view=types.GridView(orientation="vertical"))
+            return types.Property(panel, view=layout.column())
         self.run_chooser(panel, keys)
-        row = panel.h_stack("controls", gap=2, align_x="left")
-        orders = types.DropdownView(label="Order")
+        row = layout.row(panel, "controls", gap=2)
+        orders = types.DropdownView(label="Order", componentsProps=layout.IN_A_ROW)
         for name in ORDERS:
             orders.add_choice(name, label=ORDER_LABELS[name])
-        row.enum("order", list(ORDERS), view=orders, on_change=self.on_change_order)
-        row.float("band_low", label="Band from", on_change=self.on_change_band_low)
-        row.float("band_high", label="to", on_change=self.on_change_band_high)
-        row.float("cut", label="Cut", on_change=self.on_change_cut)
+        layout.field(row, "enum", "order", list(ORDERS), view=orders, on_change=self.on_change_order)
+        layout.field(row, "float", "band_low", label="Band from", on_change=self.on_change_band_low)
+        layout.field(row, "float", "band_high", label="to", on_change=self.on_change_band_high)
+        layout.field(row, "float", "cut", label="Cut", on_change=self.on_change_cut)
         panel.str("progress_md", view=types.MarkdownView())
         if state.pair:
-            images = panel.h_stack("images", gap=2, align_x="left")
+            images = layout.side_by_side(panel, "images", 3)
             for name in ("image_a", "image_b", "image_difference"):
-                images.view(name, types.ImageView(height="256px", alt=name,  # aspect kept: a 32x32 image is never stretched
-                                                  componentsProps={"image": {"style": {"objectFit": "contain", "maxWidth": "100%"}}}))
+                images.view(name, types.ImageView(alt=name, componentsProps=SHOWN_WHOLE))
         panel.str("pair_md", view=types.MarkdownView())
-        buttons = panel.h_stack("buttons", gap=1, align_x="left")
+        buttons = layout.row(panel, "buttons")
         for name, label, _ in BUTTONS:
-            buttons.btn(name, label=label, on_click=getattr(self, name), variant="contained" if name == "same" else "outlined")
-        buttons.btn("undo", label="Undo (u)", icon="undo", on_click=self.undo)
-        panel.plot(data_name(ctx, "calibration"), layout=calibration_layout(controls(ctx)["cut"], state.run_cut),
-                   config={"displayModeBar": False})  # fmt: skip
+            layout.button(buttons, name, label=label, on_click=getattr(self, name), variant="contained" if name == "same" else "outlined")
+        layout.button(buttons, "undo", label="Undo (u)", icon="undo", on_click=self.undo)
+        layout.plot(panel, data_name(ctx, "calibration"), calibration_layout(controls(ctx)["cut"], state.run_cut))
         panel.str("calibration_md", view=types.MarkdownView())
         if state.preview_md:
             panel.str("preview_md", view=types.MarkdownView())
         panel.btn("apply_cut", label="Apply this cut", icon="content_cut", variant="contained", on_click=self.apply_cut)
         if state.applied_md:
             panel.str("applied_md", view=types.MarkdownView())
-        tags = panel.h_stack("tags", gap=2, align_x="left")
+        tags = layout.row(panel, "tags", gap=2)
         for decision, name in TAG_INPUTS.items():
-            tags.str(name, label=f"Tag for '{decision.replace('_', ' ')}'")
-        return types.Property(panel, view=types.GridView(orientation="vertical", gap=2, padding=1))
+            layout.field(tags, "str", name, label=f"Tag for '{decision.replace('_', ' ')}'")
+        return types.Property(panel, view=layout.column(gap=2, pad=1))
 
 
 def media_url(path):

@@ -508,40 +508,76 @@ def test_a_cut_tried_in_the_panel_is_previewed_without_a_write(page, app_dataset
     assert stored() == before
 
 
-PANEL_LAYOUT = """() => {
-    const panel = document.querySelector('[data-cy="panel-content-redundancy_panel"]');
+PANEL_LAYOUT = """(name) => {
+    const panel = document.querySelector(`[data-cy="panel-content-${name}"]`);
     const box = e => e.getBoundingClientRect();
-    const drawn = [...panel.querySelectorAll('*')].filter(e => box(e).width > 0);
+    // all but a plot's drag handles, invisible, which reach a few pixels past its corners
+    const drawn = [...panel.querySelectorAll('*')].filter(e => box(e).width > 0 && !e.closest('.draglayer'));
     const column = drawn.find(e => getComputedStyle(e).display === 'grid');  // the panel's items, one under another
+    const inPlot = e => e.parentElement.closest('.js-plotly-plot') !== null;  // plotly clips its own layers
+    const wider = e => e.scrollWidth > e.clientWidth + 1;
+    const named = e => `${e.tagName.toLowerCase()} "${(e.innerText || '').slice(0, 40)}"`;
     return {
         right: Math.max(...drawn.map(e => box(e).right)),  // whatever the panel draws, text included
         window: window.innerWidth,
-        spilling: [...column.children].filter(item => [...item.querySelectorAll('*')].some(
-            e => box(e).height > 0 && box(e).bottom > box(item).bottom + 1)).map(item => item.innerText.slice(0, 40)),
+        beyond: drawn.filter(e => box(e).right > window.innerWidth + 1).map(e => `${named(e)} ${e.getAttribute("class")}`.slice(0, 120)),
+        spilling: [...column.children].filter(item => drawn.some(
+            e => item.contains(e) && box(e).height > 0 && box(e).bottom > box(item).bottom + 1)).map(item => item.innerText.slice(0, 40)),
+        scrolling: [panel, ...drawn].filter(e => !inPlot(e) && wider(e)
+            && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)).map(named),
+        clipped: drawn.filter(e => !inPlot(e) && wider(e) && getComputedStyle(e).overflowX === 'hidden').map(named),
         plots: [...panel.querySelectorAll('.js-plotly-plot')].map(gd => [gd._fullLayout.width, box(gd).width]),
+        images: [...panel.querySelectorAll('img')].map(img => [img.naturalWidth / img.naturalHeight,
+            box(img).width / box(img).height, getComputedStyle(img).objectFit]),
     };
 }"""
 
 
-def assert_the_panel_fits(page):
-    """Nothing right of the window, no item drawn over the next, each plot drawn as wide as it is."""
-    layout = page.evaluate(PANEL_LAYOUT)
-    assert layout["right"] <= layout["window"] + 1, f"the panel draws up to {layout['right']} px in a {layout['window']} px window"
+def assert_the_panel_fits(page, name="redundancy_panel"):
+    """Nothing right of the window, nothing scrolled sideways or cut off, no item drawn over
+    the next, each plot drawn as wide as it is, each image drawn in its own aspect."""
+    layout = page.evaluate(PANEL_LAYOUT, name)
+    assert layout["right"] <= layout["window"] + 1, (
+        f"the panel draws up to {layout['right']} px in a {layout['window']} px window: {layout['beyond'][:5]}"
+    )
+    assert layout["scrolling"] == [], f"scrolled sideways in a {layout['window']} px window: {layout['scrolling']}"
+    assert layout["clipped"] == [], f"cut off at the right in a {layout['window']} px window: {layout['clipped']}"
     assert layout["spilling"] == [], f"drawn over the items below them: {layout['spilling']}"
     for drawn, element in layout["plots"]:
         assert abs(drawn - element) <= 1, f"a plot drawn {drawn} px wide in an element {element} px wide"
+    for natural, shown, fit in layout["images"]:
+        assert fit in ("contain", "scale-down") or abs(natural - shown) < 0.02, f"an image of aspect {natural:.2f} drawn at {shown:.2f}"
 
 
-@pytest.mark.parametrize("width", [1280, 1920])
-def test_the_redundancy_panel_fits_its_width(page, app_dataset, width):
+SHOWN_RUN = {  # each panel: the run it is opened on, and a text it shows once that run is loaded
+    "redundancy_panel": ("ssim", "Laplacian spectrum."),
+    "embedding_map": ("wavelet", "placed by"),
+    "pair_review": ("wavelet", "pairs reviewed in run"),
+}
+DRAWN = """(name) => { const panel = document.querySelector(`[data-cy="panel-content-${name}"]`);
+    const plots = [...panel.querySelectorAll('.js-plotly-plot')];
+    return plots.length > 0 && plots.every(gd => gd._fullLayout && (gd.data || []).length > 0)
+        && [...panel.querySelectorAll('img')].every(img => img.complete && img.naturalWidth > 0); }"""
+
+
+@pytest.mark.parametrize("width", [1280, 1920, 960])
+@pytest.mark.parametrize("name", list(SHOWN_RUN))
+def test_the_panel_fits_its_width(page, app_dataset, name, width):
+    """1,920 and 1,280 px windows, and 960 px: a 1,920 px screen split in half, the panel
+    beside the grid in one half."""
+    key, loaded = SHOWN_RUN[name]
     page.set_viewport_size({"width": width, "height": 1000})
-    open_panel(page, "redundancy_panel")
-    choose_run(page, "redundancy_panel", "ssim")
-    page.get_by_text("Laplacian spectrum.").wait_for()
-    screenshot(page, f"redundancy_panel_{width}px")
-    screenshot(page, f"redundancy_panel_{width}px_spectrum", focus=page.locator(".js-plotly-plot").nth(1))
-    screenshot(page, f"redundancy_panel_{width}px_groups", focus=page.locator('[data-cy="panel-content-redundancy_panel"] table'))
-    assert_the_panel_fits(page)
+    open_panel(page, name)
+    choose_run(page, name, key)
+    panel = page.locator(f'[data-cy="panel-content-{name}"]')
+    panel.get_by_text(loaded).first.wait_for()
+    page.wait_for_function(DRAWN, arg=name)
+    screenshot(page, f"{name}_{width}px")
+    for number in range(panel.locator(".js-plotly-plot").count()):
+        screenshot(page, f"{name}_{width}px_plot{number + 1}", focus=panel.locator(".js-plotly-plot").nth(number))
+    if panel.locator("table").count():
+        screenshot(page, f"{name}_{width}px_table", focus=panel.locator("table"))
+    assert_the_panel_fits(page, name)
 
 
 def test_the_redundancy_panel_follows_a_window_made_narrower(page, app_dataset):
