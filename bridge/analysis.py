@@ -16,6 +16,7 @@ from ..core.timing import stages_reported
 from . import runs
 from .progress import DECODING, StageProgress
 from .samples import check_memory, image_size_tuple, media_record, paths_of, read_embeddings, read_view
+from .update_store import kept_config
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def run_image_analysis(samples, method, parameters, analyze, key, label_field, i
             "color": color,
             "embeddings_field": embeddings_field,
             **(config or {}),
-            **({} if keeper is None else {"skip_failures": skip_failures, "update_folder": keeper.parent}),
+            **kept_config(keeper, skip_failures),
             **runs.parameters_record(parameters),
         }
         run = runs.store_run(writer, samples, method.name, config, sample_ids, analysis.decisions, details)

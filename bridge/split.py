@@ -17,7 +17,7 @@ from .methods import SPLIT
 from .progress import StageProgress
 from .samples import image_size_tuple, media_record, paths_of, read_embeddings, read_view, require_images
 from .similarity import check_index_config, index_cross_search
-from .update_store import update_keeper
+from .update_store import kept_config, update_keeper
 
 SPLIT_FIELDS = {"best_match": fo.StringField, "best_similarity": fo.FloatField}
 
@@ -212,7 +212,7 @@ def split_run(samples, parameters, key, train, test, split_field, label_field, w
             "color": color,
             "embeddings_field": embeddings_field,
             "similarity_backend": similarity_backend,
-            **({} if keeper is None else {"skip_failures": skip_failures, "update_folder": keeper.parent}),
+            **kept_config(keeper, skip_failures),
             **runs.parameters_record(parameters),
         }
         samples_view = samples._dataset.select(sample_ids)

@@ -37,6 +37,12 @@ def update_keeper(update_folder, similarity_backend=None, executor=None):
     return UpdateKeeper(update_folder)
 
 
+def kept_config(keeper, skip_failures):
+    """What a run kept for updates adds to its stored config, for ``update_run`` to run it
+    again: nothing without a ``keeper``."""
+    return {} if keeper is None else {"skip_failures": skip_failures, "update_folder": keeper.parent}
+
+
 class UpdateKeeper:
     """Keeps a run's update store under ``parent``; with ``key``, first reads the store
     of the run stored under that key, for an update that decodes only new or changed
