@@ -177,8 +177,7 @@ def extract_features(model, layer, images, batch_size=ExtractionParameters.batch
     finally:
         if handle is not None:
             handle.remove()
-        if isinstance(images, ImageFiles):
-            batches.close()  # stops the decoding ahead
+        batches.close()  # stops the decoding ahead of the model
     return torch.cat(captured).numpy()
 
 

@@ -22,7 +22,7 @@ from .descriptors import candidate_descriptors, unit_rows
 from .pairs import ScoredPairs
 from .parameters import STORED_FLOOR, PairScoreParameters
 from .scorer import PairScorer, cosines_between, fused_scores
-from .shards import rows_of, scorer_descriptor, shard_preparation, verify_sharded, verify_sharded_across
+from .shards import rows_of, scorer_descriptor, shard_preparation, touched_rows, verify_sharded, verify_sharded_across
 
 
 def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
@@ -116,9 +116,8 @@ def reusing_verifier(parameters, known, query, index=None):
         found, evidence = known.known.lookup(known.rows(pairs))
         todo = pairs[~found]
         if len(todo):
-            query_scorer, query_local = _scorer_of_touched(query, todo[:, 0], parameters)
-            index_scorer, index_local = _scorer_of_touched(index, todo[:, 1], parameters)
-            evidence[~found] = query_scorer.evidence(query_local, index_local, index_scorer, progress)
+            query_scorer, index_scorer, local = _scorers_of_touched(query, index, todo, parameters)
+            evidence[~found] = query_scorer.evidence(local[:, 0], local[:, 1], index_scorer, progress)
         known.known.record(known.rows(pairs), evidence, len(todo))
         first, second = pairs[:, 0], pairs[:, 1]
         scores = fused_scores(
@@ -139,13 +138,23 @@ def _unit_side(side, parameters):
     return images, embeddings, descriptor, None if embeddings is None else embedding_rows(embeddings)
 
 
-def _scorer_of_touched(side, items, parameters):
-    """A ``PairScorer`` of only the images of ``side`` that ``items`` name, and each item
-    as a row of it."""
+def _scorers_of_touched(query, index, pairs, parameters):
+    """``(query scorer, index scorer, pairs as their rows)``: scorers of only the images
+    ``pairs`` touch on each side; one scorer for both when the sides are one set, so an
+    image is prepared once."""
+    if index is query:
+        rows, local = touched_rows(pairs)
+        scorer = _scorer_of_rows(query, rows, parameters)
+        return scorer, scorer, local
+    query_rows, query_local = np.unique(pairs[:, 0], return_inverse=True)
+    index_rows, index_local = np.unique(pairs[:, 1], return_inverse=True)
+    local = np.stack([query_local, index_local], axis=1)
+    return _scorer_of_rows(query, query_rows, parameters), _scorer_of_rows(index, index_rows, parameters), local
+
+
+def _scorer_of_rows(side, rows, parameters):
     images, embeddings, descriptor, _ = side
-    rows, local = np.unique(items, return_inverse=True)
-    scorer = PairScorer(take_rows(images, rows), parameters, rows_of(embeddings, rows), unit_descriptor=descriptor[rows])
-    return scorer, local
+    return PairScorer(take_rows(images, rows), parameters, rows_of(embeddings, rows), unit_descriptor=descriptor[rows])
 
 
 def score_across(query_images, index_images, parameters=None, query_embeddings=None,
