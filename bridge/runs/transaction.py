@@ -384,13 +384,7 @@ def _roll_forward(dataset, lease_id, change, phase):
     start = COMMIT_PHASES.index(phase)
     for current, following in zip(COMMIT_PHASES[start:], COMMIT_PHASES[start + 1 :]):
         if current == "drop":
-            for field in change["drop_fields"]:
-                # values first, then the schema: values without a schema entry (a kill
-                # inside delete_sample_field) would make loading samples fail
-                dataset._sample_collection.update_many({field: {"$exists": True}}, {"$unset": {field: ""}})
-                if dataset.has_sample_field(field):
-                    dataset.delete_sample_field(field)
-                checkpoint(f"dropped:{field}")
+            _drop_fields(dataset, change["drop_fields"])
             if change.get("drop_view") and dataset.has_saved_view(change["drop_view"]):
                 dataset.delete_saved_view(change["drop_view"])
             if change.get("drop_map") and dataset.has_brain_run(change["drop_map"]):
@@ -401,10 +395,12 @@ def _roll_forward(dataset, lease_id, change, phase):
                 fors.Run.delete_run(dataset, change["drop_run"], cleanup=False)
             checkpoint("dropped:run")
         elif current == "rename":
-            for source, target in change["renames"].items():
-                if dataset.has_sample_field(source):
-                    dataset.rename_sample_field(source, target)  # data first, then schema
-                checkpoint(f"renamed:{target}")
+            renames = {source: target for source, target in change["renames"].items() if dataset.has_sample_field(source)}
+            if renames:
+                # all at once: FiftyOne reloads every sample held in memory, one query
+                # each, after each call (data first, then schema)
+                dataset.rename_sample_fields(renames)
+            checkpoint("renamed")
             _apply_updates(dataset, change.get("updates") or {})
         elif current == "register" and run is not None:
             if not dataset.has_run(key):
@@ -459,9 +455,19 @@ def _remove_folders(folders):
 
 
 def _drop_fields(dataset, names):
-    for name in names:
-        if dataset.has_sample_field(name):
-            dataset.delete_sample_field(name)
+    """Delete the fields ``names`` (idempotent): values first, then the schema, as one
+    update and one schema call (FiftyOne reloads every sample held in memory, one query
+    each, after each call). Values without a schema entry (a kill inside the schema call)
+    would make loading samples fail."""
+    names = list(names)
+    if names:
+        dataset._sample_collection.update_many(
+            {"$or": [{name: {"$exists": True}} for name in names]}, {"$unset": {name: "" for name in names}}
+        )
+    present = [name for name in names if dataset.has_sample_field(name)]
+    if present:
+        dataset.delete_sample_fields(present)
+    checkpoint("dropped:fields")
 
 
 def _store_map(dataset, results, key):
