@@ -21,7 +21,7 @@ from ..core.parameters import check_flag, check_number
 from ..core.probe import boundary_crossings, torch_classifier
 from ..core.timing import stages_reported, timed
 from . import runs
-from .analysis import analysis_writer
+from .analysis import ImageReading, analysis_writer
 from .documented import documented
 from .methods import FEATURES
 from .progress import StageProgress
@@ -82,6 +82,7 @@ def compute_feature_clusters(
     device=None,
     random_state=FeatureParameters.random_state,
     store_features=False,
+    skip_failures=ImageReading.skip_failures,
     executor=None,
     progress=None,
     overwrite=False,
@@ -156,6 +157,7 @@ def compute_feature_clusters(
         random_state=random_state,
     )
     check_flag("store_features", store_features)
+    check_flag("skip_failures", skip_failures)
     size = image_size_tuple(image_size)
     extraction = ExtractionParameters(size, normalize, pool, batch_size, num_workers)
     with analysis_writer(samples, FEATURES, key, overwrite, ("embedding",) if store_features else ()) as writer:
@@ -168,11 +170,12 @@ def compute_feature_clusters(
         stages = StageProgress(progress, writer.raise_if_cancelled, writer.note_progress)
         with stages_reported(stages.hear):
             with timed(timings, "extraction"):
-                features, source = _features(
+                features, source, failures = _features(
                     samples, model, layer, model_path, architecture, num_classes, zoo_model,
-                    embeddings_field, extraction, device, stages, executor, trust_model_file,
+                    embeddings_field, extraction, device, stages, executor, trust_model_file, skip_failures,
                 )  # fmt: skip
             runs.checkpoint("decoded")
+            sample_ids, labels, skipped = _readable(samples, sample_ids, labels, failures)
             analysis = analyze_features(features, labels, parameters, device)
         runs.checkpoint("analysed")
         stages.hear("write", False)
@@ -183,6 +186,7 @@ def compute_feature_clusters(
             "sample_ids": sample_ids,
             "points": analysis.points_2d.round(5).tolist(),
             "points_3d": analysis.points_3d.round(5).tolist(),
+            "skipped": skipped,
         }
         config = {"label_field": label_field, "layer": layer, "source": source, "image_size": image_size,
                   "normalize": normalize, "pool": pool, "store_features": store_features, "random_weights": random_weights,
@@ -203,8 +207,23 @@ def _check_embedding_field(dataset, key, store_features):
         )
 
 
+def _readable(samples, sample_ids, labels, failures):
+    """The ids and labels of the samples whose image the model read, and the skipped
+    ones as ``{"id", "filepath", "reason"}`` records (as the image analyses list them)."""
+    if not failures:
+        return sample_ids, labels, []
+    paths = samples.values("filepath")
+    skipped = [{"id": sample_ids[i], "filepath": paths[i], "reason": reason} for i, reason in sorted(failures.items())]
+    kept = [i for i in range(len(sample_ids)) if i not in failures]
+    if len(kept) < 2:
+        raise ValueError(f"only {len(kept)} of {len(sample_ids)} images could be read; see the reasons: {skipped[:3]}")
+    return [sample_ids[i] for i in kept], None if labels is None else [labels[i] for i in kept], skipped
+
+
 def _features(samples, model, layer, model_path, architecture, num_classes, zoo_model,
-              embeddings_field, extraction, device, stages, executor=None, trust_model_file=False):  # fmt: skip
+              embeddings_field, extraction, device, stages, executor=None, trust_model_file=False, skip_failures=False):  # fmt: skip
+    """``(features, source, {index: reason} of the images skipped)``: from an embeddings
+    field, a zoo model, or a torch model run on the image files."""
     if embeddings_field is not None:
         values = samples.values(embeddings_field)
         missing = [i for i, value in zip(samples.values("id"), values) if value is None]
@@ -224,7 +243,7 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
                 f"all of one length; it holds {type(values[0]).__name__} values of lengths "
                 f"{lengths[:5]}. Recompute the embeddings for the whole view with one model"
             )
-        return features, f"field:{embeddings_field}"
+        return features, f"field:{embeddings_field}", {}
     if zoo_model is not None:
         if executor is not None:
             raise ValueError(
@@ -241,25 +260,26 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
                 "weights the first time, which needs the internet. Offline, pass a model "
                 "checkpoint (model_path) or an embeddings_field instead"
             ) from error
-        return np.asarray(samples.compute_embeddings(loaded, progress=stages.progress)), f"zoo:{zoo_model}"
+        return np.asarray(samples.compute_embeddings(loaded, progress=stages.progress)), f"zoo:{zoo_model}", {}
     module = resolve_model(model, model_path, architecture, num_classes, trust_model_file)
     mean, std = _statistics(extraction.normalize)
     paths = samples.values("filepath")
     counted = lambda done, _: stages.counted(done, len(paths), "images")  # noqa: E731
     try:
         if executor is None:
+            files = ImageFiles(paths, extraction.image_size, "rgb", mean, std, skip_failures)
             features = extract_features(
-                module, layer, ImageFiles(paths, extraction.image_size, "rgb", mean, std), extraction.batch_size,
-                extraction.num_workers, device, extraction.pool, progress=counted,
-            )  # fmt: skip
+                module, layer, files, extraction.batch_size, extraction.num_workers, device, extraction.pool, progress=counted
+            )
+            failures = files.failures
         else:
             check_layer(module, layer)  # here, before any task
             source, payload = model_source(
                 module, model_path if model is None else None, architecture, num_classes, trust_model_file
             )
-            features = extract_features_sharded(
+            features, failures = extract_features_sharded(
                 executor, source, payload, layer, paths, extraction.image_size, mean, std, extraction.batch_size,
-                device, extraction.pool, progress=counted,
+                device, extraction.pool, counted, skip_failures,
             )  # fmt: skip
     except runs.RunCancelled:
         raise
@@ -270,7 +290,7 @@ def _features(samples, model, layer, model_path, architecture, num_classes, zoo_
             "first item is one, for batches of RGB images of image_size: wrap a model that "
             "returns a dict, or choose another layer"
         ) from error
-    return features, model_path or architecture or type(module).__name__
+    return features, model_path or architecture or type(module).__name__, failures
 
 
 PROBE_STEPS = 32

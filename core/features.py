@@ -128,8 +128,9 @@ def check_layer(model, layer):
 def extract_features(model, layer, images, batch_size=ExtractionParameters.batch_size, num_workers=None,
                      device=None, pool=ExtractionParameters.pool, progress=None):  # fmt: skip
     """Output of ``layer`` for every image of ``images`` (``ImageFiles``, a torch
-    ``Dataset`` of CHW tensors, or an array (n, C, H, W)), one flattened row per image;
-    ``layer=None`` takes the model's own output. ``pool`` averages convolutional maps (N,
+    ``Dataset`` of CHW tensors, or an array (n, C, H, W)), one flattened row per image
+    (for ``ImageFiles`` that skip failures, per readable image: ``images.failures`` names
+    the others); ``layer=None`` takes the model's own output. ``pool`` averages convolutional maps (N,
     C, H, W) over H and W first. ``num_workers`` None: ``loader_workers``. ``progress(done,
     total)`` after each batch, and at least every ``images.POLL_SECONDS`` while image files
     are slow to read (a cancel raised there stops the extraction at once). TorchScript
@@ -168,17 +169,18 @@ def extract_features(model, layer, images, batch_size=ExtractionParameters.batch
     try:
         with torch.inference_mode():
             for batch in batches:
-                batch = batch.to(device, non_blocking=True)
-                output = model(batch.contiguous(memory_format=torch.channels_last) if batch.ndim == 4 else batch)
-                if handle is None:
-                    hook(None, None, output)
-                done += len(batch)
+                done = min(done + batch_size, len(images))  # the inputs this batch covers, read or skipped
+                if len(batch):
+                    batch = batch.to(device, non_blocking=True)
+                    output = model(batch.contiguous(memory_format=torch.channels_last) if batch.ndim == 4 else batch)
+                    if handle is None:
+                        hook(None, None, output)
                 waiting()
     finally:
         if handle is not None:
             handle.remove()
         batches.close()  # stops the decoding ahead of the model
-    return torch.cat(captured).numpy()
+    return torch.cat(captured).numpy() if captured else np.empty((0, 0), dtype=np.float32)
 
 
 class _Stopped(Exception):
@@ -191,10 +193,13 @@ class ImageFiles:
     storage that stopped answering is named instead of waited on), one batch ahead of the
     model; ``load_image`` decodes a large JPEG near the target size with PIL's draft mode.
     Also a map-style torch dataset, one image per index. ``mean``/``std`` (per channel)
-    normalize as the model was trained, e.g. ImageNet's."""
+    normalize as the model was trained, e.g. ImageNet's. With ``skip_failures`` an
+    unreadable file is left out of its batch and named in ``failures`` (``{index:
+    reason}``), as ``images.load_images`` does; without it, it stops the extraction."""
 
-    def __init__(self, paths, size=(32, 32), color="rgb", mean=None, std=None):
+    def __init__(self, paths, size=(32, 32), color="rgb", mean=None, std=None, skip_failures=False):
         self.paths, self.size, self.color = list(paths), tuple(size), color
+        self.skip_failures, self.failures = skip_failures, {}
         self.mean = None if mean is None else torch.tensor(mean, dtype=torch.float32)[:, None, None]
         self.std = None if std is None else torch.tensor(std, dtype=torch.float32)[:, None, None]
 
@@ -222,8 +227,11 @@ class ImageFiles:
 
         def decode(start):
             pixels = image_files.load_images(
-                self.paths[start : start + batch_size], self.size, self.color, workers, stop_if_asked
+                self.paths[start : start + batch_size], self.size, self.color, workers, stop_if_asked, self.skip_failures
             )
+            if self.skip_failures:
+                pixels, failures = pixels
+                self.failures.update({start + index: reason for index, reason in failures.items()})
             batch = self._tensors(pixels)
             return batch.pin_memory() if pin else batch
 
@@ -312,28 +320,32 @@ def _model_from_bytes(payload):
 
 def extract_features_sharded(executor, source, payload, layer, paths, size=(32, 32), mean=None, std=None,
                              batch_size=ExtractionParameters.batch_size, device=None,
-                             pool=ExtractionParameters.pool, progress=None):  # fmt: skip
+                             pool=ExtractionParameters.pool, progress=None, skip_failures=False):  # fmt: skip
     """``extract_features`` of the image files ``paths`` as Ray tasks of ``executor``
     (``parallel.RayExecutor``): each task decodes ``TASK_IMAGES`` images (whole batches of
     ``batch_size``) and runs them through the model its worker built from ``source`` and
     ``payload`` (``model_source``); rows come back in path order. ``device`` is resolved on
-    each worker. ``progress(done, total)`` after each task."""
+    each worker. ``progress(done, total)`` after each task. Returns ``(rows, {index:
+    reason})``: with ``skip_failures`` the rows of the readable images and the others named;
+    without it an unreadable image stops the extraction."""
     from .parallel import run_map
 
     paths = list(paths)
     step = batch_size * max(1, -(-TASK_IMAGES // batch_size))
-    tasks = [(source, layer, paths[start : start + step], tuple(size), mean, std, batch_size, device, pool)
-             for start in range(0, len(paths), step)]  # fmt: skip
-    rows, done = [], 0
-    for features in run_map(executor, _extract_task, tasks, payload):
+    starts = range(0, len(paths), step)
+    tasks = [(source, layer, paths[start : start + step], tuple(size), mean, std, batch_size, device, pool, skip_failures)
+             for start in starts]  # fmt: skip
+    rows, failures = [], {}
+    for start, (features, task_failures) in zip(starts, run_map(executor, _extract_task, tasks, payload)):
         rows.append(features)
-        done += len(features)
+        failures.update({start + index: reason for index, reason in task_failures.items()})
         if progress is not None:
-            progress(done, len(paths))
-    return np.concatenate(rows)
+            progress(min(start + step, len(paths)), len(paths))
+    features = np.concatenate([part for part in rows if len(part)] or [np.empty((0, 0), dtype=np.float32)])
+    return features, failures
 
 
 def _extract_task(task, payload=None):
-    source, layer, paths, size, mean, std, batch_size, device, pool = task
-    files = ImageFiles(paths, size, "rgb", mean, std)
-    return extract_features(_worker_model(source, payload), layer, files, batch_size, 0, device, pool)
+    source, layer, paths, size, mean, std, batch_size, device, pool, skip_failures = task
+    files = ImageFiles(paths, size, "rgb", mean, std, skip_failures)
+    return extract_features(_worker_model(source, payload), layer, files, batch_size, 0, device, pool), files.failures

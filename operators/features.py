@@ -16,6 +16,7 @@ from ..bridge.methods import FEATURES
 from ..bridge.samples import MAX_IMAGE_SIDE
 from ..bridge.choices import REDUCTIONS, ExtractionParameters, require_features
 from .forms import (
+    SKIP_LABEL,
     analysis_run,
     api_defaults,
     choice_input,
@@ -39,7 +40,7 @@ SOURCES = {
 PROBE_SOURCES = ("file", "torchvision")
 """The probe needs a classifier it can run on interpolated images: a local model."""
 ARGUMENTS = ("layer", "key", "classwise", "reduction", "n_reduce", "p_outlier", "p_similar", "store_features",
-             "image_size", "batch_size", "num_workers")  # fmt: skip
+             "skip_failures", "image_size", "batch_size", "num_workers")  # fmt: skip
 """The bridge arguments the feature form asks for, beyond the model's source."""
 
 
@@ -139,6 +140,7 @@ class ComputeFeatureClusters(foo.Operator):
             declared_input(inputs, FEATURES.parameters, name)
         inputs.bool("store_features", default=defaults["store_features"], label="Store the reduced features as {key}_embedding",
                     description="The other analyses' pair score can then use them (embeddings field)")
+        inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL, description="Leave them out and list them in the run instead of stopping")
         inputs.int("image_size", default=defaults["image_size"], min=8, max=MAX_IMAGE_SIDE, label="Image size fed to the model")
         declared_input(inputs, ExtractionParameters, "batch_size")
         declared_input(inputs, ExtractionParameters, "num_workers")

@@ -498,11 +498,11 @@ def test_recovery_after_a_writer_died_between_fiftyones_data_and_schema_updates(
     still finishes the commit, and samples load again."""
     sample = twins.first()  # in memory: FiftyOne reloads such samples after field edits
 
-    def rename_values_then_die(self, field, new_field):
-        self._sample_collection.update_many({}, {"$rename": {field: new_field}})
+    def rename_values_then_die(self, field_mapping):
+        self._sample_collection.update_many({}, {"$rename": dict(field_mapping)})
         raise KeyboardInterrupt  # stands for SIGKILL: nothing after this line runs
 
-    monkeypatch.setattr(fo.Dataset, "rename_sample_field", rename_values_then_die)
+    monkeypatch.setattr(fo.Dataset, "rename_sample_fields", rename_values_then_die)
     with pytest.raises(KeyboardInterrupt):
         fr.compute_wavelet_clusters(twins, key="wave", threshold=0.3, progress=False)
     monkeypatch.undo()
@@ -575,3 +575,26 @@ def test_a_pair_score_run_this_machine_cannot_hold_is_refused_up_front_or_stream
     assert groups("streamed") == groups("held")
     for column, values in held.details["pairs"].items():
         np.testing.assert_allclose(streamed.details["pairs"][column], values, atol=1e-4)
+
+
+def test_feature_maps_name_an_unreadable_image_or_skip_it_and_describe_the_rest_as_without_it(odd_files):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten()).eval()
+    readable = ["rgb", "gray", "rgba", "palette", "sixteen", "large", "other", "gray_twin"]
+    broken = ["truncated", "text", "missing"]
+    order = ["rgb", "truncated", "gray", "rgba", "text", "palette", "sixteen", "large", "missing", "other", "gray_twin"]
+    dataset = dataset_of([odd_files[n] for n in order], "features-skip")
+    options = dict(model=model, reduction="none", min_cluster_size=2, batch_size=3, store_features=True, progress=False)
+    with pytest.raises(ImageReadError, match=r"skip_failures=True") as error:
+        fr.compute_feature_clusters(dataset, **options)
+    assert odd_files["truncated"] in str(error.value) and "features" not in dataset.list_runs()
+
+    run = fr.compute_feature_clusters(dataset, skip_failures=True, **options)
+    assert [item["filepath"] for item in run.details["skipped"]] == [odd_files[n] for n in order if n in broken]
+    assert dataset.count("features_status") == len(readable)
+    clean = dataset_of([odd_files[n] for n in order if n in readable], "features-clean")
+    fr.compute_feature_clusters(clean, **options)
+    # each readable sample keeps its own features: none shifted onto a neighbour's row
+    skipped_run = dict(zip(dataset.values("filepath"), dataset.values("features_embedding")))
+    for path, embedding in zip(clean.values("filepath"), clean.values("features_embedding")):
+        np.testing.assert_allclose(skipped_run[path], embedding, rtol=1e-5, atol=1e-6)

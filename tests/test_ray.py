@@ -123,8 +123,9 @@ def test_feature_maps_on_two_ray_workers_equal_the_single_process_run(small_data
     expected = features.extract_features(model, "8", features.ImageFiles(paths, mean=IMAGENET_MEAN, std=IMAGENET_STD), 32, 0)
     for source, payload in (features.model_source(model, path, trusted=True), features.model_source(model)):
         assert (source.path is None) == (payload is not None)
-        found = features.extract_features_sharded(executor, source, payload, "8", paths, mean=IMAGENET_MEAN, std=IMAGENET_STD, batch_size=32)
+        found, failures = features.extract_features_sharded(executor, source, payload, "8", paths, mean=IMAGENET_MEAN, std=IMAGENET_STD, batch_size=32)
         np.testing.assert_allclose(found, expected, rtol=1e-6, atol=1e-7)
+        assert failures == {}
 
     # the run: reduction and clustering in the driver decide as one process does
     fr.compute_feature_clusters(small_dataset, model_path=path, trust_model_file=True, key="from_file", executor=executor, **options)
