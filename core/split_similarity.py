@@ -18,7 +18,8 @@ from .pair_score import (
     require_threshold,
     reusing_verifier,
     score_across,
-    verify_sharded_across,
+    shard_side,
+    verify_sharded,
 )
 from .parameters import check_choice, check_declared, declared
 
@@ -186,10 +187,9 @@ def _score_exhaustive(test_images, train_images, pair_score, test_embeddings, tr
     train_groups = np.zeros(len(train_images), dtype=object) if train_groups is None else np.asarray(train_groups, dtype=object)
     tests, trains = np.nonzero(test_groups[:, None] == train_groups[None, :])
     if executor is not None:
-        scores, raw = verify_sharded_across(
-            executor, test_images, train_images, pair_score, test_embeddings, train_embeddings,
-            None, None, np.stack([tests, trains], axis=1), progress,
-        )  # fmt: skip
+        test_side = shard_side(test_images, pair_score, test_embeddings)
+        train_side = shard_side(train_images, pair_score, train_embeddings)
+        scores, raw = verify_sharded(executor, pair_score, np.stack([tests, trains], axis=1), test_side, train_side, progress)
         return ScoredPairs(tests, trains, scores, raw)
     if known is not None:
         verify = reusing_verifier(pair_score, known, (test_images, test_embeddings, None), (train_images, train_embeddings, None))

@@ -20,6 +20,7 @@ from .pair_score import (
     require_threshold,
     reusing_verifier,
     score_within,
+    shard_side,
     verify_sharded,
 )
 from .parameters import check_choice, check_declared, declared
@@ -170,7 +171,8 @@ def analyze_ssim(images, labels=None, parameters=None, embeddings=None, progress
                 scores = PairScorer(images, parameters.pair_score, embeddings).score(first, second, progress=progress)
             else:
                 pairs = np.stack([first, second], axis=1)
-                scores = verify_sharded(executor, images, parameters.pair_score, embeddings, None, pairs, progress)
+                side = shard_side(images, parameters.pair_score, embeddings)
+                scores = verify_sharded(executor, parameters.pair_score, pairs, side, progress=progress)[0]
             measured = score_matrix(n, ScoredPairs(first, second, scores)).toarray()
             # every image as its picture: identical images score 1 with each other
             similarity = measured[np.ix_(canonical, canonical)]

@@ -271,3 +271,32 @@ def test_shards_in_locality_order_touch_few_images():
         return np.mean([len(np.unique(ordered[start : start + 10])) for start in range(0, len(ordered), 10)])
 
     assert touched(pairs[order]) <= 7 and touched(pairs) > 15
+
+
+def test_shards_score_each_pair_as_one_scorer_per_image_set(photos, monkeypatch):
+    """Shards of a few pairs, within the photographs and between edited copies (framed
+    ones among them) and the photographs, give each pair the score and raw similarity
+    that one scorer per image set gives it, in the order the pairs were asked."""
+    from fiftyone_redundancy.core.pair_score import shard_side, shards, verify_sharded
+
+    rng = np.random.default_rng(2)
+    pool = np.stack([analysis_size(pixels) for pixels in photos.values()])
+    copies = np.stack([analysis_size(apply_edit(photos[name], edit, rng)) for name in SOURCES for edit in ("border", "shift_2px")])
+    pool_embeddings, copy_embeddings = rng.normal(size=(len(pool), 8)), rng.normal(size=(len(copies), 8))
+    parameters = PairScoreParameters()
+    monkeypatch.setattr(shards, "SHARD_PAIRS", 7)
+
+    within = np.stack(np.triu_indices(len(pool), k=1), axis=1)[rng.permutation(len(pool) * (len(pool) - 1) // 2)]
+    scores, raw = verify_sharded(None, parameters, within, shard_side(pool, parameters, pool_embeddings))
+    expected = PairScorer(pool, parameters, pool_embeddings).score_and_raw(within[:, 0], within[:, 1])
+    np.testing.assert_allclose(scores, expected[0], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(raw, expected[1], rtol=0, atol=1e-6)
+
+    across = np.stack(np.nonzero(np.ones((len(copies), len(pool)), dtype=bool)), axis=1)
+    query, index = shard_side(copies, parameters, copy_embeddings), shard_side(pool, parameters, pool_embeddings)
+    scores, raw = verify_sharded(None, parameters, across, query, index)
+    index_scorer = PairScorer(pool, parameters, pool_embeddings)
+    expected = PairScorer(copies, parameters, copy_embeddings).score_and_raw(across[:, 0], across[:, 1], index_scorer)
+    np.testing.assert_allclose(scores, expected[0], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(raw, expected[1], rtol=0, atol=1e-6)
+    assert scores.max() > DEFAULT_THRESHOLD  # the copies found their photographs

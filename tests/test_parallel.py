@@ -81,15 +81,16 @@ def test_pair_verification_tasks_run_where_the_plugin_cannot_be_imported(plugin_
     images_module, shards = plugin_copy("core.images"), plugin_copy("core.pair_score.shards")
     images = images_module.load_images(image_paths, (32, 32), "rgb", 1)
     parameters = plugin_copy("core.pair_score").PairScoreParameters()
-    descriptor, baselines, reproductions = shards.shard_preparation(images, parameters, None)
+    side = shards.shard_side(images, parameters)
     first, second = np.arange(0, 12), np.arange(12, 24)
-    task = (images, parameters, None, descriptor, baselines, reproductions, first, second)
-    here = shards._score_shard(task)
-    np.testing.assert_allclose(run_elsewhere(tmp_path, shards._score_shard, task), here, rtol=1e-6)
+    task = (parameters, side.rows(np.arange(24)), None, first, second)
+    here, _ = shards._score_shard(task)
+    there, _ = run_elsewhere(tmp_path, shards._score_shard, task)
+    np.testing.assert_allclose(there, here, rtol=1e-6)
     same = np.arange(12)  # each image against itself scores the top of the scale
-    across = (images[:12], images[:12], parameters, None, None, descriptor[:12], descriptor[:12], same, same)
-    here_scores, _ = shards._score_shard_across(across)
-    there_scores, _ = run_elsewhere(tmp_path, shards._score_shard_across, across)
+    across = (parameters, side.rows(same), side.rows(same), same, same)
+    here_scores, _ = shards._score_shard(across)
+    there_scores, _ = run_elsewhere(tmp_path, shards._score_shard, across)
     np.testing.assert_allclose(there_scores, here_scores, rtol=1e-6)
     assert here_scores.min() > 0.99
 

@@ -67,10 +67,10 @@ from .scorer import (
 )
 from .shards import (
     SHARD_PAIRS,
+    ShardSide,
     locality_order,
-    shard_preparation,
+    shard_side,
     verify_sharded,
-    verify_sharded_across,
 )
 from .scoring import (
     KnownRows,

@@ -51,16 +51,11 @@ def within_candidates(descriptor_sets, n_neighbors, groups=None, device=None, se
         def search(members, rows, k):
             return nearest_neighbors(rows, k, device)
 
-    pairs = []
-    for members in _group_members(n, groups, rows):
-        for descriptors in descriptor_sets:
-            neighbors = search(members, descriptors if len(members) == n else subset(descriptors, members), n_neighbors)
-            first = np.repeat(members, neighbors.shape[1])
-            second = members[neighbors.reshape(-1)]
-            distinct = first != second
-            first, second = first[distinct], second[distinct]
-            pairs.append(np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1))
-    return _unique_pairs(pairs)
+    def search_set(descriptors, queries, members, k):
+        return search(members, descriptors if len(members) == n else subset(descriptors, members), k)
+
+    sides = [(members, members) for members in _group_members(n, groups, rows)]
+    return _candidate_pairs(descriptor_sets, sides, n_neighbors, search_set, within=True)
 
 
 def cross_candidates(query_sets, index_sets, n_neighbors, query_groups=None, index_groups=None, device=None,
@@ -75,17 +70,37 @@ def cross_candidates(query_sets, index_sets, n_neighbors, query_groups=None, ind
         def search(queries, members, rows, k):
             return candidate_neighbors(queries, rows, k, device=device)
 
-    pairs = []
+    def search_set(descriptors, queries, members, k):
+        query_descriptors, index_descriptors = descriptors
+        return search(query_descriptors[queries], members, index_descriptors[members], k)
+
     query_groups = np.zeros(len(query_sets[0]), dtype=object) if query_groups is None else np.asarray(query_groups, dtype=object)
     index_groups = np.zeros(len(index_sets[0]), dtype=object) if index_groups is None else np.asarray(index_groups, dtype=object)
-    for group in np.unique(query_groups):
-        queries = np.flatnonzero(query_groups == group)
-        members = np.flatnonzero(index_groups == group)
-        if len(members) == 0:
+    groups = np.unique(query_groups)
+    sides = [(np.flatnonzero(query_groups == group), np.flatnonzero(index_groups == group)) for group in groups]
+    return _candidate_pairs(list(zip(query_sets, index_sets)), sides, n_neighbors, search_set)
+
+
+def _candidate_pairs(descriptor_sets, sides, n_neighbors, search_set, within=False):
+    """The unique pairs ``(query, member)`` of each group's ``(queries, members)`` in
+    ``sides``: each query with its ``n_neighbors`` nearest members (a group without
+    members has none) by every descriptor, ``search_set(descriptors, queries, members,
+    k)`` answering positions in ``members``. The one search of ``within_candidates`` and
+    ``cross_candidates``; ``within`` (both sides one set): no image with itself, and each
+    pair once, as ``(first, second)``, first < second."""
+    pairs = []
+    for queries, members in sides:
+        if not len(members):
             continue
-        for query_descriptors, index_descriptors in zip(query_sets, index_sets):
-            neighbors = search(query_descriptors[queries], members, index_descriptors[members], n_neighbors)
-            pairs.append(np.stack([np.repeat(queries, neighbors.shape[1]), members[neighbors.reshape(-1)]], axis=1))
+        for descriptors in descriptor_sets:
+            neighbors = search_set(descriptors, queries, members, n_neighbors)
+            first = np.repeat(queries, neighbors.shape[1])
+            second = members[neighbors.reshape(-1)]
+            if within:
+                distinct = first != second
+                first, second = first[distinct], second[distinct]
+                first, second = np.minimum(first, second), np.maximum(first, second)
+            pairs.append(np.stack([first, second], axis=1))
     return _unique_pairs(pairs)
 
 

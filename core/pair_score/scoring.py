@@ -22,7 +22,7 @@ from .descriptors import candidate_descriptors, unit_rows
 from .pairs import ScoredPairs
 from .parameters import STORED_FLOOR, PairScoreParameters
 from .scorer import PairScorer, cosines_between, fused_scores
-from .shards import rows_of, scorer_descriptor, shard_preparation, touched_rows, verify_sharded, verify_sharded_across
+from .shards import rows_of, scorer_descriptor, shard_side, touched_rows, verify_sharded
 
 
 def score_within(images, parameters=None, embeddings=None, groups=None, wavelet_descriptor=None,
@@ -79,8 +79,8 @@ def _verifier(images, parameters, embeddings, descriptor, frames, executor):
     if executor is None and not isinstance(images, DiskRows):
         scorer = PairScorer(images, parameters, embeddings, descriptor=descriptor, frames=frames)
         return lambda pairs, progress: scorer.score(pairs[:, 0], pairs[:, 1], progress=progress)
-    prepared = shard_preparation(images, parameters, descriptor)
-    return lambda pairs, progress: verify_sharded(executor, images, parameters, embeddings, None, pairs, progress, prepared)
+    side = shard_side(images, parameters, embeddings, descriptor)
+    return lambda pairs, progress: verify_sharded(executor, parameters, pairs, side, progress=progress)[0]
 
 
 class KnownRows:
@@ -164,7 +164,7 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
     verified similarity; ``progress(done, total)`` follows the verification; ``search``
     finds the candidates (``cross_candidates``). With ``executor``
     (``parallel.RayExecutor``) the pairs are verified in shards as Ray tasks
-    (``verify_sharded_across``). ``known`` (``KnownRows`` of an update): the pairs scored
+    (``verify_sharded``). ``known`` (``KnownRows`` of an update): the pairs scored
     before are looked up, the others verified (``reusing_verifier``)."""
     parameters = parameters or PairScoreParameters()
     query_sets = candidate_descriptors(query_images, parameters.device)
@@ -191,7 +191,7 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
         index_scorer = PairScorer(index_images, parameters, index_embeddings, unit_descriptor=index_sets[0], frames=index_frames)
         scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)
     else:
-        scores, raw = verify_sharded_across(
-            executor, query_images, index_images, parameters, query_embeddings, index_embeddings, None, None, pairs, progress,
-        )  # fmt: skip
+        query_side = shard_side(query_images, parameters, query_embeddings)
+        index_side = shard_side(index_images, parameters, index_embeddings)
+        scores, raw = verify_sharded(executor, parameters, pairs, query_side, index_side, progress)
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores, raw)

@@ -1,6 +1,9 @@
 """Verification in shards of ``SHARD_PAIRS`` pairs, as Ray tasks (``core.parallel``) or in
-this process, for images on disk or an executor: each shard gets only the images its
-pairs touch and scores them as one ``PairScorer`` over the whole set would."""
+this process, for images on disk or an executor: within one image set or between two
+(train vs test), one implementation. Each shard gets only the images its pairs touch and
+scores them as one ``PairScorer`` per set would."""
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,36 +16,63 @@ SHARD_PAIRS = 16384
 """Pairs per Ray task when verification is distributed (at most 32,768 images to send)."""
 
 
-def shard_preparation(images, parameters, descriptor=None):
-    """What every shard of ``images`` reads instead of computing it again:
-    ``(descriptor, baselines, reproductions)`` (``descriptor`` None: the scorer's own,
-    ``coarse_wavelet_descriptor``)."""
+@dataclass(frozen=True)
+class ShardSide:
+    """One image set as its shards read it: ``images`` (an array or a
+    ``streaming.DiskRows``), ``embeddings`` (or None), the ``descriptor`` rows its scorer
+    uses, and each image's aligned-similarity ``baselines`` and ``reproductions``,
+    computed once for every shard (most of the time a shard would spend preparing its
+    images, which shards touch again and again). ``shard_side`` makes one."""
+
+    images: object
+    embeddings: object
+    descriptor: object
+    baselines: object
+    reproductions: object
+
+    def rows(self, rows):
+        """The values of the images ``rows``, as a shard's task carries them."""
+        return (
+            take_rows(self.images, rows), rows_of(self.embeddings, rows), take_rows(self.descriptor, rows),
+            rows_of(self.baselines, rows), self.reproductions[rows],
+        )  # fmt: skip
+
+
+def shard_side(images, parameters, embeddings=None, descriptor=None):
+    """The ``ShardSide`` of ``images`` (``descriptor`` None: the scorer's own,
+    ``coarse_wavelet_descriptor``); every value in it is per image, so a shard's scorer of
+    some of the images holds what a scorer of all of them would."""
     descriptor = scorer_descriptor(images, parameters, descriptor)
-    return descriptor, aligned_baselines(images, parameters), image_reproductions(images)
+    return ShardSide(images, embeddings, descriptor, aligned_baselines(images, parameters), image_reproductions(images))
 
 
-def verify_sharded(executor, images, parameters, embeddings, descriptor, pairs, progress=None, prepared=None):
-    """Pair scores of ``pairs`` computed in shards of ``SHARD_PAIRS`` by ``executor`` (None:
-    in this process): each shard gets the images (descriptor rows, embeddings, each
-    image's own values) its pairs touch, read when it is made (``images`` and
-    ``descriptor`` may be ``streaming.DiskRows``), and scores them as ``PairScorer`` does
-    in one process. Everything a score uses is per image, so a shard scores a pair as the
-    whole set would; ``prepared`` (``shard_preparation``) is computed here when not given.
-    Shards take the pairs in ``locality_order``, so that each touches few images."""
-    descriptor, baselines, reproductions = prepared or shard_preparation(images, parameters, descriptor)
-    order = locality_order(pairs, len(images))
+def verify_sharded(executor, parameters, pairs, query, index=None, progress=None):
+    """``(scores, raw verified similarities)`` of ``pairs`` ``(query, index)`` between the
+    ``ShardSide`` s ``query`` and ``index`` (None: pairs within ``query``), computed in
+    shards of ``SHARD_PAIRS`` by ``executor`` (None: in this process), each made when it
+    is asked for, as ``PairScorer.score_and_raw`` scores them in one process. Within one
+    set a shard has one scorer of the images its pairs touch, so each is prepared once,
+    and shards take the pairs in ``locality_order``, so that each touches few images."""
+    within = index is None
+    order = locality_order(pairs, len(query.images)) if within else np.arange(len(pairs))
 
     def tasks():
         for start in range(0, len(pairs), SHARD_PAIRS):
-            rows, local = touched_rows(pairs[order[start : start + SHARD_PAIRS]])
-            yield (
-                take_rows(images, rows), parameters, rows_of(embeddings, rows), take_rows(descriptor, rows),
-                rows_of(baselines, rows), reproductions[rows], local[:, 0], local[:, 1],
-            )  # fmt: skip
+            shard = pairs[order[start : start + SHARD_PAIRS]]
+            if within:
+                rows, local = touched_rows(shard)
+                yield parameters, query.rows(rows), None, local[:, 0], local[:, 1]
+            else:
+                query_rows, query_local = np.unique(shard[:, 0], return_inverse=True)
+                index_rows, index_local = np.unique(shard[:, 1], return_inverse=True)
+                yield parameters, query.rows(query_rows), index.rows(index_rows), query_local, index_local
 
-    scores = np.empty(len(pairs))
-    scores[order] = np.concatenate(_run_shards(executor, _score_shard, tasks(), len(pairs), progress) or [np.empty(0)])
-    return scores
+    scores, raw = np.empty(len(pairs)), np.empty(len(pairs))
+    scored = _run_shards(executor, tasks(), len(pairs), progress)
+    if scored:
+        scores[order] = np.concatenate([shard_scores for shard_scores, _ in scored])
+        raw[order] = np.concatenate([shard_raw for _, shard_raw in scored])
+    return scores, raw
 
 
 def locality_order(pairs, n):
@@ -60,32 +90,6 @@ def locality_order(pairs, n):
     rank = np.empty(n, dtype=np.int64)
     rank[reverse_cuthill_mckee(graph, symmetric_mode=False)] = np.arange(n)
     return np.argsort(np.minimum(rank[pairs[:, 0]], rank[pairs[:, 1]]), kind="stable")
-
-
-def verify_sharded_across(executor, query_images, index_images, parameters, query_embeddings, index_embeddings,
-                          query_descriptor, index_descriptor, pairs, progress=None):  # fmt: skip
-    """``verify_sharded`` for pairs ``(query, index)`` between two image sets: ``(scores,
-    raw verified similarities)``, each shard sent the query and index images its pairs
-    touch (made as they are asked for), scored as ``PairScorer.score_and_raw`` scores them
-    in one process."""
-    query_descriptor = scorer_descriptor(query_images, parameters, query_descriptor)
-    index_descriptor = scorer_descriptor(index_images, parameters, index_descriptor)
-
-    def tasks():
-        for start in range(0, len(pairs), SHARD_PAIRS):
-            shard = pairs[start : start + SHARD_PAIRS]
-            query_rows, query_local = np.unique(shard[:, 0], return_inverse=True)
-            index_rows, index_local = np.unique(shard[:, 1], return_inverse=True)
-            yield (
-                rows_of(query_images, query_rows), rows_of(index_images, index_rows), parameters,
-                rows_of(query_embeddings, query_rows), rows_of(index_embeddings, index_rows),
-                take_rows(query_descriptor, query_rows), take_rows(index_descriptor, index_rows), query_local, index_local,
-            )  # fmt: skip
-
-    scored = _run_shards(executor, _score_shard_across, tasks(), len(pairs), progress)
-    if not scored:
-        return np.empty(0), np.empty(0)
-    return np.concatenate([scores for scores, _ in scored]), np.concatenate([raw for _, raw in scored])
 
 
 def touched_rows(pairs):
@@ -107,13 +111,13 @@ def scorer_descriptor(images, parameters, descriptor):
     return map_rows(images, lambda chunk: coarse_wavelet_descriptor(np.asarray(chunk, dtype=np.float32), parameters.device))
 
 
-def _run_shards(executor, score_shard, tasks, n_pairs, progress):
-    """The results of ``score_shard`` over ``tasks`` (by ``executor``), in order, with
+def _run_shards(executor, tasks, n_pairs, progress):
+    """The results of ``_score_shard`` over ``tasks`` (by ``executor``), in order, with
     ``progress(done, n_pairs)`` after each shard."""
     from ..parallel import run_map
 
     results = []
-    for result in run_map(executor, score_shard, tasks):
+    for result in run_map(executor, _score_shard, tasks):
         results.append(result)
         if progress is not None:
             progress(min(len(results) * SHARD_PAIRS, n_pairs), n_pairs)
@@ -121,13 +125,13 @@ def _run_shards(executor, score_shard, tasks, n_pairs, progress):
 
 
 def _score_shard(task):
-    images, parameters, embeddings, descriptor, baselines, reproductions, first, second = task
-    scorer = PairScorer(images, parameters, embeddings, descriptor=descriptor, baselines=baselines, reproductions=reproductions)
-    return scorer.score(first, second)
+    """``(scores, raw)`` of one shard's pairs: ``index`` None, pairs within ``query``."""
+    parameters, query, index, first, second = task
+    query_scorer = _shard_scorer(query, parameters)
+    index_scorer = None if index is None else _shard_scorer(index, parameters)
+    return query_scorer.score_and_raw(first, second, index_scorer)
 
 
-def _score_shard_across(task):
-    query_images, index_images, parameters, query_embeddings, index_embeddings, query_descriptor, index_descriptor, first, second = task
-    query = PairScorer(query_images, parameters, query_embeddings, descriptor=query_descriptor)
-    index = PairScorer(index_images, parameters, index_embeddings, descriptor=index_descriptor)
-    return query.score_and_raw(first, second, index)
+def _shard_scorer(values, parameters):
+    images, embeddings, descriptor, baselines, reproductions = values
+    return PairScorer(images, parameters, embeddings, descriptor=descriptor, baselines=baselines, reproductions=reproductions)
