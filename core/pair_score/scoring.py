@@ -140,16 +140,10 @@ def _unit_side(side, parameters):
 
 def _scorers_of_touched(query, index, pairs, parameters):
     """``(query scorer, index scorer, pairs as their rows)``: scorers of only the images
-    ``pairs`` touch on each side; one scorer for both when the sides are one set, so an
-    image is prepared once."""
-    if index is query:
-        rows, local = touched_rows(pairs)
-        scorer = _scorer_of_rows(query, rows, parameters)
-        return scorer, scorer, local
-    query_rows, query_local = np.unique(pairs[:, 0], return_inverse=True)
-    index_rows, index_local = np.unique(pairs[:, 1], return_inverse=True)
-    local = np.stack([query_local, index_local], axis=1)
-    return _scorer_of_rows(query, query_rows, parameters), _scorer_of_rows(index, index_rows, parameters), local
+    ``pairs`` touch on each side; one scorer for both when the sides are one set."""
+    query_rows, index_rows, local = touched_rows(pairs, index is query)
+    query_scorer = _scorer_of_rows(query, query_rows, parameters)
+    return query_scorer, query_scorer if index is query else _scorer_of_rows(index, index_rows, parameters), local
 
 
 def _scorer_of_rows(side, rows, parameters):

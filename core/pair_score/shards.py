@@ -58,14 +58,8 @@ def verify_sharded(executor, parameters, pairs, query, index=None, progress=None
 
     def tasks():
         for start in range(0, len(pairs), SHARD_PAIRS):
-            shard = pairs[order[start : start + SHARD_PAIRS]]
-            if within:
-                rows, local = touched_rows(shard)
-                yield parameters, query.rows(rows), None, local[:, 0], local[:, 1]
-            else:
-                query_rows, query_local = np.unique(shard[:, 0], return_inverse=True)
-                index_rows, index_local = np.unique(shard[:, 1], return_inverse=True)
-                yield parameters, query.rows(query_rows), index.rows(index_rows), query_local, index_local
+            query_rows, index_rows, local = touched_rows(pairs[order[start : start + SHARD_PAIRS]], within)
+            yield parameters, query.rows(query_rows), None if within else index.rows(index_rows), local[:, 0], local[:, 1]
 
     scores, raw = np.empty(len(pairs)), np.empty(len(pairs))
     scored = _run_shards(executor, tasks(), len(pairs), progress)
@@ -92,11 +86,17 @@ def locality_order(pairs, n):
     return np.argsort(np.minimum(rank[pairs[:, 0]], rank[pairs[:, 1]]), kind="stable")
 
 
-def touched_rows(pairs):
-    """``(rows, local)``: the items ``pairs`` touch, sorted, and the pairs as positions in
-    ``rows``: what a scorer of only those images needs."""
-    rows, local = np.unique(pairs, return_inverse=True)
-    return rows, local.reshape(pairs.shape)
+def touched_rows(pairs, within):
+    """``(query rows, index rows, local)``: the images ``pairs`` touch on each side, sorted,
+    and the pairs as positions in them: what scorers of only those images need. ``within``
+    (the pairs are of one set): one list of rows for both sides, so an image is prepared
+    once."""
+    if within:
+        rows, local = np.unique(pairs, return_inverse=True)
+        return rows, rows, local.reshape(pairs.shape)
+    query_rows, query_local = np.unique(pairs[:, 0], return_inverse=True)
+    index_rows, index_local = np.unique(pairs[:, 1], return_inverse=True)
+    return query_rows, index_rows, np.stack([query_local, index_local], axis=1)
 
 
 def rows_of(values, rows):
