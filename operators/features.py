@@ -16,7 +16,6 @@ from ..bridge.methods import FEATURES
 from ..bridge.samples import MAX_IMAGE_SIDE
 from ..bridge.choices import REDUCTIONS, ExtractionParameters, require_features
 from .forms import (
-    SKIP_LABEL,
     analysis_run,
     api_defaults,
     choice_input,
@@ -26,6 +25,7 @@ from .forms import (
     run_choice_input,
     run_key_input,
     scale_out_inputs,
+    skip_failures_input,
     summary_output,
     titled,
     user_arguments,
@@ -140,7 +140,7 @@ class ComputeFeatureClusters(foo.Operator):
             declared_input(inputs, FEATURES.parameters, name)
         inputs.bool("store_features", default=defaults["store_features"], label="Store the reduced features as {key}_embedding",
                     description="The other analyses' pair score can then use them (embeddings field)")
-        inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL, description="Leave them out and list them in the run instead of stopping")
+        skip_failures_input(inputs, defaults)
         inputs.int("image_size", default=defaults["image_size"], min=8, max=MAX_IMAGE_SIDE, label="Image size fed to the model")
         declared_input(inputs, ExtractionParameters, "batch_size")
         declared_input(inputs, ExtractionParameters, "num_workers")

@@ -17,13 +17,14 @@ from .forms import (
     pair_score_params,
     run_key_input,
     scale_out_inputs,
+    skip_failures_input,
     split_summary_markdown,
     titled,
     update_folder_input,
     user_arguments,
 )
 
-ARGUMENTS = ("train", "test", "within_class", "key", "threshold", "n_least_similar", "mode", "update_folder")
+ARGUMENTS = ("train", "test", "within_class", "key", "threshold", "n_least_similar", "mode", "skip_failures", "update_folder")
 """The bridge arguments the form asks for (and ``split_field`` when the splits are a field's values)."""
 
 
@@ -64,6 +65,7 @@ class ComputeSplitSimilarity(foo.Operator):
         declared_input(inputs, SPLIT.parameters, "n_least_similar")
         choice_input(inputs, "mode", SPLIT_MODES, defaults["mode"], "Comparison")
         pair_score_inputs(inputs, ctx, view)
+        skip_failures_input(inputs, defaults)
         update_folder_input(inputs, ctx)
         scale_out_inputs(inputs, ctx, compute_split_similarity)
         return titled(inputs, "Train vs test similarity")

@@ -8,7 +8,6 @@ from ..bridge.samples import MAX_IMAGE_SIDE
 from ..bridge.ssim import compute_ssim_clusters
 from ..bridge.choices import RULES, SSIM_GROUPINGS, SSIM_MODES, SSIMParameters, dense_bytes
 from .forms import (
-    SKIP_LABEL,
     analysis_run,
     api_defaults,
     choice_input,
@@ -19,6 +18,7 @@ from .forms import (
     pair_score_params,
     run_key_input,
     scale_out_inputs,
+    skip_failures_input,
     titled,
     update_folder_input,
     user_arguments,
@@ -66,7 +66,7 @@ class ComputeSSIMClusters(foo.Operator):
             choice_input(inputs, "rule", RULES, defaults["rule"], "Eigen-gap rule")
             declared_input(inputs, SSIM.parameters, "gamma")
         pair_score_inputs(inputs, ctx, view)
-        inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL, description="Leave them out and list them in the run instead of stopping")
+        skip_failures_input(inputs, defaults)
         inputs.int("image_size", default=defaults["image_size"], min=19, max=MAX_IMAGE_SIDE, label="Image size")
         update_folder_input(inputs, ctx)
         scale_out_inputs(inputs, ctx, compute_ssim_clusters)

@@ -8,7 +8,6 @@ from ..bridge.samples import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 from ..bridge.wavelet import compute_wavelet_clusters
 from ..bridge.choices import COLORS, NORMALIZATIONS, WAVELET_GROUPINGS
 from .forms import (
-    SKIP_LABEL,
     analysis_run,
     api_defaults,
     choice_input,
@@ -19,6 +18,7 @@ from .forms import (
     pair_score_params,
     run_key_input,
     scale_out_inputs,
+    skip_failures_input,
     titled,
     update_folder_input,
     user_arguments,
@@ -69,7 +69,7 @@ class ComputeWaveletClusters(foo.Operator):
         else:
             declared_input(inputs, WAVELET.parameters, "n_clusters")
 
-        inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL, description="Leave them out and list them in the run instead of stopping")
+        skip_failures_input(inputs, defaults)
         inputs.int("image_size", default=defaults["image_size"], min=MIN_IMAGE_SIDE, max=MAX_IMAGE_SIDE, label="Image size", description="Images are resized to this square size")
         choice_input(inputs, "color", COLORS, defaults["color"], "Colour mode")
         choice_input(inputs, "normalization", NORMALIZATIONS, defaults["normalization"], "Per-image normalization")

@@ -182,6 +182,14 @@ def test_a_failing_analysis_ends_with_its_reason_in_the_app(small_dataset):
     assert "tick 'Skip unreadable images'" in notice["message"]  # the form's box, not skip_failures=True
 
 
+@pytest.mark.parametrize("operator_name", ["compute_wavelet_clusters", "compute_ssim_clusters",
+                                           "compute_split_similarity", "compute_feature_clusters"])  # fmt: skip
+def test_every_form_whose_run_reads_images_has_the_box_its_failure_tells_the_user_to_tick(small_dataset, operator_name):
+    box = resolve_form(small_dataset, operator_name, {})["skip_failures"]
+    assert box["type"]["name"] == "Boolean" and box["view"]["label"] == "Skip unreadable images"
+    assert box["default"] is False
+
+
 @pytest.mark.parametrize("key", ["SSIM", "_hidden", "two words"])
 def test_the_form_refuses_a_key_the_api_refuses_as_it_is_typed(small_dataset, key):
     fr.compute_wavelet_clusters(small_dataset, key="ssim", progress=False)

@@ -14,7 +14,6 @@ from .inputs import (
     NO_LABELS,
     REPLACE_LABEL,
     SCALE_OUT,
-    SKIP_LABEL,
     api_defaults,
     backend_secrets,
     choice_input,
@@ -33,6 +32,7 @@ from .inputs import (
     runs_newest_first,
     scale_out_inputs,
     scale_out_params,
+    skip_failures_input,
     update_folder_input,
     user_arguments,
 )

@@ -44,6 +44,14 @@ def declared_input(inputs, parameters, name, **options):
                   **{limit: value for limit, value in limits.items() if value is not None}, **options)  # fmt: skip
 
 
+def skip_failures_input(inputs, defaults):
+    """The box that leaves unreadable images out of a run (``defaults``: the bridge
+    function's ``api_defaults``): the one a run stopped by such an image tells the user to
+    tick (``execution``), so every analysis that reads images has it."""
+    inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL,
+                description="Leave them out and list them in the run instead of stopping")  # fmt: skip
+
+
 def user_arguments(ctx, names):
     """The bridge arguments among ``names`` that the form holds a value for (a cleared box
     holds None or empty text): only these are passed on, the rest keep the API's defaults."""
