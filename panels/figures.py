@@ -222,7 +222,7 @@ def spectrum_chart(eigenvalues):
     index = list(range(1, len(eigenvalues) + 1))
     return [
         {"type": "scatter", "mode": "lines+markers", "name": "eigenvalue λk", "x": index, "y": eigenvalues},
-        {"type": "bar", "name": "gap λk+1 − λk", "x": index[:-1], "y": np.diff(eigenvalues).tolist(),
+        {"type": "bar", "name": "gap λk+1 − λk (dashed: threshold γ)", "x": index[:-1], "y": np.diff(eigenvalues).tolist(),
          "yaxis": "y2", "marker": {"color": "rgba(255, 127, 14, 0.6)"}},  # fmt: skip
     ]
 
@@ -236,12 +236,13 @@ def spectrum_layout(n_clusters, gamma):
     """The chosen number of clusters (a line after eigenvalue k) and the paper's gap
     threshold gamma."""
     return {
-        "height": 300,
-        "margin": {"l": 60, "r": 70, "t": 10, "b": 40},
+        "height": 320,
+        "margin": {"l": 60, "r": 70, "t": 50, "b": 40},
         "xaxis": {"title": {"text": "k"}, "tickformat": ",d"},
         "yaxis": {"title": {"text": "eigenvalue"}},
         "yaxis2": {"title": {"text": "gap"}, "overlaying": "y", "side": "right", "showgrid": False},
-        "legend": {"orientation": "h", "y": 1.15},
+        # above the plot, wrapping to a second row in a narrow panel instead of squeezing it
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "showlegend": True,
         "shapes": [
             _vertical_line(n_clusters + 0.5, "#d62728"),
@@ -252,7 +253,7 @@ def spectrum_layout(n_clusters, gamma):
             {"x": n_clusters + 0.5, "y": 1, "yref": "paper", "text": f"k = {n_clusters:,}",
              "showarrow": False, "xanchor": "left", "font": {"color": "#d62728"}},  # fmt: skip
             {"x": 1, "xref": "paper", "xanchor": "right", "y": gamma, "yref": "y2", "yanchor": "bottom",
-             "text": f"gap threshold γ = {gamma}", "showarrow": False},  # fmt: skip
+             "text": f"γ = {gamma}", "showarrow": False},  # fmt: skip
         ],
     }
 

@@ -355,13 +355,15 @@ def calibration_layout(cut, run_cut):
         lines.append(("#2ca02c", run_cut, f"run's cut {run_cut:g}"))
     return {
         "height": 280,
-        "margin": {"l": 50, "r": 50, "t": 10, "b": 40},
+        "margin": {"l": 50, "r": 50, "t": 40, "b": 40},
         "xaxis": {"title": {"text": "cut (pair score)"}, "range": [STORED_FLOOR, 1]},
         "yaxis": {"title": {"text": "precision"}, "range": [0, 1.05]},
         "yaxis2": {"title": {"text": "reviewed"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
         "shapes": [{"type": "line", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1,
                     "line": {"color": color, "dash": "dot"}} for color, x, _ in lines],  # fmt: skip
-        "annotations": [{"x": x, "y": 1, "yref": "paper", "text": text, "showarrow": False, "xanchor": "right",
-                         "font": {"color": color}} for color, x, text in lines],  # fmt: skip
+        # above the plot, each label starting at its line (the cut and the run's cut on two rows)
+        "annotations": [{"x": x, "y": 1 + 0.09 * row, "yref": "paper", "yanchor": "bottom", "text": text,
+                         "showarrow": False, "xanchor": "left", "font": {"color": color}}
+                        for row, (color, x, text) in enumerate(lines)],  # fmt: skip
         "legend": {"orientation": "h", "y": -0.25},
     }

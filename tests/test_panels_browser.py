@@ -186,7 +186,7 @@ def test_redundancy_panel_draws_the_ssim_spectrum_and_the_split_histogram(page, 
     open_panel(page, "redundancy_panel")
     choose_run(page, "redundancy_panel", "ssim")
     page.get_by_text("Laplacian spectrum.").wait_for()
-    page.get_by_text("gap threshold γ = 0.4").wait_for()
+    page.get_by_text("γ = 0.4").wait_for()
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 2")  # counts and spectrum
     screenshot(page, "redundancy_panel_ssim", focus=page.locator(".js-plotly-plot").nth(1))
 
