@@ -25,6 +25,8 @@ from .inputs import (
     label_field_param,
     pair_score_inputs,
     pair_score_params,
+    parameter_arguments,
+    parameter_inputs,
     ray_address_param,
     replace_param,
     run_choice_input,
