@@ -3,7 +3,6 @@ bridge (the parameters dataclasses' declarations, ``api_defaults``, the ``{value
 tables in ``core/``), with the checks that run while the user types, and the bridge
 arguments each input's value becomes."""
 
-import dataclasses
 import importlib.util
 import inspect
 
@@ -41,18 +40,17 @@ def declared_input(inputs, parameters, name, **options):
     one declaration; the dataclass still checks the value when the run starts."""
     declaration = {item.name: item for item in declarations(parameters)}[name]
     words = declaration.metadata
-    shown = {"default": declaration.default, "label": words["label"], "description": words["description"]}
+    shown = {"default": declaration.default, "label": words["label"], "description": words["description"], **options}
     if words["kind"] == "choice":
-        return choice_input(inputs, name, words["choices"], radio=words["radio"], **shown, **options)
+        return choice_input(inputs, name, words["choices"], radio=words["radio"], **shown)
     if words["kind"] == "flag":
-        return inputs.bool(name, **shown, **options)
+        return inputs.bool(name, **shown)
     if words["kind"] == "text":
-        return inputs.str(name, **shown, **options)
+        return inputs.str(name, **shown)
     bounds = words["bounds"]
     limits = {"min": bounds.get("at_least", bounds.get("above")), "max": bounds.get("at_most", bounds.get("below"))}
     number = inputs.int if bounds.get("integer") else inputs.float
-    limits = {limit: value for limit, value in limits.items() if value is not None}
-    return number(name, **{**limits, **shown, **options})
+    return number(name, **{**{limit: value for limit, value in limits.items() if value is not None}, **shown})
 
 
 def offered(ctx, parameters, leave_out=()):
