@@ -2,6 +2,7 @@
 declarations (default, bounds or choices, words, when each applies), and reads back the
 bridge arguments of exactly the fields it offered, so a new field needs no form code."""
 
+import inspect
 from dataclasses import dataclass
 
 import fiftyone.operators.types as types
@@ -66,6 +67,15 @@ def test_every_declared_parameter_is_in_its_analysis_form_as_declared(small_demo
         for value in choices:
             if value != when[1]:
                 assert item.name not in form(small_demo_dataset, method, {when[0]: value})
+
+
+@pytest.mark.parametrize("method,item", offered_fields(), ids=lambda value: getattr(value, "name", ""))
+def test_what_a_form_reads_back_is_an_argument_of_its_analysis_with_the_declared_default(method, item):
+    """The form hands each offered field to the analysis' function by its name: the
+    function must take it, with the declaration's default (read by its signature)."""
+    arguments = inspect.signature(method.load_function()).parameters
+    assert item.name in arguments, f"{method.function_name} takes no {item.name}: add it to its signature and docstring"
+    assert arguments[item.name].default == item.default
 
 
 def test_each_form_offers_its_declared_parameters_in_field_order(small_demo_dataset):
