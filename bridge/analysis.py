@@ -10,24 +10,30 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from ..core.devices import resolve_device
+from ..core.images import COLORS
 from ..core.pair_score import HELD_BYTES_PER_VALUE
+from ..core.parameters import declared, declared_choice, declared_flag
 from ..core.streaming import scratch_folder
 from ..core.timing import stages_reported
 from . import runs
 from .progress import DECODING, StageProgress
-from .samples import check_memory, image_size_tuple, media_record, paths_of, read_embeddings, read_view
+from .samples import (MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, check_memory, image_size_tuple, media_record, paths_of,
+                      read_embeddings, read_view)  # fmt: skip
 from .update_store import kept_config
 
 
 @dataclass(frozen=True)
 class ImageReading:
-    """How an image analysis reads a view: the defaults of the bridge functions'
-    reading arguments (checked by ``image_size_tuple`` and the decoder)."""
+    """How an image analysis reads a view: the declarations of the bridge functions'
+    reading arguments (checked by ``image_size_tuple`` and the decoder, which also take
+    a ``(width, height)`` pair), which the forms offer as they offer an analysis'."""
 
-    image_size: int = 32
-    color: str = "rgb"
+    skip_failures: bool = declared_flag(False, "Skip unreadable images",
+                                        "Leave them out and list them in the run instead of stopping")  # fmt: skip
+    image_size: int = declared(32, "Image size", "Images are resized to this square size",
+                               integer=True, at_least=MIN_IMAGE_SIDE, at_most=MAX_IMAGE_SIDE)  # fmt: skip
+    color: str = declared_choice("rgb", COLORS, "Colour mode")
     num_workers: int = 4
-    skip_failures: bool = False
 
 
 IN_MEMORY_BYTES = 2 * 1024**3

@@ -13,7 +13,7 @@ from .decisions import OUTLIER, Decisions, closest_in_angle, decide
 from .devices import resolve_device
 from .linkage import average_linkage_clusters
 from .outliers import outlier_scores
-from .parameters import check_choice, check_declared, check_flag, declared
+from .parameters import check_declared, declared, declared_choice, declared_flag
 from .projection import pca_projection
 from .timing import timed
 
@@ -23,19 +23,17 @@ REDUCTIONS = {"pca": "PCA", "umap": "UMAP", "none": "None"}
 
 @dataclass
 class FeatureParameters:
-    reduction: str = "pca"
+    classwise: bool = declared_flag(False, "Within each class (keeps every class's share)")
+    reduction: str = declared_choice("pca", REDUCTIONS, "Reduction")
     n_reduce: int = declared(50, "Dimensions after reduction", integer=True, at_least=1)
     p_outlier: float = declared(0.01, "Share marked outlier", at_least=0, below=1)
     p_similar: float = declared(0.1, "Share marked redundant", at_least=0, below=1)
-    classwise: bool = False
-    min_cluster_size: int = declared(5, "Smallest HDBSCAN cluster", integer=True, at_least=2)
-    n_neighbors: int = declared(15, "UMAP neighbours", integer=True, at_least=1)
-    random_state: int = declared(0, "Random seed", integer=True, at_least=0)
+    min_cluster_size: int = declared(5, "Smallest HDBSCAN cluster", integer=True, at_least=2, offered=False)
+    n_neighbors: int = declared(15, "UMAP neighbours", integer=True, at_least=1, offered=False)
+    random_state: int = declared(0, "Random seed", integer=True, at_least=0, offered=False)
 
     def __post_init__(self):
-        check_choice("reduction", self.reduction, REDUCTIONS)
         check_declared(self)
-        check_flag("classwise", self.classwise)
         if self.p_outlier + self.p_similar >= 1:
             raise ValueError(
                 f"p_outlier ({self.p_outlier}) and p_similar ({self.p_similar}) must be shares "

@@ -9,11 +9,11 @@ import numpy as np
 from .decisions import OUTLIER, REDUNDANT, REPRESENTATIVE, UNIQUE, Decisions
 from .families import Identities, find_identities
 from .pair_score import (
-    DEFAULT_THRESHOLD,
     KnownRows,
     PairScoreParameters,
     PairScorer,
     ScoredPairs,
+    declared_threshold,
     pair_score_parameters,
     require_threshold,
     reusing_verifier,
@@ -21,7 +21,7 @@ from .pair_score import (
     shard_side,
     verify_sharded,
 )
-from .parameters import check_choice, check_declared, declared
+from .parameters import check_declared, declared, declared_choice
 
 MODES = {
     "auto": "Automatic",
@@ -35,20 +35,19 @@ MODES = {
 class SplitParameters:
     """Parameters of the train-vs-test analysis, validated in one place."""
 
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float = declared_threshold("Near-identical pair score")
     """A test image whose best pair score with a training image reaches this has a
     near-identical training image (a leak)."""
     n_least_similar: int = declared(10, "How many least-similar test samples to flag", integer=True, at_least=0)
-    mode: str = "auto"
+    mode: str = declared_choice("auto", MODES, "Comparison")
     """"exhaustive": every test image with every training image; "candidates": with its
     nearest training images by each descriptor; "auto": exhaustive up to
     ``max_exhaustive_pairs`` pairs."""
-    max_exhaustive_pairs: int = declared(200_000, "Most pairs compared exhaustively", integer=True, at_least=0)
+    max_exhaustive_pairs: int = declared(200_000, "Most pairs compared exhaustively", integer=True, at_least=0,
+                                         offered=False)  # fmt: skip
     pair_score: PairScoreParameters = field(default_factory=PairScoreParameters)
 
     def __post_init__(self):
-        require_threshold(self.threshold)
-        check_choice("mode", self.mode, MODES)
         check_declared(self)
         self.pair_score = pair_score_parameters(self.pair_score)
 

@@ -11,19 +11,18 @@ from .decisions import Decisions, decide
 from .families import Identities, find_identities
 from .grouping import decide_on_pairs, picture_centrality, score_matrix
 from .pair_score import (
-    DEFAULT_THRESHOLD,
     KnownRows,
     PairScoreParameters,
     PairScorer,
+    declared_threshold,
     pair_score_parameters,
     ScoredPairs,
-    require_threshold,
     reusing_verifier,
     score_within,
     shard_side,
     verify_sharded,
 )
-from .parameters import check_choice, check_declared, declared
+from .parameters import check_declared, declared, declared_choice
 from .projection import pca_projection
 from .timing import timed
 from .spectral import (
@@ -55,31 +54,27 @@ score verifies some 10,000 pairs a second on two cores."""
 class SSIMParameters:
     """Parameters of the SSIM-spectral analysis, validated in one place."""
 
-    mode: str = "auto"
+    mode: str = declared_choice("auto", MODES, "Similarity", radio=True)
     """"dense": the pair score of every pair (n x n, refused past ``memory_budget_gb``);
     "sparse": of each image with its candidates (``pair_score.n_neighbors`` nearest by
     each descriptor); "auto": dense up to ``MAX_AUTO_DENSE_PAIRS`` pairs when it fits the
     budget."""
-    grouping: str = "threshold"
-    threshold: float = DEFAULT_THRESHOLD
+    memory_budget_gb: float = declared(2.0, "Memory budget for dense mode (GiB)", above=0)
+    grouping: str = declared_choice("threshold", GROUPINGS, "Grouping", radio=True)
+    threshold: float = declared_threshold("Pair-score threshold", when=("grouping", "threshold"))
     """Threshold mode: images whose pair score with every other member is at least this."""
     n_clusters: int = declared(None, "Number of clusters", "Leave empty to take it from the Laplacian spectrum",
-                               integer=True, at_least=1)  # fmt: skip
+                               when=("grouping", "spectral"), integer=True, at_least=1)  # fmt: skip
     """Spectral mode: the number of clusters; None takes it from the spectrum by ``rule``."""
-    rule: str = "largest_gap"
-    gamma: float = declared(0.4, "Gamma", above=0)
-    n_eigenvalues: int = declared(50, "Eigenvalues computed", integer=True, at_least=2)
-    memory_budget_gb: float = declared(2.0, "Memory budget for dense mode (GiB)", above=0)
-    random_state: int = declared(0, "Random seed", integer=True, at_least=0)
+    rule: str = declared_choice("largest_gap", RULES, "Eigen-gap rule", when=("grouping", "spectral"))
+    gamma: float = declared(0.4, "Gamma", when=("grouping", "spectral"), above=0)
+    n_eigenvalues: int = declared(50, "Eigenvalues computed", integer=True, at_least=2, offered=False)
+    random_state: int = declared(0, "Random seed", integer=True, at_least=0, offered=False)
     pair_score: PairScoreParameters = field(default_factory=PairScoreParameters)
     """Candidates, verification (aligned similarity, or ``verification="ssim"`` for
     skimage's SSIM as it is) and fusion: see ``core.pair_score``."""
 
     def __post_init__(self):
-        check_choice("mode", self.mode, MODES)
-        check_choice("grouping", self.grouping, GROUPINGS)
-        check_choice("rule", self.rule, RULES)
-        require_threshold(self.threshold)
         check_declared(self)
         self.pair_score = pair_score_parameters(self.pair_score)
 

@@ -12,14 +12,13 @@ from .families import Identities, find_identities
 from .grouping import decide_on_pairs
 from .images import NORMALIZATIONS, normalize_images
 from .pair_score import (
-    DEFAULT_THRESHOLD,
     PairScoreParameters,
     ScoredPairs,
+    declared_threshold,
     pair_score_parameters,
-    require_threshold,
     score_within,
 )
-from .parameters import check_choice, check_declared, check_flag, declared
+from .parameters import check_choice, check_declared, declared, declared_choice, declared_flag, declared_text
 from .projection import pca_projection
 from .qr_selection import SELECTIONS, ColumnSelection, select_columns
 from .streaming import in_memory, map_rows
@@ -47,23 +46,26 @@ class WaveletParameters:
     grouping="kmeans", n_clusters=0.94``.
     """
 
-    wavelet: str = "db1"
-    level: int = declared(2, "Decomposition level", integer=True, at_least=1)
-    mode: str = "periodization"
-    approximation_only: bool = True
-    normalization: str = "contrast"
-    tau: float = declared(1e5, "Condition-number bound (tau)",
-                          "Pivoted QR keeps the most independent coefficients under this bound", above=1)  # fmt: skip
-    selection: str = "gram"
-    grouping: str = "score"
-    threshold: float = DEFAULT_THRESHOLD
+    grouping: str = declared_choice("score", GROUPINGS, "Grouping", radio=True)
+    threshold: float = declared_threshold("Pair-score threshold", "Group images whose pair score with every other "
+                                          "member reaches this (1: identical; lower finds heavier edits and more "
+                                          "look-alikes)", when=("grouping", "score"))  # fmt: skip
     """``grouping="score"``: the pair score every pair of a group reaches."""
     radius: float = declared(0.12, "Distance", "Group images whose normalized coefficients are this close "
-                             "(0.12: near-identical)", above=0)  # fmt: skip
+                             "(0.12: near-identical)", when=("grouping", "distance"), above=0)  # fmt: skip
     """``grouping="distance"``: the Euclidean distance of unit coefficient vectors."""
     n_clusters: float = declared(0.94, "Number of clusters", "A count (e.g. 4700) or a fraction of the view "
-                                 "(0.94 as in the paper for CIFAR-10)", above=0)  # fmt: skip
-    random_state: int = declared(0, "Random seed", integer=True, at_least=0)
+                                 "(0.94 as in the paper for CIFAR-10)", when=("grouping", "kmeans"), above=0)  # fmt: skip
+    normalization: str = declared_choice("contrast", NORMALIZATIONS, "Per-image normalization")
+    wavelet: str = declared_text("db1", "Wavelet", "A PyWavelets family: db1 (Haar), db2, sym4, coif1, ...")
+    level: int = declared(2, "Decomposition level", integer=True, at_least=1)
+    approximation_only: bool = declared_flag(True, "Approximation coefficients only", "Coarse coefficients only: "
+                                             "tolerant of small shifts, crops and re-encoding")  # fmt: skip
+    tau: float = declared(1e5, "Condition-number bound (tau)",
+                          "Pivoted QR keeps the most independent coefficients under this bound", above=1)  # fmt: skip
+    mode: str = "periodization"
+    selection: str = "gram"
+    random_state: int = declared(0, "Random seed", integer=True, at_least=0, offered=False)
     device: str = None
     """None picks a CUDA GPU when torch sees one (wavelets, neighbour search, the pair
     score), else CPU."""
@@ -82,11 +84,7 @@ class WaveletParameters:
         if self.mode not in pywt.Modes.modes:
             raise ValueError(f"unknown mode {self.mode!r}; use one of {pywt.Modes.modes}")
         check_declared(self)
-        check_flag("approximation_only", self.approximation_only)
-        check_choice("normalization", self.normalization, NORMALIZATIONS)
         resolve_device(self.device)  # refuses unknown names and a missing GPU
-        require_threshold(self.threshold)
-        check_choice("grouping", self.grouping, GROUPINGS)
         self.pair_score = pair_score_parameters(self.pair_score, self.device)
         check_choice("selection", self.selection, SELECTIONS)
 

@@ -11,21 +11,21 @@ import os
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..bridge.analysis import ImageReading
 from ..bridge.features import compute_boundary_crossings, compute_feature_clusters
 from ..bridge.methods import FEATURES
 from ..bridge.samples import MAX_IMAGE_SIDE
-from ..bridge.choices import REDUCTIONS, ExtractionParameters, require_features
+from ..bridge.choices import ExtractionParameters, require_features
 from .forms import (
     analysis_run,
     api_defaults,
-    choice_input,
-    declared_input,
     delegable_config,
     label_field_input,
+    parameter_arguments,
+    parameter_inputs,
     run_choice_input,
     run_key_input,
     scale_out_inputs,
-    skip_failures_input,
     summary_output,
     titled,
     user_arguments,
@@ -39,9 +39,9 @@ SOURCES = {
 }
 PROBE_SOURCES = ("file", "torchvision")
 """The probe needs a classifier it can run on interpolated images: a local model."""
-ARGUMENTS = ("layer", "key", "classwise", "reduction", "n_reduce", "p_outlier", "p_similar", "store_features",
-             "skip_failures", "image_size", "batch_size", "num_workers")  # fmt: skip
-"""The bridge arguments the feature form asks for, beyond the model's source."""
+ARGUMENTS = ("layer", "key", "store_features", "image_size")
+"""The bridge arguments the feature form asks for, beyond the model's source and the
+declared parameters (``FEATURES.parameters``, ``ExtractionParameters``)."""
 
 
 def model_inputs(inputs, ctx, with_layer=True, sources=tuple(SOURCES)):
@@ -133,22 +133,18 @@ class ComputeFeatureClusters(foo.Operator):
         defaults = api_defaults(compute_feature_clusters)
         model_inputs(inputs, ctx)
         label_field_input(inputs, ctx, view)
-        inputs.bool("classwise", default=defaults["classwise"], label="Within each class (keeps every class's share)")
         run_key_input(inputs, ctx, view, FEATURES)
-        choice_input(inputs, "reduction", REDUCTIONS, defaults["reduction"], "Reduction")
-        for name in ("n_reduce", "p_outlier", "p_similar"):
-            declared_input(inputs, FEATURES.parameters, name)
+        parameter_inputs(inputs, ctx, FEATURES.parameters)
         inputs.bool("store_features", default=defaults["store_features"], label="Store the reduced features as {key}_embedding",
                     description="The other analyses' pair score can then use them (embeddings field)")
-        skip_failures_input(inputs, defaults)
+        parameter_inputs(inputs, ctx, ImageReading, leave_out=("image_size", "color"))  # the model's size and RGB below
         inputs.int("image_size", default=defaults["image_size"], min=8, max=MAX_IMAGE_SIDE, label="Image size fed to the model")
-        declared_input(inputs, ExtractionParameters, "batch_size")
-        declared_input(inputs, ExtractionParameters, "num_workers")
+        parameter_inputs(inputs, ctx, ExtractionParameters)
         scale_out_inputs(inputs, ctx, compute_feature_clusters)
         return titled(inputs, "Feature-map clusters")
 
     def execute(self, ctx):
-        arguments = user_arguments(ctx, ARGUMENTS)
+        arguments = {**user_arguments(ctx, ARGUMENTS), **parameter_arguments(ctx, FEATURES.parameters, ExtractionParameters, ImageReading)}
         yield from analysis_run(ctx, compute_feature_clusters, {**arguments, **model_arguments(ctx.params)}, "Feature-map clusters")
 
 

@@ -3,29 +3,29 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..bridge.analysis import ImageReading
 from ..bridge.methods import SPLIT
 from ..bridge.split import compute_split_similarity
-from ..bridge.choices import SPLIT_MODES
 from .forms import (
     analysis_run,
     api_defaults,
-    choice_input,
-    declared_input,
     delegable_config,
     label_field_input,
     pair_score_inputs,
     pair_score_params,
+    parameter_arguments,
+    parameter_inputs,
     run_key_input,
     scale_out_inputs,
-    skip_failures_input,
     split_summary_markdown,
     titled,
     update_folder_input,
     user_arguments,
 )
 
-ARGUMENTS = ("train", "test", "within_class", "key", "threshold", "n_least_similar", "mode", "skip_failures", "update_folder")
-"""The bridge arguments the form asks for (and ``split_field`` when the splits are a field's values)."""
+ARGUMENTS = ("train", "test", "within_class", "key", "update_folder")
+"""The bridge arguments the form asks for beyond the declared parameters (``SPLIT.parameters``
+and ``ImageReading``), and ``split_field`` when the splits are a field's values."""
 
 
 class ComputeSplitSimilarity(foo.Operator):
@@ -61,17 +61,16 @@ class ComputeSplitSimilarity(foo.Operator):
         label_field_input(inputs, ctx, view)
         inputs.bool("within_class", default=defaults["within_class"], label="Compare within each class only")
         run_key_input(inputs, ctx, view, SPLIT)
-        inputs.float("threshold", default=defaults["threshold"], min=0.0, max=1.0, label="Near-identical pair score")
-        declared_input(inputs, SPLIT.parameters, "n_least_similar")
-        choice_input(inputs, "mode", SPLIT_MODES, defaults["mode"], "Comparison")
+        parameter_inputs(inputs, ctx, SPLIT.parameters)
         pair_score_inputs(inputs, ctx, view)
-        skip_failures_input(inputs, defaults)
+        parameter_inputs(inputs, ctx, ImageReading)
         update_folder_input(inputs, ctx)
         scale_out_inputs(inputs, ctx, compute_split_similarity)
         return titled(inputs, "Train vs test similarity")
 
     def execute(self, ctx):
         by_field = ctx.params.get("split_source", "tags") == "field"
-        arguments = user_arguments(ctx, ARGUMENTS + (("split_field",) if by_field else ()))
+        arguments = {**user_arguments(ctx, ARGUMENTS + (("split_field",) if by_field else ())),
+                     **parameter_arguments(ctx, SPLIT.parameters, ImageReading)}  # fmt: skip
         yield from analysis_run(ctx, compute_split_similarity, {**arguments, **pair_score_params(ctx)},
                                 "Train vs test similarity", split_summary_markdown)  # fmt: skip

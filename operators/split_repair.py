@@ -8,7 +8,8 @@ from ..bridge.runs import RedundancyRun, list_runs
 from ..bridge.samples import classification_fields
 from ..bridge.split_repair import output_field_problem, repair_split
 from ..bridge.choices import RepairParameters
-from .forms import declared_input, failures_in_place, run_choice_input, summary_output, titled, user_arguments
+from .forms import (failures_in_place, parameter_arguments, parameter_inputs, run_choice_input, summary_output, titled,
+                    user_arguments)  # fmt: skip
 
 RUN_LABELS = "(the run's)"
 """The label-field choice that leaves it to the API (the run's label field)."""
@@ -48,13 +49,12 @@ class RepairSplit(foo.Operator):
             if other not in list_runs(ctx.dataset, SPLIT.name):
                 within.add_choice(other, label=other)
         inputs.list("within_runs", types.String(), label="Within-set runs whose groups also move whole", view=within)
-        declared_input(inputs, RepairParameters, "tolerance")
-        declared_input(inputs, RepairParameters, "seed")
+        parameter_inputs(inputs, ctx, RepairParameters)
         return titled(inputs, "Repair a leaky split")
 
     @failures_in_place("Repair")
     def execute(self, ctx):
-        arguments = user_arguments(ctx, ("output_field", "within_runs", "tolerance", "seed"))
+        arguments = {**user_arguments(ctx, ("output_field", "within_runs")), **parameter_arguments(ctx, RepairParameters)}
         if ctx.params.get("label_field") not in (None, RUN_LABELS):
             arguments["label_field"] = ctx.params["label_field"]
         result = repair_split(ctx.dataset, ctx.params["key"], **arguments)

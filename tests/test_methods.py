@@ -4,6 +4,7 @@ read from the code, and runs that answer what their method offers."""
 import dataclasses
 import inspect
 import os
+import re
 
 import pytest
 
@@ -42,14 +43,14 @@ def test_a_declared_parameter_is_checked_and_offered_by_its_one_declaration(cls,
 
     from fiftyone_redundancy.operators.forms import declared_input
 
-    bounds = item.metadata["bounds"]
+    bounds, named = item.metadata["bounds"], re.escape(item.metadata["named"] or item.name)
     for bound, past in (("at_least", -1), ("above", 0), ("at_most", 1), ("below", 0)):
         if bound in bounds:
             value = bounds[bound] + past
-            with pytest.raises(ValueError, match=rf"^{item.name} must be"):
+            with pytest.raises(ValueError, match=rf"^{named} must be"):
                 cls(**{item.name: value})
     if bounds.get("integer"):
-        with pytest.raises(ValueError, match=rf"^{item.name} must be a whole number"):
+        with pytest.raises(ValueError, match=rf"^{named} must be a whole number"):
             cls(**{item.name: (item.default or 3) + 0.5})
     inputs = types.Object()
     declared_input(inputs, cls, item.name)

@@ -23,6 +23,7 @@ from .parameters import (
     PairScoreParameters,
     STORED_FLOOR,
     VERIFICATIONS,
+    declared_threshold,
     pair_score_parameters,
     require_threshold,
 )

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from ..alignment import DEFAULT_SCALES, DEFAULT_STRETCHES
 from ..devices import resolve_device
-from ..parameters import check_declared, check_flag, check_names, check_number, declared
+from ..parameters import check_declared, check_names, check_number, declared, declared_flag
 
 VERIFICATIONS = ("aligned", "ssim")
 DEFAULT_THRESHOLD = 0.45
 """The pair-score cut every analysis uses by default (chosen on the realistic-edit benchmark)."""
+THRESHOLD_BOUNDS = {"above": 0, "at_most": 1}
+"""A pair-score cut is a number in (0, 1]."""
 STORED_FLOOR = 0.3
 """Runs keep every verified pair that scores at least ``STORED_FLOOR`` and decide on those
 alone (a pair under it counts as 0), so that a re-cut above the floor recomputes nothing
@@ -31,23 +33,25 @@ class PairScoreParameters:
     precision 0.95 or better among natural CIFAR-10 look-alikes.
     """
 
-    n_neighbors: int = declared(10, "Candidates per image", integer=True, at_least=1)
+    n_neighbors: int = declared(10, "Candidates per image", integer=True, at_least=1, offered=False)
     """Candidates per image and per descriptor (and per embeddings space)."""
     verification: str = "aligned"
     """"aligned": SSIM at the best shift and zoom of colour-normalised luminance;
     "ssim": plain SSIM of the images as they are (skimage's, Wang et al.'s window)."""
-    max_shift: int = declared(4, "Largest shift (pixels)", integer=True, at_least=0, at_most=8)
+    max_shift: int = declared(4, "Largest shift (pixels)", integer=True, at_least=0, at_most=8, offered=False)
     """Largest shift searched, in pixels of the analysis size."""
     scales: tuple = DEFAULT_SCALES
     """Zoom factors tried on either image (a crop of 2-25% scaled back is 1.02-1.33)."""
     stretches: tuple = DEFAULT_STRETCHES
     """Zoom factors tried along one axis at a time (an aspect change)."""
-    flips: bool = False
+    flips: bool = declared_flag(False, "Count mirrored copies",
+                                "A horizontally flipped image scores as a copy of the original")  # fmt: skip
     """Count a mirrored copy as a copy."""
-    smoothing: float = declared(0.0, "Smoothing before verification (pixels)", at_least=0, at_most=4)
+    smoothing: float = declared(0.0, "Smoothing before verification (pixels)", at_least=0, at_most=4, offered=False)
     """Gaussian sigma (pixels) applied before verification, for copies that lost fine
     detail (down-and-up re-scales); it also lifts look-alikes, so it is off by default."""
-    embedding_weight: float = declared(0.5, "Share of the embeddings in the score", at_least=0, at_most=1)
+    embedding_weight: float = declared(0.5, "Share of the embeddings in the score", at_least=0, at_most=1,
+                                       offered=False)  # fmt: skip
     """Share of the embeddings' cosine in the fused score, when embeddings are given."""
     device: str = None
 
@@ -59,7 +63,6 @@ class PairScoreParameters:
         if not self.scales or self.scales[0] != 1:
             raise ValueError(f"scales must start with 1.0 (no zoom), got {self.scales}")
         self.stretches = tuple(check_number("stretches", stretch, above=1, at_most=2) for stretch in self.stretches)
-        check_flag("flips", self.flips)
         resolve_device(self.device)
 
 
@@ -74,6 +77,12 @@ def pair_score_parameters(value, device=None):
     return PairScoreParameters(**{"device": device, **(value or {})})
 
 
+def declared_threshold(label, description=None, when=None):
+    """An analysis' pair-score cut, declared (``core.parameters.declared``) with the
+    default, bounds and name in messages that ``require_threshold`` checks elsewhere."""
+    return declared(DEFAULT_THRESHOLD, label, description, when, named="threshold (a pair score)", **THRESHOLD_BOUNDS)
+
+
 def require_threshold(threshold, name="threshold"):
     """A pair-score cut: a finite number in (0, 1]."""
-    check_number(f"{name} (a pair score)", threshold, above=0, at_most=1)
+    check_number(f"{name} (a pair score)", threshold, **THRESHOLD_BOUNDS)

@@ -24,6 +24,8 @@ from .inputs import (
     label_field_param,
     pair_score_inputs,
     pair_score_params,
+    parameter_arguments,
+    parameter_inputs,
     ray_address_param,
     replace_param,
     run_choice_input,
@@ -32,7 +34,6 @@ from .inputs import (
     runs_newest_first,
     scale_out_inputs,
     scale_out_params,
-    skip_failures_input,
     update_folder_input,
     user_arguments,
 )

@@ -1,8 +1,8 @@
 """Form inputs shared by the operators, each reading its defaults and options from the
-bridge (``api_defaults``, the ``{value: words}`` tables in ``core/``), with the checks
-that run while the user types, and the bridge arguments each input's value becomes."""
+bridge (the parameters dataclasses' declarations, ``api_defaults``, the ``{value: words}``
+tables in ``core/``), with the checks that run while the user types, and the bridge
+arguments each input's value becomes."""
 
-import dataclasses
 import importlib.util
 import inspect
 
@@ -11,11 +11,12 @@ import fiftyone.operators.types as types
 
 from ...bridge.runs import RedundancyRun, list_runs, samples_outside, validate_key
 from ...bridge.samples import classification_fields
-from ...bridge.choices import RAY_MISSING, PairScoreParameters, RayExecutor
+from ...bridge.analysis import ImageReading
+from ...bridge.choices import RAY_MISSING, PairScoreParameters, RayExecutor, applies, declarations
 
 NO_LABELS = "(none)"
 REPLACE_LABEL = "Replace the run stored under this key"
-SKIP_LABEL = "Skip unreadable images"
+SKIP_LABEL = ImageReading.__dataclass_fields__["skip_failures"].metadata["label"]
 NO_EMBEDDINGS = "(none)"
 SCALE_OUT = "scale_out"
 NO_BACKEND = "(none)"
@@ -33,23 +34,50 @@ def api_defaults(function):
 
 
 def declared_input(inputs, parameters, name, **options):
-    """The input of a parameter declared in its dataclass (``core.parameters.declared``):
-    its default, label, description and bounds (as the form's min and max) all come from
-    that one declaration; the dataclass still checks the value when the run starts."""
-    declaration = {item.name: item for item in dataclasses.fields(parameters)}[name]
-    words, bounds = declaration.metadata, declaration.metadata["bounds"]
+    """The input of a parameter declared in its dataclass (``core.parameters.declared``
+    and its siblings): a number (its bounds as the form's min and max), a choice among
+    its table, a box or a text, with its default, label and description, all from that
+    one declaration; the dataclass still checks the value when the run starts."""
+    declaration = {item.name: item for item in declarations(parameters)}[name]
+    words = declaration.metadata
+    shown = {"default": declaration.default, "label": words["label"], "description": words["description"], **options}
+    if words["kind"] == "choice":
+        return choice_input(inputs, name, words["choices"], radio=words["radio"], **shown)
+    if words["kind"] == "flag":
+        return inputs.bool(name, **shown)
+    if words["kind"] == "text":
+        return inputs.str(name, **shown)
+    bounds = words["bounds"]
     limits = {"min": bounds.get("at_least", bounds.get("above")), "max": bounds.get("at_most", bounds.get("below"))}
     number = inputs.int if bounds.get("integer") else inputs.float
-    return number(name, default=declaration.default, label=words["label"], description=words["description"],
-                  **{limit: value for limit, value in limits.items() if value is not None}, **options)  # fmt: skip
+    return number(name, **{**{limit: value for limit, value in limits.items() if value is not None}, **shown})
 
 
-def skip_failures_input(inputs, defaults):
-    """The box that leaves unreadable images out of a run (``defaults``: the bridge
-    function's ``api_defaults``): the one a run stopped by such an image tells the user to
-    tick (``execution``), so every analysis that reads images has it."""
-    inputs.bool("skip_failures", default=defaults["skip_failures"], label=SKIP_LABEL,
-                description="Leave them out and list them in the run instead of stopping")  # fmt: skip
+def offered(ctx, parameters, leave_out=()):
+    """The names of the declared fields of ``parameters`` a form offers while it holds
+    ``ctx.params``: those not declared ``offered=False`` nor in ``leave_out``, which
+    apply to the values chosen so far (``when``), in field order."""
+    return [
+        item.name for item in declarations(parameters)
+        if item.metadata["offered"] and item.name not in leave_out and applies(parameters, item, ctx.params)
+    ]  # fmt: skip
+
+
+def parameter_inputs(inputs, ctx, parameters, leave_out=(), options=None):
+    """One input per field of ``parameters`` the form offers (``offered``), each built
+    from its declaration (``declared_input``; ``options``: ``{name: input keywords}``
+    where one form needs more), so adding a declared field adds its input. Returns the
+    names offered."""
+    names = offered(ctx, parameters, leave_out)
+    for name in names:
+        declared_input(inputs, parameters, name, **(options or {}).get(name, {}))
+    return names
+
+
+def parameter_arguments(ctx, *classes):
+    """The bridge arguments for the declared fields of ``classes`` that the form offers
+    and holds a value for (``user_arguments``): what ``parameter_inputs`` asked, read back."""
+    return {name: value for parameters in classes for name, value in user_arguments(ctx, offered(ctx, parameters)).items()}
 
 
 def user_arguments(ctx, names):
@@ -59,8 +87,8 @@ def user_arguments(ctx, names):
 
 
 def choice_input(inputs, name, choices, default, label, radio=False, **options):
-    """An enum of ``choices``, the ``{value: words}`` table of the module that checks the
-    value, so a form lists no option of its own; the API's default is marked as such."""
+    """An enum of ``choices``, the ``{value: words}`` table the declaration names, so a
+    form lists no option of its own; the API's default is marked as such."""
     view = types.RadioGroup() if radio else types.Dropdown()
     for value, words in choices.items():
         view.add_choice(value, label=f"{words} (default)" if value == default else words)
@@ -92,14 +120,10 @@ def label_field_param(ctx):
 
 
 def pair_score_inputs(inputs, ctx, view):
-    """The pair score's user-facing choices: mirrored copies, and an embeddings field as a
-    further signal (the fields of the view that hold vectors)."""
-    inputs.bool(
-        "flips",
-        default=PairScoreParameters().flips,
-        label="Count mirrored copies",
-        description="A horizontally flipped image scores as a copy of the original",
-    )
+    """The pair score's user-facing choices: those ``PairScoreParameters`` offers
+    (mirrored copies), and an embeddings field as a further signal (the fields of the
+    view that hold vectors)."""
+    parameter_inputs(inputs, ctx, PairScoreParameters)
     vector_fields = [
         name for name, field in view.get_field_schema().items()
         if isinstance(field, (fo.VectorField, fo.ListField)) and not name.startswith("_")
@@ -123,7 +147,7 @@ def pair_score_params(ctx):
     """The bridge keyword arguments for what :func:`pair_score_inputs` asked."""
     embeddings = ctx.params.get("embeddings_field", NO_EMBEDDINGS)
     return {
-        "pair_score": user_arguments(ctx, ["flips"]) or None,
+        "pair_score": parameter_arguments(ctx, PairScoreParameters) or None,
         "embeddings_field": None if embeddings in (None, NO_EMBEDDINGS) else embeddings,
     }
 
@@ -251,9 +275,8 @@ def run_key_input(inputs, ctx, view, method):
 def describe_run(run):
     """``a run of wavelet clusters on 2,107 samples, stored 2026-11-28 01:23 UTC (threshold=0.45, ...)``."""
     n_samples = run.dataset.exists(f"{run.key}_status").count()
-    used_by_grouping = {"score": "threshold", "threshold": "threshold", "distance": "radius", "kmeans": "n_clusters", "spectral": "n_clusters"}
-    grouping = run.parameters.get("grouping")
-    unused = {"threshold", "radius", "n_clusters"} - {used_by_grouping.get(grouping, "threshold")}
+    parameters = run.method_info.parameters
+    unused = {item.name for item in declarations(parameters) if not applies(parameters, item, run.parameters)}
     shown = ", ".join(
         f"{name}={run.parameters[name]}" for name in run.method_info.summary
         if name not in unused and run.parameters.get(name) is not None
