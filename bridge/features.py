@@ -25,7 +25,7 @@ from .analysis import ImageReading, analysis_writer
 from .documented import documented
 from .methods import FEATURES
 from .progress import StageProgress
-from .samples import image_size_tuple, read_labels, require_images
+from .samples import image_size_tuple, read_labels, readable_rows, require_images, sample_records
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -209,15 +209,12 @@ def _check_embedding_field(dataset, key, store_features):
 
 def _readable(samples, sample_ids, labels, failures):
     """The ids and labels of the samples whose image the model read, and the skipped
-    ones as ``{"id", "filepath", "reason"}`` records (as the image analyses list them)."""
+    ones as records (as the image analyses list them)."""
     if not failures:
         return sample_ids, labels, []
-    paths = samples.values("filepath")
-    skipped = [{"id": sample_ids[i], "filepath": paths[i], "reason": reason} for i, reason in sorted(failures.items())]
+    (skipped,) = sample_records(samples, failures)
     kept = [i for i in range(len(sample_ids)) if i not in failures]
-    if len(kept) < 2:
-        raise ValueError(f"only {len(kept)} of {len(sample_ids)} images could be read; see the reasons: {skipped[:3]}")
-    return [sample_ids[i] for i in kept], None if labels is None else [labels[i] for i in kept], skipped
+    return (*readable_rows(sample_ids, labels, kept, skipped), skipped)
 
 
 def _features(samples, model, layer, model_path, architecture, num_classes, zoo_model,

@@ -159,13 +159,26 @@ def read_images(samples, size, color, workers=4, progress=None, skip_failures=Fa
     notes = {}
     decoded = decode_images(samples, size, color, workers, progress, skip_failures, check, folder, executor, notes)
     images, failures = decoded if skip_failures else (decoded, {})
-    sample_ids, paths = (samples.values("id"), samples.values("filepath")) if failures or notes else ([], [])
-
-    def records(reasons):
-        return [{"id": sample_ids[i], "filepath": paths[i], "reason": reason} for i, reason in sorted(reasons.items())]
-
     kept = [i for i in range(len(images) + len(failures)) if i not in failures]
-    return kept, images, records(failures), records(notes)
+    return kept, images, *sample_records(samples, failures, notes)
+
+
+def sample_records(samples, *reasons):
+    """Each ``{index: reason}`` of ``reasons`` (indices into ``samples``) as a list of
+    ``{"id", "filepath", "reason"}`` records, as a run lists skipped or repaired samples."""
+    sample_ids, paths = (samples.values("id"), samples.values("filepath")) if any(reasons) else ([], [])
+    return [
+        [{"id": sample_ids[i], "filepath": paths[i], "reason": reason} for i, reason in sorted(found.items())]
+        for found in reasons
+    ]
+
+
+def readable_rows(sample_ids, labels, kept, skipped):
+    """The ids and labels (or None) of the samples ``kept`` (indices), refused when fewer
+    than two are left to compare (``skipped``: the records of the others, quoted)."""
+    if len(kept) < 2:
+        raise ValueError(f"only {len(kept)} of {len(sample_ids)} images could be read; see the reasons: {skipped[:3]}")
+    return [sample_ids[i] for i in kept], None if labels is None else [labels[i] for i in kept]
 
 
 def read_view(samples, label_field, size, color, workers=4, progress=None, skip_failures=False, check=None,
@@ -179,10 +192,7 @@ def read_view(samples, label_field, size, color, workers=4, progress=None, skip_
     sample_ids = samples.values("id")
     labels = read_labels(samples, label_field)
     kept, images, skipped, repaired = read_images(samples, size, color, workers, progress, skip_failures, check, folder, executor)
-    if len(kept) < 2:
-        raise ValueError(f"only {len(kept)} of {len(sample_ids)} images could be read; see the reasons: {skipped[:3]}")
-    sample_ids = [sample_ids[i] for i in kept]
-    labels = None if labels is None else [labels[i] for i in kept]
+    sample_ids, labels = readable_rows(sample_ids, labels, kept, skipped)
     return sample_ids, labels, images, time.perf_counter() - started, skipped, repaired
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..core.known_pairs import KnownScores
 from ..core.pair_score.scorer import EVIDENCE
 from . import runs
-from .samples import media_record, read_images, read_labels, read_view, require_images
+from .samples import media_record, read_images, read_labels, read_view, readable_rows, require_images
 
 IMAGES, PAIRS, _, PATHS = runs.UPDATE_STORE_FILES  # embeddings.npy: written by 0.5.0's stores only
 
@@ -95,12 +95,9 @@ class UpdateKeeper:
             kept[new[read]] = True
             images[new[read]] = decoded
             repaired += repaired_now
-        if kept.sum() < 2:
-            raise ValueError(f"only {int(kept.sum())} of {len(ids)} images could be read; see the reasons: {skipped[:3]}")
+        sample_ids, labels = readable_rows(ids, labels, np.flatnonzero(kept), skipped)
         self._reused = reused[kept]
         self.report = {"decoded": int(len(new)), "reused_images": int(len(old_rows))}
-        sample_ids = [sample_id for sample_id, keep in zip(ids, kept) if keep]
-        labels = None if labels is None else [label for label, keep in zip(labels, kept) if keep]
         return sample_ids, labels, images[kept], time.perf_counter() - started, skipped, repaired
 
     def known(self, sample_ids):
