@@ -11,15 +11,12 @@ from .families import Identities, find_identities
 from .pair_score import (
     KnownRows,
     PairScoreParameters,
-    PairScorer,
     ScoredPairs,
     declared_threshold,
     pair_score_parameters,
     require_threshold,
-    reusing_verifier,
     score_across,
-    shard_side,
-    verify_sharded,
+    verify_across,
 )
 from .parameters import check_declared, declared, declared_choice
 
@@ -185,17 +182,11 @@ def _score_exhaustive(test_images, train_images, pair_score, test_embeddings, tr
     test_groups = np.zeros(len(test_images), dtype=object) if test_groups is None else np.asarray(test_groups, dtype=object)
     train_groups = np.zeros(len(train_images), dtype=object) if train_groups is None else np.asarray(train_groups, dtype=object)
     tests, trains = np.nonzero(test_groups[:, None] == train_groups[None, :])
-    if executor is not None:
-        test_side = shard_side(test_images, pair_score, test_embeddings)
-        train_side = shard_side(train_images, pair_score, train_embeddings)
-        scores, raw = verify_sharded(executor, pair_score, np.stack([tests, trains], axis=1), test_side, train_side, progress)
-        return ScoredPairs(tests, trains, scores, raw)
-    if known is not None:
-        verify = reusing_verifier(pair_score, known, (test_images, test_embeddings, None), (train_images, train_embeddings, None))
-        return ScoredPairs(tests, trains, *verify(np.stack([tests, trains], axis=1), progress))
-    test_scorer = PairScorer(test_images, pair_score, test_embeddings)
-    train_scorer = PairScorer(train_images, pair_score, train_embeddings)
-    return ScoredPairs(tests, trains, *test_scorer.score_and_raw(tests, trains, train_scorer, progress))
+    pairs = np.stack([tests, trains], axis=1)
+    scores, raw = verify_across(
+        pair_score, pairs, (test_images, test_embeddings), (train_images, train_embeddings), progress, executor, known
+    )
+    return ScoredPairs(tests, trains, scores, raw)
 
 
 def split_decisions_at(best_match, best_similarity, least_similar, threshold, n_train, pairs=None, identities=None):

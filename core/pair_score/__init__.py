@@ -78,4 +78,5 @@ from .scoring import (
     reusing_verifier,
     score_across,
     score_within,
+    verify_across,
 )

@@ -176,16 +176,28 @@ def score_across(query_images, index_images, parameters=None, query_embeddings=N
         framed_candidates(index_frames, query_sets[1], parameters.n_neighbors, parameters.device)[:, ::-1],
     ]
     pairs = _unique_pairs([pairs, *(_same_group(f, query_groups, index_groups) for f in framed)])
-    if known is not None:
-        verify = reusing_verifier(parameters, known, (query_images, query_embeddings, None), (index_images, index_embeddings, None))
-        scores, raw = verify(pairs, progress)
-    elif executor is None:
-        # the descriptors are unit rows already: a scorer that made its own would hold the same rows
-        query_scorer = PairScorer(query_images, parameters, query_embeddings, unit_descriptor=query_sets[0], frames=query_frames)
-        index_scorer = PairScorer(index_images, parameters, index_embeddings, unit_descriptor=index_sets[0], frames=index_frames)
-        scores, raw = query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)
-    else:
-        query_side = shard_side(query_images, parameters, query_embeddings)
-        index_side = shard_side(index_images, parameters, index_embeddings)
-        scores, raw = verify_sharded(executor, parameters, pairs, query_side, index_side, progress)
+    # the descriptors are unit rows already: a scorer that made its own would hold the same rows
+    scores, raw = verify_across(
+        parameters, pairs, (query_images, query_embeddings), (index_images, index_embeddings), progress, executor, known,
+        prepared=((query_sets[0], query_frames), (index_sets[0], index_frames)),
+    )  # fmt: skip
     return ScoredPairs(pairs[:, 0], pairs[:, 1], scores, raw)
+
+
+def verify_across(parameters, pairs, query, index, progress=None, executor=None, known=None, prepared=None):
+    """``(scores, raw verified similarities)`` of pairs ``(query, index)`` between two
+    image sets, each ``(images, embeddings or None)``: for an update (``known``,
+    ``KnownRows``) the pairs verified before are looked up and the others verified
+    (``reusing_verifier``); with ``executor`` in shards (``verify_sharded``); else by one
+    ``PairScorer`` per set in this process, given each set's ``(unit descriptor, frames)``
+    in ``prepared`` where the caller has them (None: the scorers make their own)."""
+    (query_images, query_embeddings), (index_images, index_embeddings) = query, index
+    if known is not None:
+        return reusing_verifier(parameters, known, (*query, None), (*index, None))(pairs, progress)
+    if executor is not None:
+        sides = (shard_side(images, parameters, embeddings) for images, embeddings in (query, index))
+        return verify_sharded(executor, parameters, pairs, *sides, progress)
+    (query_descriptor, query_frames), (index_descriptor, index_frames) = prepared or ((None, None), (None, None))
+    query_scorer = PairScorer(query_images, parameters, query_embeddings, unit_descriptor=query_descriptor, frames=query_frames)
+    index_scorer = PairScorer(index_images, parameters, index_embeddings, unit_descriptor=index_descriptor, frames=index_frames)
+    return query_scorer.score_and_raw(pairs[:, 0], pairs[:, 1], index_scorer, progress)
