@@ -69,6 +69,18 @@ def fused_scores(evidence, descriptor_cosine, embedding_cosine, embedding_weight
     return scores
 
 
+def fused_between(evidence, own, theirs, first, second, embedding_weight):
+    """``fused_scores`` of the pairs ``own[first[k]]``, ``theirs[second[k]]``, each side
+    ``(unit descriptor rows, unit embedding rows or None)``: what a scorer fuses and what
+    an update fuses its looked-up evidence with."""
+    return fused_scores(
+        evidence,
+        cosines_between(own[0], theirs[0], first, second),
+        cosines_between(own[1], theirs[1], first, second),
+        embedding_weight,
+    )
+
+
 def cosines_between(own, theirs, first, second):
     """The cosines of the pairs ``own[first[k]]``, ``theirs[second[k]]`` of unit rows
     (descriptors or embeddings); None where there are no rows (no embeddings)."""
@@ -172,12 +184,8 @@ class PairScorer:
         """The pair scores of ``evidence`` (``evidence``'s rows for these pairs)
         with this scorer's descriptor and embeddings."""
         other = self if other is None else other
-        return fused_scores(
-            evidence,
-            cosines_between(self.descriptor, other.descriptor, first, second),
-            cosines_between(self.embeddings, other.embeddings, first, second),
-            self.parameters.embedding_weight,
-        )
+        own, theirs = (self.descriptor, self.embeddings), (other.descriptor, other.embeddings)
+        return fused_between(evidence, own, theirs, first, second, self.parameters.embedding_weight)
 
     def _evidence_chunk(self, first, second, other):
         other = self if other is None else other

@@ -21,7 +21,7 @@ from .candidates import (
 from .descriptors import candidate_descriptors, unit_rows
 from .pairs import ScoredPairs
 from .parameters import STORED_FLOOR, PairScoreParameters
-from .scorer import PairScorer, cosines_between, fused_scores
+from .scorer import PairScorer, fused_between
 from .shards import rows_of, scorer_descriptor, shard_side, touched_rows, verify_sharded
 
 
@@ -104,7 +104,7 @@ def reusing_verifier(parameters, known, query, index=None):
     up the evidence of the pairs ``known`` (``KnownRows``) holds and verifies the rest with
     scorers of only the images they touch (each image's own values are its own: a pair's
     evidence is what it would be among all the images), then fuses every pair's evidence
-    with the descriptors and embeddings of this run (``fused_scores``), recording the
+    with the descriptors and embeddings of this run (``fused_between``), recording the
     evidence: an update prepares and verifies only what is new. ``query`` and ``index``
     are ``(images, embeddings or None, descriptor or None)`` (``index`` None: pairs within
     ``query``); a descriptor (None: the scorer's own) is made unit over its whole side, as
@@ -119,13 +119,7 @@ def reusing_verifier(parameters, known, query, index=None):
             query_scorer, index_scorer, local = _scorers_of_touched(query, index, todo, parameters)
             evidence[~found] = query_scorer.evidence(local[:, 0], local[:, 1], index_scorer, progress)
         known.known.record(known.rows(pairs), evidence, len(todo))
-        first, second = pairs[:, 0], pairs[:, 1]
-        scores = fused_scores(
-            evidence,
-            cosines_between(query[2], index[2], first, second),
-            cosines_between(query[3], index[3], first, second),
-            parameters.embedding_weight,
-        )
+        scores = fused_between(evidence, query[2:], index[2:], pairs[:, 0], pairs[:, 1], parameters.embedding_weight)
         return scores, evidence[:, 0]
 
     return verify
