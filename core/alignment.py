@@ -255,7 +255,7 @@ class _MovingSide:
         height, width = images.shape[1:]
         kernel = (height - 2 * margin, width - 2 * margin)
         self.size = kernel[0] * kernel[1]
-        self.spectrum = xp.rfft2(images)
+        self.spectrum = xp.rfft2(images, images.shape[1:])
         mean = _window_means(xp, images, kernel)
         mean_square = _window_means(xp, images**2, kernel)
         self.spread = xp.float32(xp.sqrt((mean_square - mean**2).clip(1e-10, None)))
@@ -321,9 +321,7 @@ class _FixedSide:
         self.centres = images[:, margin : height - margin, margin : width - margin]
         centred = self.centres - self.centres.mean(axis=(1, 2), keepdims=True)
         centred = centred / xp.sqrt((centred**2).mean(axis=(1, 2), keepdims=True)).clip(1e-6, None)
-        padded = xp.zeros_like(images)
-        padded[:, : centred.shape[1], : centred.shape[2]] = centred
-        self.spectrum = xp.conj(xp.rfft2(padded))
+        self.spectrum = xp.conj(xp.rfft2(centred, (height, width)))  # the centre zero-padded
         self.shape = (height, width)
 
     def correlate(self, moving, position, rows=None):
@@ -334,6 +332,6 @@ class _FixedSide:
         side = moving.spread.shape[1]
         spectrum = self.spectrum if rows is None else self.spectrum[rows]
         position = position if rows is None else position[rows]
-        products = self.xp.irfft2(moving.spectrum[position] * spectrum, self.shape)
-        ncc = products[:, :side, :side] / (moving.size * moving.spread[position])
+        products = self.xp.irfft2_corner(moving.spectrum[position] * spectrum, self.shape, (side, side))
+        ncc = products / (moving.size * moving.spread[position])
         return ncc.reshape(len(ncc), -1)

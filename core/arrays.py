@@ -81,11 +81,16 @@ class NumpyArrays:
     def norm(self, array, axis):
         return np.linalg.norm(array, axis=axis)
 
-    def rfft2(self, images):
-        return scipy.fft.rfft2(images)
+    def rfft2(self, images, shape):
+        """The 2-D real transform of ``images`` zero-padded to ``shape`` (a transform of
+        the rows, then of the columns, as ``rfft2``, with no padded rows transformed)."""
+        return scipy.fft.fft(scipy.fft.rfft(images, n=shape[1], axis=2), n=shape[0], axis=1)
 
-    def irfft2(self, spectra, shape):
-        return scipy.fft.irfft2(spectra, s=shape)
+    def irfft2_corner(self, spectra, shape, corner):
+        """The top-left ``corner`` (rows, columns) of ``irfft2(spectra, shape)``, with
+        only the rows kept transformed back along the columns."""
+        rows = scipy.fft.ifft(spectra, axis=1)[:, : corner[0]]
+        return scipy.fft.irfft(rows, n=shape[1], axis=2)[:, :, : corner[1]]
 
     def pad_before(self, images):
         """A zero row before the first and a zero column before the first of each image."""
@@ -115,7 +120,6 @@ class NumpyArrays:
     def inference(self):
         return contextlib.nullcontext()
 
-    zeros_like = staticmethod(np.zeros_like)
     empty_like = staticmethod(np.empty_like)
     sqrt = staticmethod(np.sqrt)
     conj = staticmethod(np.conj)
@@ -180,11 +184,13 @@ class TorchArrays:
     def norm(self, array, axis):
         return array.norm(dim=axis)
 
-    def rfft2(self, images):
-        return self.torch.fft.rfft2(images)
+    def rfft2(self, images, shape):
+        fft = self.torch.fft
+        return fft.fft(fft.rfft(images, n=shape[1], dim=2), n=shape[0], dim=1)
 
-    def irfft2(self, spectra, shape):
-        return self.torch.fft.irfft2(spectra, s=shape)
+    def irfft2_corner(self, spectra, shape, corner):
+        fft = self.torch.fft
+        return fft.irfft(fft.ifft(spectra, dim=1)[:, : corner[0]], n=shape[1], dim=2)[:, :, : corner[1]]
 
     def pad_before(self, images):
         return self.torch.nn.functional.pad(images, (1, 0, 1, 0))
@@ -200,9 +206,6 @@ class TorchArrays:
 
     def inference(self):
         return self.torch.inference_mode()
-
-    def zeros_like(self, array):
-        return self.torch.zeros_like(array)
 
     def empty_like(self, array):
         return self.torch.empty_like(array)
