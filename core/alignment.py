@@ -150,13 +150,15 @@ class AlignedSimilarity:
         second = np.asarray(second, dtype=np.int64)
         # pairs sharing a first image share its zoomed versions and their transforms
         order = np.argsort(first, kind="stable")
-        values = np.empty(len(first))
-        for start in range(0, len(first), self.batch_pairs):
-            batch = order[start : start + self.batch_pairs]
+        batches = [order[start : start + self.batch_pairs] for start in range(0, len(first), self.batch_pairs)]
+
+        def similarities(batch):
             unique_first, position = np.unique(first[batch], return_inverse=True)
-            values[batch] = self._batch(
-                self.images[unique_first], position, other.images[second[batch]]
-            )
+            return self._batch(self.images[unique_first], position, other.images[second[batch]])
+
+        values = np.empty(len(first))
+        for batch, batch_values in zip(batches, self.xp.map_batches(similarities, batches)):
+            values[batch] = batch_values
         return values
 
     def _batch(self, a, position, b):
