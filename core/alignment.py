@@ -22,6 +22,7 @@ torch on the CPU or a GPU, or numpy and scipy where torch is not installed).
 import numpy as np
 
 from .arrays import arrays, to_numpy
+from .parallel import local_map
 from .ssim import window_operators
 
 DEFAULT_SCALES = (1.0, 1.08, 1.17, 1.27)
@@ -157,7 +158,7 @@ class AlignedSimilarity:
             return self._batch(self.images[unique_first], position, other.images[second[batch]])
 
         values = np.empty(len(first))
-        for batch, batch_values in zip(batches, self.xp.map_batches(similarities, batches)):
+        for batch, batch_values in zip(batches, local_map(similarities, batches, self.device)):
             values[batch] = batch_values
         return values
 

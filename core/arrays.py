@@ -120,11 +120,6 @@ class NumpyArrays:
     def inference(self):
         return contextlib.nullcontext()
 
-    def map_batches(self, function, batches):
-        """``function`` over independent ``batches``, in order (``TorchArrays.map_batches``
-        runs them side by side)."""
-        return map(function, batches)
-
     empty_like = staticmethod(np.empty_like)
     sqrt = staticmethod(np.sqrt)
     conj = staticmethod(np.conj)
@@ -211,29 +206,6 @@ class TorchArrays:
 
     def inference(self):
         return self.torch.inference_mode()
-
-    def map_batches(self, function, batches):
-        """``function`` over independent ``batches`` (a list), results in order. On the CPU,
-        as many batches at a time as torch has threads, each running its operations on
-        one thread: torch's own threads split these small operations poorly (the aligned
-        similarity: 1.4x the pairs per second on 2 cores). A batch's values do not depend
-        on the threads. torch's thread count is the process's, so it is set back after."""
-        if self.device != "cpu" or self.torch.get_num_threads() < 2 or len(batches) < 2:
-            return map(function, batches)
-        from concurrent.futures import ThreadPoolExecutor
-
-        threads = self.torch.get_num_threads()
-
-        def run(batch):
-            with self.torch.inference_mode():
-                return function(batch)
-
-        self.torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(min(threads, len(batches))) as pool:
-                return list(pool.map(run, batches))
-        finally:
-            self.torch.set_num_threads(threads)
 
     def empty_like(self, array):
         return self.torch.empty_like(array)

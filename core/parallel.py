@@ -9,7 +9,9 @@ a single process does.
 """
 
 import collections
+import contextlib
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 RAY_MISSING = (
     "Ray is not installed here: install the [distributed] extra (pip install "
@@ -81,3 +83,47 @@ def run_map(executor, function, items, shared=None):
     if executor is not None:
         return executor.map(function, items, shared)
     return (function(item) if shared is None else function(item, shared) for item in items)
+
+
+def local_map(function, items, device=None):
+    """``function`` over ``items`` in this process, results in order. Where array work runs
+    on the CPU with torch (``devices``), as many items at a time as torch has threads, each
+    call's operations on one thread (torch's own threads split small operations poorly:
+    the aligned similarity's batches of pairs run 1.5x faster on 2 cores), reading at most
+    that many items ahead; else one after another. A call's values do not depend on the
+    threads. A Ray worker has one thread, so its tasks stay one after another."""
+    threads = _torch_cpu_threads(device)
+    if threads < 2:
+        yield from map(function, items)
+        return
+    with _one_torch_thread(), ThreadPoolExecutor(threads) as pool:
+        pending = collections.deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _torch_cpu_threads(device):
+    from .devices import array_library, resolve_device
+
+    if array_library() != "torch" or resolve_device(device) != "cpu":
+        return 1
+    import torch
+
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """torch on one thread while the block runs (the count is the process's: set back after)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

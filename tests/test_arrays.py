@@ -63,6 +63,62 @@ def test_the_pair_score_on_numpy_equals_torch(copies, monkeypatch):
 
 
 @needs_torch
+def test_pairs_verified_side_by_side_score_as_one_after_another(copies):
+    """On the CPU the aligned similarity's batches run on as many threads as torch has,
+    one torch thread each (``parallel.local_map``): the scores are those of one batch
+    after another on one thread, and torch gets its threads back."""
+    import torch
+
+    from fiftyone_redundancy.core.alignment import AlignedSimilarity
+
+    first, second = np.triu_indices(len(copies), k=1)
+    threads = torch.get_num_threads()
+    scores = {}
+    try:
+        for count in (1, 3):
+            torch.set_num_threads(count)
+            similarity = AlignedSimilarity(copies, device="cpu", batch_pairs=97)
+            scores[count] = similarity.raw_pairs(first, second)
+            assert torch.get_num_threads() == count
+    finally:
+        torch.set_num_threads(threads)
+    assert len(first) > 20 * 97  # many batches: each thread runs several
+    np.testing.assert_array_equal(scores[3], scores[1])
+
+
+@needs_torch
+def test_items_mapped_side_by_side_are_read_a_few_ahead_and_an_early_stop_gives_torch_its_threads_back():
+    """``local_map`` holds at most one item per thread (a million images' shards are
+    never all in memory), keeps the order, and a consumer that stops (a cancel) leaves
+    torch's thread count as it found it."""
+    import torch
+
+    from fiftyone_redundancy.core.parallel import local_map
+
+    threads = torch.get_num_threads()
+    read = []
+
+    def items():
+        for number in range(40):
+            read.append(number)
+            yield number
+
+    try:
+        torch.set_num_threads(3)
+        results = local_map(lambda number: number * number, items(), "cpu")
+        for taken, result in enumerate(results):
+            assert result == taken * taken
+            assert len(read) <= taken + 3  # the taken one and at most three more
+            if taken == 9:
+                break
+        results.close()
+        assert torch.get_num_threads() == 3
+        assert list(local_map(lambda number: -number, iter(range(7)), "cpu")) == [-n for n in range(7)]
+    finally:
+        torch.set_num_threads(threads)
+
+
+@needs_torch
 def test_ssim_on_numpy_equals_torch_and_skimage(copies, monkeypatch):
     from skimage.metrics import structural_similarity
 

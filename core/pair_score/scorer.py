@@ -145,6 +145,9 @@ class PairScorer:
         self._trimmed_row[framed] = np.arange(len(framed))
         images, trimmed = smoothed(images, p.smoothing), smoothed(trimmed, p.smoothing)
         self._trimmed_images = standardize(luminance(trimmed))
+        self._trimmed_baselines = np.full(len(images), np.nan)
+        """Each image's baseline in the similarity of ``_trimmed`` (its frame trimmed, or
+        as it is), computed when a chunk first needs it: it is the image's own."""
         if p.verification == "aligned":
             self.similarity = _aligned(images, p, baselines)
         else:
@@ -212,4 +215,7 @@ class PairScorer:
         prepared = to_numpy(self.similarity.images[images])
         where = self._trimmed_row[images]
         prepared[where >= 0] = self._trimmed_images[where[where >= 0]]
-        return _aligned(prepared, p), rows
+        new = np.isnan(self._trimmed_baselines[images])
+        if new.any():
+            self._trimmed_baselines[images[new]] = to_numpy(_aligned(prepared[new], p).baselines)
+        return _aligned(prepared, p, self._trimmed_baselines[images]), rows

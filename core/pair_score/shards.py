@@ -1,7 +1,9 @@
 """Verification in shards of ``SHARD_PAIRS`` pairs, as Ray tasks (``core.parallel``) or in
 this process, for images on disk or an executor: within one image set or between two
 (train vs test), one implementation. Each shard gets only the images its pairs touch and
-scores them as one ``PairScorer`` per set would."""
+scores them as one ``PairScorer`` per set would. In this process shards run one after
+another (side by side each would hold its images: a million images' peak memory), and the
+pairs of each side by side (``parallel.local_map``)."""
 
 from dataclasses import dataclass
 
