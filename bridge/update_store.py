@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core.known_pairs import KnownScores
 from ..core.pair_score.scorer import EVIDENCE
+from ..core.streaming import unit_floats
 from . import runs
 from .samples import media_record, read_images, read_labels, read_view, readable_rows, require_images
 
@@ -130,7 +131,7 @@ class UpdateKeeper:
         os.makedirs(folder)
         images = np.asarray(images)
         as_bytes = np.rint(images * 255.0).astype(np.uint8)
-        exact = np.array_equal(as_bytes.astype(np.float32) / 255.0, images)
+        exact = np.array_equal(unit_floats(as_bytes), images)
         np.save(os.path.join(folder, IMAGES), as_bytes if exact else images)
         pairs, evidence = (self._known or KnownScores(len(sample_ids))).verified()
         np.savez(os.path.join(folder, PAIRS), first=pairs[:, 0], second=pairs[:, 1], evidence=evidence)
@@ -153,4 +154,4 @@ def _as_decoded(stored):
     """Stored images as the decoder's float32 values (uint8 ``k`` is ``k / 255``, as
     ``streaming.ImageStore`` reads them)."""
     stored = np.asarray(stored)
-    return stored.astype(np.float32) / 255.0 if stored.dtype == np.uint8 else stored.astype(np.float32)
+    return unit_floats(stored) if stored.dtype == np.uint8 else stored.astype(np.float32)

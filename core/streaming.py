@@ -117,10 +117,19 @@ class ImageStore(DiskRows):
         super().write(start, rows if rows.dtype == np.uint8 else np.rint(rows * 255.0).astype(np.uint8))
 
     def read(self, start=0, stop=None):
-        return super().read(start, stop).astype(np.float32) / 255.0
+        return unit_floats(super().read(start, stop))
 
     def take(self, indices):
-        return super().take(indices).astype(np.float32) / 255.0
+        return unit_floats(super().take(indices))
+
+
+def unit_floats(stored):
+    """Stored uint8 ``k`` as the decoder's float32 ``k / 255``, divided in place: one new
+    array instead of two (a million-image verification spent 6% of its time converting
+    the rows its shards read)."""
+    values = stored.astype(np.float32)
+    values /= np.float32(255.0)
+    return values
 
 
 class RowSubset(DiskRows):
