@@ -13,6 +13,8 @@ import contextlib
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from .devices import array_library, resolve_device
+
 RAY_MISSING = (
     "Ray is not installed here: install the [distributed] extra (pip install "
     "'fiftyone-redundancy[distributed]') where the analysis runs, or run without an "
@@ -107,8 +109,6 @@ def local_map(function, items, device=None):
 
 
 def _torch_cpu_threads(device):
-    from .devices import array_library, resolve_device
-
     if array_library() != "torch" or resolve_device(device) != "cpu":
         return 1
     import torch
