@@ -99,10 +99,33 @@ class DiskRows:
         return rows
 
     def take(self, indices):
-        mapped = self._mapped()
-        rows = mapped[np.asarray(indices, dtype=np.int64)]
-        del mapped
-        return np.asarray(rows)
+        """The rows at ``indices`` (any order, repeats allowed), read with positioned
+        reads: through a memory map, every page the kernel maps around each row would
+        count in this process's resident memory while it reads (2 GiB for 30,000
+        scattered rows of a million images' store, as fast either way)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        indices = np.where(indices < 0, indices + len(self), indices)
+        if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
+            raise IndexError(f"row indices must lie in [0, {len(self)}), got {indices.min()}..{indices.max()}")
+        rows, inverse = np.unique(indices, return_inverse=True)
+        values = np.empty((len(rows), *self.shape[1:]), self.dtype)
+        data = values.reshape(len(rows), int(np.prod(self.shape[1:], dtype=np.int64))).view(np.uint8)
+        runs = np.flatnonzero(np.diff(rows, prepend=-2) != 1)  # first row of each run of consecutive rows
+        with open(self.path, "rb", buffering=0) as file:
+            for start, stop in zip(runs.tolist(), [*runs[1:].tolist(), len(rows)]):
+                _read_into(file, data[start:stop], int(rows[start]) * data.shape[1])
+        return values[inverse.reshape(indices.shape)]
+
+
+def _read_into(file, buffer, offset):
+    """Fill ``buffer`` (a contiguous array) with the bytes of ``file`` from ``offset``."""
+    view = memoryview(buffer).cast("B")
+    file.seek(offset)
+    while view.nbytes:
+        read = file.readinto(view)
+        if not read:
+            raise EOFError(f"{file.name} ends before byte {offset + len(buffer.data)}")
+        view = view[read:]
 
 
 class ImageStore(DiskRows):
