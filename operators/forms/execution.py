@@ -20,6 +20,10 @@ PYTHON_SKIP = "pass skip_failures=True"
 CANCEL_HINT = "to stop it, run Redundancy: cancel a running analysis"
 REPORT_SECONDS = 0.5
 """The App hears a stage's count at most this often (a new stage and a stage's end at once)."""
+STAGE_SHOWN_SECONDS = 0.3
+"""A stage is shown at least this long before the next replaces it: the App draws the
+updates of one instant once, so a stage of a few milliseconds would never be seen (the
+work does not wait; only what the App is told)."""
 HEARTBEAT_SECONDS = 2.0
 """A stage with no count to move (a candidate search) says how long it has run this often."""
 
@@ -133,6 +137,8 @@ def analysis_steps(ctx, label, work, summarize, title, failing_in_place=None):
         if update is None:
             continue
         if shown is None or update[0] != shown[0]:
+            if shown is not None:
+                time.sleep(max(0.0, started + STAGE_SHOWN_SECONDS - time.monotonic()))
             started = time.monotonic()
         shown, (text, fraction) = update, update
         elapsed = time.monotonic() - started
