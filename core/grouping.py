@@ -2,18 +2,22 @@
 analyses and the re-cut of a stored run all call ``decide_on_pairs``, so that a re-cut
 equals a fresh run.
 
-Groups are average linkage (UPGMA) on ``1 - score``, cut at ``1 - threshold``, over the
-distinct pictures (``families.Identities``: identical and constant images are one item):
-two clusters merge when the mean score of the pairs between them reaches the cut, so the
-mean score inside every group, and between any two parts it was merged from, reaches the
-cut. A family of edited copies stays whole where two of its edits score below the cut,
-and two different pictures never join through a third (a bridge that scores 0.9 with each
-still averages 0.45 with one that scores 0 with the other: joining needs the bridge to be
-a near-exact copy of both). A pair never scored, or scored under ``STORED_FLOOR``, counts
-as 0; a pair a reviewer said differs counts as ``CANNOT_LINK`` (never in one group). Since
-the mean between two merging clusters reaches the cut only if some pair between them does,
-each group lies inside one connected component of the pairs at the cut, and the linkage is
-run per component.
+Groups are minimax linkage (Bien and Tibshirani 2011) on the pair score, cut at
+``threshold``, over the distinct pictures (``families.Identities``: identical and constant
+images are one item): a group is formed only where one of its members, its prototype,
+scores at or above the cut with every other member, and groups merge in the order of that
+prototype's lowest score (highest first). The prototype is the image kept
+(``picture_centrality``), so every redundant image is a copy of the image kept for it by
+the score itself, whatever its score with the family's other edits: a down-scaled copy
+and a blurred copy of one photograph can score under the cut with each other and
+still join their original's group (average linkage, used before 0.9, asked a copy's mean
+score with the whole family to reach the cut, and split such families at a million
+images). Two different pictures never join through a chain: a group spans at most two
+steps, each member to the prototype, and two groups merge only when one image is a copy of
+every member of both. A pair never scored, or scored under ``STORED_FLOOR``, counts as 0;
+a pair a reviewer said differs (``CANNOT_LINK``) is never in one group. Every group lies
+inside one connected component of the pairs at the cut, and the linkage is run per
+component.
 """
 
 import numpy as np
@@ -51,21 +55,79 @@ def submatrix(matrix, members):
 
 
 def score_groups(n, pairs, threshold, matrix=None):
-    """Cluster label per item (named by its first member): average linkage over the
-    scored ``pairs`` (see the module). Only stored pairs decide, so a re-cut at another
-    threshold gives the same groups as a fresh run at that threshold."""
-    from .clustering import linkage_groups
+    """Cluster label per item (named by its first member): minimax linkage over the
+    scored ``pairs`` (see the module), per connected component of the pairs at the cut.
+    Only stored pairs decide, so a re-cut at another threshold gives the same groups as a
+    fresh run at that threshold."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    from .clustering import named_by_first_member
 
     matrix = score_matrix(n, pairs) if matrix is None else matrix
-    close = pairs.score >= threshold
+    cut = _at_cut(threshold)
+    close = pairs.score >= cut
+    graph = sp.coo_matrix((np.ones(np.count_nonzero(close)), (pairs.first[close], pairs.second[close])), shape=(n, n))
+    n_components, component = connected_components(graph, directed=False)
+    labels = np.arange(n)
+    order = np.argsort(component, kind="stable")
+    sizes = np.bincount(component, minlength=n_components)
+    for members in np.split(order, np.cumsum(sizes)[:-1]):
+        if len(members) > 1:
+            labels[members] = named_by_first_member(members, minimax_linkage(submatrix(matrix, members), cut))
+    return labels
 
-    def member_distances(members):
-        block = 1 - submatrix(matrix, members)
-        return block[np.triu_indices(len(members), k=1)]
 
-    edges = np.stack([pairs.first[close], pairs.second[close]], axis=1)
-    # a hair below the cut so that a pair exactly at the threshold is grouped
-    return linkage_groups(n, edges, (1 - threshold) * (1 + 1e-9) + 1e-12, member_distances, "average")
+def _at_cut(threshold):
+    """The lowest score that counts as reaching ``threshold``: a hair below it, so that a
+    pair scoring exactly the threshold (through float error) is grouped."""
+    return threshold - 1e-9 * (1 - threshold) - 1e-12
+
+
+def minimax_linkage(block, cut):
+    """Cluster number per row of the dense square score ``block`` (unit diagonal): the
+    clusters of minimax linkage at ``cut`` (see the module). Merges are taken highest
+    linkage first, ties by the order the clusters were formed; a cluster pair holding a
+    ``CANNOT_LINK`` score never merges. Where one row reaches the cut with every other
+    and nothing cannot link, the block is one cluster at once (that row can join any two
+    clusters, so merging ends only with one)."""
+    import heapq
+
+    from .pair_score import CANNOT_LINK
+
+    m = len(block)
+    cannot = block <= CANNOT_LINK
+    forbidding = bool(cannot.any())
+    if not forbidding and block.min(axis=1).max() >= cut:
+        return np.zeros(m, dtype=np.int64)
+    reaches = block >= cut
+    lowest = {row: block[:, row] for row in range(m)}
+    """Per live cluster: each row's lowest score with its members."""
+    cluster_of = np.arange(m)
+    first, second = np.nonzero(np.triu(reaches, 1) & ~cannot)
+    heap = list(zip((-block[first, second]).tolist(), first.tolist(), second.tolist()))
+    heapq.heapify(heap)
+    formed = m
+    while heap:
+        _, a, b = heapq.heappop(heap)
+        if a not in lowest or b not in lowest:
+            continue
+        scores = np.minimum(lowest.pop(a), lowest.pop(b))
+        merged = (cluster_of == a) | (cluster_of == b)
+        cluster_of[merged] = formed
+        lowest[formed] = scores
+        partners = np.unique(cluster_of[reaches[merged].any(axis=0) & ~merged])
+        if forbidding:
+            partners = partners[~np.isin(partners, cluster_of[cannot[merged].any(axis=0)])]
+        if len(partners):
+            # a partner's linkage: the best prototype of the union, over the merged rows and its own
+            theirs = np.stack([lowest[partner] for partner in partners.tolist()], axis=1)
+            union = merged[:, None] | (cluster_of[:, None] == partners[None, :])
+            linkage = np.where(union, np.minimum(scores[:, None], theirs), -np.inf).max(axis=0)
+            for partner, value in zip(partners[linkage >= cut].tolist(), linkage[linkage >= cut].tolist()):
+                heapq.heappush(heap, (-value, partner, formed))
+        formed += 1
+    return cluster_of
 
 
 def decide_on_pairs(pairs, threshold, identities, labels=None):
@@ -73,13 +135,13 @@ def decide_on_pairs(pairs, threshold, identities, labels=None):
     from their stored scored ``pairs`` (row indices; pairs touching an identical copy count
     for its picture): groups by ``score_groups`` over one item per picture, identical
     images in their picture's group, then the keep / redundant / influential rule with the
-    member most similar on average to the others kept."""
+    group's prototype most similar on average to the others kept."""
     n = len(identities)
     canonical = identities.canonical
     pairs = _per_picture(pairs, canonical, n)
     matrix = score_matrix(n, pairs)
     cluster_labels = score_groups(n, pairs, threshold, matrix)[canonical]
-    return cluster_labels, decide(cluster_labels, picture_centrality(matrix, canonical), labels)
+    return cluster_labels, decide(cluster_labels, picture_centrality(matrix, canonical, threshold), labels)
 
 
 def _per_picture(pairs, canonical, n):
@@ -103,17 +165,21 @@ def _per_picture(pairs, canonical, n):
     return ScoredPairs(unique // n, unique % n, merged)
 
 
-def picture_centrality(matrix, canonical):
+def picture_centrality(matrix, canonical, threshold=None):
     """Centrality (``core.decisions.decide``): keep the member with the highest mean score
     with the other members, identical members scoring 1 with each other, computed over
-    the group's distinct pictures weighted by their copies."""
+    the group's distinct pictures weighted by their copies. With ``threshold``, only a
+    prototype of the group (a member scoring at or above it with every other member) can
+    be kept where the group has one, as every group of ``score_groups`` has."""
 
     def centrality(members):
         pictures, position, copies = np.unique(canonical[members], return_inverse=True, return_counts=True)
         block = np.clip(submatrix(matrix, pictures), 0, 1)
         np.fill_diagonal(block, 1)
         mean = ((block @ copies)[position] - 1) / (len(members) - 1)
-        return int(np.argmax(mean)), mean
+        if threshold is None:
+            return int(np.argmax(mean)), mean
+        prototype = block.min(axis=1)[position] >= _at_cut(threshold)
+        return int(np.argmax(np.where(prototype, mean, -np.inf) if prototype.any() else mean)), mean
 
     return centrality
-

@@ -12,7 +12,7 @@ from skimage import data
 from sklearn.datasets import load_digits
 
 from fiftyone_redundancy.core.families import Identities, completion_pairs, find_identities
-from fiftyone_redundancy.core.grouping import decide_on_pairs, score_groups
+from fiftyone_redundancy.core.grouping import decide_on_pairs, score_groups, score_matrix
 from fiftyone_redundancy.core.pair_score import CANNOT_LINK, DEFAULT_THRESHOLD, PairScorer, ScoredPairs
 from fiftyone_redundancy.core.split_similarity import split_decisions, split_similarity
 from fiftyone_redundancy.core.ssim_analysis import SSIMParameters, analyze_ssim
@@ -180,16 +180,47 @@ def test_a_family_larger_than_its_candidate_lists_is_completed():
     assert set(map(tuple, added.tolist())) == expected
 
 
-def test_average_linkage_keeps_a_family_whole_but_never_chains_through_a_bridge():
-    # an original (0) and six edits scoring 0.9 with it and 0.6 or 0.44 with each other: one
-    # group (complete linkage would split it at the pairs under the cut)
-    family = [(0, k, 0.9) for k in range(1, 7)] + [(a, b, 0.6 if (a + b) % 3 else 0.44) for a in range(1, 7) for b in range(a + 1, 7)]
-    # a bridge (8) scoring 0.85 with two different pictures (7, 9) that share nothing
-    bridge = [(7, 8, 0.85), (8, 9, 0.85)]
-    first, second, score = (np.array(column) for column in zip(*(family + bridge)))
-    labels = score_groups(10, ScoredPairs(first, second, score), DEFAULT_THRESHOLD)
+def test_a_family_stays_whole_around_its_original_but_never_chains():
+    # an original (0) and six edits scoring 0.9 with it and 0.2 (or nothing) with each other:
+    # one group kept as the original (average linkage split it: each edit's mean with the
+    # family is under the cut)
+    family = [(0, k, 0.9) for k in range(1, 7)] + [(a, b, 0.2) for a in range(1, 7) for b in range(a + 1, 7) if (a + b) % 2]
+    # a line of pictures, each scoring 0.85 with the next only: its ends never share a group
+    line = [(k, k + 1, 0.85) for k in range(10, 15)]
+    # two families of three, whole, and one false pair between them: two groups
+    families = [(20, 21, 0.95), (20, 22, 0.95), (21, 22, 0.95), (23, 24, 0.95), (23, 25, 0.95), (24, 25, 0.95), (22, 23, 0.6)]
+    # three near-identical edits (31-33) and a fourth (34), each a copy of 30 alone: 30 is kept,
+    # though 31's mean score with the group is higher (34 would be redundant to a non-copy)
+    kept_for_all = [(30, k, 0.5) for k in range(31, 35)] + [(31, 32, 0.95), (31, 33, 0.95), (32, 33, 0.95)]
+    first, second, score = (np.array(column) for column in zip(*(family + line + families + kept_for_all)))
+    pairs = ScoredPairs(first, second, score)
+    labels = score_groups(35, pairs, DEFAULT_THRESHOLD)
     assert len(set(labels[:7])) == 1
-    assert labels[7] != labels[9]
+    assert labels[10] != labels[15] and labels[10] != labels[12] and labels[11] != labels[14]
+    assert len(set(labels[20:23])) == 1 and len(set(labels[23:26])) == 1 and labels[20] != labels[23]
+    assert len(set(labels[30:35])) == 1
+    _, decisions = decide_on_pairs(pairs, DEFAULT_THRESHOLD, Identities.none(35))
+    assert decisions.status[0] == "representative" and set(decisions.representative[1:7]) == {0}
+    assert decisions.status[30] == "representative" and set(decisions.representative[31:35]) == {30}
+
+
+def test_every_redundant_image_is_a_copy_of_the_image_kept_for_it():
+    # random scores: whatever the groups, each redundant row's pair with its kept row reaches the cut
+    rng = np.random.default_rng(3)
+    n = 60
+    first, second = np.triu_indices(n, k=1)
+    keep = rng.random(len(first)) < 0.25
+    score = rng.choice([0.3, 0.4, 0.5, 0.7, 0.95], size=keep.sum())
+    pairs = ScoredPairs(first[keep], second[keep], score)
+    labels, decisions = decide_on_pairs(pairs, DEFAULT_THRESHOLD, Identities.none(n))
+    matrix = score_matrix(n, pairs).toarray()
+    redundant = np.flatnonzero(decisions.status == "redundant")
+    assert len(redundant) > 10 and len(np.unique(labels)) < n - 10
+    assert np.all(matrix[redundant, decisions.representative[redundant]] >= DEFAULT_THRESHOLD)
+    # and every group has a prototype: a member reaching the cut with every other
+    for members in (np.flatnonzero(labels == label) for label in np.unique(labels)):
+        block = matrix[np.ix_(members, members)]
+        assert np.any(block.min(axis=1) >= DEFAULT_THRESHOLD)
 
 
 def test_a_pair_reviewed_as_different_is_never_in_one_group_even_with_identical_twins():

@@ -6,6 +6,9 @@ import pytest
 from fiftyone import ViewField as F
 
 import fiftyone_redundancy.api as fr
+from fiftyone_redundancy.core.families import Identities
+from fiftyone_redundancy.core.grouping import score_matrix
+from fiftyone_redundancy.core.pair_score import ScoredPairs
 
 pytestmark = pytest.mark.slow
 
@@ -67,12 +70,17 @@ def test_ssim_run_stores_its_spectrum_and_scores(ssim_runs):
     assert len(spectrum) == len(dataset) and np.all(np.diff(spectrum) >= -1e-9)
     assert abs(spectrum[0]) < 1e-6  # a Laplacian always has a zero eigenvalue
     assert len(sparse.details["spectrum"]) == 50
-    # average linkage: the mean score over every pair of a group reaches the cut
-    grouped = dataset.match(F("dense_group") >= 0)
-    by_group = {}
-    for group, score in zip(grouped.values("dense_group"), grouped.values("dense_score")):
-        by_group.setdefault(group, []).append(score)
-    assert min(np.mean(scores) for scores in by_group.values()) >= dense.parameters["threshold"] - 1e-6
+    # minimax linkage: every redundant image's pair with the image kept for it reaches the
+    # cut (pairs count for pictures: an identical copy's for its twin's)
+    ids = dense.details["sample_ids"]
+    row = {sample_id: index for index, sample_id in enumerate(ids)}
+    picture = Identities.from_record(dense.details["identities"], len(ids)).canonical
+    stored = dense.details["pairs"]
+    matrix = score_matrix(len(ids), ScoredPairs(*(np.asarray(stored[column]) for column in ("first", "second", "score"))))
+    redundant = dense.view(["redundant"])
+    kept = [(picture[row[a]], picture[row[b]]) for a, b in zip(redundant.values("id"), redundant.values("dense_representative"))]
+    scores = [1.0 if a == b else matrix[a, b] for a, b in kept]
+    assert len(scores) > 3 and min(scores) >= dense.parameters["threshold"] - 1e-6
 
 
 def test_spectral_grouping_with_a_given_number_of_clusters(small_dataset):
