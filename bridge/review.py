@@ -90,7 +90,7 @@ def reviewable_runs(dataset):
 
 
 def _reviewable(dataset, key):
-    """Whether run ``key`` was decided by complete linkage over its stored pairs alone."""
+    """Whether run ``key`` was grouped by the pair-score cut over its stored pairs alone."""
     grouping = runs.method_of(dataset, key).recut_grouping
     return grouping is not None and grouping == getattr(dataset.get_run_info(key).config, "grouping", None)
 

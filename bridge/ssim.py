@@ -54,9 +54,10 @@ def compute_ssim_clusters(
         mode: "dense" (the pair score of every pair, refused past ``memory_budget_gb``),
             "sparse" (each image with its candidates, its nearest neighbours by the pair
             score's descriptors: scales to 50,000+ images) or "auto" (dense when it fits)
-        grouping: "threshold" (images whose pair score with every other member reaches
-            ``threshold``) or "spectral" (spectral clustering into ``n_clusters``)
-        threshold: ``grouping="threshold"``: the pair score every pair of a group reaches
+        grouping: "threshold" (minimax linkage of the pair score at ``threshold``) or
+            "spectral" (spectral clustering into ``n_clusters``)
+        threshold: ``grouping="threshold"``: the pair score every member of a group reaches
+            with the member kept
         n_clusters: ``grouping="spectral"``: the number of clusters; None takes it from
             the spectrum by ``rule``
         rule: the eigen-gap rule: "largest_gap", or "paper" (the number of eigen-gaps

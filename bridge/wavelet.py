@@ -66,10 +66,11 @@ def compute_wavelet_clusters(
             paper's published code offers, under the same bound)
         grouping: "score" (each image's nearest neighbours verified by the plugin's pair
             score, which tolerates shifts, re-crops, colour grades and grey copies,
-            grouped by complete linkage at ``threshold``), "distance" (unit coefficient
+            grouped by minimax linkage at ``threshold``), "distance" (unit coefficient
             vectors within ``radius``: fast, mild copies only) or "kmeans" (the paper's
             k-means into ``n_clusters``)
-        threshold: ``grouping="score"``: the pair score every pair of a group reaches
+        threshold: ``grouping="score"``: the pair score every member of a group reaches
+            with the member kept
         radius: ``grouping="distance"``: the Euclidean distance of unit coefficient vectors
         n_clusters: ``grouping="kmeans"``: a count, or a fraction of the view's size (the
             paper used 0.94 for CIFAR-10)

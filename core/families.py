@@ -11,12 +11,12 @@ Two passes make a family whole whatever its size:
 2. **Tentative groups completed.** A candidate list of k per image cannot prove that a
    family of 3k is one group: inside each connected component of the verified pairs that
    reach ``STORED_FLOOR``, the pairs never scored are scored (``completion_pairs``,
-   bounded per component and in all), so average linkage sees every pair of a family.
+   bounded per component and in all), so the linkage sees every pair of a family.
 
-Groups are then cut by average linkage (``grouping.score_groups``), which keeps a family
-of edited copies whole (two edits of one picture can score below the cut, their average
-with the family does not) while two different pictures never join through a third (the
-mean score between any two parts of a group reaches the cut).
+Groups are then cut by minimax linkage (``grouping.score_groups``), which keeps a family
+of edited copies whole around the member every other is a copy of (two edits of one
+picture can score below the cut with each other) while two different pictures never join
+through a chain (every member of a group reaches the cut with its prototype).
 """
 
 import hashlib

@@ -62,7 +62,7 @@ class SSIMParameters:
     memory_budget_gb: float = declared(2.0, "Memory budget for dense mode (GiB)", above=0)
     grouping: str = declared_choice("threshold", GROUPINGS, "Grouping", radio=True)
     threshold: float = declared_threshold("Pair-score threshold", when=("grouping", "threshold"))
-    """Threshold mode: images whose pair score with every other member is at least this."""
+    """Threshold mode: the pair score every member of a group reaches with the member kept."""
     n_clusters: int = declared(None, "Number of clusters", "Leave empty to take it from the Laplacian spectrum",
                                when=("grouping", "spectral"), integer=True, at_least=1)  # fmt: skip
     """Spectral mode: the number of clusters; None takes it from the spectrum by ``rule``."""

@@ -39,7 +39,7 @@ class WaveletParameters:
 
     Grouping: ``"score"`` (the default) verifies each image's nearest neighbours in the
     selected coefficients (and by the pair score's shift-free descriptor) with the pair
-    score, and cuts complete linkage at ``threshold``: it finds shifted, re-cropped and
+    score, and cuts minimax linkage at ``threshold`` (``grouping``): it finds shifted, re-cropped and
     colour-graded copies. ``"distance"`` groups unit coefficient vectors within
     ``radius`` of each other (the first wave's rule: fast, only mild copies). The paper's
     exact procedure is ``level=1, approximation_only=False, normalization="none",
@@ -47,10 +47,10 @@ class WaveletParameters:
     """
 
     grouping: str = declared_choice("score", GROUPINGS, "Grouping", radio=True)
-    threshold: float = declared_threshold("Pair-score threshold", "Group images whose pair score with every other "
-                                          "member reaches this (1: identical; lower finds heavier edits and more "
-                                          "look-alikes)", when=("grouping", "score"))  # fmt: skip
-    """``grouping="score"``: the pair score every pair of a group reaches."""
+    threshold: float = declared_threshold("Pair-score threshold", "Group the images whose pair score with one "
+                                          "member, the one kept, reaches this (1: identical; lower finds heavier "
+                                          "edits and more look-alikes)", when=("grouping", "score"))  # fmt: skip
+    """``grouping="score"``: the pair score every member of a group reaches with the member kept."""
     radius: float = declared(0.12, "Distance", "Group images whose normalized coefficients are this close "
                              "(0.12: near-identical)", when=("grouping", "distance"), above=0)  # fmt: skip
     """``grouping="distance"``: the Euclidean distance of unit coefficient vectors."""

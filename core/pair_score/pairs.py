@@ -11,8 +11,8 @@ from .parameters import STORED_FLOOR
 RECORD_TYPES = {"first": "<i4", "second": "<i4", "score": "<f8"}
 """How a run record stores each column of its pairs (``ScoredPairs.as_record``)."""
 CANNOT_LINK = -1e6
-"""The score of a pair a reviewer said differs: under average linkage no group can hold it
-(its distance outweighs any number of identical members)."""
+"""The score of a pair a reviewer said differs: no group holds it (``grouping.minimax_linkage``
+never merges two clusters with such a pair between them)."""
 
 
 @dataclass
