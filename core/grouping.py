@@ -87,7 +87,8 @@ def _at_cut(threshold):
 def minimax_linkage(block, cut):
     """Cluster number per row of the dense square score ``block`` (unit diagonal): the
     clusters of minimax linkage at ``cut`` (see the module). Merges are taken highest
-    linkage first, ties by the order the clusters were formed; a cluster pair holding a
+    linkage first, ties by the highest sum of scores between the two clusters, then by
+    the order the clusters were formed; a cluster pair holding a
     ``CANNOT_LINK`` score never merges. Where one row reaches the cut with every other
     and nothing cannot link, the block is one cluster at once (that row can join any two
     clusters, so merging ends only with one)."""
@@ -105,11 +106,11 @@ def minimax_linkage(block, cut):
     """Per live cluster: each row's lowest score with its members."""
     cluster_of = np.arange(m)
     first, second = np.nonzero(np.triu(reaches, 1) & ~cannot)
-    heap = list(zip((-block[first, second]).tolist(), first.tolist(), second.tolist()))
+    heap = [(-score, -score, a, b) for score, a, b in zip(block[first, second].tolist(), first.tolist(), second.tolist())]
     heapq.heapify(heap)
     formed = m
     while heap:
-        _, a, b = heapq.heappop(heap)
+        *_, a, b = heapq.heappop(heap)
         if a not in lowest or b not in lowest:
             continue
         scores = np.minimum(lowest.pop(a), lowest.pop(b))
@@ -124,8 +125,12 @@ def minimax_linkage(block, cut):
             theirs = np.stack([lowest[partner] for partner in partners.tolist()], axis=1)
             union = merged[:, None] | (cluster_of[:, None] == partners[None, :])
             linkage = np.where(union, np.minimum(scores[:, None], theirs), -np.inf).max(axis=0)
-            for partner, value in zip(partners[linkage >= cut].tolist(), linkage[linkage >= cut].tolist()):
-                heapq.heappush(heap, (-value, partner, formed))
+            # ties (two merges limited by one score) go to the larger sum of scores between the
+            # clusters, which does not depend on how the pictures are numbered
+            between = np.bincount(cluster_of, np.clip(block[merged], 0, None).sum(axis=0), minlength=formed + 1)[partners]
+            joining = linkage >= cut
+            for partner, value, total in zip(partners[joining].tolist(), linkage[joining].tolist(), between[joining].tolist()):
+                heapq.heappush(heap, (-value, -total, partner, formed))
         formed += 1
     return cluster_of
 

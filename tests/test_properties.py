@@ -59,3 +59,62 @@ def test_a_fixed_random_state_repeats_the_feature_analysis(seed):
     first, second = analyze_features(rows, None, parameters), analyze_features(rows, None, parameters)
     assert list(first.decisions.status) == list(second.decisions.status)
     np.testing.assert_array_equal(first.points_2d, second.points_2d)
+
+
+@st.composite
+def scored_pairs(draw):
+    """Scored pairs of up to 30 pictures as a run stores them: scores in [0.3, 1] (distinct,
+    as measured scores are), a few pairs reviewed as different."""
+    from fiftyone_redundancy.core.pair_score import CANNOT_LINK, ScoredPairs
+
+    rng = np.random.default_rng(draw(st.integers(0, 10_000)))
+    n = draw(st.integers(2, 30))
+    first, second = np.triu_indices(n, k=1)
+    kept = rng.random(len(first)) < draw(st.floats(0.05, 0.6))
+    score = rng.uniform(0.3, 1.0, kept.sum())
+    score[rng.random(len(score)) < 0.05] = CANNOT_LINK
+    return n, ScoredPairs(first[kept], second[kept], score)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scored_pairs())
+def test_every_group_holds_a_copy_of_its_kept_image_and_no_pair_said_to_differ(case):
+    from fiftyone_redundancy.core.families import Identities
+    from fiftyone_redundancy.core.grouping import decide_on_pairs, score_matrix
+    from fiftyone_redundancy.core.pair_score import CANNOT_LINK, DEFAULT_THRESHOLD
+
+    n, pairs = case
+    labels, decisions = decide_on_pairs(pairs, DEFAULT_THRESHOLD, Identities.none(n))
+    matrix = score_matrix(n, pairs).toarray()
+    redundant = np.flatnonzero(decisions.status == "redundant")
+    assert np.all(matrix[redundant, decisions.representative[redundant]] >= DEFAULT_THRESHOLD)
+    same_group = labels[:, None] == labels[None, :]
+    assert not np.any(same_group & (matrix <= CANNOT_LINK))
+
+
+@settings(max_examples=60, deadline=None)
+@given(scored_pairs(), st.integers(0, 10_000))
+def test_groups_do_not_depend_on_the_order_of_pictures_or_pairs(case, seed):
+    from fiftyone_redundancy.core.grouping import score_groups
+    from fiftyone_redundancy.core.pair_score import DEFAULT_THRESHOLD, ScoredPairs
+
+    n, pairs = case
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(pairs.score))
+    renumber = rng.permutation(n)
+    moved = ScoredPairs(renumber[pairs.first[order]], renumber[pairs.second[order]], pairs.score[order])
+    labels = score_groups(n, pairs, DEFAULT_THRESHOLD)
+    moved_labels = score_groups(n, moved, DEFAULT_THRESHOLD)
+    assert partition(labels) == partition(moved_labels[renumber])
+
+
+@settings(max_examples=60, deadline=None)
+@given(scored_pairs(), st.floats(0.31, 0.95), st.floats(0.0, 0.3))
+def test_a_higher_cut_only_splits_groups(case, cut, raise_by):
+    from fiftyone_redundancy.core.grouping import score_groups
+
+    n, pairs = case
+    lower = score_groups(n, pairs, cut)
+    higher = score_groups(n, pairs, min(1.0, cut + raise_by))
+    # each group at the higher cut lies inside one group at the lower cut
+    assert all(len(set(lower[higher == label])) == 1 for label in np.unique(higher))
