@@ -25,6 +25,14 @@ import numpy as np
 from .decisions import decide
 
 
+LARGEST_COMPONENT = 5_000
+"""Images chained by pairs at the cut (a connected component) that one linkage is run on
+at most, unless one of them reaches the cut with every other (one group, found from the
+pairs alone): the linkage holds their scores as a dense square (200 MB at this size) and
+every pair at the cut in a queue (up to 2 GB). At a million CIFAR-10 images and their
+edited copies the largest component holds 1,357."""
+
+
 def score_matrix(n, pairs):
     """The scored pairs as a symmetric sparse ``n x n`` matrix with a unit diagonal;
     unscored pairs are 0."""
@@ -63,6 +71,7 @@ def score_groups(n, pairs, threshold, matrix=None):
     from scipy.sparse.csgraph import connected_components
 
     from .clustering import named_by_first_member
+    from .pair_score import CANNOT_LINK
 
     matrix = score_matrix(n, pairs) if matrix is None else matrix
     cut = _at_cut(threshold)
@@ -72,9 +81,25 @@ def score_groups(n, pairs, threshold, matrix=None):
     labels = np.arange(n)
     order = np.argsort(component, kind="stable")
     sizes = np.bincount(component, minlength=n_components)
+    # a component with a member reaching the cut with every other (and no pair said to
+    # differ) is one group (see ``minimax_linkage``), read from the pairs alone
+    degree = np.bincount(np.r_[pairs.first[close], pairs.second[close]], minlength=n)
+    covered = np.bincount(component, degree == sizes[component] - 1, minlength=n_components) > 0
+    differing = pairs.score <= CANNOT_LINK
+    covered[component[pairs.first[differing]][component[pairs.first[differing]] == component[pairs.second[differing]]]] = False
     for members in np.split(order, np.cumsum(sizes)[:-1]):
-        if len(members) > 1:
-            labels[members] = named_by_first_member(members, minimax_linkage(submatrix(matrix, members), cut))
+        if len(members) < 2:
+            continue
+        if covered[component[members[0]]]:
+            labels[members] = members[0]
+            continue
+        if len(members) > LARGEST_COMPONENT:
+            raise ValueError(
+                f"{len(members):,} images are chained by pair scores at or above threshold={threshold} with no "
+                f"image a copy of all of them, more than the {LARGEST_COMPONENT:,} one linkage is run on; "
+                "use a higher threshold"
+            )
+        labels[members] = named_by_first_member(members, minimax_linkage(submatrix(matrix, members), cut))
     return labels
 
 
@@ -102,35 +127,53 @@ def minimax_linkage(block, cut):
     if not forbidding and block.min(axis=1).max() >= cut:
         return np.zeros(m, dtype=np.int64)
     reaches = block >= cut
-    lowest = {row: block[:, row] for row in range(m)}
-    """Per live cluster: each row's lowest score with its members."""
+    # per live cluster, over every row: its lowest score with the members, whether some
+    # member reaches it at the cut, the sum of its scores with them, whether one cannot link
+    # (a single row's are its columns of the block, read when needed)
+    lowest, reached, total, barred = {}, {}, {}, {}
+
+    def of(cluster):
+        if cluster in lowest:
+            return lowest.pop(cluster), reached.pop(cluster), total.pop(cluster), barred.pop(cluster)
+        column = block[:, cluster]
+        return column, reaches[:, cluster], np.clip(column, 0, None), cannot[:, cluster]
+
     cluster_of = np.arange(m)
+    live = set(range(m))
     first, second = np.nonzero(np.triu(reaches, 1) & ~cannot)
     heap = [(-score, -score, a, b) for score, a, b in zip(block[first, second].tolist(), first.tolist(), second.tolist())]
     heapq.heapify(heap)
     formed = m
     while heap:
         *_, a, b = heapq.heappop(heap)
-        if a not in lowest or b not in lowest:
+        if a not in live or b not in live:
             continue
-        scores = np.minimum(lowest.pop(a), lowest.pop(b))
+        live -= {a, b}
+        (low_a, reach_a, total_a, barred_a), (low_b, reach_b, total_b, barred_b) = of(a), of(b)
+        scores, reach, sums, bars = np.minimum(low_a, low_b), reach_a | reach_b, total_a + total_b, barred_a | barred_b
         merged = (cluster_of == a) | (cluster_of == b)
         cluster_of[merged] = formed
-        lowest[formed] = scores
-        partners = np.unique(cluster_of[reaches[merged].any(axis=0) & ~merged])
+        live.add(formed)
+        lowest[formed], reached[formed], total[formed], barred[formed] = scores, reach, sums, bars
+        partners = np.unique(cluster_of[reach & ~merged])
         if forbidding:
-            partners = partners[~np.isin(partners, cluster_of[cannot[merged].any(axis=0)])]
-        if len(partners):
-            # a partner's linkage: the best prototype of the union, over the merged rows and its own
-            theirs = np.stack([lowest[partner] for partner in partners.tolist()], axis=1)
-            union = merged[:, None] | (cluster_of[:, None] == partners[None, :])
-            linkage = np.where(union, np.minimum(scores[:, None], theirs), -np.inf).max(axis=0)
+            partners = partners[~np.isin(partners, cluster_of[bars])]
+        covering = np.flatnonzero(scores >= cut)
+        if len(partners) and len(covering):
+            # a partner's linkage: the best prototype of the union, among the rows that reach the
+            # cut with every merged member
+            partners = np.concatenate([partners[partners < m], partners[partners >= m]])  # single rows first
+            single = np.count_nonzero(partners < m)
+            theirs = np.concatenate([block[np.ix_(covering, partners[:single])]]
+                                    + [lowest[partner][covering, None] for partner in partners[single:].tolist()], axis=1)  # fmt: skip
+            union = merged[covering, None] | (cluster_of[covering, None] == partners[None, :])
+            linkage = np.where(union, np.minimum(scores[covering, None], theirs), -np.inf).max(axis=0)
             # ties (two merges limited by one score) go to the larger sum of scores between the
             # clusters, which does not depend on how the pictures are numbered
-            between = np.bincount(cluster_of, np.clip(block[merged], 0, None).sum(axis=0), minlength=formed + 1)[partners]
+            between = np.bincount(cluster_of, sums, minlength=formed + 1)[partners]
             joining = linkage >= cut
-            for partner, value, total in zip(partners[joining].tolist(), linkage[joining].tolist(), between[joining].tolist()):
-                heapq.heappush(heap, (-value, -total, partner, formed))
+            for partner, value, summed in zip(partners[joining].tolist(), linkage[joining].tolist(), between[joining].tolist()):
+                heapq.heappush(heap, (-value, -summed, partner, formed))
         formed += 1
     return cluster_of
 

@@ -245,3 +245,19 @@ def test_two_different_writers_digits_are_no_copies_while_their_reencoded_copies
     others = scorer.score(np.zeros(11, dtype=np.int64), np.arange(1, 12))
     assert np.all(others < DEFAULT_THRESHOLD), others.round(3)
     assert scorer.score([0], [12])[0] >= 0.9
+
+
+def test_a_component_too_big_for_the_linkage_is_one_group_when_one_image_covers_it_else_refused():
+    from fiftyone_redundancy.core.grouping import LARGEST_COMPONENT
+
+    n = LARGEST_COMPONENT + 2
+    # one image (0) that every other is a copy of: one group, found from the pairs alone
+    star = ScoredPairs(np.zeros(n - 1, dtype=np.int64), np.arange(1, n), np.full(n - 1, 0.9))
+    assert len(set(score_groups(n, star, DEFAULT_THRESHOLD))) == 1
+    # a chain of that many with no image a copy of all: refused with the fix, not a dense square
+    chain = ScoredPairs(np.arange(n - 1), np.arange(1, n), np.full(n - 1, 0.9))
+    with pytest.raises(ValueError, match="use a higher threshold"):
+        score_groups(n, chain, DEFAULT_THRESHOLD)
+    # one pair said to differ inside the star: the linkage decides (and is refused here)
+    with pytest.raises(ValueError, match="no image a copy of all"):
+        score_groups(n, ScoredPairs(np.r_[star.first, 1], np.r_[star.second, 2], np.r_[np.full(n - 1, 0.9), CANNOT_LINK]), DEFAULT_THRESHOLD)
