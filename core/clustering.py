@@ -61,34 +61,47 @@ def threshold_clusters(features, threshold, device=None):
     return linkage_groups(len(points), pairs, threshold, lambda members: pdist(take_rows(points, members)))
 
 
-def linkage_groups(n, pairs, threshold, member_distances, method="complete", max_component=20000):
+def linkage_groups(n, pairs, threshold, member_distances, max_component=20000):
     """Cluster label per item (named by its first member) from the ``pairs`` known to be
-    within ``threshold``: each connected component of that sparse graph is cut by
-    ``method`` linkage ("complete", "average") at ``threshold``, so chains of near
-    neighbours do not merge unrelated items (both linkages join two clusters only when
-    some pair between them is within the threshold, so no group spans two components).
-    ``member_distances(members)`` returns the condensed distances within one component.
+    within ``threshold``: each connected component of that sparse graph is cut by complete
+    linkage at ``threshold``, so chains of near neighbours do not merge unrelated items
+    (it joins two clusters only when every pair between them is within the threshold, so
+    no group spans two components). ``member_distances(members)`` returns the condensed
+    distances within one component.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    n_components, component = connected_components(graph, directed=False)
-    labels = np.arange(n)
-    order = np.argsort(component, kind="stable")
-    sizes = np.bincount(component, minlength=n_components)
-    for members in np.split(order, np.cumsum(sizes)[:-1]):
-        if len(members) < 2:
-            continue
+    def cut(members):
         if len(members) > max_component:
             raise ValueError(
                 f"{len(members)} images are chained within threshold={threshold}; "
                 "use a stricter threshold"
             )
-        tree = linkage(member_distances(members), method=method)
-        labels[members] = named_by_first_member(members, fcluster(tree, t=threshold, criterion="distance"))
+        return fcluster(linkage(member_distances(members), method="complete"), t=threshold, criterion="distance")
+
+    return component_groups(connected(n, pairs), cut)
+
+
+def connected(n, pairs):
+    """The connected component of each of ``n`` items in the graph of ``pairs`` (k, 2)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def component_groups(component, cluster):
+    """Cluster label per item (named by its first member): each ``component`` (from
+    ``connected``) of two or more items clustered by ``cluster(members) -> local labels``;
+    an item alone is its own cluster."""
+    labels = np.arange(len(component))
+    order = np.argsort(component, kind="stable")
+    sizes = np.bincount(component)
+    for members in np.split(order, np.cumsum(sizes)[:-1]):
+        if len(members) > 1:
+            labels[members] = named_by_first_member(members, cluster(members))
     return labels
 
 

@@ -67,40 +67,35 @@ def score_groups(n, pairs, threshold, matrix=None):
     scored ``pairs`` (see the module), per connected component of the pairs at the cut.
     Only stored pairs decide, so a re-cut at another threshold gives the same groups as a
     fresh run at that threshold."""
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import connected_components
-
-    from .clustering import named_by_first_member
+    from .clustering import component_groups, connected
     from .pair_score import CANNOT_LINK
 
     matrix = score_matrix(n, pairs) if matrix is None else matrix
     cut = _at_cut(threshold)
     close = pairs.score >= cut
-    graph = sp.coo_matrix((np.ones(np.count_nonzero(close)), (pairs.first[close], pairs.second[close])), shape=(n, n))
-    n_components, component = connected_components(graph, directed=False)
-    labels = np.arange(n)
-    order = np.argsort(component, kind="stable")
-    sizes = np.bincount(component, minlength=n_components)
+    component = connected(n, np.stack([pairs.first[close], pairs.second[close]], axis=1))
+    sizes = np.bincount(component)
     # a component with a member reaching the cut with every other (and no pair said to
-    # differ) is one group (see ``minimax_linkage``), read from the pairs alone
+    # differ) is one group, read from the pairs alone: that member can join any two of its
+    # clusters, so minimax linkage ends only with one
     degree = np.bincount(np.r_[pairs.first[close], pairs.second[close]], minlength=n)
-    covered = np.bincount(component, degree == sizes[component] - 1, minlength=n_components) > 0
+    covered = np.bincount(component, degree == sizes[component] - 1, minlength=len(sizes)) > 0
     differing = pairs.score <= CANNOT_LINK
-    covered[component[pairs.first[differing]][component[pairs.first[differing]] == component[pairs.second[differing]]]] = False
-    for members in np.split(order, np.cumsum(sizes)[:-1]):
-        if len(members) < 2:
-            continue
+    inside = component[pairs.first[differing]] == component[pairs.second[differing]]
+    covered[component[pairs.first[differing]][inside]] = False
+
+    def cluster(members):
         if covered[component[members[0]]]:
-            labels[members] = members[0]
-            continue
+            return np.zeros(len(members), dtype=np.int64)
         if len(members) > LARGEST_COMPONENT:
             raise ValueError(
                 f"{len(members):,} images are chained by pair scores at or above threshold={threshold} with no "
                 f"image a copy of all of them, more than the {LARGEST_COMPONENT:,} one linkage is run on; "
                 "use a higher threshold"
             )
-        labels[members] = named_by_first_member(members, minimax_linkage(submatrix(matrix, members), cut))
-    return labels
+        return minimax_linkage(submatrix(matrix, members), cut)
+
+    return component_groups(component, cluster)
 
 
 def _at_cut(threshold):
@@ -113,10 +108,8 @@ def minimax_linkage(block, cut):
     """Cluster number per row of the dense square score ``block`` (unit diagonal): the
     clusters of minimax linkage at ``cut`` (see the module). Merges are taken highest
     linkage first, ties by the highest sum of scores between the two clusters, then by
-    the order the clusters were formed; a cluster pair holding a
-    ``CANNOT_LINK`` score never merges. Where one row reaches the cut with every other
-    and nothing cannot link, the block is one cluster at once (that row can join any two
-    clusters, so merging ends only with one)."""
+    the order the clusters were formed; a cluster pair holding a ``CANNOT_LINK`` score
+    never merges."""
     import heapq
 
     from .pair_score import CANNOT_LINK
@@ -124,8 +117,6 @@ def minimax_linkage(block, cut):
     m = len(block)
     cannot = block <= CANNOT_LINK
     forbidding = bool(cannot.any())
-    if not forbidding and block.min(axis=1).max() >= cut:
-        return np.zeros(m, dtype=np.int64)
     reaches = block >= cut
     # per live cluster, over every row: its lowest score with the members, whether some
     # member reaches it at the cut, the sum of its scores with them, whether one cannot link
