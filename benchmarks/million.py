@@ -146,9 +146,9 @@ def report(view, run):
 def copies_found(view, run):
     """Print, per edit, the share of copies whose pair with their original the run scored
     at or above its cut (by picture: an identical copy counts as its twin), and the share
-    it put in their original's group; the share of families (an original and its copies) whole in one group; then the pairs at the cut
-    between different sources, with a montage of 24 of them. The answer is known: each
-    copy names its source."""
+    it put in their original's group; the share of families (an original and its copies)
+    whole in one group; then the pairs at the cut between different sources, with a
+    montage of 24 of them. The answer is known: each copy names its source."""
     from fiftyone_redundancy.core.families import Identities
 
     row_of = {sample_id: row for row, sample_id in enumerate(run.details["sample_ids"])}
@@ -165,10 +165,10 @@ def copies_found(view, run):
     scored = pairs["first"][close] * n + pairs["second"][close]
     # pairs are stored between pictures: an identical copy's pair is its twin's (and its
     # original's own picture scores 1 with it)
-    picture = Identities.from_record(run.details.get("identities"), n).canonical
-    mine, theirs = picture[rows[copies]], picture[original_row[sources[copies]]]
-    paired = (mine == theirs) | np.isin(np.minimum(mine, theirs) * n + np.maximum(mine, theirs), scored)
     mine, theirs = rows[copies], original_row[sources[copies]]
+    picture = Identities.from_record(run.details.get("identities"), n).canonical
+    low, high = np.sort([picture[mine], picture[theirs]], axis=0)
+    paired = (low == high) | np.isin(low * n + high, scored)
     grouped = (group_of_row[mine] >= 0) & (group_of_row[mine] == group_of_row[theirs])
     source_of_row = np.empty(len(row_of), dtype=np.int64)
     source_of_row[rows] = sources
